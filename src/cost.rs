@@ -1,0 +1,403 @@
+//! Operation counters and the communication cost model.
+//!
+//! Every domain keeps a [`Cost`]: how many secret multiplications,
+//! truncations, comparisons and matrix-product outputs a program performed,
+//! how many communication rounds it needed and how many bytes and messages
+//! each of the three parties sent. `Plain` and `Fixed` fill the
+//! communication fields from the protocol's formulas in [`CostModel`];
+//! `Shared` fills them from what its transport really carried. Tests check
+//! that the two agree byte for byte, so a cheap plaintext run predicts the
+//! cost of the secure one.
+//!
+//! # The formulas (n elements of ℓ/8 bytes each)
+//!
+//! | operation | rounds | bytes sent per party |
+//! |---|---|---|
+//! | `input` from party o | 1 | o: 2n, others 0 |
+//! | `reveal` to all | 1 | n each |
+//! | `reveal_to(p)` | 1 | party p-1: n, others 0 |
+//! | `reshare` | 1 | n each |
+//! | integer product (no truncation) | 1 | n each |
+//! | fixed-point product or matmul (truncation fused) | 2 | 2n each |
+//! | truncation alone (`mul_public`, `div_pow2`) | 2 | 2n each |
+//!
+//! For a matrix product n is the number of *output* entries.
+//!
+//! # Examples
+//!
+//! ```
+//! use privml::cost::{Cost, CostModel};
+//!
+//! let model = CostModel::new(8);
+//! let mut c = Cost::default();
+//! c.add_comm(&model.mul_trunc(1000));
+//! assert_eq!(c.rounds, 2);
+//! assert_eq!(c.bytes_sent, [16_000, 16_000, 16_000]);
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+/// Communication of one protocol step: rounds, and bytes and messages sent by
+/// each party.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comm {
+    /// Sequential communication rounds.
+    pub rounds: u64,
+    /// Bytes sent by party 0, 1, 2.
+    pub bytes: [u64; 3],
+    /// Messages (frames) sent by party 0, 1, 2.
+    pub messages: [u64; 3],
+}
+
+/// The counters of a program run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Elementwise secret-by-secret products (elements).
+    pub mults: u64,
+    /// Entries of secret-by-secret matrix products.
+    pub matmul_outputs: u64,
+    /// Fixed-point truncations (elements).
+    pub truncations: u64,
+    /// Secure comparisons / sign extractions (elements).
+    pub comparisons: u64,
+    /// Elements given as private input.
+    pub input_elements: u64,
+    /// Elements revealed (to everyone or to one party).
+    pub revealed_elements: u64,
+    /// Communication rounds (sequential).
+    pub rounds: u64,
+    /// Bytes sent by each party.
+    pub bytes_sent: [u64; 3],
+    /// Messages sent by each party.
+    pub messages_sent: [u64; 3],
+}
+
+impl Cost {
+    /// Adds the communication of one step.
+    pub fn add_comm(&mut self, c: &Comm) {
+        self.rounds += c.rounds;
+        for i in 0..3 {
+            self.bytes_sent[i] += c.bytes[i];
+            self.messages_sent[i] += c.messages[i];
+        }
+    }
+
+    /// Combines the costs seen by the three parties of one run: operation
+    /// counters and rounds are the same on every party (they run the same
+    /// program), bytes and messages are each party's own.
+    pub fn merge_parties(costs: &[Cost; 3]) -> Cost {
+        let mut out = costs[0].clone();
+        for (i, c) in costs.iter().enumerate() {
+            out.bytes_sent[i] = c.bytes_sent[i];
+            out.messages_sent[i] = c.messages_sent[i];
+            out.rounds = out.rounds.max(c.rounds);
+        }
+        out
+    }
+
+    /// The difference `self - earlier` (costs of the part of a program run
+    /// after `earlier` was taken).
+    pub fn since(&self, earlier: &Cost) -> Cost {
+        let mut d = Cost {
+            mults: self.mults - earlier.mults,
+            matmul_outputs: self.matmul_outputs - earlier.matmul_outputs,
+            truncations: self.truncations - earlier.truncations,
+            comparisons: self.comparisons - earlier.comparisons,
+            input_elements: self.input_elements - earlier.input_elements,
+            revealed_elements: self.revealed_elements - earlier.revealed_elements,
+            rounds: self.rounds - earlier.rounds,
+            ..Default::default()
+        };
+        for i in 0..3 {
+            d.bytes_sent[i] = self.bytes_sent[i] - earlier.bytes_sent[i];
+            d.messages_sent[i] = self.messages_sent[i] - earlier.messages_sent[i];
+        }
+        d
+    }
+
+    /// The largest number of bytes any one party sent.
+    pub fn max_bytes_per_party(&self) -> u64 {
+        self.bytes_sent.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Estimated wall time of the communication on `net`: one latency per
+    /// round plus the busiest party's bytes at the link's bandwidth.
+    pub fn estimate(&self, net: &Network) -> Duration {
+        let secs = self.rounds as f64 * net.latency.as_secs_f64()
+            + self.max_bytes_per_party() as f64 * 8.0 / net.bandwidth_bits_per_s;
+        Duration::from_secs_f64(secs)
+    }
+
+    /// A readable report with estimates for the standard networks.
+    pub fn report(&self) -> CostReport<'_> {
+        CostReport { cost: self }
+    }
+}
+
+/// A network to estimate communication time on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// A short name.
+    pub name: &'static str,
+    /// One-way latency per round.
+    pub latency: Duration,
+    /// Link bandwidth in bits per second.
+    pub bandwidth_bits_per_s: f64,
+}
+
+impl Network {
+    /// 0.2 ms, 10 Gbit/s: parties in one data centre.
+    pub const LAN: Network = Network {
+        name: "LAN 0.2 ms / 10 Gbit/s",
+        latency: Duration::from_micros(200),
+        bandwidth_bits_per_s: 10e9,
+    };
+    /// 40 ms, 100 Mbit/s: parties on different continents.
+    pub const WAN: Network = Network {
+        name: "WAN 40 ms / 100 Mbit/s",
+        latency: Duration::from_millis(40),
+        bandwidth_bits_per_s: 100e6,
+    };
+}
+
+/// Display adapter returned by [`Cost::report`].
+pub struct CostReport<'a> {
+    cost: &'a Cost,
+}
+
+fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.2} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+impl fmt::Display for CostReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.cost;
+        writeln!(f, "cost report")?;
+        writeln!(f, "  multiplications      {:>14}", c.mults)?;
+        writeln!(f, "  matmul outputs       {:>14}", c.matmul_outputs)?;
+        writeln!(f, "  truncations          {:>14}", c.truncations)?;
+        writeln!(f, "  comparisons          {:>14}", c.comparisons)?;
+        writeln!(f, "  inputs / reveals     {:>14}", format!("{} / {}", c.input_elements, c.revealed_elements))?;
+        writeln!(f, "  rounds               {:>14}", c.rounds)?;
+        for i in 0..3 {
+            writeln!(
+                f,
+                "  party {i} sent         {:>14}  ({} messages)",
+                human_bytes(c.bytes_sent[i]),
+                c.messages_sent[i]
+            )?;
+        }
+        for net in [Network::LAN, Network::WAN] {
+            writeln!(
+                f,
+                "  estimated network time on {}: {:.3} s",
+                net.name,
+                c.estimate(&net).as_secs_f64()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The communication formulas of privml's replicated 3-party protocol, for
+/// ring elements of `elem_bytes` bytes. `Plain` and `Fixed` add these to
+/// their [`Cost`]; `Shared` must send exactly this much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CostModel {
+    /// Bytes per ring element (8 for Z_2^64, 16 for Z_2^128).
+    pub elem_bytes: u64,
+}
+
+impl CostModel {
+    /// The model for elements of `elem_bytes` bytes.
+    pub const fn new(elem_bytes: u64) -> Self {
+        CostModel { elem_bytes }
+    }
+
+    fn b(&self, n: usize) -> u64 {
+        n as u64 * self.elem_bytes
+    }
+
+    /// Private input of n elements by party `owner`: the owner derives two of
+    /// the three shares from keys it shares with its neighbours and sends the
+    /// third to both of them.
+    pub fn input(&self, owner: usize, n: usize) -> Comm {
+        let mut c = Comm {
+            rounds: 1,
+            ..Default::default()
+        };
+        c.bytes[owner % 3] = 2 * self.b(n);
+        c.messages[owner % 3] = 2;
+        c
+    }
+
+    /// Reveal n elements to all: each party sends its first share to the next.
+    pub fn reveal(&self, n: usize) -> Comm {
+        Comm {
+            rounds: 1,
+            bytes: [self.b(n); 3],
+            messages: [1; 3],
+        }
+    }
+
+    /// Reveal n elements to party `to`: its predecessor sends the missing share.
+    pub fn reveal_to(&self, to: usize, n: usize) -> Comm {
+        let mut c = Comm {
+            rounds: 1,
+            ..Default::default()
+        };
+        let from = (to + 2) % 3;
+        c.bytes[from] = self.b(n);
+        c.messages[from] = 1;
+        c
+    }
+
+    /// Re-randomise n elements: one element to the predecessor each.
+    pub fn reshare(&self, n: usize) -> Comm {
+        Comm {
+            rounds: 1,
+            bytes: [self.b(n); 3],
+            messages: [1; 3],
+        }
+    }
+
+    /// n integer products (no truncation): one element to the predecessor each.
+    pub fn mul_int(&self, n: usize) -> Comm {
+        self.reshare(n)
+    }
+
+    /// n fixed-point products (or matmul outputs, or plain truncations) with
+    /// the fused truncation of [`crate::mpc::trunc`]: round one, parties 0 and
+    /// 1 exchange masked values and party 2 sends two dealer shares to party 1;
+    /// round two, parties 0 and 1 exchange their parts of the output.
+    pub fn mul_trunc(&self, n: usize) -> Comm {
+        Comm {
+            rounds: 2,
+            bytes: [2 * self.b(n); 3],
+            messages: [2, 2, 1],
+        }
+    }
+
+    /// Truncation alone costs the same as a fused product.
+    pub fn trunc(&self, n: usize) -> Comm {
+        self.mul_trunc(n)
+    }
+
+    /// The communication of `op` on `n` elements.
+    pub fn comm(&self, op: Op, n: usize) -> Comm {
+        match op {
+            Op::Input { owner } => self.input(owner, n),
+            Op::Reveal => self.reveal(n),
+            Op::RevealTo { to } => self.reveal_to(to, n),
+            Op::Reshare => self.reshare(n),
+            Op::MulInt => self.mul_int(n),
+            Op::MulTrunc | Op::Matmul => self.mul_trunc(n),
+            Op::Trunc => self.trunc(n),
+        }
+    }
+}
+
+/// The protocol operations that communicate, for cost accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Private input by `owner`.
+    Input {
+        /// The data owner.
+        owner: usize,
+    },
+    /// Reveal to all parties.
+    Reveal,
+    /// Reveal to one party.
+    RevealTo {
+        /// The receiving party.
+        to: usize,
+    },
+    /// Re-randomisation.
+    Reshare,
+    /// Integer elementwise product.
+    MulInt,
+    /// Fixed-point elementwise product (truncation fused).
+    MulTrunc,
+    /// Fixed-point matrix product; `n` counts output entries.
+    Matmul,
+    /// Truncation of a shared value (public scaling, division by 2^k).
+    Trunc,
+}
+
+impl Cost {
+    /// Counts `n` elements of `op` in the operation counters (not the
+    /// communication fields).
+    pub fn count_op(&mut self, op: Op, n: usize) {
+        let n = n as u64;
+        match op {
+            Op::Input { .. } => self.input_elements += n,
+            Op::Reveal | Op::RevealTo { .. } => self.revealed_elements += n,
+            Op::Reshare => {}
+            Op::MulInt => self.mults += n,
+            Op::MulTrunc => {
+                self.mults += n;
+                self.truncations += n;
+            }
+            Op::Matmul => {
+                self.matmul_outputs += n;
+                self.truncations += n;
+            }
+            Op::Trunc => self.truncations += n,
+        }
+    }
+
+    /// Counts `op` and adds its communication from `model`: what the
+    /// plaintext domains do to predict a secure run.
+    pub fn predict(&mut self, model: &CostModel, op: Op, n: usize) {
+        self.count_op(op, n);
+        self.add_comm(&model.comm(op, n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_and_since() {
+        let m = CostModel::new(8);
+        let mut a = Cost::default();
+        a.add_comm(&m.input(1, 10));
+        assert_eq!(a.bytes_sent, [0, 160, 0]);
+        let snapshot = a.clone();
+        a.add_comm(&m.reveal_to(0, 4));
+        let d = a.since(&snapshot);
+        assert_eq!(d.bytes_sent, [0, 0, 32]);
+        assert_eq!(d.rounds, 1);
+        let parts = [
+            Cost { bytes_sent: [5, 0, 0], rounds: 3, ..Default::default() },
+            Cost { bytes_sent: [0, 6, 0], rounds: 3, ..Default::default() },
+            Cost { bytes_sent: [0, 0, 7], rounds: 3, ..Default::default() },
+        ];
+        assert_eq!(Cost::merge_parties(&parts).bytes_sent, [5, 6, 7]);
+    }
+
+    #[test]
+    fn estimate_uses_latency_and_busiest_party() {
+        let c = Cost {
+            rounds: 10,
+            bytes_sent: [1_250_000, 0, 0],
+            ..Default::default()
+        };
+        // 10 * 40 ms + 10 Mbit at 100 Mbit/s = 0.4 + 0.1
+        let t = c.estimate(&Network::WAN).as_secs_f64();
+        assert!((t - 0.5).abs() < 1e-9);
+        let text = c.report().to_string();
+        assert!(text.contains("rounds") && text.contains("1.25 MB"));
+    }
+}

@@ -1,0 +1,212 @@
+//! The [`Ring`] trait — the one interface every model is written against —
+//! and its three implementations.
+//!
+//! | domain | tensors hold | for |
+//! |---|---|---|
+//! | [`Plain`] | `f64` | reference results, debugging |
+//! | [`Fixed`] | fixed-point ring elements, in the clear | the exact arithmetic of the secure run, with overflow reported at the op that caused it |
+//! | [`Shared`] | replicated secret shares (this party's two of three) | the private computation itself |
+//!
+//! The trait is *context-passing* and *SPMD*: a value implementing `Ring` is
+//! the evaluator (in `Shared`, one of the three parties), tensors are plain
+//! data, and a generic function takes `&mut R` and runs unchanged on any
+//! domain. Operations work on whole tensors so that one tensor operation is
+//! one communication round (or two, for a fixed-point product), never one per
+//! element.
+//!
+//! Public values enter and leave as `ndarray::ArrayD<f64>`.
+//!
+//! # Examples
+//!
+//! ```
+//! use ndarray::{arr2, ArrayD};
+//! use privml::{Fixed, Plain, Ring, Result};
+//!
+//! // y = x · w + 1, written once
+//! fn affine<R: Ring>(r: &mut R, x: &ArrayD<f64>, w: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+//!     let x = r.input(0, Some(x), x.shape())?;
+//!     let w = r.input(1, Some(w), w.shape())?;
+//!     let y = r.matmul(&x, &w)?;
+//!     let y = r.add_public(&y, &ndarray::arr0(1.0).into_dyn())?;
+//!     r.reveal(&y)
+//! }
+//!
+//! let x = arr2(&[[0.5, -1.0]]).into_dyn();
+//! let w = arr2(&[[2.0], [0.25]]).into_dyn();
+//! let plain = affine(&mut Plain::new(), &x, &w)?;
+//! let fixed = affine(&mut Fixed::<u64>::new(), &x, &w)?;
+//! assert_eq!(plain[[0, 0]], 1.75);
+//! assert!((fixed[[0, 0]] - 1.75).abs() < 1e-4);
+//! # Ok::<(), privml::Error>(())
+//! ```
+
+mod fixed;
+mod plain;
+
+pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
+pub use plain::Plain;
+
+use ndarray::ArrayD;
+
+use crate::cost::Cost;
+use crate::error::Result;
+
+/// Index of one of the three parties: 0, 1 or 2.
+pub type PartyId = usize;
+
+/// Where a program is, for error messages and overflow reports, plus its
+/// cost counters. Every domain owns one.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    /// Counters so far.
+    pub cost: Cost,
+    /// Current label (set by the program).
+    pub label: &'static str,
+    /// Current step (for example the training iteration).
+    pub step: u64,
+    /// Operations performed so far.
+    pub op_index: u64,
+}
+
+impl Tracker {
+    /// Starts an operation: returns its index and counts it.
+    pub fn begin_op(&mut self) -> u64 {
+        let i = self.op_index;
+        self.op_index += 1;
+        i
+    }
+
+    /// "op 'label' (step s, op #i)", for error messages.
+    pub fn describe(&self, op: &str) -> String {
+        if self.label.is_empty() {
+            format!("{op} (op #{}, step {})", self.op_index, self.step)
+        } else {
+            format!(
+                "{op} in '{}' (op #{}, step {})",
+                self.label, self.op_index, self.step
+            )
+        }
+    }
+}
+
+/// A numeric domain that generic models are written against.
+///
+/// All methods take `&mut self` because every operation is counted, and in
+/// `Shared` most of them talk to the other parties.
+pub trait Ring {
+    /// A tensor in this domain.
+    type Tensor: Clone + Send + 'static;
+
+    /// A description such as `"fixed Z_2^64, 16 fraction bits"`.
+    fn describe(&self) -> String;
+
+    /// This evaluator's party id, or `None` for plaintext domains (which play
+    /// all three parties at once).
+    fn party(&self) -> Option<PartyId>;
+
+    /// Whether this evaluator holds the private inputs of `owner`: always in
+    /// plaintext domains, only on party `owner` in `Shared`.
+    fn owns(&self, owner: PartyId) -> bool {
+        self.party().is_none_or(|p| p == owner)
+    }
+
+    /// The shape of a tensor.
+    fn shape<'a>(&self, x: &'a Self::Tensor) -> &'a [usize];
+
+    // ----- data in and out -------------------------------------------------
+
+    /// A private input of party `owner`. Only the owner's `value` is used;
+    /// the other parties pass `None` and the `shape`.
+    fn input(&mut self, owner: PartyId, value: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<Self::Tensor>;
+
+    /// A public constant known to every party (no communication).
+    fn constant(&mut self, value: &ArrayD<f64>) -> Result<Self::Tensor>;
+
+    /// Reveals a tensor to every party.
+    fn reveal(&mut self, x: &Self::Tensor) -> Result<ArrayD<f64>>;
+
+    /// Reveals a tensor to party `to` only; the others get `None`.
+    fn reveal_to(&mut self, to: PartyId, x: &Self::Tensor) -> Result<Option<ArrayD<f64>>>;
+
+    /// Fresh-looking shares of the same value (a no-op in the clear).
+    fn reshare(&mut self, x: &Self::Tensor) -> Result<Self::Tensor>;
+
+    // ----- local (no communication) -----------------------------------------
+
+    /// `a + b`, with `b` broadcast to `a`'s shape.
+    fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `a - b`, with `b` broadcast to `a`'s shape.
+    fn sub(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `-a`.
+    fn neg(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `a + c` for a public `c` broadcast to `a`'s shape.
+    fn add_public(&mut self, a: &Self::Tensor, c: &ArrayD<f64>) -> Result<Self::Tensor>;
+    /// `a · k` for a public integer `k` (exact, no truncation).
+    fn scale_int(&mut self, a: &Self::Tensor, k: i64) -> Result<Self::Tensor>;
+    /// Sum along `axis`, keeping it with length 1.
+    fn sum_axis(&mut self, a: &Self::Tensor, axis: usize) -> Result<Self::Tensor>;
+    /// Transpose of a matrix.
+    fn transpose(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Same elements, new shape.
+    fn reshape(&mut self, a: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
+    /// Rows `start..end` along axis 0 (mini-batches).
+    fn slice_rows(&mut self, a: &Self::Tensor, start: usize, end: usize) -> Result<Self::Tensor>;
+
+    // ----- products (communication) -----------------------------------------
+
+    /// `a · c` for a public real `c` broadcast to `a`'s shape (one truncation).
+    fn mul_public(&mut self, a: &Self::Tensor, c: &ArrayD<f64>) -> Result<Self::Tensor>;
+    /// `a / 2^bits` (one truncation; exact to within one unit in the last place).
+    fn div_pow2(&mut self, a: &Self::Tensor, bits: u32) -> Result<Self::Tensor>;
+    /// Several independent elementwise products in one communication step
+    /// (the second operand of each pair is broadcast to the first's shape).
+    fn mul_many(&mut self, pairs: &[(&Self::Tensor, &Self::Tensor)]) -> Result<Vec<Self::Tensor>>;
+    /// Matrix product of two secret matrices.
+    fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+
+    // ----- bookkeeping -------------------------------------------------------
+
+    /// The program location tracker.
+    fn tracker(&self) -> &Tracker;
+    /// Mutable access to the tracker.
+    fn tracker_mut(&mut self) -> &mut Tracker;
+
+    // ----- provided ----------------------------------------------------------
+
+    /// Elementwise product `a ⊙ b` (`b` broadcast to `a`'s shape).
+    fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let mut v = self.mul_many(&[(a, b)])?;
+        Ok(v.remove(0))
+    }
+
+    /// `a ⊙ a`.
+    fn square(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        self.mul(a, a)
+    }
+
+    /// `c - a` for a public `c` (for example `1 - s`).
+    fn public_sub(&mut self, c: &ArrayD<f64>, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let n = self.neg(a)?;
+        self.add_public(&n, c)
+    }
+
+    /// A public scalar as a tensor of shape `[]` (broadcasts anywhere).
+    fn scalar(&mut self, v: f64) -> Result<Self::Tensor> {
+        self.constant(&ndarray::arr0(v).into_dyn())
+    }
+
+    /// Labels the following operations (shown in errors and overflow reports).
+    fn set_label(&mut self, label: &'static str) {
+        self.tracker_mut().label = label;
+    }
+
+    /// Sets the current step, for example the training iteration.
+    fn set_step(&mut self, step: u64) {
+        self.tracker_mut().step = step;
+    }
+
+    /// The counters so far.
+    fn cost(&self) -> Cost {
+        self.tracker().cost.clone()
+    }
+}

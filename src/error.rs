@@ -1,0 +1,170 @@
+//! The one error type of the crate.
+//!
+//! Every fallible operation returns [`Result<T>`](Result). Variants carry typed
+//! fields (which operation, which shapes, which party, which value) so that a
+//! message names what went wrong and where, and callers can match on them.
+
+use std::time::Duration;
+
+/// Result type used across privml.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A value that overflowed the safe range of the fixed-point ring, with the
+/// place in the program where it happened.
+///
+/// Produced by the [`Fixed`](crate::Fixed) domain, which sees the exact integer
+/// arithmetic that the secure run will perform, so it can name the operation
+/// that left the range instead of printing wrapped garbage much later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverflowEvent {
+    /// The operation that produced the value (`"mul"`, `"matmul"`, `"add"`, ...).
+    pub op: &'static str,
+    /// The label the program set with [`Ring::set_label`](crate::Ring::set_label).
+    pub label: &'static str,
+    /// The step (for example the training iteration) set with
+    /// [`Ring::set_step`](crate::Ring::set_step).
+    pub step: u64,
+    /// Index of the operation since the domain was created (0-based).
+    pub op_index: u64,
+    /// Largest magnitude seen, as a real number (decoded, in value units).
+    pub magnitude: f64,
+    /// The bound it exceeded, in the same units.
+    pub limit: f64,
+    /// How many elements of the tensor were out of range.
+    pub count: usize,
+}
+
+impl std::fmt::Display for OverflowEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "overflow in {} (op #{}, step {}, label '{}'): |value| = {:.4e} exceeds the safe bound {:.4e} ({} element{})",
+            self.op,
+            self.op_index,
+            self.step,
+            self.label,
+            self.magnitude,
+            self.limit,
+            self.count,
+            if self.count == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Everything that can go wrong in privml.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two tensors whose shapes do not fit the operation.
+    #[error("shape mismatch in {op}: {left:?} vs {right:?}")]
+    ShapeMismatch {
+        /// The operation.
+        op: &'static str,
+        /// Shape of the left operand.
+        left: Vec<usize>,
+        /// Shape of the right operand (or the requested shape).
+        right: Vec<usize>,
+    },
+    /// A NaN or infinity where a finite real number is needed.
+    #[error("cannot encode non-finite value {value} (element {index}) as fixed point")]
+    NonFinite {
+        /// The offending value.
+        value: f64,
+        /// Its flat index in the tensor.
+        index: usize,
+    },
+    /// A finite value outside the representable fixed-point range.
+    #[error("value {value} (element {index}) is outside the fixed-point range [{min}, {max}]")]
+    OutOfRange {
+        /// The offending value.
+        value: f64,
+        /// Its flat index in the tensor.
+        index: usize,
+        /// Smallest representable value.
+        min: f64,
+        /// Largest representable value.
+        max: f64,
+    },
+    /// A result left the safe range of the ring (see [`OverflowEvent`]).
+    #[error("{0}")]
+    Overflow(OverflowEvent),
+    /// A plaintext computation produced a NaN or infinity.
+    #[error("non-finite result (NaN or infinity) in {at}")]
+    NonFiniteResult {
+        /// The operation and program location.
+        at: String,
+    },
+    /// A parameter that does not make sense (fraction bits, party id, ...).
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A party id outside 0..3.
+    #[error("party id {0} is not one of 0, 1, 2")]
+    InvalidParty(usize),
+    /// The peer closed its end of the channel.
+    #[error("party {party} disconnected during {op}")]
+    PeerDisconnected {
+        /// The peer that went away.
+        party: usize,
+        /// What this party was doing.
+        op: String,
+    },
+    /// The peer did not answer within the configured timeout.
+    #[error("party {party} did not answer within {timeout:?} during {op}")]
+    Timeout {
+        /// The silent peer.
+        party: usize,
+        /// What this party was doing.
+        op: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// A frame that does not decode, or has the wrong size or tag.
+    #[error("malformed frame from party {party} during {op}: {reason}")]
+    MalformedFrame {
+        /// The sender.
+        party: usize,
+        /// What this party was doing.
+        op: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A peer could not be reached while setting up connections.
+    #[error("cannot reach party {party} at {addr}: {reason}")]
+    Unreachable {
+        /// The party.
+        party: usize,
+        /// The address tried.
+        addr: String,
+        /// The last error seen.
+        reason: String,
+    },
+    /// A data file (CSV, model shares, configuration) that cannot be used.
+    #[error("{path}: {reason}")]
+    BadFile {
+        /// The file.
+        path: String,
+        /// What is wrong, naming row and column where it applies.
+        reason: String,
+    },
+    /// TLS configuration or handshake failure.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Operating-system I/O error.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Fast wrapping kernels over ring elements.
+//!
+//! `ndarray`'s `.dot()` on integer arrays is a naive triple loop and panics on
+//! overflow in debug builds; ring arithmetic must wrap. This module holds the
+//! one hot kernel the protocol needs, a wrapping matrix product, written as a
+//! cache-blocked i-k-j loop whose innermost loop the compiler vectorises. On
+//! x86-64 the same code is compiled a second and third time with AVX2 and
+//! AVX-512 enabled and the best copy is picked at run time; the portable copy
+//! is always available and is what the tests cross-check against. Row blocks
+//! run on rayon's pool when the product is large enough to pay for it.
+//!
+//! This is the only module with `unsafe`: calling a `#[target_feature]`
+//! function is unsafe, and each call is guarded by a run-time feature check.
+
+use rayon::prelude::*;
+
+use super::RingElement;
+
+/// Columns of B (and C) per tile: 2 KiB of u64, one AVX-512 loop of 32 iterations.
+const NB: usize = 256;
+/// Rows of B per tile: a 128 x 256 tile of u64 is 256 KiB, an L2's worth.
+const KB: usize = 128;
+/// Below this many multiply-adds, stay on the calling thread.
+const PAR_THRESHOLD: usize = 1 << 18;
+
+/// `c += a · b` for row-major `a` (m x k), `b` (k x n), `c` (m x n), wrapping.
+#[inline(always)]
+fn matmul_acc_body<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
+    for jb in (0..n).step_by(NB) {
+        let jw = NB.min(n - jb);
+        for pb in (0..k).step_by(KB) {
+            let pw = KB.min(k - pb);
+            for i in 0..m {
+                let crow = &mut c[i * n + jb..i * n + jb + jw];
+                let arow = &a[i * k + pb..i * k + pb + pw];
+                for (p, &av) in arow.iter().enumerate() {
+                    let row = (pb + p) * n + jb;
+                    let brow = &b[row..row + jw];
+                    for (cv, &bv) in crow.iter_mut().zip(brow) {
+                        *cv = cv.wrapping_add(&av.wrapping_mul(&bv));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The portable kernel (no target features); exposed for cross-checking.
+pub fn matmul_acc_portable<T: RingElement>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    matmul_acc_body(a, b, c, m, k, n)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use super::*;
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn matmul_acc_avx2<T: RingElement>(
+        a: &[T],
+        b: &[T],
+        c: &mut [T],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        matmul_acc_body(a, b, c, m, k, n)
+    }
+
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    pub(super) fn matmul_acc_avx512<T: RingElement>(
+        a: &[T],
+        b: &[T],
+        c: &mut [T],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        matmul_acc_body(a, b, c, m, k, n)
+    }
+
+    pub(super) fn dispatch<T: RingElement>(
+        a: &[T],
+        b: &[T],
+        c: &mut [T],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        if std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU supports AVX-512F/DQ/VL (checked just above), which is
+            // all that the target_feature attribute of this function requires.
+            unsafe { matmul_acc_avx512(a, b, c, m, k, n) }
+        } else if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { matmul_acc_avx2(a, b, c, m, k, n) }
+        } else {
+            matmul_acc_body(a, b, c, m, k, n)
+        }
+    }
+}
+
+fn matmul_acc_serial<T: RingElement>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dispatch(a, b, c, m, k, n)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        matmul_acc_body(a, b, c, m, k, n)
+    }
+}
+
+/// `c += a · b` over the ring, for row-major slices: `a` is m x k, `b` is
+/// k x n, `c` is m x n.
+///
+/// # Panics
+///
+/// If a slice length does not match its dimensions (a caller bug, not user
+/// input: the domains check shapes and return errors before calling this).
+///
+/// # Examples
+///
+/// ```
+/// use privml::ring::kernels::matmul_acc;
+/// let a = [1u64, 2, 3, 4]; // 2 x 2
+/// let b = [5u64, 6, 7, 8];
+/// let mut c = [0u64; 4];
+/// matmul_acc(&a, &b, &mut c, 2, 2, 2);
+/// assert_eq!(c, [19, 22, 43, 50]);
+/// ```
+pub fn matmul_acc<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
+    assert_eq!(a.len(), m * k, "matmul_acc: a is not m x k");
+    assert_eq!(b.len(), k * n, "matmul_acc: b is not k x n");
+    assert_eq!(c.len(), m * n, "matmul_acc: c is not m x n");
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let work = m * n * k;
+    if work < PAR_THRESHOLD || m < 2 {
+        matmul_acc_serial(a, b, c, m, k, n);
+        return;
+    }
+    // Split rows of C (and A) into blocks, a few per rayon thread.
+    let threads = rayon::current_num_threads().max(1);
+    let rows_per = m.div_ceil(threads * 4).max(1);
+    c.par_chunks_mut(rows_per * n)
+        .zip(a.par_chunks(rows_per * k))
+        .for_each(|(cblk, ablk)| {
+            let rows = cblk.len() / n;
+            matmul_acc_serial(ablk, b, cblk, rows, k, n);
+        });
+}
+
+/// `a · b` as a new vector (see [`matmul_acc`]).
+pub fn matmul<T: RingElement>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Vec<T> {
+    let mut c = vec![T::zero(); m * n];
+    matmul_acc(a, b, &mut c, m, k, n);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::prg::{AesPrg, Seed};
+
+    fn naive<T: RingElement>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Vec<T> {
+        let mut c = vec![T::zero(); m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = T::zero();
+                for p in 0..k {
+                    s = s.wrapping_add(&a[i * k + p].wrapping_mul(&b[p * n + j]));
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    fn check<T: RingElement>(m: usize, k: usize, n: usize) {
+        let mut g = AesPrg::new(&Seed::from_u64((m * 31 + k * 7 + n) as u64));
+        let a: Vec<T> = g.vec(m * k);
+        let b: Vec<T> = g.vec(k * n);
+        let want = naive(&a, &b, m, k, n);
+        assert_eq!(matmul(&a, &b, m, k, n), want, "dispatched {m}x{k}x{n}");
+        let mut c = vec![T::zero(); m * n];
+        matmul_acc_portable(&a, &b, &mut c, m, k, n);
+        assert_eq!(c, want, "portable {m}x{k}x{n}");
+    }
+
+    #[test]
+    fn matches_naive_on_odd_and_tiled_shapes() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 3, 1),
+            (17, 130, 259),
+            (70, 300, 70),
+            (2, 1, 300),
+        ] {
+            check::<u64>(m, k, n);
+            check::<u128>(m, k, n);
+        }
+    }
+
+    #[test]
+    fn accumulates_into_existing_output() {
+        let a = [1u64, 1];
+        let b = [2u64, 3];
+        let mut c = [10u64];
+        matmul_acc(&a, &b, &mut c, 1, 2, 1);
+        assert_eq!(c, [15]);
+        let mut w = [u64::MAX];
+        matmul_acc(&[1u64], &[1u64], &mut w, 1, 1, 1);
+        assert_eq!(w, [0]); // wraps, never panics
+    }
+}
