@@ -187,7 +187,11 @@ impl fmt::Display for CostReport<'_> {
         writeln!(f, "  matmul outputs       {:>14}", c.matmul_outputs)?;
         writeln!(f, "  truncations          {:>14}", c.truncations)?;
         writeln!(f, "  comparisons          {:>14}", c.comparisons)?;
-        writeln!(f, "  inputs / reveals     {:>14}", format!("{} / {}", c.input_elements, c.revealed_elements))?;
+        writeln!(
+            f,
+            "  inputs / reveals     {:>14}",
+            format!("{} / {}", c.input_elements, c.revealed_elements)
+        )?;
         writeln!(f, "  rounds               {:>14}", c.rounds)?;
         for i in 0..3 {
             writeln!(
@@ -380,9 +384,21 @@ mod tests {
         assert_eq!(d.bytes_sent, [0, 0, 32]);
         assert_eq!(d.rounds, 1);
         let parts = [
-            Cost { bytes_sent: [5, 0, 0], rounds: 3, ..Default::default() },
-            Cost { bytes_sent: [0, 6, 0], rounds: 3, ..Default::default() },
-            Cost { bytes_sent: [0, 0, 7], rounds: 3, ..Default::default() },
+            Cost {
+                bytes_sent: [5, 0, 0],
+                rounds: 3,
+                ..Default::default()
+            },
+            Cost {
+                bytes_sent: [0, 6, 0],
+                rounds: 3,
+                ..Default::default()
+            },
+            Cost {
+                bytes_sent: [0, 0, 7],
+                rounds: 3,
+                ..Default::default()
+            },
         ];
         assert_eq!(Cost::merge_parties(&parts).bytes_sent, [5, 6, 7]);
     }

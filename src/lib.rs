@@ -8,10 +8,14 @@ pub mod cost;
 pub mod domain;
 pub mod error;
 pub mod fixed;
+pub mod mpc;
+pub mod net;
 pub mod ring;
 pub mod tensor;
 
 pub use cost::{Cost, CostModel, Network};
-pub use domain::{Fixed, OverflowPolicy, PartyId, Plain, Ring, Tracker, TruncationMode};
+pub use domain::{
+    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, Tracker, TruncationMode,
+};
 pub use error::{Error, OverflowEvent, Result};
 pub use fixed::FixedPoint;

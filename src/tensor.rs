@@ -13,25 +13,31 @@ use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use crate::error::{Error, Result};
 
 /// Maps `f` over `a` and `b` broadcast to `a`'s shape.
-pub fn zip_broadcast<A, B, C, F>(op: &'static str, a: &ArrayD<A>, b: &ArrayD<B>, f: F) -> Result<ArrayD<C>>
+pub fn zip_broadcast<A, B, C, F>(
+    op: &'static str,
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    f: F,
+) -> Result<ArrayD<C>>
 where
     A: Clone,
     B: Clone,
     F: Fn(&A, &B) -> C,
 {
-    let bv = b.broadcast(a.raw_dim()).ok_or_else(|| Error::ShapeMismatch {
-        op,
-        left: a.shape().to_vec(),
-        right: b.shape().to_vec(),
-    })?;
+    let bv = b
+        .broadcast(a.raw_dim())
+        .ok_or_else(|| Error::ShapeMismatch {
+            op,
+            left: a.shape().to_vec(),
+            right: b.shape().to_vec(),
+        })?;
     Ok(Zip::from(a).and(&bv).map_collect(|x, y| f(x, y)))
 }
 
 /// Checks that `b` broadcasts to the shape of `a`.
 pub fn check_broadcast(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
     let ok = b.len() <= a.len()
-        && b
-            .iter()
+        && b.iter()
             .rev()
             .zip(a.iter().rev())
             .all(|(&bd, &ad)| bd == ad || bd == 1);
@@ -115,7 +121,12 @@ pub fn reshape<T: Clone>(op: &'static str, a: &ArrayD<T>, shape: &[usize]) -> Re
 }
 
 /// Rows `start..end` of axis 0.
-pub fn slice_rows<T: Clone>(op: &'static str, a: &ArrayD<T>, start: usize, end: usize) -> Result<ArrayD<T>> {
+pub fn slice_rows<T: Clone>(
+    op: &'static str,
+    a: &ArrayD<T>,
+    start: usize,
+    end: usize,
+) -> Result<ArrayD<T>> {
     if a.ndim() == 0 || start > end || end > a.shape()[0] {
         return Err(Error::ShapeMismatch {
             op,

@@ -156,7 +156,13 @@ impl<T: RingElement> Fixed<T> {
     }
 
     /// Reports the elements of `values` whose magnitude is not below `limit`.
-    fn check(&mut self, op: &'static str, op_index: u64, values: impl Iterator<Item = f64>, limit: f64) -> Result<()> {
+    fn check(
+        &mut self,
+        op: &'static str,
+        op_index: u64,
+        values: impl Iterator<Item = f64>,
+        limit: f64,
+    ) -> Result<()> {
         let mut count = 0usize;
         let mut magnitude = 0.0f64;
         for v in values {
@@ -235,12 +241,19 @@ impl<T: RingElement> Ring for Fixed<T> {
         x.shape()
     }
 
-    fn input(&mut self, owner: PartyId, value: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<ArrayD<T>> {
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<ArrayD<T>> {
         self.tracker.begin_op();
         if owner > 2 {
             return Err(Error::InvalidParty(owner));
         }
-        let value = value.ok_or_else(|| Error::invalid("value", "the plaintext domain needs every input value"))?;
+        let value = value.ok_or_else(|| {
+            Error::invalid("value", "the plaintext domain needs every input value")
+        })?;
         tensor::check_same("input", value.shape(), shape)?;
         let e = self.encode(value)?;
         self.account(Op::Input { owner }, e.len());
@@ -342,7 +355,8 @@ impl<T: RingElement> Ring for Fixed<T> {
     fn mul_public(&mut self, a: &ArrayD<T>, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
         let idx = self.tracker.begin_op();
         let ce = self.encode(c)?;
-        let prods = tensor::zip_broadcast("mul_public", a, &ce, |x, y| self.dec(*x) * self.dec(*y))?;
+        let prods =
+            tensor::zip_broadcast("mul_public", a, &ce, |x, y| self.dec(*x) * self.dec(*y))?;
         let lim = self.fp.product_bound();
         self.check("mul_public", idx, prods.iter().copied(), lim)?;
         let raw = tensor::zip_broadcast("mul_public", a, &ce, |x, y| x.wrapping_mul(y))?;
@@ -354,7 +368,10 @@ impl<T: RingElement> Ring for Fixed<T> {
     fn div_pow2(&mut self, a: &ArrayD<T>, bits: u32) -> Result<ArrayD<T>> {
         self.tracker.begin_op();
         if bits + 2 >= T::BITS {
-            return Err(Error::invalid("bits", format!("cannot divide by 2^{bits} in {}", T::NAME)));
+            return Err(Error::invalid(
+                "bits",
+                format!("cannot divide by 2^{bits} in {}", T::NAME),
+            ));
         }
         // The secure truncation needs |x| < 2^(ℓ-2) in ring units.
         let idx = self.tracker.op_index - 1;
@@ -386,10 +403,21 @@ impl<T: RingElement> Ring for Fixed<T> {
         let idx = self.tracker.begin_op();
         let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
         // Magnitude check in f64 (fast, and exact enough for a bound check).
-        let af = a.mapv(|x| self.dec(x)).into_dimensionality::<ndarray::Ix2>().map_err(|e| Error::invalid("a", e.to_string()))?;
-        let bf = b.mapv(|x| self.dec(x)).into_dimensionality::<ndarray::Ix2>().map_err(|e| Error::invalid("b", e.to_string()))?;
+        let af = a
+            .mapv(|x| self.dec(x))
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| Error::invalid("a", e.to_string()))?;
+        let bf = b
+            .mapv(|x| self.dec(x))
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| Error::invalid("b", e.to_string()))?;
         let prods = af.dot(&bf);
-        self.check("matmul", idx, prods.iter().copied(), self.fp.product_bound())?;
+        self.check(
+            "matmul",
+            idx,
+            prods.iter().copied(),
+            self.fp.product_bound(),
+        )?;
         let raw = kernels::matmul(&tensor::row_major(a), &tensor::row_major(b), m, k, n);
         let f = self.fp.frac_bits();
         let out: Vec<T> = raw.into_iter().map(|p| self.trunc(p, f)).collect();

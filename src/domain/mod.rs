@@ -42,9 +42,11 @@
 
 mod fixed;
 mod plain;
+mod shared;
 
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
 pub use plain::Plain;
+pub use shared::{Shared, SharedConfig};
 
 use ndarray::ArrayD;
 
@@ -117,7 +119,12 @@ pub trait Ring {
 
     /// A private input of party `owner`. Only the owner's `value` is used;
     /// the other parties pass `None` and the `shape`.
-    fn input(&mut self, owner: PartyId, value: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<Self::Tensor>;
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor>;
 
     /// A public constant known to every party (no communication).
     fn constant(&mut self, value: &ArrayD<f64>) -> Result<Self::Tensor>;

@@ -97,12 +97,19 @@ impl Ring for Plain {
         x.shape()
     }
 
-    fn input(&mut self, owner: PartyId, value: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<ArrayD<f64>> {
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<ArrayD<f64>> {
         self.tracker.begin_op();
         if owner > 2 {
             return Err(Error::InvalidParty(owner));
         }
-        let value = value.ok_or_else(|| Error::invalid("value", "the plaintext domain needs every input value"))?;
+        let value = value.ok_or_else(|| {
+            Error::invalid("value", "the plaintext domain needs every input value")
+        })?;
         tensor::check_same("input", value.shape(), shape)?;
         check_input(value)?;
         self.account(Op::Input { owner }, value.len());
@@ -217,8 +224,14 @@ impl Ring for Plain {
     fn matmul(&mut self, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
         self.tracker.begin_op();
         let (m, _k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
-        let a2 = a.view().into_dimensionality::<ndarray::Ix2>().map_err(|e| Error::invalid("a", e.to_string()))?;
-        let b2 = b.view().into_dimensionality::<ndarray::Ix2>().map_err(|e| Error::invalid("b", e.to_string()))?;
+        let a2 = a
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| Error::invalid("a", e.to_string()))?;
+        let b2 = b
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| Error::invalid("b", e.to_string()))?;
         let r = a2.dot(&b2).into_dyn();
         self.account(Op::Matmul, m * n);
         self.finite("matmul", r)

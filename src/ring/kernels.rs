@@ -109,14 +109,7 @@ mod x86 {
     }
 }
 
-fn matmul_acc_serial<T: RingElement>(
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    m: usize,
-    k: usize,
-    n: usize,
-) {
+fn matmul_acc_serial<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         x86::dispatch(a, b, c, m, k, n)

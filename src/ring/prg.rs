@@ -102,6 +102,16 @@ impl AesPrg {
         }
     }
 
+    /// A generator with an already expanded key, starting at `counter`.
+    fn at(cipher: Aes128, counter: u128) -> Self {
+        AesPrg {
+            cipher,
+            counter,
+            buf: [0; 16],
+            buf_pos: BLOCK,
+        }
+    }
+
     /// A generator keyed from the operating system's RNG.
     pub fn from_entropy() -> Result<Self> {
         Ok(Self::new(&Seed::random()?))
@@ -153,6 +163,45 @@ impl AesPrg {
         let mut v = vec![T::zero(); n];
         self.fill(&mut v);
         v
+    }
+}
+
+/// A PRF key shared by two parties: both derive the same independent
+/// keystreams from it, one per (operation, sub-stream) pair, without talking.
+///
+/// Stream `(op, sub)` starts at AES counter `op · 2^64 + sub · 2^56`, so
+/// streams never overlap (each may run for 2^56 blocks) and a party that
+/// consumes more of one stream cannot shift any other.
+#[derive(Clone)]
+pub struct PrfKey {
+    cipher: Aes128,
+}
+
+impl std::fmt::Debug for PrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrfKey(<redacted>)")
+    }
+}
+
+impl PrfKey {
+    /// The key for `seed`.
+    pub fn new(seed: &Seed) -> Self {
+        PrfKey {
+            cipher: Aes128::new(&Array::from(seed.0)),
+        }
+    }
+
+    /// The keystream of operation `op`, sub-stream `sub`.
+    pub fn stream(&self, op: u64, sub: u8) -> AesPrg {
+        AesPrg::at(
+            self.cipher.clone(),
+            ((op as u128) << 64) | ((sub as u128) << 56),
+        )
+    }
+
+    /// `n` ring elements from stream `(op, sub)`.
+    pub fn elems<T: RingElement>(&self, op: u64, sub: u8, n: usize) -> Vec<T> {
+        self.stream(op, sub).vec(n)
     }
 }
 
@@ -211,6 +260,15 @@ mod tests {
             let ones = x.iter().filter(|v| (*v >> bit) & 1 == 1).count();
             assert!((1700..2400).contains(&ones), "bit {bit}: {ones}");
         }
+    }
+
+    #[test]
+    fn prf_streams_are_reproducible_and_distinct() {
+        let k = PrfKey::new(&Seed::from_u64(9));
+        let a: Vec<u64> = k.elems(5, 0, 8);
+        assert_eq!(a, k.elems::<u64>(5, 0, 8));
+        assert_ne!(a, k.elems::<u64>(5, 1, 8));
+        assert_ne!(a, k.elems::<u64>(6, 0, 8));
     }
 
     #[test]

@@ -1,0 +1,557 @@
+//! `Shared`: one party of the replicated three-party computation.
+
+use std::time::Duration;
+
+use ndarray::{ArrayD, Axis};
+
+use super::{PartyId, Ring, Tracker};
+use crate::cost::{Cost, Op};
+use crate::error::{Error, Result};
+use crate::fixed::FixedPoint;
+use crate::mpc::{Party, Replicated};
+use crate::net::{Channel, DEFAULT_TIMEOUT, Net, NetStats, memory};
+use crate::ring::prg::Seed;
+use crate::ring::{RingElement, kernels};
+use crate::tensor;
+
+/// Settings of a secure run.
+#[derive(Debug, Clone)]
+pub struct SharedConfig {
+    /// Fraction bits of the fixed-point format (`None`: the ring's default).
+    pub frac_bits: Option<u32>,
+    /// How long to wait for a peer before failing with [`Error::Timeout`].
+    pub timeout: Duration,
+    /// Fixed key seeds for reproducible test runs. `None` (the default) draws
+    /// them from the operating system, which is what security requires.
+    pub insecure_test_seed: Option<u64>,
+}
+
+impl Default for SharedConfig {
+    fn default() -> Self {
+        SharedConfig {
+            frac_bits: None,
+            timeout: DEFAULT_TIMEOUT,
+            insecure_test_seed: None,
+        }
+    }
+}
+
+impl SharedConfig {
+    /// Sets the fraction bits.
+    pub fn frac_bits(mut self, f: u32) -> Self {
+        self.frac_bits = Some(f);
+        self
+    }
+
+    /// Sets the per-operation timeout.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Fixes the key seeds (tests only: the keys become predictable).
+    pub fn insecure_test_seed(mut self, s: u64) -> Self {
+        self.insecure_test_seed = Some(s);
+        self
+    }
+}
+
+/// One party of the secure computation over Z_2^64 (`Shared<u64>`) or
+/// Z_2^128 (`Shared<u128>`): tensors are this party's replicated shares.
+///
+/// Run a generic program on three in-process parties with
+/// [`Shared::simulate`], or build one party from any pair of [`Channel`]s
+/// with [`Shared::new`] (that is how `privml party` runs over TCP).
+///
+/// # Security
+///
+/// Semi-honest security with an honest majority: no single party learns
+/// anything about inputs or intermediate values except what the program
+/// reveals (see [`crate::mpc`] for the threat model and protocols).
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::arr1;
+/// use privml::{Ring, Shared};
+///
+/// // each party runs the same closure; party 0 owns x, party 1 owns y
+/// let out = Shared::<u64>::simulate(|r| {
+///     let x = r.input(0, Some(&arr1(&[1.5, -2.0]).into_dyn()), &[2])?;
+///     let y = r.input(1, Some(&arr1(&[4.0, 0.25]).into_dyn()), &[2])?;
+///     let z = r.mul(&x, &y)?;
+///     r.reveal(&z)
+/// })?;
+/// for party in &out {
+///     assert!((party[0] - 6.0).abs() < 1e-4 && (party[1] + 0.5).abs() < 1e-4);
+/// }
+/// # Ok::<(), privml::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Shared<T: RingElement> {
+    party: Party,
+    fp: FixedPoint<T>,
+    tracker: Tracker,
+}
+
+/// Which of several errors of a failed simulation to report: the first that
+/// is not a consequence of another party stopping.
+fn root_cause(errors: Vec<Error>) -> Error {
+    let mut iter = errors.into_iter();
+    let mut first = None;
+    for e in iter.by_ref() {
+        let consequence = matches!(e, Error::PeerDisconnected { .. } | Error::Timeout { .. });
+        if !consequence {
+            return e;
+        }
+        if first.is_none() {
+            first = Some(e);
+        }
+    }
+    first.unwrap_or_else(|| Error::invalid("simulation", "failed without an error"))
+}
+
+impl<T: RingElement> Shared<T> {
+    /// Party `me` over the given links (`next` to party me+1, `prev` to party
+    /// me+2). Runs the key set-up with the neighbours.
+    pub fn new(
+        me: PartyId,
+        next: Box<dyn Channel>,
+        prev: Box<dyn Channel>,
+        cfg: &SharedConfig,
+    ) -> Result<Self> {
+        let fp = match cfg.frac_bits {
+            Some(f) => FixedPoint::new(f)?,
+            None => FixedPoint::default(),
+        };
+        let net = Net::new(me, next, prev, cfg.timeout)?;
+        let seed = match cfg.insecure_test_seed {
+            Some(s) => Seed::from_u64(s.wrapping_mul(3).wrapping_add(me as u64)),
+            None => Seed::random()?,
+        };
+        let party = Party::new(net, seed)?;
+        Ok(Shared {
+            party,
+            fp,
+            tracker: Tracker::default(),
+        })
+    }
+
+    /// Runs `program` on three parties in this process (one thread each,
+    /// in-memory channels) and returns what each party's run returned.
+    /// If any party fails, returns the root-cause error.
+    pub fn simulate<O, F>(program: F) -> Result<[O; 3]>
+    where
+        O: Send,
+        F: Fn(&mut Shared<T>) -> Result<O> + Sync,
+    {
+        Self::simulate_with(&SharedConfig::default(), program)
+    }
+
+    /// [`Shared::simulate`] with explicit settings.
+    pub fn simulate_with<O, F>(cfg: &SharedConfig, program: F) -> Result<[O; 3]>
+    where
+        O: Send,
+        F: Fn(&mut Shared<T>) -> Result<O> + Sync,
+    {
+        let links = memory::triangle();
+        let results: Vec<Result<O>> = std::thread::scope(|s| {
+            let handles: Vec<_> = links
+                .into_iter()
+                .enumerate()
+                .map(|(me, (next, prev))| {
+                    let program = &program;
+                    s.spawn(move || -> Result<O> {
+                        let mut r = Shared::new(me, Box::new(next), Box::new(prev), cfg)?;
+                        program(&mut r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .enumerate()
+                .map(|(me, h)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::PeerDisconnected {
+                            party: me,
+                            op: "a panic in its thread".to_string(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut oks = Vec::with_capacity(3);
+        let mut errs = Vec::new();
+        for r in results {
+            match r {
+                Ok(o) => oks.push(o),
+                Err(e) => errs.push(e),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(root_cause(errs));
+        }
+        oks.try_into()
+            .map_err(|_| Error::invalid("simulation", "expected three results"))
+    }
+
+    /// Like [`Shared::simulate`], also returning the merged cost of the three
+    /// parties (each party's bytes and messages, the common counters).
+    pub fn simulate_with_cost<O, F>(cfg: &SharedConfig, program: F) -> Result<([O; 3], Cost)>
+    where
+        O: Send,
+        F: Fn(&mut Shared<T>) -> Result<O> + Sync,
+    {
+        let out = Self::simulate_with(cfg, |r| {
+            let o = program(r)?;
+            Ok((o, r.cost()))
+        })?;
+        let [(o0, c0), (o1, c1), (o2, c2)] = out;
+        let cost = Cost::merge_parties(&[c0, c1, c2]);
+        Ok(([o0, o1, o2], cost))
+    }
+
+    /// The fixed-point format.
+    pub fn format(&self) -> FixedPoint<T> {
+        self.fp
+    }
+
+    /// What this party's transport sent (after key set-up).
+    pub fn net_stats(&self) -> NetStats {
+        self.party.net().stats()
+    }
+
+    /// The protocol engine (for protocols beyond the `Ring` trait).
+    pub fn party_mut(&mut self) -> &mut Party {
+        &mut self.party
+    }
+
+    fn me(&self) -> usize {
+        self.party.me()
+    }
+
+    /// Copies the transport's counters into the cost.
+    fn sync(&mut self) {
+        let s = self.party.net().stats();
+        let me = self.me();
+        let c = &mut self.tracker.cost;
+        c.rounds = s.rounds;
+        c.bytes_sent[me] = s.bytes_sent;
+        c.messages_sent[me] = s.messages_sent;
+    }
+
+    fn encode(&self, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
+        self.fp.encode_array(c)
+    }
+
+    fn pair(
+        &self,
+        op: &'static str,
+        shape: &[usize],
+        a: Vec<T>,
+        b: Vec<T>,
+    ) -> Result<Replicated<T>> {
+        Ok(Replicated {
+            a: tensor::from_vec(op, shape, a)?,
+            b: tensor::from_vec(op, shape, b)?,
+        })
+    }
+
+    fn map2(
+        &self,
+        op: &'static str,
+        x: &Replicated<T>,
+        y: &Replicated<T>,
+        f: impl Fn(&T, &T) -> T + Copy,
+    ) -> Result<Replicated<T>> {
+        Ok(Replicated {
+            a: tensor::zip_broadcast(op, &x.a, &y.a, f)?,
+            b: tensor::zip_broadcast(op, &x.b, &y.b, f)?,
+        })
+    }
+
+    /// This party's additive share of x ⊙ y (y broadcast to x's shape):
+    /// x_i·(y_i + y_{i+1}) + x_{i+1}·y_i.
+    fn cross_terms(x: &Replicated<T>, y: &Replicated<T>) -> Result<ArrayD<T>> {
+        let ya =
+            y.a.broadcast(x.a.raw_dim())
+                .ok_or_else(|| Error::ShapeMismatch {
+                    op: "mul",
+                    left: x.shape().to_vec(),
+                    right: y.shape().to_vec(),
+                })?;
+        let yb =
+            y.b.broadcast(x.a.raw_dim())
+                .ok_or_else(|| Error::ShapeMismatch {
+                    op: "mul",
+                    left: x.shape().to_vec(),
+                    right: y.shape().to_vec(),
+                })?;
+        Ok(ndarray::Zip::from(&x.a)
+            .and(&x.b)
+            .and(&ya)
+            .and(&yb)
+            .map_collect(|xa, xb, ya, yb| {
+                xa.wrapping_mul(&ya.wrapping_add(yb))
+                    .wrapping_add(&xb.wrapping_mul(ya))
+            }))
+    }
+}
+
+impl<T: RingElement> Ring for Shared<T> {
+    type Tensor = Replicated<T>;
+
+    fn describe(&self) -> String {
+        format!(
+            "shared (party {} of 3) {}, {} fraction bits",
+            self.me(),
+            T::NAME,
+            self.fp.frac_bits()
+        )
+    }
+
+    fn party(&self) -> Option<PartyId> {
+        Some(self.me())
+    }
+
+    fn shape<'a>(&self, x: &'a Replicated<T>) -> &'a [usize] {
+        x.shape()
+    }
+
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        if owner > 2 {
+            return Err(Error::InvalidParty(owner));
+        }
+        let n: usize = shape.iter().product();
+        let (a, b) = if self.me() == owner {
+            let value = value.ok_or_else(|| {
+                Error::invalid(
+                    "value",
+                    format!("party {owner} owns this input but passed None"),
+                )
+            })?;
+            tensor::check_same("input", value.shape(), shape)?;
+            let enc = self.encode(value)?;
+            self.party.input(owner, Some(&tensor::row_major(&enc)), n)?
+        } else {
+            self.party.input::<T>(owner, None, n)?
+        };
+        self.tracker.cost.count_op(Op::Input { owner }, n);
+        self.sync();
+        self.pair("input", shape, a, b)
+    }
+
+    fn constant(&mut self, value: &ArrayD<f64>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let c = self.encode(value)?;
+        let zero = ArrayD::from_elem(c.raw_dim(), T::zero());
+        let me = self.me();
+        Ok(Replicated {
+            a: if me == 0 { c.clone() } else { zero.clone() },
+            b: if me == 2 { c } else { zero },
+        })
+    }
+
+    fn reveal(&mut self, x: &Replicated<T>) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        let v = self
+            .party
+            .reveal(&tensor::row_major(&x.a), &tensor::row_major(&x.b))?;
+        self.tracker.cost.count_op(Op::Reveal, x.len());
+        self.sync();
+        let v = tensor::from_vec("reveal", x.shape(), v)?;
+        Ok(self.fp.decode_array(&v))
+    }
+
+    fn reveal_to(&mut self, to: PartyId, x: &Replicated<T>) -> Result<Option<ArrayD<f64>>> {
+        self.tracker.begin_op();
+        let v = self
+            .party
+            .reveal_to(to, &tensor::row_major(&x.a), &tensor::row_major(&x.b))?;
+        self.tracker.cost.count_op(Op::RevealTo { to }, x.len());
+        self.sync();
+        match v {
+            Some(v) => {
+                let v = tensor::from_vec("reveal_to", x.shape(), v)?;
+                Ok(Some(self.fp.decode_array(&v)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn reshare(&mut self, x: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let (a, b) = self
+            .party
+            .additive_to_replicated(tensor::row_major(&x.a).into_owned(), "reshare")?;
+        self.tracker.cost.count_op(Op::Reshare, x.len());
+        self.sync();
+        self.pair("reshare", x.shape(), a, b)
+    }
+
+    fn add(&mut self, x: &Replicated<T>, y: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        self.map2("add", x, y, |p, q| p.wrapping_add(q))
+    }
+
+    fn sub(&mut self, x: &Replicated<T>, y: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        self.map2("sub", x, y, |p, q| p.wrapping_sub(q))
+    }
+
+    fn neg(&mut self, x: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: x.a.mapv(|v| v.wrapping_neg()),
+            b: x.b.mapv(|v| v.wrapping_neg()),
+        })
+    }
+
+    fn add_public(&mut self, x: &Replicated<T>, c: &ArrayD<f64>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let ce = self.encode(c)?;
+        tensor::check_broadcast("add_public", x.shape(), ce.shape())?;
+        let me = self.me();
+        let add =
+            |s: &ArrayD<T>| tensor::zip_broadcast("add_public", s, &ce, |p, q| p.wrapping_add(q));
+        Ok(Replicated {
+            a: if me == 0 { add(&x.a)? } else { x.a.clone() },
+            b: if me == 2 { add(&x.b)? } else { x.b.clone() },
+        })
+    }
+
+    fn scale_int(&mut self, x: &Replicated<T>, k: i64) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let kt = T::from_i128(k as i128);
+        Ok(Replicated {
+            a: x.a.mapv(|v| v.wrapping_mul(&kt)),
+            b: x.b.mapv(|v| v.wrapping_mul(&kt)),
+        })
+    }
+
+    fn sum_axis(&mut self, x: &Replicated<T>, axis: usize) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        tensor::check_axis("sum_axis", x.shape(), axis)?;
+        let f = |s: &ArrayD<T>| {
+            s.fold_axis(Axis(axis), T::zero(), |acc, v| acc.wrapping_add(v))
+                .insert_axis(Axis(axis))
+        };
+        Ok(Replicated {
+            a: f(&x.a),
+            b: f(&x.b),
+        })
+    }
+
+    fn transpose(&mut self, x: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: tensor::transpose2("transpose", &x.a)?,
+            b: tensor::transpose2("transpose", &x.b)?,
+        })
+    }
+
+    fn reshape(&mut self, x: &Replicated<T>, shape: &[usize]) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: tensor::reshape("reshape", &x.a, shape)?,
+            b: tensor::reshape("reshape", &x.b, shape)?,
+        })
+    }
+
+    fn slice_rows(&mut self, x: &Replicated<T>, start: usize, end: usize) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: tensor::slice_rows("slice_rows", &x.a, start, end)?,
+            b: tensor::slice_rows("slice_rows", &x.b, start, end)?,
+        })
+    }
+
+    fn mul_public(&mut self, x: &Replicated<T>, c: &ArrayD<f64>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let ce = self.encode(c)?;
+        let z = tensor::zip_broadcast("mul_public", &x.a, &ce, |p, q| p.wrapping_mul(q))?;
+        let f = self.fp.frac_bits();
+        let (a, b) =
+            self.party
+                .trunc_additive(tensor::row_major(&z).into_owned(), f, "mul_public")?;
+        self.tracker.cost.count_op(Op::Trunc, z.len());
+        self.sync();
+        self.pair("mul_public", x.shape(), a, b)
+    }
+
+    fn div_pow2(&mut self, x: &Replicated<T>, bits: u32) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let (a, b) =
+            self.party
+                .trunc_additive(tensor::row_major(&x.a).into_owned(), bits, "div_pow2")?;
+        self.tracker.cost.count_op(Op::Trunc, x.len());
+        self.sync();
+        self.pair("div_pow2", x.shape(), a, b)
+    }
+
+    fn mul_many(
+        &mut self,
+        pairs: &[(&Replicated<T>, &Replicated<T>)],
+    ) -> Result<Vec<Replicated<T>>> {
+        self.tracker.begin_op();
+        let mut z = Vec::new();
+        let mut shapes = Vec::with_capacity(pairs.len());
+        for (x, y) in pairs {
+            let t = Self::cross_terms(x, y)?;
+            shapes.push(x.shape().to_vec());
+            z.extend(t.iter().copied());
+        }
+        let n = z.len();
+        let f = self.fp.frac_bits();
+        let (a, b) = self.party.trunc_additive(z, f, "mul")?;
+        self.tracker.cost.count_op(Op::MulTrunc, n);
+        self.sync();
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut pos = 0;
+        for shape in shapes {
+            let len: usize = shape.iter().product();
+            out.push(self.pair(
+                "mul",
+                &shape,
+                a[pos..pos + len].to_vec(),
+                b[pos..pos + len].to_vec(),
+            )?);
+            pos += len;
+        }
+        Ok(out)
+    }
+
+    fn matmul(&mut self, x: &Replicated<T>, y: &Replicated<T>) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let (m, k, n) = tensor::matmul_dims("matmul", x.shape(), y.shape())?;
+        let xa = tensor::row_major(&x.a);
+        let xb = tensor::row_major(&x.b);
+        let ya = tensor::row_major(&y.a);
+        let ysum: Vec<T> = ya
+            .iter()
+            .zip(tensor::row_major(&y.b).iter())
+            .map(|(p, q)| p.wrapping_add(q))
+            .collect();
+        let mut z = kernels::matmul(&xa, &ysum, m, k, n);
+        kernels::matmul_acc(&xb, &ya, &mut z, m, k, n);
+        let f = self.fp.frac_bits();
+        let (a, b) = self.party.trunc_additive(z, f, "matmul")?;
+        self.tracker.cost.count_op(Op::Matmul, m * n);
+        self.sync();
+        self.pair("matmul", &[m, n], a, b)
+    }
+
+    fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    fn tracker_mut(&mut self) -> &mut Tracker {
+        &mut self.tracker
+    }
+}

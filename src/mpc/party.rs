@@ -1,0 +1,185 @@
+//! One party's protocol engine: its links, its keys, and the operations that
+//! communicate.
+
+use crate::error::{Error, Result};
+use crate::net::Net;
+use crate::ring::RingElement;
+use crate::ring::prg::Seed;
+
+use super::keys::PairKeys;
+
+/// One of the three parties: links to its neighbours, PRF keys shared with
+/// them, and an operation counter that indexes the keystreams.
+///
+/// Every method is SPMD: all three parties call it with the same public
+/// arguments (shapes, owner ids, bit counts) in the same order.
+#[derive(Debug)]
+pub struct Party {
+    pub(crate) net: Net,
+    pub(crate) keys: PairKeys,
+    op: u64,
+}
+
+/// Sub-stream numbers within one operation (see [`PrfKey::stream`](crate::ring::prg::PrfKey::stream)).
+pub(crate) mod sub {
+    pub const SHARE: u8 = 0;
+    pub const ZERO: u8 = 1;
+}
+
+fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = d.wrapping_add(s);
+    }
+}
+
+impl Party {
+    /// Sets up PRF keys with the neighbours (one round; not counted in the
+    /// statistics afterwards). `seed` is this party's seed for the link to its
+    /// successor; use [`Seed::random`] outside tests.
+    pub fn new(mut net: Net, seed: Seed) -> Result<Self> {
+        let keys = PairKeys::setup(&mut net, seed)?;
+        net.reset_stats();
+        Ok(Party { net, keys, op: 0 })
+    }
+
+    /// This party's id.
+    pub fn me(&self) -> usize {
+        self.net.me()
+    }
+
+    /// The transport.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Advances and returns the operation counter.
+    pub(crate) fn next_op(&mut self) -> u64 {
+        self.op += 1;
+        self.op
+    }
+
+    /// This party's part of a fresh 3-out-of-3 sharing of zero:
+    /// F(k_prev) - F(k_next). The three parts sum to 0.
+    pub(crate) fn zero_share<T: RingElement>(&self, op: u64, n: usize) -> Vec<T> {
+        let mut z: Vec<T> = self.keys.prev.elems(op, sub::ZERO, n);
+        let nx: Vec<T> = self.keys.next.elems(op, sub::ZERO, n);
+        for (a, b) in z.iter_mut().zip(&nx) {
+            *a = a.wrapping_sub(b);
+        }
+        z
+    }
+
+    /// Private input of `n` elements by `owner`. The owner passes
+    /// `Some(value)`; the others pass `None`.
+    ///
+    /// # Security
+    ///
+    /// Two shares come from the keys the owner shares with each neighbour;
+    /// the third, value minus the two, goes to both neighbours. Each
+    /// neighbour misses one PRF share, so its view is uniformly random.
+    pub fn input<T: RingElement>(
+        &mut self,
+        owner: usize,
+        value: Option<&[T]>,
+        n: usize,
+    ) -> Result<(Vec<T>, Vec<T>)> {
+        if owner > 2 {
+            return Err(Error::InvalidParty(owner));
+        }
+        let op = self.next_op();
+        self.net.begin_round("input");
+        let me = self.me();
+        if me == owner {
+            let value = value.ok_or_else(|| {
+                Error::invalid(
+                    "value",
+                    format!("party {me} owns this input but gave no value"),
+                )
+            })?;
+            if value.len() != n {
+                return Err(Error::ShapeMismatch {
+                    op: "input",
+                    left: vec![value.len()],
+                    right: vec![n],
+                });
+            }
+            let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
+            let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);
+            let third: Vec<T> = value
+                .iter()
+                .zip(a.iter().zip(&b))
+                .map(|(v, (x, y))| v.wrapping_sub(x).wrapping_sub(y))
+                .collect();
+            let (nx, pv) = (self.net.next_id(), self.net.prev_id());
+            self.net.send_elems(nx, third.clone())?;
+            self.net.send_elems(pv, third)?;
+            Ok((a, b))
+        } else if me == (owner + 1) % 3 {
+            let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
+            let b = self.net.recv_elems(owner, n)?;
+            Ok((a, b))
+        } else {
+            let a = self.net.recv_elems(owner, n)?;
+            let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);
+            Ok((a, b))
+        }
+    }
+
+    /// Reveals to every party: each sends its first share to its successor.
+    pub fn reveal<T: RingElement>(&mut self, a: &[T], b: &[T]) -> Result<Vec<T>> {
+        self.next_op();
+        self.net.begin_round("reveal");
+        let (nx, pv) = (self.net.next_id(), self.net.prev_id());
+        self.net.send_elems(nx, a.to_vec())?;
+        let mut missing = self.net.recv_elems::<T>(pv, a.len())?;
+        add_into(&mut missing, a);
+        add_into(&mut missing, b);
+        Ok(missing)
+    }
+
+    /// Reveals to party `to` only: its predecessor sends it the missing share.
+    pub fn reveal_to<T: RingElement>(
+        &mut self,
+        to: usize,
+        a: &[T],
+        b: &[T],
+    ) -> Result<Option<Vec<T>>> {
+        if to > 2 {
+            return Err(Error::InvalidParty(to));
+        }
+        self.next_op();
+        self.net.begin_round("reveal_to");
+        let me = self.me();
+        if me == (to + 2) % 3 {
+            self.net.send_elems(to, a.to_vec())?;
+            Ok(None)
+        } else if me == to {
+            let mut missing = self.net.recv_elems::<T>((to + 2) % 3, a.len())?;
+            add_into(&mut missing, a);
+            add_into(&mut missing, b);
+            Ok(Some(missing))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Turns this party's additive share `z` (the three parties' `z` sum to
+    /// the secret) into a replicated share, re-randomised by a zero-sharing:
+    /// one element to the predecessor. This finishes an integer product and
+    /// is a `reshare` when `z` is the first share of a replicated value.
+    pub fn additive_to_replicated<T: RingElement>(
+        &mut self,
+        mut z: Vec<T>,
+        op_name: &'static str,
+    ) -> Result<(Vec<T>, Vec<T>)> {
+        let op = self.next_op();
+        let zero = self.zero_share::<T>(op, z.len());
+        add_into(&mut z, &zero);
+        self.net.begin_round(op_name);
+        let (nx, pv) = (self.net.next_id(), self.net.prev_id());
+        let n = z.len();
+        self.net.send_elems(pv, z.clone())?;
+        let b = self.net.recv_elems::<T>(nx, n)?;
+        Ok((z, b))
+    }
+}

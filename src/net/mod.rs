@@ -1,0 +1,266 @@
+//! Transport: how a party talks to the next and the previous party.
+//!
+//! A [`Channel`] carries [`Frame`]s to one peer. Each party holds two, to
+//! its successor (`me + 1 mod 3`) and its predecessor (`me + 2 mod 3`), and
+//! wraps them in a [`Net`], which
+//!
+//! - numbers communication rounds and tags every frame with the round it
+//!   belongs to, so that two parties that have fallen out of step notice at
+//!   the first message instead of computing garbage;
+//! - checks that every frame has the element type and length the protocol
+//!   expects ([`Error::MalformedFrame`] otherwise);
+//! - turns a closed channel into [`Error::PeerDisconnected`] and a silent
+//!   peer into [`Error::Timeout`], naming the peer and the operation;
+//! - counts the bytes, frames and rounds this party sent ([`NetStats`]),
+//!   which is what `Shared` reports as its cost.
+//!
+//! Implementations: [`memory`] (three parties as threads of one process) and,
+//! with the `tls` feature, TCP with mutual TLS.
+
+pub mod memory;
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ring::{Payload, RingElement};
+
+/// One message: the round it belongs to and its payload.
+#[derive(Debug)]
+pub struct Frame {
+    /// The sender's round counter when it sent the frame.
+    pub round: u64,
+    /// The data.
+    pub payload: Payload,
+}
+
+/// Why a channel operation failed (turned into an [`Error`] by [`Net`]).
+#[derive(Debug)]
+pub enum ChannelError {
+    /// The peer closed the channel (or its process died).
+    Disconnected,
+    /// Nothing arrived within the timeout.
+    Timeout,
+    /// Bytes arrived that do not form a valid frame.
+    Malformed(String),
+}
+
+/// A bidirectional, ordered, reliable link to one peer.
+pub trait Channel: Send {
+    /// Sends a frame. May return before the peer has read it.
+    fn send(&mut self, frame: Frame) -> Result<(), ChannelError>;
+    /// Waits at most `timeout` for the next frame.
+    fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError>;
+    /// Bytes this channel put on the wire beyond the payloads (frame headers,
+    /// for transports that have them). Reported, not counted in the cost model.
+    fn overhead_bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// What one party sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Frames sent.
+    pub messages_sent: u64,
+    /// Communication rounds begun.
+    pub rounds: u64,
+}
+
+/// Default time to wait for a peer before giving up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A party's two links with round numbering, checking and counting.
+pub struct Net {
+    me: usize,
+    next: Box<dyn Channel>,
+    prev: Box<dyn Channel>,
+    timeout: Duration,
+    stats: NetStats,
+    op: &'static str,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("me", &self.me)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Net {
+    /// Party `me`'s links: `next` goes to party `me + 1 mod 3`, `prev` to
+    /// `me + 2 mod 3`.
+    pub fn new(
+        me: usize,
+        next: Box<dyn Channel>,
+        prev: Box<dyn Channel>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        if me > 2 {
+            return Err(Error::InvalidParty(me));
+        }
+        Ok(Net {
+            me,
+            next,
+            prev,
+            timeout,
+            stats: NetStats::default(),
+            op: "set-up",
+        })
+    }
+
+    /// This party's id.
+    pub fn me(&self) -> usize {
+        self.me
+    }
+
+    /// The successor's id.
+    pub fn next_id(&self) -> usize {
+        (self.me + 1) % 3
+    }
+
+    /// The predecessor's id.
+    pub fn prev_id(&self) -> usize {
+        (self.me + 2) % 3
+    }
+
+    /// What was sent so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// Header bytes on top of the payloads, as the transports report them.
+    pub fn overhead_bytes(&self) -> u64 {
+        self.next.overhead_bytes() + self.prev.overhead_bytes()
+    }
+
+    /// Zeroes the counters (after key set-up).
+    pub fn reset_stats(&mut self) {
+        self.stats = NetStats::default();
+    }
+
+    /// The per-operation timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Starts communication round `op`. Every party calls this for every
+    /// round of a protocol, whether or not it sends in it, so the counters
+    /// stay in step.
+    pub fn begin_round(&mut self, op: &'static str) {
+        self.stats.rounds += 1;
+        self.op = op;
+    }
+
+    fn channel(&mut self, peer: usize) -> Result<&mut Box<dyn Channel>> {
+        if peer == self.next_id() {
+            Ok(&mut self.next)
+        } else if peer == self.prev_id() {
+            Ok(&mut self.prev)
+        } else {
+            Err(Error::InvalidParty(peer))
+        }
+    }
+
+    fn map_err(&self, peer: usize, e: ChannelError) -> Error {
+        match e {
+            ChannelError::Disconnected => Error::PeerDisconnected {
+                party: peer,
+                op: self.op.to_string(),
+            },
+            ChannelError::Timeout => Error::Timeout {
+                party: peer,
+                op: self.op.to_string(),
+                timeout: self.timeout,
+            },
+            ChannelError::Malformed(reason) => Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason,
+            },
+        }
+    }
+
+    /// Sends `payload` to `peer` in the current round.
+    pub fn send(&mut self, peer: usize, payload: Payload) -> Result<()> {
+        let bytes = payload.byte_len() as u64;
+        let frame = Frame {
+            round: self.stats.rounds,
+            payload,
+        };
+        let r = self.channel(peer)?.send(frame);
+        r.map_err(|e| self.map_err(peer, e))?;
+        self.stats.bytes_sent += bytes;
+        self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Sends ring elements to `peer`.
+    pub fn send_elems<T: RingElement>(&mut self, peer: usize, v: Vec<T>) -> Result<()> {
+        self.send(peer, T::into_payload(v))
+    }
+
+    /// Receives the frame of the current round from `peer`.
+    fn recv_frame(&mut self, peer: usize) -> Result<Frame> {
+        let timeout = self.timeout;
+        let r = self.channel(peer)?.recv(timeout);
+        let frame = r.map_err(|e| self.map_err(peer, e))?;
+        if frame.round != self.stats.rounds {
+            return Err(Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!(
+                    "out of step: frame of round {} arrived in round {}",
+                    frame.round, self.stats.rounds
+                ),
+            });
+        }
+        Ok(frame)
+    }
+
+    /// Receives exactly `len` ring elements from `peer` (any other type or
+    /// length is a [`Error::MalformedFrame`]).
+    pub fn recv_elems<T: RingElement>(&mut self, peer: usize, len: usize) -> Result<Vec<T>> {
+        let frame = self.recv_frame(peer)?;
+        let v = match frame.payload {
+            Payload::Bytes(b) => T::from_bytes_payload(&b).map_err(|e| Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: e.to_string(),
+            })?,
+            p => T::from_payload(p).map_err(|kind| Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!("expected {} elements, got {kind}", T::NAME),
+            })?,
+        };
+        if v.len() != len {
+            return Err(Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!("expected {len} elements, got {}", v.len()),
+            });
+        }
+        Ok(v)
+    }
+
+    /// Receives exactly `len` raw bytes from `peer`.
+    pub fn recv_bytes(&mut self, peer: usize, len: usize) -> Result<Vec<u8>> {
+        let frame = self.recv_frame(peer)?;
+        match frame.payload {
+            Payload::Bytes(b) if b.len() == len => Ok(b),
+            p => Err(Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!(
+                    "expected {len} bytes, got {} of {}",
+                    p.byte_len(),
+                    p.kind_name()
+                ),
+            }),
+        }
+    }
+}
