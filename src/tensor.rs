@@ -31,7 +31,7 @@ where
             left: a.shape().to_vec(),
             right: b.shape().to_vec(),
         })?;
-    Ok(Zip::from(a).and(&bv).map_collect(|x, y| f(x, y)))
+    Ok(Zip::from(a).and(&bv).map_collect(f))
 }
 
 /// Checks that `b` broadcasts to the shape of `a`.

@@ -167,7 +167,7 @@ impl<T: RingElement> Fixed<T> {
         let mut magnitude = 0.0f64;
         for v in values {
             let a = v.abs();
-            if !(a < limit) {
+            if a.is_nan() || a >= limit {
                 count += 1;
                 if a > magnitude || a.is_nan() {
                     magnitude = a;

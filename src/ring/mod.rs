@@ -152,7 +152,7 @@ pub trait RingElement:
 
     /// Decodes a payload of raw bytes (what arrives over TCP) into elements.
     fn from_bytes_payload(bytes: &[u8]) -> Result<Vec<Self>, LengthError> {
-        if bytes.len() % Self::BYTES != 0 {
+        if !bytes.len().is_multiple_of(Self::BYTES) {
             return Err(LengthError {
                 expected: bytes.len() / Self::BYTES * Self::BYTES,
                 got: bytes.len(),

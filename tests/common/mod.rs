@@ -1,0 +1,249 @@
+//! Random programs over the `Ring` trait, an interpreter that runs them on
+//! any domain, and a forward error analysis that gives the tolerance a
+//! fixed-point run must meet against the f64 reference.
+#![allow(dead_code)]
+
+use ndarray::{Array2, ArrayD};
+use privml::{Result, Ring};
+use proptest::prelude::*;
+
+/// One step of a random program. Operand indices are taken modulo the number
+/// of registers that exist when the step runs.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Add(usize, usize),
+    Sub(usize, usize),
+    Neg(usize),
+    AddPublic(usize, f64),
+    MulPublic(usize, f64),
+    ScaleInt(usize, i64),
+    Mul(usize, usize),
+    MulTwo(usize, usize, usize),
+    Square(usize),
+    Matmul(usize, usize),
+    Transpose(usize),
+    Reshare(usize),
+}
+
+/// Square n x n inputs from parties 0, 1, 2 and a list of steps.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub n: usize,
+    pub inputs: Vec<Array2<f64>>,
+    pub steps: Vec<Step>,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let i = 0usize..16;
+    let c = -2.0f64..2.0;
+    prop_oneof![
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::Add(a, b)),
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::Sub(a, b)),
+        i.clone().prop_map(Step::Neg),
+        (i.clone(), c.clone()).prop_map(|(a, c)| Step::AddPublic(a, c)),
+        (i.clone(), c).prop_map(|(a, c)| Step::MulPublic(a, c)),
+        (i.clone(), -3i64..=3).prop_map(|(a, k)| Step::ScaleInt(a, k)),
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::Mul(a, b)),
+        (i.clone(), i.clone(), i.clone()).prop_map(|(a, b, c)| Step::MulTwo(a, b, c)),
+        i.clone().prop_map(Step::Square),
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::Matmul(a, b)),
+        i.clone().prop_map(Step::Transpose),
+        i.prop_map(Step::Reshare),
+    ]
+}
+
+/// Programs of 1..=8 steps on n x n tensors, n in 1..=4, inputs in [-2, 2).
+pub fn program() -> impl Strategy<Value = Program> {
+    (1usize..=4).prop_flat_map(|n| {
+        let input = proptest::collection::vec(-2.0f64..2.0, n * n)
+            .prop_map(move |v| Array2::from_shape_vec((n, n), v).expect("n*n values"));
+        (
+            Just(n),
+            proptest::collection::vec(input, 3),
+            proptest::collection::vec(step(), 1..=8),
+        )
+            .prop_map(|(n, inputs, steps)| Program { n, inputs, steps })
+    })
+}
+
+/// Runs `p` on `r` and reveals every register.
+pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
+    let shape = [p.n, p.n];
+    let mut regs = Vec::new();
+    for (owner, x) in p.inputs.iter().enumerate() {
+        let v = x.clone().into_dyn();
+        let value = if r.owns(owner) { Some(&v) } else { None };
+        regs.push(r.input(owner, value, &shape)?);
+    }
+    for s in &p.steps {
+        let k = regs.len();
+        let t = match *s {
+            Step::Add(a, b) => r.add(&regs[a % k], &regs[b % k])?,
+            Step::Sub(a, b) => r.sub(&regs[a % k], &regs[b % k])?,
+            Step::Neg(a) => r.neg(&regs[a % k])?,
+            Step::AddPublic(a, c) => r.add_public(&regs[a % k], &ndarray::arr0(c).into_dyn())?,
+            Step::MulPublic(a, c) => r.mul_public(&regs[a % k], &ndarray::arr0(c).into_dyn())?,
+            Step::ScaleInt(a, c) => r.scale_int(&regs[a % k], c)?,
+            Step::Mul(a, b) => r.mul(&regs[a % k], &regs[b % k])?,
+            Step::MulTwo(a, b, c) => {
+                let mut v =
+                    r.mul_many(&[(&regs[a % k], &regs[b % k]), (&regs[b % k], &regs[c % k])])?;
+                let second = v.pop().expect("two results");
+                let first = v.pop().expect("two results");
+                regs.push(first);
+                second
+            }
+            Step::Square(a) => r.square(&regs[a % k])?,
+            Step::Matmul(a, b) => r.matmul(&regs[a % k], &regs[b % k])?,
+            Step::Transpose(a) => r.transpose(&regs[a % k])?,
+            Step::Reshare(a) => r.reshare(&regs[a % k])?,
+        };
+        regs.push(t);
+    }
+    regs.iter().map(|t| r.reveal(t)).collect()
+}
+
+fn max_abs(x: &ArrayD<f64>) -> f64 {
+    x.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
+/// For each register, a bound on |fixed-point result - exact result| when
+/// every truncation is off by at most one unit `ulp` and every encoding by
+/// half a unit. `plain` are the exact (f64) register values.
+pub fn error_bounds(p: &Program, plain: &[ArrayD<f64>], ulp: f64) -> Vec<f64> {
+    let mut e: Vec<f64> = vec![ulp / 2.0; 3];
+    let m = |i: usize, e: &[f64]| max_abs(&plain[i]) + e[i];
+    let n = p.n as f64;
+    for s in &p.steps {
+        let k = e.len();
+        let b = match *s {
+            Step::Add(a, b) | Step::Sub(a, b) => e[a % k] + e[b % k],
+            Step::Neg(a) | Step::Transpose(a) | Step::Reshare(a) => e[a % k],
+            Step::AddPublic(a, _) => e[a % k] + ulp / 2.0,
+            Step::MulPublic(a, c) => c.abs() * e[a % k] + m(a % k, &e) * ulp / 2.0 + ulp,
+            Step::ScaleInt(a, c) => c.unsigned_abs() as f64 * e[a % k],
+            Step::Mul(a, b) => {
+                let (a, b) = (a % k, b % k);
+                m(a, &e) * e[b] + m(b, &e) * e[a] + ulp
+            }
+            Step::MulTwo(a, b, c) => {
+                let (a, b, c) = (a % k, b % k, c % k);
+                e.push(m(a, &e) * e[b] + m(b, &e) * e[a] + ulp);
+                m(b, &e) * e[c] + m(c, &e) * e[b] + ulp
+            }
+            Step::Square(a) => 2.0 * m(a % k, &e) * e[a % k] + ulp,
+            Step::Matmul(a, b) => {
+                let (a, b) = (a % k, b % k);
+                n * (m(a, &e) * e[b] + m(b, &e) * e[a]) + ulp
+            }
+        };
+        e.push(b);
+    }
+    e
+}
+
+/// Largest magnitude of any register.
+pub fn largest(values: &[ArrayD<f64>]) -> f64 {
+    values.iter().map(max_abs).fold(0.0, f64::max)
+}
+
+/// Asserts |got - want| <= bound elementwise, register by register.
+pub fn assert_within(got: &[ArrayD<f64>], want: &[ArrayD<f64>], bounds: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len());
+    for (i, ((g, w), b)) in got.iter().zip(want).zip(bounds).enumerate() {
+        assert_eq!(g.shape(), w.shape(), "{what}: register {i} shape");
+        for (x, y) in g.iter().zip(w) {
+            approx::assert_abs_diff_eq!(*x, *y, epsilon = b * (1.0 + 1e-9) + 1e-12);
+        }
+        let _ = i;
+    }
+}
+
+use privml::net::{Channel, ChannelError, Frame, memory};
+use privml::ring::Payload;
+use privml::{Shared, SharedConfig};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A channel that records the bytes of every frame it receives: what a
+/// (semi-honest) party gets to see from the network.
+pub struct Recording<C> {
+    pub inner: C,
+    pub seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<C: Channel> Channel for Recording<C> {
+    fn send(&mut self, frame: Frame) -> std::result::Result<(), ChannelError> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self, timeout: Duration) -> std::result::Result<Frame, ChannelError> {
+        let f = self.inner.recv(timeout)?;
+        let mut seen = self.seen.lock().expect("lock");
+        match &f.payload {
+            Payload::U64(v) => v
+                .iter()
+                .for_each(|x| seen.extend_from_slice(&x.to_le_bytes())),
+            Payload::U128(v) => v
+                .iter()
+                .for_each(|x| seen.extend_from_slice(&x.to_le_bytes())),
+            Payload::Bytes(b) => seen.extend_from_slice(b),
+        }
+        Ok(f)
+    }
+}
+
+/// Runs `program` on three parties over in-memory links and returns each
+/// party's own result (not just the root cause), plus the bytes each party
+/// received after key set-up.
+pub fn run_parties<O, F>(cfg: &SharedConfig, program: F) -> (Vec<privml::Result<O>>, Vec<Vec<u8>>)
+where
+    O: Send,
+    F: Fn(&mut Shared<u64>) -> privml::Result<O> + Sync,
+{
+    let links = memory::triangle();
+    let seen: Vec<[Arc<Mutex<Vec<u8>>>; 2]> = (0..3)
+        .map(|_| {
+            [
+                Arc::new(Mutex::new(Vec::new())),
+                Arc::new(Mutex::new(Vec::new())),
+            ]
+        })
+        .collect();
+    let results = std::thread::scope(|s| {
+        let hs: Vec<_> = links
+            .into_iter()
+            .enumerate()
+            .map(|(me, (next, prev))| {
+                let program = &program;
+                let next = Recording {
+                    inner: next,
+                    seen: seen[me][0].clone(),
+                };
+                let prev = Recording {
+                    inner: prev,
+                    seen: seen[me][1].clone(),
+                };
+                s.spawn(move || {
+                    let mut r = Shared::<u64>::new(me, Box::new(next), Box::new(prev), cfg)?;
+                    program(&mut r)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("party thread"))
+            .collect::<Vec<_>>()
+    });
+    // Drop the 16-byte key seed each party received during set-up: it is
+    // a PRF key, not part of the computation's view.
+    let views = seen
+        .iter()
+        .map(|pair| {
+            let mut v = Vec::new();
+            let prev = pair[1].lock().expect("lock");
+            v.extend_from_slice(&prev[16.min(prev.len())..]);
+            v.extend_from_slice(&pair[0].lock().expect("lock"));
+            v
+        })
+        .collect();
+    (results, views)
+}
