@@ -186,6 +186,27 @@ impl<T: RingElement> FixedPoint<T> {
     }
 }
 
+/// Encodes `x` with `bits` fraction bits in the ring (round to nearest),
+/// for public coefficients that need more precision than the data format.
+/// `index` names the value in errors.
+pub fn encode_with_bits<T: RingElement>(x: f64, bits: u32, index: usize) -> Result<T> {
+    if !x.is_finite() {
+        return Err(Error::NonFinite { value: x, index });
+    }
+    let scaled = (x * (2.0f64).powi(bits as i32)).round();
+    let lim = (2.0f64).powi((T::BITS - 1) as i32);
+    if scaled >= lim || scaled < -lim || bits >= T::BITS - 1 {
+        let max = lim / (2.0f64).powi(bits as i32);
+        return Err(Error::OutOfRange {
+            value: x,
+            index,
+            min: -max,
+            max,
+        });
+    }
+    Ok(T::from_i128(scaled as i128))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

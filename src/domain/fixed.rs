@@ -399,30 +399,62 @@ impl<T: RingElement> Ring for Fixed<T> {
         Ok(out)
     }
 
-    fn matmul(&mut self, a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
+    fn matmul_many(&mut self, pairs: &[(&ArrayD<T>, &ArrayD<T>)]) -> Result<Vec<ArrayD<T>>> {
         let idx = self.tracker.begin_op();
-        let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
-        // Magnitude check in f64 (fast, and exact enough for a bound check).
-        let af = a
-            .mapv(|x| self.dec(x))
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|e| Error::invalid("a", e.to_string()))?;
-        let bf = b
-            .mapv(|x| self.dec(x))
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|e| Error::invalid("b", e.to_string()))?;
-        let prods = af.dot(&bf);
-        self.check(
-            "matmul",
-            idx,
-            prods.iter().copied(),
-            self.fp.product_bound(),
-        )?;
-        let raw = kernels::matmul(&tensor::row_major(a), &tensor::row_major(b), m, k, n);
         let f = self.fp.frac_bits();
-        let out: Vec<T> = raw.into_iter().map(|p| self.trunc(p, f)).collect();
-        self.account(Op::Matmul, m * n);
-        tensor::from_vec("matmul", &[m, n], out)
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut outputs = 0;
+        for (a, b) in pairs {
+            let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
+            // Magnitude check in f64 (fast, and exact enough for a bound check).
+            let af = a
+                .mapv(|x| self.dec(x))
+                .into_dimensionality::<ndarray::Ix2>()
+                .map_err(|e| Error::invalid("a", e.to_string()))?;
+            let bf = b
+                .mapv(|x| self.dec(x))
+                .into_dimensionality::<ndarray::Ix2>()
+                .map_err(|e| Error::invalid("b", e.to_string()))?;
+            let prods = af.dot(&bf);
+            self.check(
+                "matmul",
+                idx,
+                prods.iter().copied(),
+                self.fp.product_bound(),
+            )?;
+            let raw = kernels::matmul(&tensor::row_major(a), &tensor::row_major(b), m, k, n);
+            let t: Vec<T> = raw.into_iter().map(|p| self.trunc(p, f)).collect();
+            out.push(tensor::from_vec("matmul", &[m, n], t)?);
+            outputs += m * n;
+        }
+        self.account(Op::Matmul, outputs);
+        Ok(out)
+    }
+
+    fn lincomb_public(
+        &mut self,
+        terms: &[&ArrayD<T>],
+        coeffs: &[f64],
+        coeff_frac_bits: u32,
+    ) -> Result<ArrayD<T>> {
+        let idx = self.tracker.begin_op();
+        let first = super::plain::check_lincomb(terms, coeffs, coeff_frac_bits)?;
+        let enc: Vec<T> = coeffs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| crate::fixed::encode_with_bits::<T>(*c, coeff_frac_bits, i))
+            .collect::<Result<_>>()?;
+        let mut exact = ArrayD::<f64>::zeros(first.raw_dim());
+        let mut raw = ArrayD::from_elem(first.raw_dim(), T::zero());
+        for ((t, c), ce) in terms.iter().zip(coeffs).zip(&enc) {
+            exact.zip_mut_with(t, |e, v| *e += c * self.fp.decode(*v));
+            raw.zip_mut_with(t, |r, v| *r = r.wrapping_add(&v.wrapping_mul(ce)));
+        }
+        let limit =
+            (2.0f64).powi(T::BITS as i32 - 2 - self.fp.frac_bits() as i32 - coeff_frac_bits as i32);
+        self.check("lincomb_public", idx, exact.iter().copied(), limit)?;
+        self.account(Op::Trunc, raw.len());
+        Ok(raw.mapv(|p| self.trunc(p, coeff_frac_bits)))
     }
 
     fn tracker(&self) -> &Tracker {

@@ -168,8 +168,23 @@ pub trait Ring {
     /// Several independent elementwise products in one communication step
     /// (the second operand of each pair is broadcast to the first's shape).
     fn mul_many(&mut self, pairs: &[(&Self::Tensor, &Self::Tensor)]) -> Result<Vec<Self::Tensor>>;
-    /// Matrix product of two secret matrices.
-    fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Several independent matrix products in one communication step.
+    fn matmul_many(
+        &mut self,
+        pairs: &[(&Self::Tensor, &Self::Tensor)],
+    ) -> Result<Vec<Self::Tensor>>;
+    /// Σ_k c_k · t_k for public real coefficients `coeffs` and same-shape
+    /// secret `terms`, with the coefficients encoded at `coeff_frac_bits`
+    /// fraction bits (≥ 1) and one truncation by that many bits for the whole
+    /// sum. Extra coefficient bits keep tiny coefficients (a polynomial's
+    /// 7.2e-9) from encoding to zero; the price is range: the sum must stay
+    /// below 2^(ℓ-2-f-coeff_frac_bits) in value units.
+    fn lincomb_public(
+        &mut self,
+        terms: &[&Self::Tensor],
+        coeffs: &[f64],
+        coeff_frac_bits: u32,
+    ) -> Result<Self::Tensor>;
 
     // ----- bookkeeping -------------------------------------------------------
 
@@ -183,6 +198,12 @@ pub trait Ring {
     /// Elementwise product `a ⊙ b` (`b` broadcast to `a`'s shape).
     fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
         let mut v = self.mul_many(&[(a, b)])?;
+        Ok(v.remove(0))
+    }
+
+    /// Matrix product of two secret matrices.
+    fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let mut v = self.matmul_many(&[(a, b)])?;
         Ok(v.remove(0))
     }
 

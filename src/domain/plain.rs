@@ -75,6 +75,33 @@ impl Plain {
     }
 }
 
+/// Checks the arguments of `lincomb_public` and returns the first term.
+pub(crate) fn check_lincomb<'t, X: Clone>(
+    terms: &[&'t ArrayD<X>],
+    coeffs: &[f64],
+    bits: u32,
+) -> Result<&'t ArrayD<X>> {
+    let first = *terms
+        .first()
+        .ok_or_else(|| Error::invalid("terms", "lincomb_public needs at least one term"))?;
+    if terms.len() != coeffs.len() {
+        return Err(Error::invalid(
+            "coeffs",
+            format!("{} coefficients for {} terms", coeffs.len(), terms.len()),
+        ));
+    }
+    if bits == 0 {
+        return Err(Error::invalid("coeff_frac_bits", "must be at least 1"));
+    }
+    for t in terms {
+        tensor::check_same("lincomb_public", first.shape(), t.shape())?;
+    }
+    if let Some((index, &value)) = coeffs.iter().enumerate().find(|(_, c)| !c.is_finite()) {
+        return Err(Error::NonFinite { value, index });
+    }
+    Ok(first)
+}
+
 fn check_input(value: &ArrayD<f64>) -> Result<()> {
     match value.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         Some((index, &value)) => Err(Error::NonFinite { value, index }),
@@ -221,20 +248,41 @@ impl Ring for Plain {
         out.into_iter().map(|t| self.finite("mul", t)).collect()
     }
 
-    fn matmul(&mut self, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    fn matmul_many(&mut self, pairs: &[(&ArrayD<f64>, &ArrayD<f64>)]) -> Result<Vec<ArrayD<f64>>> {
         self.tracker.begin_op();
-        let (m, _k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
-        let a2 = a
-            .view()
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|e| Error::invalid("a", e.to_string()))?;
-        let b2 = b
-            .view()
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|e| Error::invalid("b", e.to_string()))?;
-        let r = a2.dot(&b2).into_dyn();
-        self.account(Op::Matmul, m * n);
-        self.finite("matmul", r)
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut outputs = 0;
+        for (a, b) in pairs {
+            let (m, _k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
+            let a2 = a
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .map_err(|e| Error::invalid("a", e.to_string()))?;
+            let b2 = b
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .map_err(|e| Error::invalid("b", e.to_string()))?;
+            out.push(a2.dot(&b2).into_dyn());
+            outputs += m * n;
+        }
+        self.account(Op::Matmul, outputs);
+        out.into_iter().map(|t| self.finite("matmul", t)).collect()
+    }
+
+    fn lincomb_public(
+        &mut self,
+        terms: &[&ArrayD<f64>],
+        coeffs: &[f64],
+        coeff_frac_bits: u32,
+    ) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        let first = check_lincomb(terms, coeffs, coeff_frac_bits)?;
+        let mut acc = ArrayD::zeros(first.raw_dim());
+        for (t, c) in terms.iter().zip(coeffs) {
+            acc.scaled_add(*c, *t);
+        }
+        self.account(Op::Trunc, acc.len());
+        self.finite("lincomb_public", acc)
     }
 
     fn tracker(&self) -> &Tracker {

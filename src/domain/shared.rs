@@ -527,24 +527,71 @@ impl<T: RingElement> Ring for Shared<T> {
         Ok(out)
     }
 
-    fn matmul(&mut self, x: &Replicated<T>, y: &Replicated<T>) -> Result<Replicated<T>> {
+    fn matmul_many(
+        &mut self,
+        pairs: &[(&Replicated<T>, &Replicated<T>)],
+    ) -> Result<Vec<Replicated<T>>> {
         self.tracker.begin_op();
-        let (m, k, n) = tensor::matmul_dims("matmul", x.shape(), y.shape())?;
-        let xa = tensor::row_major(&x.a);
-        let xb = tensor::row_major(&x.b);
-        let ya = tensor::row_major(&y.a);
-        let ysum: Vec<T> = ya
-            .iter()
-            .zip(tensor::row_major(&y.b).iter())
-            .map(|(p, q)| p.wrapping_add(q))
-            .collect();
-        let mut z = kernels::matmul(&xa, &ysum, m, k, n);
-        kernels::matmul_acc(&xb, &ya, &mut z, m, k, n);
+        let mut z = Vec::new();
+        let mut dims = Vec::with_capacity(pairs.len());
+        for (x, y) in pairs {
+            let (m, k, n) = tensor::matmul_dims("matmul", x.shape(), y.shape())?;
+            let xa = tensor::row_major(&x.a);
+            let xb = tensor::row_major(&x.b);
+            let ya = tensor::row_major(&y.a);
+            let ysum: Vec<T> = ya
+                .iter()
+                .zip(tensor::row_major(&y.b).iter())
+                .map(|(p, q)| p.wrapping_add(q))
+                .collect();
+            let mut part = kernels::matmul(&xa, &ysum, m, k, n);
+            kernels::matmul_acc(&xb, &ya, &mut part, m, k, n);
+            z.extend(part);
+            dims.push((m, n));
+        }
+        let total = z.len();
         let f = self.fp.frac_bits();
         let (a, b) = self.party.trunc_additive(z, f, "matmul")?;
-        self.tracker.cost.count_op(Op::Matmul, m * n);
+        self.tracker.cost.count_op(Op::Matmul, total);
         self.sync();
-        self.pair("matmul", &[m, n], a, b)
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut pos = 0;
+        for (m, n) in dims {
+            out.push(self.pair(
+                "matmul",
+                &[m, n],
+                a[pos..pos + m * n].to_vec(),
+                b[pos..pos + m * n].to_vec(),
+            )?);
+            pos += m * n;
+        }
+        Ok(out)
+    }
+
+    fn lincomb_public(
+        &mut self,
+        terms: &[&Replicated<T>],
+        coeffs: &[f64],
+        coeff_frac_bits: u32,
+    ) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let firsts: Vec<&ArrayD<T>> = terms.iter().map(|t| &t.a).collect();
+        let first = super::plain::check_lincomb(&firsts, coeffs, coeff_frac_bits)?;
+        let shape = first.shape().to_vec();
+        let mut z = ArrayD::from_elem(first.raw_dim(), T::zero());
+        for (i, (t, c)) in firsts.iter().zip(coeffs).enumerate() {
+            let ce = crate::fixed::encode_with_bits::<T>(*c, coeff_frac_bits, i)?;
+            z.zip_mut_with(t, |r, v| *r = r.wrapping_add(&v.wrapping_mul(&ce)));
+        }
+        let n = z.len();
+        let (a, b) = self.party.trunc_additive(
+            tensor::row_major(&z).into_owned(),
+            coeff_frac_bits,
+            "lincomb_public",
+        )?;
+        self.tracker.cost.count_op(Op::Trunc, n);
+        self.sync();
+        self.pair("lincomb_public", &shape, a, b)
     }
 
     fn tracker(&self) -> &Tracker {

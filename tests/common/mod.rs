@@ -23,6 +23,8 @@ pub enum Step {
     Matmul(usize, usize),
     Transpose(usize),
     Reshare(usize),
+    Lincomb(usize, usize, f64, f64, u32),
+    MatmulTwo(usize, usize, usize),
 }
 
 /// Square n x n inputs from parties 0, 1, 2 and a list of steps.
@@ -48,7 +50,16 @@ fn step() -> impl Strategy<Value = Step> {
         i.clone().prop_map(Step::Square),
         (i.clone(), i.clone()).prop_map(|(a, b)| Step::Matmul(a, b)),
         i.clone().prop_map(Step::Transpose),
-        i.prop_map(Step::Reshare),
+        i.clone().prop_map(Step::Reshare),
+        (
+            i.clone(),
+            i.clone(),
+            -2.0f64..2.0,
+            -2.0f64..2.0,
+            prop_oneof![Just(8u32), Just(16), Just(20)]
+        )
+            .prop_map(|(a, b, c, d, bits)| Step::Lincomb(a, b, c, d, bits)),
+        (i.clone(), i.clone(), i).prop_map(|(a, b, c)| Step::MatmulTwo(a, b, c)),
     ]
 }
 
@@ -97,6 +108,17 @@ pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
             Step::Matmul(a, b) => r.matmul(&regs[a % k], &regs[b % k])?,
             Step::Transpose(a) => r.transpose(&regs[a % k])?,
             Step::Reshare(a) => r.reshare(&regs[a % k])?,
+            Step::Lincomb(a, b, c, d, bits) => {
+                r.lincomb_public(&[&regs[a % k], &regs[b % k]], &[c, d], bits)?
+            }
+            Step::MatmulTwo(a, b, c) => {
+                let mut v =
+                    r.matmul_many(&[(&regs[a % k], &regs[b % k]), (&regs[b % k], &regs[c % k])])?;
+                let second = v.pop().expect("two results");
+                let first = v.pop().expect("two results");
+                regs.push(first);
+                second
+            }
         };
         regs.push(t);
     }
@@ -135,6 +157,16 @@ pub fn error_bounds(p: &Program, plain: &[ArrayD<f64>], ulp: f64) -> Vec<f64> {
             Step::Matmul(a, b) => {
                 let (a, b) = (a % k, b % k);
                 n * (m(a, &e) * e[b] + m(b, &e) * e[a]) + ulp
+            }
+            Step::Lincomb(a, b, c, d, bits) => {
+                let (a, b) = (a % k, b % k);
+                let cu = (0.5f64).powi(bits as i32 + 1);
+                c.abs() * e[a] + d.abs() * e[b] + (m(a, &e) + m(b, &e)) * cu + ulp
+            }
+            Step::MatmulTwo(a, b, c) => {
+                let (a, b, c) = (a % k, b % k, c % k);
+                e.push(n * (m(a, &e) * e[b] + m(b, &e) * e[a]) + ulp);
+                n * (m(b, &e) * e[c] + m(c, &e) * e[b]) + ulp
             }
         };
         e.push(b);
