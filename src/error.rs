@@ -21,6 +21,9 @@ pub struct OverflowEvent {
     pub op: &'static str,
     /// The label the program set with [`Ring::set_label`](crate::Ring::set_label).
     pub label: &'static str,
+    /// The layer (or other index) the program set with
+    /// [`Ring::set_layer`](crate::Ring::set_layer).
+    pub layer: Option<usize>,
     /// The step (for example the training iteration) set with
     /// [`Ring::set_step`](crate::Ring::set_step).
     pub step: u64,
@@ -36,9 +39,10 @@ pub struct OverflowEvent {
 
 impl std::fmt::Display for OverflowEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layer = self.layer.map(|l| format!(", layer {l}")).unwrap_or_default();
         write!(
             f,
-            "overflow in {} (op #{}, step {}, label '{}'): |value| = {:.4e} exceeds the safe bound {:.4e} ({} element{})",
+            "overflow in {} (op #{}, step {}, label '{}'{layer}): |value| = {:.4e} exceeds the safe bound {:.4e} ({} element{})",
             self.op,
             self.op_index,
             self.step,

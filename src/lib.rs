@@ -4,12 +4,14 @@
 #![warn(clippy::unwrap_used)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod approx;
 pub mod cost;
 pub mod domain;
 pub mod error;
 pub mod fixed;
 pub mod mpc;
 pub mod net;
+pub mod nn;
 pub mod ring;
 pub mod tensor;
 

@@ -2,12 +2,12 @@
 //!
 //! Bound (see `privml::mpc::trunc`): the secure result is ⌊x/2^f⌋ + e with
 //! e ∈ {0, 1} and P(e = 1) = frac(x/2^f), for every |x| < 2^(ℓ-2) (raw
-//! units), with probability one. `Fixed` computes ⌊x/2^f⌋, so the two must
+//! units), with probability one. `Fixed` in `Floor` mode computes ⌊x/2^f⌋, so the two must
 //! differ by exactly 0 or +1 unit in the last place, never more.
 
 use ndarray::{Array1, ArrayD};
 use privml::ring::prg::{AesPrg, Seed};
-use privml::{Fixed, Ring, Shared, SharedConfig};
+use privml::{Fixed, Ring, Shared, SharedConfig, TruncationMode};
 
 const N: usize = 1_000_000;
 
@@ -33,7 +33,8 @@ fn a_million_secure_truncations_are_within_one_ulp() {
     // |x·y| up to 2^26, far inside and up to the edge of... well inside 2^30.
     let x = uniform(1, N, -8192.0, 8192.0);
     let y = uniform(2, N, -8192.0, 8192.0);
-    let want = products(&mut Fixed::<u64>::new(), &x, &y).unwrap();
+    let mut floor = Fixed::<u64>::new().truncation(TruncationMode::Floor, None);
+    let want = products(&mut floor, &x, &y).unwrap();
     let cfg = SharedConfig::default().insecure_test_seed(3);
     let got = Shared::<u64>::simulate_with(&cfg, |r| products(r, &x, &y)).unwrap();
     let ulp = 1.0 / 65536.0;

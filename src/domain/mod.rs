@@ -64,6 +64,8 @@ pub struct Tracker {
     pub cost: Cost,
     /// Current label (set by the program).
     pub label: &'static str,
+    /// Current layer (or other index), if the program set one.
+    pub layer: Option<usize>,
     /// Current step (for example the training iteration).
     pub step: u64,
     /// Operations performed so far.
@@ -78,15 +80,13 @@ impl Tracker {
         i
     }
 
-    /// "op 'label' (step s, op #i)", for error messages.
+    /// "op in 'label', layer l (op #i, step s)", for error messages.
     pub fn describe(&self, op: &str) -> String {
+        let layer = self.layer.map(|l| format!(", layer {l}")).unwrap_or_default();
         if self.label.is_empty() {
-            format!("{op} (op #{}, step {})", self.op_index, self.step)
+            format!("{op}{layer} (op #{}, step {})", self.op_index, self.step)
         } else {
-            format!(
-                "{op} in '{}' (op #{}, step {})",
-                self.label, self.op_index, self.step
-            )
+            format!("{op} in '{}'{layer} (op #{}, step {})", self.label, self.op_index, self.step)
         }
     }
 }
@@ -101,6 +101,9 @@ pub trait Ring {
 
     /// A description such as `"fixed Z_2^64, 16 fraction bits"`.
     fn describe(&self) -> String;
+
+    /// Fraction bits of the fixed-point format, `None` for `Plain`.
+    fn frac_bits(&self) -> Option<u32>;
 
     /// This evaluator's party id, or `None` for plaintext domains (which play
     /// all three parties at once).
@@ -226,6 +229,11 @@ pub trait Ring {
     /// Labels the following operations (shown in errors and overflow reports).
     fn set_label(&mut self, label: &'static str) {
         self.tracker_mut().label = label;
+    }
+
+    /// Sets the current layer (shown with the label), or clears it.
+    fn set_layer(&mut self, layer: Option<usize>) {
+        self.tracker_mut().layer = layer;
     }
 
     /// Sets the current step, for example the training iteration.

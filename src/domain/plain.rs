@@ -116,6 +116,10 @@ impl Ring for Plain {
         "plain f64".to_string()
     }
 
+    fn frac_bits(&self) -> Option<u32> {
+        None
+    }
+
     fn party(&self) -> Option<PartyId> {
         None
     }

@@ -310,6 +310,10 @@ impl<T: RingElement> Ring for Shared<T> {
         )
     }
 
+    fn frac_bits(&self) -> Option<u32> {
+        Some(self.fp.frac_bits())
+    }
+
     fn party(&self) -> Option<PartyId> {
         Some(self.me())
     }

@@ -1,0 +1,135 @@
+//! Layers: dense (affine) maps and activations, generic over the domain.
+
+use ndarray::arr0;
+
+use crate::approx::{self, EvalOptions, Polynomial};
+use crate::domain::Ring;
+use crate::error::{Error, Result};
+
+/// A dense layer y = x · W (+ b), with x of shape [batch, in], W of shape
+/// [in, out] and b of shape [1, out].
+pub struct Dense<R: Ring> {
+    /// Weights, [in, out].
+    pub weights: R::Tensor,
+    /// Bias, [1, out], if the layer has one.
+    pub bias: Option<R::Tensor>,
+    pub(crate) input: Option<R::Tensor>,
+    pub(crate) grad_w: Option<R::Tensor>,
+    pub(crate) grad_b: Option<R::Tensor>,
+}
+
+impl<R: Ring> Dense<R> {
+    /// A layer with the given (already secret) parameters.
+    pub fn new(weights: R::Tensor, bias: Option<R::Tensor>) -> Self {
+        Dense {
+            weights,
+            bias,
+            input: None,
+            grad_w: None,
+            grad_b: None,
+        }
+    }
+}
+
+/// An activation function as the secure computation evaluates it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Activation {
+    /// A polynomial approximation of the sigmoid; its derivative is taken as
+    /// (1 - s) · s from the output s, as in the tutorial.
+    Sigmoid {
+        /// The approximation.
+        approx: Polynomial,
+        /// How to evaluate it.
+        eval: EvalOptions,
+    },
+}
+
+impl Activation {
+    /// A sigmoid approximation evaluated with the default (low-depth) method.
+    pub fn sigmoid(approx: Polynomial) -> Self {
+        Activation::Sigmoid {
+            approx,
+            eval: EvalOptions::default(),
+        }
+    }
+
+    /// A short name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Activation::Sigmoid { approx, .. } => format!("sigmoid ≈ {}", approx.name),
+        }
+    }
+
+    /// Applies the activation.
+    pub fn apply<R: Ring>(&self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+        match self {
+            Activation::Sigmoid { approx, eval } => approx::evaluate(r, x, approx, eval),
+        }
+    }
+}
+
+/// An activation layer: the function plus what backward needs.
+pub struct ActivationLayer<R: Ring> {
+    /// The function.
+    pub activation: Activation,
+    pub(crate) output: Option<R::Tensor>,
+}
+
+/// One layer of a [`Sequential`](super::Sequential) model.
+pub enum Layer<R: Ring> {
+    /// Affine map.
+    Dense(Dense<R>),
+    /// Elementwise activation.
+    Activation(ActivationLayer<R>),
+}
+
+impl<R: Ring> Layer<R> {
+    /// An activation layer.
+    pub fn activation(a: Activation) -> Self {
+        Layer::Activation(ActivationLayer {
+            activation: a,
+            output: None,
+        })
+    }
+
+    pub(crate) fn forward(&mut self, r: &mut R, x: &R::Tensor, keep: bool) -> Result<R::Tensor> {
+        match self {
+            Layer::Dense(d) => {
+                r.set_label("forward: dense");
+                let mut y = r.matmul(x, &d.weights)?;
+                if let Some(b) = &d.bias {
+                    y = r.add(&y, b)?;
+                }
+                if keep {
+                    d.input = Some(x.clone());
+                }
+                Ok(y)
+            }
+            Layer::Activation(a) => {
+                r.set_label("forward: activation");
+                let y = a.activation.apply(r, x)?;
+                if keep {
+                    a.output = Some(y.clone());
+                }
+                Ok(y)
+            }
+        }
+    }
+
+    /// The derivative factor of an activation layer from its cached forward
+    /// values: for a sigmoid, the pair ((1 - s), s) to be multiplied.
+    pub(crate) fn derivative_operands(&self, r: &mut R) -> Result<Option<(R::Tensor, R::Tensor)>> {
+        match self {
+            Layer::Activation(a) => {
+                let s = a.output.as_ref().ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
+                match a.activation {
+                    Activation::Sigmoid { .. } => {
+                        let one_minus = r.public_sub(&arr0(1.0).into_dyn(), s)?;
+                        Ok(Some((one_minus, s.clone())))
+                    }
+                }
+            }
+            Layer::Dense(_) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Neural networks over any [`Ring`](crate::Ring): layers, a sequential
+//! model with forward, backward and update, and the tutorial's networks.
+//!
+//! Everything here is written once against the `Ring` trait and runs
+//! unchanged in the clear (`Plain`), in visible fixed point (`Fixed`) or on
+//! secret shares (`Shared`); the training loop never sees which.
+
+mod layers;
+mod numpy_rng;
+mod presets;
+mod sequential;
+mod train;
+
+pub use layers::{Activation, ActivationLayer, Dense, Layer};
+pub use numpy_rng::NumpyRandom;
+pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
+pub use sequential::Sequential;
+pub use train::{ErrorReport, train_full_batch};

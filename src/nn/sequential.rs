@@ -1,0 +1,183 @@
+//! A sequential model: forward, backward, update.
+
+use ndarray::{ArrayD, arr0};
+
+use super::layers::Layer;
+use crate::domain::Ring;
+use crate::error::{Error, Result};
+
+/// Layers applied in order. Generic over the domain: the same model trains
+/// in the clear, in fixed point, or on secret shares.
+///
+/// Gradients follow the tutorial's sign convention: `backward` takes the
+/// *error signal* δ = -∂L/∂output (for the squared error ½Σ(y - out)², that
+/// is y - out), and `update` *adds* `lr` times the gradient.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::arr2;
+/// use privml::approx::sigmoid;
+/// use privml::nn::{Activation, Dense, Layer, Sequential};
+/// use privml::{Plain, Ring};
+///
+/// let mut r = Plain::new();
+/// let w = r.constant(&arr2(&[[0.5], [-0.5]]).into_dyn())?;
+/// let mut net = Sequential::new(vec![
+///     Layer::Dense(Dense::new(w, None)),
+///     Layer::activation(Activation::sigmoid(sigmoid::maclaurin(3)?)),
+/// ]);
+/// let x = r.constant(&arr2(&[[1.0, 0.0]]).into_dyn())?;
+/// let y = net.forward(&mut r, &x)?;
+/// let target = r.constant(&arr2(&[[1.0]]).into_dyn())?;
+/// let delta = r.sub(&target, &y)?;
+/// net.backward(&mut r, &delta)?;
+/// net.update(&mut r, 1.0)?;
+/// let w_after = r.reveal(net.dense(0).unwrap())?;
+/// assert!(w_after[[0, 0]] > 0.5); // moved toward the target
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub struct Sequential<R: Ring> {
+    /// The layers, first to last.
+    pub layers: Vec<Layer<R>>,
+}
+
+impl<R: Ring> Sequential<R> {
+    /// A model from its layers.
+    pub fn new(layers: Vec<Layer<R>>) -> Self {
+        Sequential { layers }
+    }
+
+    /// Forward pass, keeping what backward needs.
+    pub fn forward(&mut self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+        let mut h = x.clone();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            r.set_layer(Some(i + 1));
+            h = l.forward(r, &h, true)?;
+        }
+        r.set_layer(None);
+        Ok(h)
+    }
+
+    /// Forward pass for prediction (nothing kept).
+    pub fn predict(&mut self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+        let mut h = x.clone();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            r.set_layer(Some(i + 1));
+            h = l.forward(r, &h, false)?;
+        }
+        r.set_layer(None);
+        Ok(h)
+    }
+
+    /// Backward pass from the error signal δ = -∂L/∂output; stores the
+    /// parameter gradients for [`update`](Self::update).
+    ///
+    /// Communication is batched: the derivative factors of all activation
+    /// layers are computed in one product round, and each dense layer's two
+    /// matrix products (weight gradient and error for the layer below) share
+    /// one round.
+    pub fn backward(&mut self, r: &mut R, delta: &R::Tensor) -> Result<()> {
+        r.set_label("backward: activation derivatives");
+        let mut operands = Vec::new();
+        let mut which = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Some(pair) = l.derivative_operands(r)? {
+                operands.push(pair);
+                which.push(i);
+            }
+        }
+        let pairs: Vec<(&R::Tensor, &R::Tensor)> = operands.iter().map(|(a, b)| (a, b)).collect();
+        let mut derivs = if pairs.is_empty() { Vec::new() } else { r.mul_many(&pairs)? };
+
+        let mut delta = delta.clone();
+        for i in (0..self.layers.len()).rev() {
+            r.set_layer(Some(i + 1));
+            match &mut self.layers[i] {
+                Layer::Activation(_) => {
+                    r.set_label("backward: activation");
+                    let k = which.iter().position(|w| *w == i).ok_or_else(|| Error::invalid("backward", "missing derivative"))?;
+                    let d = std::mem::replace(&mut derivs[k], delta.clone());
+                    delta = r.mul(&delta, &d)?;
+                }
+                Layer::Dense(d) => {
+                    r.set_label("backward: dense");
+                    let x = d.input.as_ref().ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
+                    let xt = r.transpose(x)?;
+                    let (gw, next) = if i > 0 {
+                        let wt = r.transpose(&d.weights)?;
+                        let mut v = r.matmul_many(&[(&xt, &delta), (&delta, &wt)])?;
+                        let next = v.pop();
+                        (v.pop(), next)
+                    } else {
+                        (Some(r.matmul(&xt, &delta)?), None)
+                    };
+                    d.grad_w = gw;
+                    if d.bias.is_some() {
+                        d.grad_b = Some(r.sum_axis(&delta, 0)?);
+                    }
+                    if let Some(n) = next {
+                        delta = n;
+                    }
+                }
+            }
+        }
+        r.set_layer(None);
+        Ok(())
+    }
+
+    /// W += lr · ∂W (and the same for biases). With `lr == 1` this is free;
+    /// otherwise each gradient is scaled with one truncation, the rate
+    /// encoded at 32 fraction bits so that small rates keep their precision.
+    pub fn update(&mut self, r: &mut R, lr: f64) -> Result<()> {
+        r.set_label("update");
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            r.set_layer(Some(i + 1));
+            if let Layer::Dense(d) = l {
+                let gw = d.grad_w.take().ok_or_else(|| Error::invalid("update", "call backward before update"))?;
+                d.weights = step(r, &d.weights, &gw, lr)?;
+                if let (Some(b), Some(gb)) = (&d.bias, d.grad_b.take()) {
+                    d.bias = Some(step(r, b, &gb, lr)?);
+                }
+            }
+        }
+        r.set_layer(None);
+        Ok(())
+    }
+
+    /// The weights of the `k`-th dense layer (0-based, counting dense layers only).
+    pub fn dense(&self, k: usize) -> Option<&R::Tensor> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => Some(&d.weights),
+                Layer::Activation(_) => None,
+            })
+            .nth(k)
+    }
+
+    /// Reveals every dense layer's weights (and biases) to all parties.
+    /// This is an explicit disclosure of the model.
+    pub fn reveal_parameters(&self, r: &mut R) -> Result<Vec<ArrayD<f64>>> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            if let Layer::Dense(d) = l {
+                out.push(r.reveal(&d.weights)?);
+                if let Some(b) = &d.bias {
+                    out.push(r.reveal(b)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn step<R: Ring>(r: &mut R, w: &R::Tensor, g: &R::Tensor, lr: f64) -> Result<R::Tensor> {
+    if lr == 1.0 {
+        r.add(w, g)
+    } else {
+        let scaled = r.lincomb_public(&[g], &[lr], 32)?;
+        let _ = arr0(0.0);
+        r.add(w, &scaled)
+    }
+}
