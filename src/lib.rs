@@ -5,6 +5,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod cost;
+pub mod data;
 pub mod domain;
 pub mod error;
 pub mod fixed;
