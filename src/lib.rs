@@ -9,6 +9,8 @@ pub mod data;
 pub mod domain;
 pub mod error;
 pub mod fixed;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod ring;
 pub mod tensor;
 
