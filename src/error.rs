@@ -147,6 +147,28 @@ pub enum Error {
         /// The last error seen.
         reason: String,
     },
+    /// A data value (a feature after normalisation, say) outside the range a
+    /// fixed-point format can encode. Unlike [`Error::OutOfRange`], which is
+    /// about one flat tensor element, this names the sample and the column
+    /// so a user can find the value in the data file.
+    #[error(
+        "value {value} in row {row}{}, column '{column}' is outside the fixed-point range [{min}, {max}]",
+        line_suffix(.line)
+    )]
+    DataOutOfRange {
+        /// 0-based index of the sample (row of the feature matrix).
+        row: usize,
+        /// 1-based line of the source file the sample came from, when known.
+        line: Option<usize>,
+        /// Name of the column.
+        column: String,
+        /// The offending value.
+        value: f64,
+        /// Smallest allowed value.
+        min: f64,
+        /// Largest allowed value.
+        max: f64,
+    },
     /// A data file (CSV, model shares, configuration) that cannot be used.
     #[error("{path}: {reason}")]
     BadFile {
@@ -170,5 +192,12 @@ impl Error {
             name,
             reason: reason.into(),
         }
+    }
+}
+
+fn line_suffix(line: &Option<usize>) -> String {
+    match line {
+        Some(l) => format!(" (line {l} of the file)"),
+        None => String::new(),
     }
 }

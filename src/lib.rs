@@ -6,12 +6,15 @@
 
 pub mod approx;
 pub mod cost;
+pub mod data;
 pub mod domain;
 pub mod error;
 pub mod fixed;
 pub mod mpc;
 pub mod net;
 pub mod nn;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod ring;
 pub mod tensor;
 
