@@ -8,6 +8,7 @@ pub mod cost;
 pub mod domain;
 pub mod error;
 pub mod fixed;
+pub mod he;
 pub mod ring;
 pub mod tensor;
 
