@@ -231,45 +231,47 @@ fn poly_from(coeffs: Vec<u64>, ctx: &Arc<fhe_math::rq::Context>) -> Result<Poly>
     Poly::try_convert_from(arr, ctx, false, Representation::Ntt).map_err(|e| backend(e.to_string()))
 }
 
-/// Appends 62-bit little-endian packed coefficients.
+/// Appends 62-bit little-endian packed coefficients (coefficient i occupies
+/// bits 62·i .. 62·i + 62 of the polynomial's bytes).
 fn pack(coeffs: impl Iterator<Item = u64>, out: &mut Vec<u8>) {
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    for c in coeffs {
+    let start = out.len();
+    // 16 spare bytes so that every coefficient is written with one
+    // unaligned 128-bit read-modify-write; cut off afterwards.
+    out.resize(start + POLY_BYTES + 16, 0);
+    let buf = &mut out[start..];
+    for (i, c) in coeffs.take(DEGREE).enumerate() {
         debug_assert!(c < Q0);
-        acc |= u128::from(c) << nbits;
-        nbits += 62;
-        while nbits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            nbits -= 8;
-        }
+        let bit = i * 62;
+        let at = bit / 8;
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&buf[at..at + 16]);
+        let v = u128::from_le_bytes(w) | (u128::from(c & MASK) << (bit % 8));
+        buf[at..at + 16].copy_from_slice(&v.to_le_bytes());
     }
-    if nbits > 0 {
-        out.push(acc as u8);
-    }
+    out.truncate(start + POLY_BYTES);
 }
 
 /// Reads one polynomial's coefficients; `None` if one is not below q0.
 /// `bytes` is exactly [`POLY_BYTES`] long (4096 · 62 bits, no padding).
 fn unpack(bytes: &[u8]) -> Option<Vec<u64>> {
-    let mut out = Vec::with_capacity(DEGREE);
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    for &b in bytes {
-        acc |= u128::from(b) << nbits;
-        nbits += 8;
-        if nbits >= 62 {
-            let c = (acc as u64) & MASK;
-            if c >= Q0 {
-                return None;
-            }
-            out.push(c);
-            acc >>= 62;
-            nbits -= 62;
-        }
+    if bytes.len() != POLY_BYTES {
+        return None;
     }
-    (out.len() == DEGREE).then_some(out)
+    let mut padded = [0u8; POLY_BYTES + 16];
+    padded[..POLY_BYTES].copy_from_slice(bytes);
+    let mut out = Vec::with_capacity(DEGREE);
+    for i in 0..DEGREE {
+        let bit = i * 62;
+        let at = bit / 8;
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&padded[at..at + 16]);
+        let c = ((u128::from_le_bytes(w) >> (bit % 8)) as u64) & MASK;
+        if c >= Q0 {
+            return None;
+        }
+        out.push(c);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
