@@ -1,22 +1,7 @@
 //! Byte layout of encrypted updates and sums, and the checksum used for
 //! transmission errors and key ids.
 //!
-//! ```text
-//! offset size field
-//!  0      4   magic "PMHE"
-//!  4      1   format version (1)
-//!  5      1   kind: 1 = encrypted update, 2 = encrypted sum
-//!  6      2   reserved, zero
-//!  8      4   frac_bits            (u32 little-endian, as all integers)
-//! 12      4   max_clients
-//! 16      8   key id
-//! 24      8   number of values
-//! 32      4   number of updates summed (1 for an update)
-//! 36      4   number of ciphertexts  (= ⌈values / 4096⌉, 0 for an empty sum)
-//! 40      8   checksum of bytes 0..40 and of the body
-//! 48          body: per ciphertext, c0 then c1, each 4096 NTT-domain
-//!             coefficients mod q0 packed in 62 bits (31 744 bytes)
-//! ```
+//! The layout is documented in the [module docs](super#wire-format).
 //!
 //! The checksum is a 64-bit FNV-1a over 8-byte words: it catches truncation
 //! and transmission errors, not tampering (anyone can recompute it; see the
