@@ -355,3 +355,36 @@ fn encryption_is_randomised_and_reproducible_with_a_seeded_rng() {
         .expect("d");
     assert_eq!(c.to_bytes(), d.to_bytes());
 }
+
+/// Sums `clients` single-ciphertext updates at ±max_abs_value (the worst
+/// case for both wrap-around and noise) and checks the decryption.
+fn many_clients_at_the_bound(clients: u32) {
+    let params = HeParams::new(16, clients).expect("params");
+    let (pk, sk) = keys(20, params);
+    let mut rng = StdRng::seed_from_u64(21);
+    let m = params.max_abs_value();
+    let update = [m, -m, 0.0, m / 2.0, -m / 7.0];
+    let mut agg = Aggregator::new(pk.clone(), update.len());
+    for i in 0..clients {
+        let enc = pk
+            .encrypt_update_with_rng(&update, &mut rng)
+            .expect("encrypt");
+        agg.add(&i.to_string(), &enc).expect("add");
+    }
+    let got = sk.decrypt_sum(&agg.finish()).expect("decrypt");
+    let want: Vec<f64> = update.iter().map(|x| x * f64::from(clients)).collect();
+    assert_close(&got, &want, params.sum_tolerance(clients as usize));
+}
+
+#[test]
+fn sixty_four_clients_at_the_bound() {
+    many_clients_at_the_bound(64);
+}
+
+/// The decryption-noise budget at `HeParams::MAX_CLIENTS` (about 25 s in
+/// release): `cargo test --release --test he -- --ignored`.
+#[test]
+#[ignore = "slow: 16384 encryptions"]
+fn max_clients_at_the_bound() {
+    many_clients_at_the_bound(HeParams::MAX_CLIENTS);
+}
