@@ -180,9 +180,94 @@ pub enum Error {
     /// TLS configuration or handshake failure.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The homomorphic-encryption aggregator refused an update; its running
+    /// sum is unchanged.
+    #[error("update from client '{client}' rejected: {reason}")]
+    UpdateRejected {
+        /// The client id given to [`Aggregator::add`](crate::he::Aggregator::add).
+        client: String,
+        /// Why it was refused.
+        reason: Rejection,
+    },
+    /// Bytes that are not a valid encoding of the expected object (truncated,
+    /// wrong magic or version, inconsistent header, checksum mismatch,
+    /// out-of-range coefficient).
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being decoded (`"encrypted update"`, `"public key"`, ...).
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A ciphertext presented to a key it was not encrypted for.
+    #[error(
+        "{what} belongs to key {got:016x} (parameters {got_params}), not to key {expected:016x} (parameters {expected_params})"
+    )]
+    KeyMismatch {
+        /// What was presented (`"encrypted sum"`, ...).
+        what: &'static str,
+        /// Id of the key used.
+        expected: u64,
+        /// Id of the key the ciphertext names.
+        got: u64,
+        /// Parameters of the key used.
+        expected_params: String,
+        /// Parameters the ciphertext names.
+        got_params: String,
+    },
+    /// The homomorphic-encryption backend failed where it should not (a
+    /// broken invariant, not bad input).
+    #[error("homomorphic-encryption backend failed in {op}: {reason}")]
+    HeBackend {
+        /// The operation.
+        op: &'static str,
+        /// The backend's message.
+        reason: String,
+    },
     /// Operating-system I/O error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Why the [`Aggregator`](crate::he::Aggregator) refused an update (see
+/// [`Error::UpdateRejected`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The update has a different number of values than the aggregate.
+    #[error("it has {got} values, the aggregate has {expected}")]
+    WrongLength {
+        /// Length the aggregator was created for.
+        expected: usize,
+        /// Length of the update.
+        got: usize,
+    },
+    /// The update was encoded with other fixed-point parameters.
+    #[error("it uses parameters {got}, the aggregator uses {expected}")]
+    WrongParameters {
+        /// The aggregator's parameters.
+        expected: String,
+        /// The update's parameters.
+        got: String,
+    },
+    /// The update was encrypted under another public key.
+    #[error("it was encrypted for key {got:016x}, the aggregator's key is {expected:016x}")]
+    WrongKey {
+        /// Id of the aggregator's public key.
+        expected: u64,
+        /// Id of the key the update names.
+        got: u64,
+    },
+    /// This client id has already contributed to the aggregate.
+    #[error("this client already submitted an update")]
+    Duplicate,
+    /// The aggregate already holds as many updates as the parameters leave
+    /// headroom for; one more could wrap around.
+    #[error("the aggregate already holds the maximum of {max} updates")]
+    TooManyUpdates {
+        /// The parameters' `max_clients`.
+        max: u32,
+    },
 }
 
 impl Error {

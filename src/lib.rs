@@ -10,6 +10,8 @@ pub mod data;
 pub mod domain;
 pub mod error;
 pub mod fixed;
+#[cfg(feature = "he")]
+pub mod he;
 pub mod mpc;
 pub mod net;
 pub mod nn;
