@@ -39,7 +39,10 @@ pub struct OverflowEvent {
 
 impl std::fmt::Display for OverflowEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let layer = self.layer.map(|l| format!(", layer {l}")).unwrap_or_default();
+        let layer = self
+            .layer
+            .map(|l| format!(", layer {l}"))
+            .unwrap_or_default();
         write!(
             f,
             "overflow in {} (op #{}, step {}, label '{}'{layer}): |value| = {:.4e} exceeds the safe bound {:.4e} ({} element{})",

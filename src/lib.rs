@@ -9,6 +9,7 @@ pub mod cost;
 pub mod data;
 pub mod domain;
 pub mod error;
+pub mod experiments;
 pub mod fixed;
 #[cfg(feature = "he")]
 pub mod he;
@@ -18,6 +19,7 @@ pub mod nn;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod ring;
+pub mod runner;
 pub mod tensor;
 
 pub use cost::{Cost, CostModel, Network};

@@ -65,7 +65,11 @@ fn half(k: usize) -> usize {
 /// t^k for every k in `wanted`, computed level by level: t^k for
 /// 2^(L-1) < k ≤ 2^L is t^h · t^(k-h) with h = 2^(L-1), all of a level in
 /// one batched product.
-pub(crate) fn powers<R: Ring>(r: &mut R, t: &R::Tensor, wanted: &[usize]) -> Result<BTreeMap<usize, R::Tensor>> {
+pub(crate) fn powers<R: Ring>(
+    r: &mut R,
+    t: &R::Tensor,
+    wanted: &[usize],
+) -> Result<BTreeMap<usize, R::Tensor>> {
     // close the set under k -> (h, k - h)
     let mut need: Vec<usize> = wanted.iter().copied().filter(|k| *k >= 1).collect();
     let mut i = 0;
@@ -111,7 +115,12 @@ pub(crate) fn powers<R: Ring>(r: &mut R, t: &R::Tensor, wanted: &[usize]) -> Res
 }
 
 /// p(x) on a secret tensor, elementwise.
-pub fn evaluate<R: Ring>(r: &mut R, x: &R::Tensor, p: &Polynomial, opts: &EvalOptions) -> Result<R::Tensor> {
+pub fn evaluate<R: Ring>(
+    r: &mut R,
+    x: &R::Tensor,
+    p: &Polynomial,
+    opts: &EvalOptions,
+) -> Result<R::Tensor> {
     let t = if p.arg_scale != 1.0 {
         r.mul_public(x, &arr0(1.0 / p.arg_scale).into_dyn())?
     } else {
@@ -120,7 +129,9 @@ pub fn evaluate<R: Ring>(r: &mut R, x: &R::Tensor, p: &Polynomial, opts: &EvalOp
     let c = &p.coeffs;
     let d = p.degree();
     let c0 = arr0(c.first().copied().unwrap_or(0.0)).into_dyn();
-    let fc = opts.coeff_frac_bits.unwrap_or_else(|| default_coeff_bits(r.frac_bits()));
+    let fc = opts
+        .coeff_frac_bits
+        .unwrap_or_else(|| default_coeff_bits(r.frac_bits()));
     if d == 0 {
         let z = r.scale_int(&t, 0)?;
         return r.add_public(&z, &c0);
@@ -185,7 +196,11 @@ mod tests {
     #[test]
     fn both_methods_agree_and_horner_costs_more_rounds() {
         let x = ndarray::arr1(&[-3.0, -0.5, 0.0, 1.25, 4.0]).into_dyn();
-        for p in [sigmoid::maclaurin(5).unwrap(), sigmoid::notebook_effective(), sigmoid::chebyshev(10.0, 9)] {
+        for p in [
+            sigmoid::maclaurin(5).unwrap(),
+            sigmoid::notebook_effective(),
+            sigmoid::chebyshev(10.0, 9),
+        ] {
             let mut a = Plain::new();
             let xa = a.constant(&x).unwrap();
             let ya = evaluate(&mut a, &xa, &p, &EvalOptions::default()).unwrap();
@@ -216,6 +231,9 @@ mod tests {
         let lo = f.reveal(&lo).unwrap()[0];
         let hi = f.reveal(&hi).unwrap()[0];
         assert!((hi - exact).abs() < 1e-3, "{hi} vs {exact}");
-        assert!((lo - exact).abs() > 1e-2, "16 bits should visibly lose W7 and W9: {lo} vs {exact}");
+        assert!(
+            (lo - exact).abs() > 1e-2,
+            "16 bits should visibly lose W7 and W9: {lo} vs {exact}"
+        );
     }
 }

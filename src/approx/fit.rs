@@ -10,7 +10,10 @@
 /// through the points `(xs[i], ys[i])`, by Householder QR on the scaled
 /// Vandermonde matrix.
 pub fn least_squares(xs: &[f64], ys: &[f64], degree: usize) -> Vec<f64> {
-    let a = xs.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(f64::MIN_POSITIVE);
+    let a = xs
+        .iter()
+        .fold(0.0f64, |m, x| m.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
     let m = xs.len();
     let n = degree + 1;
     // column-major Vandermonde in t = x / a
@@ -48,7 +51,13 @@ pub fn least_squares(xs: &[f64], ys: &[f64], degree: usize) -> Vec<f64> {
                 *c -= d * hv;
             }
         }
-        let d: f64 = h[k..].iter().zip(&rhs[k..]).map(|(p, q)| p * q).sum::<f64>() * 2.0 / hh;
+        let d: f64 = h[k..]
+            .iter()
+            .zip(&rhs[k..])
+            .map(|(p, q)| p * q)
+            .sum::<f64>()
+            * 2.0
+            / hh;
         for (c, hv) in rhs[k..].iter_mut().zip(&h[k..]) {
             *c -= d * hv;
         }
@@ -64,7 +73,10 @@ pub fn least_squares(xs: &[f64], ys: &[f64], degree: usize) -> Vec<f64> {
         c[i] = if d == 0.0 { 0.0 } else { s / d };
     }
     // back to powers of x: c_j t^j = (c_j / a^j) x^j
-    c.iter().enumerate().map(|(j, cj)| cj / a.powi(j as i32)).collect()
+    c.iter()
+        .enumerate()
+        .map(|(j, cj)| cj / a.powi(j as i32))
+        .collect()
 }
 
 /// Coefficients (ascending powers of t = x / a) of the degree-`degree`
@@ -79,7 +91,9 @@ pub fn chebyshev(f: impl Fn(f64) -> f64, a: f64, degree: usize) -> Vec<f64> {
     let cheb: Vec<f64> = (0..n)
         .map(|j| {
             let s: f64 = (0..n)
-                .map(|k| fv[k] * (std::f64::consts::PI * j as f64 * (k as f64 + 0.5) / n as f64).cos())
+                .map(|k| {
+                    fv[k] * (std::f64::consts::PI * j as f64 * (k as f64 + 0.5) / n as f64).cos()
+                })
                 .sum();
             s * if j == 0 { 1.0 } else { 2.0 } / n as f64
         })

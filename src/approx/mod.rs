@@ -98,7 +98,10 @@ impl Polynomial {
     /// Whether only t^0 and odd powers have non-zero coefficients (the
     /// sigmoid's approximations are 1/2 plus an odd function).
     pub fn is_odd_plus_constant(&self) -> bool {
-        self.coeffs.iter().enumerate().all(|(k, c)| k == 0 || k % 2 == 1 || *c == 0.0)
+        self.coeffs
+            .iter()
+            .enumerate()
+            .all(|(k, c)| k == 0 || k % 2 == 1 || *c == 0.0)
     }
 
     /// Each coefficient rounded (`round = true`) or truncated toward zero to
@@ -107,14 +110,24 @@ impl Polynomial {
     pub fn decimal(mut self, decimals: i32, round: bool) -> Self {
         let s = 10f64.powi(decimals);
         for c in self.coeffs.iter_mut() {
-            *c = if round { (*c * s).round() / s } else { (*c * s).trunc() / s };
+            *c = if round {
+                (*c * s).round() / s
+            } else {
+                (*c * s).trunc() / s
+            };
         }
         self
     }
 
     /// Largest |p(x) - f(x)| on [lo, hi] over `samples` evenly spaced points,
     /// and where it occurs.
-    pub fn max_error(&self, f: impl Fn(f64) -> f64, lo: f64, hi: f64, samples: usize) -> (f64, f64) {
+    pub fn max_error(
+        &self,
+        f: impl Fn(f64) -> f64,
+        lo: f64,
+        hi: f64,
+        samples: usize,
+    ) -> (f64, f64) {
         let mut worst = (0.0, lo);
         for i in 0..samples {
             let x = lo + (hi - lo) * i as f64 / (samples - 1).max(1) as f64;
@@ -150,7 +163,8 @@ impl Polynomial {
     pub fn overflow_radius<T: RingElement>(&self, fp: FixedPoint<T>, coeff_frac_bits: u32) -> f64 {
         let d = self.degree().max(1) as f64;
         let power_limit = fp.product_bound().powf(1.0 / d) * self.arg_scale;
-        let sum_limit = (2.0f64).powi(T::BITS as i32 - 2 - fp.frac_bits() as i32 - coeff_frac_bits as i32);
+        let sum_limit =
+            (2.0f64).powi(T::BITS as i32 - 2 - fp.frac_bits() as i32 - coeff_frac_bits as i32);
         // bisection for the sum bound (|p| grows with |x| beyond the fit range)
         let mut lo = 0.0f64;
         let mut hi = power_limit;
@@ -181,11 +195,28 @@ pub mod sigmoid {
     /// The Maclaurin (Taylor at 0) polynomial of degree 1, 3, 5, 7 or 9:
     /// 1/2 + x/4 - x³/48 + x⁵/480 - 17x⁷/80640 + 31x⁹/1451520.
     pub fn maclaurin(degree: usize) -> Result<Polynomial> {
-        let all = [0.5, 0.25, 0.0, -1.0 / 48.0, 0.0, 1.0 / 480.0, 0.0, -17.0 / 80640.0, 0.0, 31.0 / 1451520.0];
-        if degree % 2 == 0 || degree > 9 {
-            return Err(Error::invalid("degree", format!("Maclaurin sigmoid of degree {degree}: use 1, 3, 5, 7 or 9")));
+        let all = [
+            0.5,
+            0.25,
+            0.0,
+            -1.0 / 48.0,
+            0.0,
+            1.0 / 480.0,
+            0.0,
+            -17.0 / 80640.0,
+            0.0,
+            31.0 / 1451520.0,
+        ];
+        if degree.is_multiple_of(2) || degree > 9 {
+            return Err(Error::invalid(
+                "degree",
+                format!("Maclaurin sigmoid of degree {degree}: use 1, 3, 5, 7 or 9"),
+            ));
         }
-        Ok(Polynomial::new(format!("Maclaurin-{degree}"), all[..=degree].to_vec()))
+        Ok(Polynomial::new(
+            format!("Maclaurin-{degree}"),
+            all[..=degree].to_vec(),
+        ))
     }
 
     /// The tutorial's `SigmoidInterpolated10` exactly as printed: a
@@ -193,7 +224,18 @@ pub mod sigmoid {
     pub fn tutorial_interpolated() -> Polynomial {
         Polynomial::new(
             "Interpolated-10 (tutorial)",
-            vec![0.5, 0.2159198015, 0.0, -0.0082176259, 0.0, 0.0001825597, 0.0, -0.0000018848, 0.0, 0.0000000072],
+            vec![
+                0.5,
+                0.2159198015,
+                0.0,
+                -0.0082176259,
+                0.0,
+                0.0001825597,
+                0.0,
+                -0.0000018848,
+                0.0,
+                0.0000000072,
+            ],
         )
     }
 
@@ -213,12 +255,18 @@ pub mod sigmoid {
             .map(|i| -a + 2.0 * a * i as f64 / (points - 1).max(1) as f64)
             .collect();
         let ys: Vec<f64> = xs.iter().map(|x| exact(*x)).collect();
-        Polynomial::new(format!("Least-squares-{degree} on [-{a}, {a}]"), super::fit::least_squares(&xs, &ys, degree))
+        Polynomial::new(
+            format!("Least-squares-{degree} on [-{a}, {a}]"),
+            super::fit::least_squares(&xs, &ys, degree),
+        )
     }
 
     /// The Chebyshev interpolant of σ on [-a, a], written in t = x / a.
     pub fn chebyshev(a: f64, degree: usize) -> Polynomial {
-        let mut p = Polynomial::new(format!("Chebyshev-{degree} on [-{a}, {a}]"), super::fit::chebyshev(exact, a, degree));
+        let mut p = Polynomial::new(
+            format!("Chebyshev-{degree} on [-{a}, {a}]"),
+            super::fit::chebyshev(exact, a, degree),
+        );
         p.arg_scale = a;
         // σ - 1/2 is odd: clear the even coefficients' rounding noise
         for (k, c) in p.coeffs.iter_mut().enumerate() {
@@ -232,7 +280,10 @@ pub mod sigmoid {
     /// The approximations the tutorial compares, plus the better-behaved
     /// alternatives, for tables and plots.
     pub fn catalogue() -> Vec<Polynomial> {
-        let mut v: Vec<Polynomial> = [3, 5, 9].iter().filter_map(|d| maclaurin(*d).ok()).collect();
+        let mut v: Vec<Polynomial> = [3, 5, 9]
+            .iter()
+            .filter_map(|d| maclaurin(*d).ok())
+            .collect();
         v.push(tutorial_interpolated());
         v.push(notebook_effective());
         v.push(least_squares(10.0, 10, 100).decimal(10, true));
@@ -284,7 +335,13 @@ impl fmt::Display for ApproxTable {
         writeln!(
             f,
             "{:<56} {:>3} {:>11} {:>11} {:>9} {:>10} {:>10}",
-            "approximation", "deg", "err [-5,5]", "err[-10,10]", "collapse", "ovf Z2^64", "ovf Z2^128"
+            "approximation",
+            "deg",
+            "err [-5,5]",
+            "err[-10,10]",
+            "collapse",
+            "ovf Z2^64",
+            "ovf Z2^128"
         )?;
         for r in &self.0 {
             writeln!(

@@ -82,11 +82,17 @@ impl Tracker {
 
     /// "op in 'label', layer l (op #i, step s)", for error messages.
     pub fn describe(&self, op: &str) -> String {
-        let layer = self.layer.map(|l| format!(", layer {l}")).unwrap_or_default();
+        let layer = self
+            .layer
+            .map(|l| format!(", layer {l}"))
+            .unwrap_or_default();
         if self.label.is_empty() {
             format!("{op}{layer} (op #{}, step {})", self.op_index, self.step)
         } else {
-            format!("{op} in '{}'{layer} (op #{}, step {})", self.label, self.op_index, self.step)
+            format!(
+                "{op} in '{}'{layer} (op #{}, step {})",
+                self.label, self.op_index, self.step
+            )
         }
     }
 }

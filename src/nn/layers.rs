@@ -121,7 +121,10 @@ impl<R: Ring> Layer<R> {
     pub(crate) fn derivative_operands(&self, r: &mut R) -> Result<Option<(R::Tensor, R::Tensor)>> {
         match self {
             Layer::Activation(a) => {
-                let s = a.output.as_ref().ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
+                let s = a
+                    .output
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
                 match a.activation {
                     Activation::Sigmoid { .. } => {
                         let one_minus = r.public_sub(&arr0(1.0).into_dyn(), s)?;

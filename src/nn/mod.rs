@@ -15,4 +15,4 @@ pub use layers::{Activation, ActivationLayer, Dense, Layer};
 pub use numpy_rng::NumpyRandom;
 pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
 pub use sequential::Sequential;
-pub use train::{ErrorReport, train_full_batch};
+pub use train::{ErrorReport, FullBatch, train_full_batch};

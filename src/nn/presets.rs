@@ -25,7 +25,10 @@ pub fn input_weights<R: Ring>(r: &mut R, w: &Array2<f64>) -> Result<R::Tensor> {
 pub fn two_layer<R: Ring>(r: &mut R, activation: Activation, seed: u32) -> Result<Sequential<R>> {
     let mut g = NumpyRandom::seed(seed);
     let w0 = input_weights(r, &g.symmetric(3, 1))?;
-    Ok(Sequential::new(vec![Layer::Dense(Dense::new(w0, None)), Layer::activation(activation)]))
+    Ok(Sequential::new(vec![
+        Layer::Dense(Dense::new(w0, None)),
+        Layer::activation(activation),
+    ]))
 }
 
 /// The tutorial's `ThreeLayerNetwork`: 3 → 4 → 1, no biases, sigmoid

@@ -88,7 +88,11 @@ impl<R: Ring> Sequential<R> {
             }
         }
         let pairs: Vec<(&R::Tensor, &R::Tensor)> = operands.iter().map(|(a, b)| (a, b)).collect();
-        let mut derivs = if pairs.is_empty() { Vec::new() } else { r.mul_many(&pairs)? };
+        let mut derivs = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            r.mul_many(&pairs)?
+        };
 
         let mut delta = delta.clone();
         for i in (0..self.layers.len()).rev() {
@@ -96,13 +100,18 @@ impl<R: Ring> Sequential<R> {
             match &mut self.layers[i] {
                 Layer::Activation(_) => {
                     r.set_label("backward: activation");
-                    let k = which.iter().position(|w| *w == i).ok_or_else(|| Error::invalid("backward", "missing derivative"))?;
+                    let k = which
+                        .iter()
+                        .position(|w| *w == i)
+                        .ok_or_else(|| Error::invalid("backward", "missing derivative"))?;
                     let d = std::mem::replace(&mut derivs[k], delta.clone());
                     delta = r.mul(&delta, &d)?;
                 }
                 Layer::Dense(d) => {
                     r.set_label("backward: dense");
-                    let x = d.input.as_ref().ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
+                    let x = d.input.as_ref().ok_or_else(|| {
+                        Error::invalid("backward", "call forward before backward")
+                    })?;
                     let xt = r.transpose(x)?;
                     let (gw, next) = if i > 0 {
                         let wt = r.transpose(&d.weights)?;
@@ -134,7 +143,10 @@ impl<R: Ring> Sequential<R> {
         for (i, l) in self.layers.iter_mut().enumerate() {
             r.set_layer(Some(i + 1));
             if let Layer::Dense(d) = l {
-                let gw = d.grad_w.take().ok_or_else(|| Error::invalid("update", "call backward before update"))?;
+                let gw = d
+                    .grad_w
+                    .take()
+                    .ok_or_else(|| Error::invalid("update", "call backward before update"))?;
                 d.weights = step(r, &d.weights, &gw, lr)?;
                 if let (Some(b), Some(gb)) = (&d.bias, d.grad_b.take()) {
                     d.bias = Some(step(r, b, &gb, lr)?);

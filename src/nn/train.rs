@@ -15,6 +15,17 @@ pub struct ErrorReport {
     pub error: f64,
 }
 
+/// How long and how fast to train, and how often to report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FullBatch {
+    /// Iterations over the whole training set.
+    pub iterations: usize,
+    /// Learning rate (the tutorial uses 1).
+    pub lr: f64,
+    /// Reveal and report the error every this many iterations (0: never).
+    pub report_every: usize,
+}
+
 /// Full-batch gradient descent as in the tutorial: `iterations` times,
 /// forward on `x`, error signal y - output, backward, `W += lr · ∂W`.
 /// Every `report_every` iterations the mean absolute error is revealed (an
@@ -22,13 +33,15 @@ pub struct ErrorReport {
 pub fn train_full_batch<R: Ring>(
     r: &mut R,
     net: &mut Sequential<R>,
-    x: &R::Tensor,
-    y: &R::Tensor,
-    iterations: usize,
-    lr: f64,
-    report_every: usize,
+    (x, y): (&R::Tensor, &R::Tensor),
+    cfg: FullBatch,
     mut on_report: impl FnMut(ErrorReport),
 ) -> Result<Vec<ErrorReport>> {
+    let FullBatch {
+        iterations,
+        lr,
+        report_every,
+    } = cfg;
     let mut reports = Vec::new();
     for i in 0..iterations {
         r.set_step(i as u64 + 1);

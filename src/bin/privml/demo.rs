@@ -1,0 +1,186 @@
+//! `privml demo`: the experiments of the source documents.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use privml::approx::{ApproxRow, ApproxTable, sigmoid};
+use privml::experiments::{self, additive, boolean, reservoir};
+use privml::runner::{DomainKind, Job, run_local, speaks};
+use privml::{Error, Ring, SharedConfig};
+
+/// Which demo.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Which {
+    /// The tutorial's headline: parity learned by the three-layer network
+    /// with the interpolated sigmoid, 10,000 iterations.
+    Tutorial,
+    /// All of the tutorial's boolean-function experiments, collapses included.
+    Boolean,
+    /// The article's additive-sharing demo (mod 501337), then the same on privml shares.
+    Additive,
+    /// The article's XOR-through-a-random-reservoir demo.
+    Reservoir,
+    /// The table of sigmoid approximations: error, collapse and overflow radius.
+    Approx,
+}
+
+/// Arguments of `privml demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The demo to run.
+    #[arg(value_enum, default_value_t = Which::Tutorial)]
+    which: Which,
+    /// Domain: plain (f64), fixed (plaintext fixed point) or shared (three parties).
+    #[arg(long, default_value = "shared")]
+    domain: String,
+    /// Ring size for fixed and shared: 64 or 128 bits.
+    #[arg(long, default_value_t = 64)]
+    ring: u32,
+    /// Fraction bits (default: 16 for Z_2^64, 32 for Z_2^128).
+    #[arg(long)]
+    frac_bits: Option<u32>,
+    /// Override the number of training iterations.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Fix the parties' key seeds (reproducible runs; insecure).
+    #[arg(long)]
+    insecure_seed: Option<u64>,
+}
+
+impl DemoArgs {
+    fn kind(&self) -> Result<DomainKind> {
+        Ok(DomainKind::from_parts(&self.domain, self.ring)?)
+    }
+
+    fn config(&self) -> SharedConfig {
+        SharedConfig {
+            frac_bits: self.frac_bits,
+            insecure_test_seed: self.insecure_seed,
+            ..Default::default()
+        }
+    }
+}
+
+fn print_cost(cost: &privml::Cost) {
+    print!("{}", cost.report());
+}
+
+/// Runs one boolean experiment, explaining a failure instead of aborting.
+fn boolean_one(args: &DemoArgs, mut e: boolean::Experiment) -> Result<()> {
+    if let Some(n) = args.iterations {
+        e.iterations = n;
+    }
+    let kind = args.kind()?;
+    println!(
+        "\n=== {} — {} iterations on {kind} ===",
+        e.title, e.iterations
+    );
+    let t0 = Instant::now();
+    let job = boolean::BooleanJob {
+        experiment: e,
+        log: &experiments::stdout_log,
+    };
+    match run_local(kind, &args.config(), &job) {
+        Ok((_, cost)) => {
+            println!("time: {:.2} s", t0.elapsed().as_secs_f64());
+            print_cost(&cost);
+            Ok(())
+        }
+        Err(Error::Overflow(ev)) => {
+            println!("COLLAPSE EXPLAINED: {ev}");
+            println!(
+                "  The polynomial's input grew until a product left the range the secure truncation is exact in; \
+                 a secure run would continue on wrapped values and print garbage like the tutorial's 4.5e+22."
+            );
+            Ok(())
+        }
+        Err(Error::NonFiniteResult { at }) => {
+            println!("COLLAPSE: the f64 run produced NaN/infinity at {at}");
+            Ok(())
+        }
+        Err(e) => Err(e).context("experiment failed"),
+    }
+}
+
+struct PrivmlAdditive;
+
+impl Job for PrivmlAdditive {
+    type Output = ();
+    fn run<R: Ring>(&self, r: &mut R) -> privml::Result<()> {
+        let two = ndarray::arr0(2.0).into_dyn();
+        let five = ndarray::arr0(5.0).into_dyn();
+        let a = r.input(0, r.owns(0).then_some(&two), &[])?;
+        let b = r.input(1, r.owns(1).then_some(&five), &[])?;
+        let s = r.add(&a, &b)?;
+        let p = r.scale_int(&s, 3)?;
+        let (sv, pv) = (r.reveal(&s)?, r.reveal(&p)?);
+        if speaks(r) {
+            println!(
+                "privml on {}: 2 + 5 = {}, 3 · (2 + 5) = {}",
+                r.describe(),
+                sv[[]],
+                pv[[]]
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs `privml demo`.
+pub fn run(args: DemoArgs) -> Result<()> {
+    match args.which {
+        Which::Tutorial => {
+            let kind = args.kind()?;
+            let mut e = boolean::headline();
+            if let Some(n) = args.iterations {
+                e.iterations = n;
+            }
+            println!("privml demo: the tutorial's three-layer network learning parity on {kind}");
+            println!(
+                "data owner: party {}, model owner: party 0; weights and data stay secret-shared\n",
+                boolean::DATA_OWNER
+            );
+            let t0 = Instant::now();
+            let job = boolean::BooleanJob {
+                experiment: e,
+                log: &experiments::stdout_log,
+            };
+            let (_, cost) = run_local(kind, &args.config(), &job)?;
+            println!(
+                "\ntraining + prediction time: {:.2} s",
+                t0.elapsed().as_secs_f64()
+            );
+            print_cost(&cost);
+        }
+        Which::Boolean => {
+            for e in boolean::tutorial_experiments()? {
+                boolean_one(&args, e)?;
+            }
+        }
+        Which::Additive => {
+            additive::run(&experiments::stdout_log)?;
+            run_local(args.kind()?, &args.config(), &PrivmlAdditive)?;
+        }
+        Which::Reservoir => {
+            let mut cfg = reservoir::Reservoir::default();
+            if let Some(n) = args.iterations {
+                cfg.steps = n;
+            }
+            let job = reservoir::ReservoirJob {
+                config: cfg,
+                log: &experiments::stdout_log,
+            };
+            let (_, cost) = run_local(args.kind()?, &args.config(), &job)?;
+            print_cost(&cost);
+        }
+        Which::Approx => {
+            let rows = sigmoid::catalogue()
+                .iter()
+                .map(ApproxRow::for_sigmoid)
+                .collect();
+            print!("{}", ApproxTable(rows));
+        }
+    }
+    Ok(())
+}

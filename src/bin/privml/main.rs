@@ -1,0 +1,33 @@
+//! `privml`: private machine learning with three-party secret sharing.
+
+mod demo;
+
+use clap::{Parser, Subcommand};
+
+/// Private machine learning with secure three-party computation.
+#[derive(Parser)]
+#[command(name = "privml", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the experiments of the source tutorial and article.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Running one program on a domain chosen at run time.
+//!
+//! Generic code is written against [`Ring`]; a command-line tool only learns
+//! at run time whether to run it in the clear, in fixed point or on secret
+//! shares. A [`Job`] is a program with a generic `run`; [`run_local`]
+//! dispatches it to the [`DomainKind`] asked for, running three in-process
+//! parties for the shared domains.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::cost::Cost;
+use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
+use crate::error::{Error, Result};
+
+/// A program that can run on any domain.
+pub trait Job: Sync {
+    /// What a run returns (for `Shared`, party 0's result is kept).
+    type Output: Send;
+    /// Runs the program on `r`.
+    fn run<R: Ring>(&self, r: &mut R) -> Result<Self::Output>;
+}
+
+/// The domains a job can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainKind {
+    /// f64.
+    Plain,
+    /// Fixed point in Z_2^64.
+    Fixed64,
+    /// Fixed point in Z_2^128.
+    Fixed128,
+    /// Three in-process parties over Z_2^64.
+    Shared64,
+    /// Three in-process parties over Z_2^128.
+    Shared128,
+}
+
+impl DomainKind {
+    /// From a domain name (`plain`, `fixed`, `shared`) and a ring size (64, 128).
+    pub fn from_parts(domain: &str, ring_bits: u32) -> Result<Self> {
+        match (domain, ring_bits) {
+            ("plain", _) => Ok(DomainKind::Plain),
+            ("fixed", 64) => Ok(DomainKind::Fixed64),
+            ("fixed", 128) => Ok(DomainKind::Fixed128),
+            ("shared", 64) => Ok(DomainKind::Shared64),
+            ("shared", 128) => Ok(DomainKind::Shared128),
+            (d, b) => Err(Error::invalid(
+                "domain",
+                format!(
+                    "unknown domain '{d}' with a {b}-bit ring: use plain, fixed or shared, and 64 or 128"
+                ),
+            )),
+        }
+    }
+
+    /// Whether this is a secret-shared domain.
+    pub fn is_shared(self) -> bool {
+        matches!(self, DomainKind::Shared64 | DomainKind::Shared128)
+    }
+}
+
+impl fmt::Display for DomainKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DomainKind::Plain => "plain (f64)",
+            DomainKind::Fixed64 => "fixed (Z_2^64)",
+            DomainKind::Fixed128 => "fixed (Z_2^128)",
+            DomainKind::Shared64 => "shared (3 parties, Z_2^64)",
+            DomainKind::Shared128 => "shared (3 parties, Z_2^128)",
+        })
+    }
+}
+
+impl FromStr for DomainKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (d, b) = match s.split_once(':') {
+            Some((d, b)) => (
+                d,
+                b.parse::<u32>()
+                    .map_err(|_| Error::invalid("ring", format!("'{b}' is not 64 or 128")))?,
+            ),
+            None => (s, 64),
+        };
+        DomainKind::from_parts(d, b)
+    }
+}
+
+/// Runs `job` on `kind` and returns its output with the cost of the whole
+/// run. Shared domains run three parties as threads with `cfg`; the output
+/// is party 0's, the cost merges all three parties' traffic.
+pub fn run_local<J: Job>(
+    kind: DomainKind,
+    cfg: &SharedConfig,
+    job: &J,
+) -> Result<(J::Output, Cost)> {
+    fn plain_run<J: Job, R: Ring>(job: &J, mut r: R) -> Result<(J::Output, Cost)> {
+        let o = job.run(&mut r)?;
+        Ok((o, r.cost()))
+    }
+    match kind {
+        DomainKind::Plain => plain_run(job, Plain::new()),
+        DomainKind::Fixed64 => match cfg.frac_bits {
+            Some(f) => plain_run(job, Fixed::<u64>::with_frac_bits(f)?),
+            None => plain_run(job, Fixed::<u64>::new()),
+        },
+        DomainKind::Fixed128 => match cfg.frac_bits {
+            Some(f) => plain_run(job, Fixed::<u128>::with_frac_bits(f)?),
+            None => plain_run(job, Fixed::<u128>::new()),
+        },
+        DomainKind::Shared64 => {
+            let ([o, _, _], cost) = Shared::<u64>::simulate_with_cost(cfg, |r| job.run(r))?;
+            Ok((o, cost))
+        }
+        DomainKind::Shared128 => {
+            let ([o, _, _], cost) = Shared::<u128>::simulate_with_cost(cfg, |r| job.run(r))?;
+            Ok((o, cost))
+        }
+    }
+}
+
+/// Whether `r` is the evaluator that should print (plaintext domains, or
+/// party 0 of a shared run; the others compute the same revealed values).
+pub fn speaks<R: Ring>(r: &R) -> bool {
+    r.party().unwrap_or(0) == 0
+}
