@@ -10,8 +10,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::cost::Cost;
+use crate::domain::PartyId;
 use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
 use crate::error::{Error, Result};
+use crate::net::Channel;
 
 /// A program that can run on any domain.
 pub trait Job: Sync {
@@ -124,4 +126,80 @@ pub fn run_local<J: Job>(
 /// party 0 of a shared run; the others compute the same revealed values).
 pub fn speaks<R: Ring>(r: &R) -> bool {
     r.party().unwrap_or(0) == 0
+}
+
+/// Makes party links: returns (to next, to previous).
+pub type Connect = dyn Fn() -> Result<(Box<dyn Channel>, Box<dyn Channel>)> + Sync;
+
+/// Where a job runs.
+pub enum Exec<'a> {
+    /// In this process: plaintext, or three parties as threads.
+    Local {
+        /// The domain.
+        kind: DomainKind,
+        /// Settings for shared domains (and fraction bits for `Fixed`).
+        cfg: SharedConfig,
+    },
+    /// As party `id` of a run whose other parties are elsewhere (other
+    /// processes or hosts), over the links `connect` makes.
+    Party {
+        /// This party.
+        id: PartyId,
+        /// 64 or 128.
+        ring_bits: u32,
+        /// Settings.
+        cfg: SharedConfig,
+        /// Link factory.
+        connect: &'a Connect,
+    },
+}
+
+impl Exec<'_> {
+    /// Whether this execution prints (plaintext, in-process, or party 0).
+    pub fn is_speaker(&self) -> bool {
+        match self {
+            Exec::Local { .. } => true,
+            Exec::Party { id, .. } => *id == 0,
+        }
+    }
+
+    /// A description for headers.
+    pub fn describe(&self) -> String {
+        match self {
+            Exec::Local { kind, .. } => kind.to_string(),
+            Exec::Party { id, ring_bits, .. } => {
+                format!("shared (party {id} of 3, Z_2^{ring_bits})")
+            }
+        }
+    }
+}
+
+/// Runs `job` where `exec` says. Returns the output and the cost: merged
+/// over the three parties for in-process runs, this party's own traffic for
+/// [`Exec::Party`].
+pub fn execute<J: Job>(exec: &Exec<'_>, job: &J) -> Result<(J::Output, Cost)> {
+    match exec {
+        Exec::Local { kind, cfg } => run_local(*kind, cfg, job),
+        Exec::Party {
+            id,
+            ring_bits,
+            cfg,
+            connect,
+        } => {
+            let (next, prev) = connect()?;
+            match ring_bits {
+                64 => {
+                    let mut r = Shared::<u64>::new(*id, next, prev, cfg)?;
+                    let o = job.run(&mut r)?;
+                    Ok((o, r.cost()))
+                }
+                128 => {
+                    let mut r = Shared::<u128>::new(*id, next, prev, cfg)?;
+                    let o = job.run(&mut r)?;
+                    Ok((o, r.cost()))
+                }
+                b => Err(Error::invalid("ring", format!("{b} bits: use 64 or 128"))),
+            }
+        }
+    }
 }

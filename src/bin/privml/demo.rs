@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use privml::approx::{ApproxRow, ApproxTable, sigmoid};
 use privml::experiments::{self, additive, boolean, reservoir};
-use privml::runner::{DomainKind, Job, run_local, speaks};
+use privml::runner::{DomainKind, Exec, Job, execute, speaks};
 use privml::{Error, Ring, SharedConfig};
 
 /// Which demo.
@@ -49,11 +49,16 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    fn kind(&self) -> Result<DomainKind> {
-        Ok(DomainKind::from_parts(&self.domain, self.ring)?)
+    /// Where to run when not launched as one party: in this process.
+    pub fn local_exec(&self) -> Result<Exec<'static>> {
+        Ok(Exec::Local {
+            kind: DomainKind::from_parts(&self.domain, self.ring)?,
+            cfg: self.config(),
+        })
     }
 
-    fn config(&self) -> SharedConfig {
+    /// The secure-run settings these arguments ask for.
+    pub fn config(&self) -> SharedConfig {
         SharedConfig {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
@@ -67,24 +72,30 @@ fn print_cost(cost: &privml::Cost) {
 }
 
 /// Runs one boolean experiment, explaining a failure instead of aborting.
-fn boolean_one(args: &DemoArgs, mut e: boolean::Experiment) -> Result<()> {
+fn boolean_one(args: &DemoArgs, exec: &Exec<'_>, mut e: boolean::Experiment) -> Result<()> {
     if let Some(n) = args.iterations {
         e.iterations = n;
     }
-    let kind = args.kind()?;
-    println!(
-        "\n=== {} — {} iterations on {kind} ===",
-        e.title, e.iterations
-    );
+    let speak = exec.is_speaker();
+    if speak {
+        println!(
+            "\n=== {} — {} iterations on {} ===",
+            e.title,
+            e.iterations,
+            exec.describe()
+        );
+    }
     let t0 = Instant::now();
     let job = boolean::BooleanJob {
         experiment: e,
         log: &experiments::stdout_log,
     };
-    match run_local(kind, &args.config(), &job) {
+    match execute(exec, &job) {
         Ok((_, cost)) => {
-            println!("time: {:.2} s", t0.elapsed().as_secs_f64());
-            print_cost(&cost);
+            if speak {
+                println!("time: {:.2} s", t0.elapsed().as_secs_f64());
+                print_cost(&cost);
+            }
             Ok(())
         }
         Err(Error::Overflow(ev)) => {
@@ -127,40 +138,55 @@ impl Job for PrivmlAdditive {
     }
 }
 
-/// Runs `privml demo`.
+/// Runs `privml demo` in this process.
 pub fn run(args: DemoArgs) -> Result<()> {
+    let exec = args.local_exec()?;
+    run_on(&args, &exec)
+}
+
+/// Runs `privml demo` where `exec` says (in this process, or as one party).
+pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
+    let speak = exec.is_speaker();
     match args.which {
         Which::Tutorial => {
-            let kind = args.kind()?;
             let mut e = boolean::headline();
             if let Some(n) = args.iterations {
                 e.iterations = n;
             }
-            println!("privml demo: the tutorial's three-layer network learning parity on {kind}");
-            println!(
-                "data owner: party {}, model owner: party 0; weights and data stay secret-shared\n",
-                boolean::DATA_OWNER
-            );
+            if speak {
+                println!(
+                    "privml demo: the tutorial's three-layer network learning parity on {}",
+                    exec.describe()
+                );
+                println!(
+                    "data owner: party {}, model owner: party 0; weights and data stay secret-shared\n",
+                    boolean::DATA_OWNER
+                );
+            }
             let t0 = Instant::now();
             let job = boolean::BooleanJob {
                 experiment: e,
                 log: &experiments::stdout_log,
             };
-            let (_, cost) = run_local(kind, &args.config(), &job)?;
-            println!(
-                "\ntraining + prediction time: {:.2} s",
-                t0.elapsed().as_secs_f64()
-            );
-            print_cost(&cost);
+            let (_, cost) = execute(exec, &job)?;
+            if speak {
+                println!(
+                    "\ntraining + prediction time: {:.2} s",
+                    t0.elapsed().as_secs_f64()
+                );
+                print_cost(&cost);
+            }
         }
         Which::Boolean => {
             for e in boolean::tutorial_experiments()? {
-                boolean_one(&args, e)?;
+                boolean_one(args, exec, e)?;
             }
         }
         Which::Additive => {
-            additive::run(&experiments::stdout_log)?;
-            run_local(args.kind()?, &args.config(), &PrivmlAdditive)?;
+            if speak {
+                additive::run(&experiments::stdout_log)?;
+            }
+            execute(exec, &PrivmlAdditive)?;
         }
         Which::Reservoir => {
             let mut cfg = reservoir::Reservoir::default();
@@ -171,16 +197,19 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 config: cfg,
                 log: &experiments::stdout_log,
             };
-            let (_, cost) = run_local(args.kind()?, &args.config(), &job)?;
-            print_cost(&cost);
+            let (_, cost) = execute(exec, &job)?;
+            if speak {
+                print_cost(&cost);
+            }
         }
-        Which::Approx => {
+        Which::Approx if speak => {
             let rows = sigmoid::catalogue()
                 .iter()
                 .map(ApproxRow::for_sigmoid)
                 .collect();
             print!("{}", ApproxTable(rows));
         }
+        Which::Approx => {}
     }
     Ok(())
 }
