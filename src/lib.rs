@@ -21,6 +21,7 @@ pub mod plot;
 pub mod ring;
 pub mod runner;
 pub mod tensor;
+pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{

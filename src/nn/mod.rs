@@ -5,6 +5,7 @@
 //! unchanged in the clear (`Plain`), in visible fixed point (`Fixed`) or on
 //! secret shares (`Shared`); the training loop never sees which.
 
+pub mod init;
 mod layers;
 mod numpy_rng;
 mod presets;

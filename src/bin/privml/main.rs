@@ -1,5 +1,6 @@
 //! `privml`: private machine learning with three-party secret sharing.
 
+mod bench;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -16,12 +17,15 @@ struct Cli {
 enum Command {
     /// Run the experiments of the source tutorial and article.
     Demo(demo::DemoArgs),
+    /// Time the benchmark workloads against plaintext f64 in the same process.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
