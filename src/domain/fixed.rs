@@ -358,6 +358,42 @@ impl<T: RingElement> Ring for Fixed<T> {
         tensor::slice_rows("slice_rows", a, start, end)
     }
 
+    fn gather_rows(&mut self, a: &ArrayD<T>, indices: &[usize]) -> Result<ArrayD<T>> {
+        self.tracker.begin_op();
+        tensor::gather_rows("gather_rows", a, indices)
+    }
+
+    fn concat_rows(&mut self, parts: &[&ArrayD<T>]) -> Result<ArrayD<T>> {
+        self.tracker.begin_op();
+        tensor::concat_rows("concat_rows", parts)
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &ArrayD<T>,
+        ys: &[&ArrayD<T>],
+    ) -> Result<(ArrayD<T>, Vec<ArrayD<T>>)> {
+        self.tracker.begin_op();
+        let bit = x.mapv(|v| !v.msb());
+        let mut out = Vec::with_capacity(ys.len());
+        let mut m = 0;
+        for y in ys {
+            out.push(tensor::zip_broadcast("nonneg_select", y, &bit, |v, b| {
+                if *b { *v } else { T::zero() }
+            })?);
+            m += y.len();
+        }
+        self.account(
+            Op::Compare {
+                bits: T::BITS,
+                selected: m,
+            },
+            x.len(),
+        );
+        let one = self.fp.encode_int(1);
+        Ok((bit.mapv(|b| if b { one } else { T::zero() }), out))
+    }
+
     fn mul_public(&mut self, a: &ArrayD<T>, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
         let idx = self.tracker.begin_op();
         let ce = self.encode(c)?;

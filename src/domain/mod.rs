@@ -167,6 +167,10 @@ pub trait Ring {
     fn reshape(&mut self, a: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
     /// Rows `start..end` along axis 0 (mini-batches).
     fn slice_rows(&mut self, a: &Self::Tensor, start: usize, end: usize) -> Result<Self::Tensor>;
+    /// The rows of axis 0 at `indices`, in that order (repeats allowed).
+    fn gather_rows(&mut self, a: &Self::Tensor, indices: &[usize]) -> Result<Self::Tensor>;
+    /// Tensors stacked along axis 0 (all other axes must agree).
+    fn concat_rows(&mut self, parts: &[&Self::Tensor]) -> Result<Self::Tensor>;
 
     // ----- products (communication) -----------------------------------------
 
@@ -194,6 +198,19 @@ pub trait Ring {
         coeffs: &[f64],
         coeff_frac_bits: u32,
     ) -> Result<Self::Tensor>;
+
+    // ----- comparison (communication) ---------------------------------------
+
+    /// The bit d = [x ≥ 0] for every element of `x` (as 1.0 / 0.0), and the
+    /// products d ⊙ y for each `y` in `ys`, with `x`'s shape broadcast to
+    /// each y's. In `Shared` this is the sign extraction of
+    /// [`crate::mpc::compare`]: 8 rounds of AND gates (ℓ = 64) plus 2 for
+    /// turning the bit into arithmetic shares and multiplexing.
+    fn nonneg_select(
+        &mut self,
+        x: &Self::Tensor,
+        ys: &[&Self::Tensor],
+    ) -> Result<(Self::Tensor, Vec<Self::Tensor>)>;
 
     // ----- bookkeeping -------------------------------------------------------
 
@@ -225,6 +242,102 @@ pub trait Ring {
     fn public_sub(&mut self, c: &ArrayD<f64>, a: &Self::Tensor) -> Result<Self::Tensor> {
         let n = self.neg(a)?;
         self.add_public(&n, c)
+    }
+
+    /// max(x, 0), elementwise.
+    fn relu(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        let (_, mut v) = self.nonneg_select(x, &[x])?;
+        Ok(v.remove(0))
+    }
+
+    /// (max(x, 0), [x ≥ 0]): ReLU and its derivative from one comparison.
+    fn relu_with_derivative(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let (d, mut v) = self.nonneg_select(x, &[x])?;
+        Ok((v.remove(0), d))
+    }
+
+    /// [x ≥ 0] as 1.0 / 0.0 (the derivative of ReLU).
+    fn relu_derivative(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(self.nonneg_select(x, &[])?.0)
+    }
+
+    /// +1 where x ≥ 0, -1 where x < 0.
+    fn sign(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        let d = self.relu_derivative(x)?;
+        let d2 = self.scale_int(&d, 2)?;
+        self.add_public(&d2, &ndarray::arr0(-1.0).into_dyn())
+    }
+
+    /// [a < b] as 1.0 / 0.0 (b broadcast to a's shape).
+    fn less_than(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let diff = self.sub(a, b)?;
+        let d = self.relu_derivative(&diff)?;
+        self.public_sub(&ndarray::arr0(1.0).into_dyn(), &d)
+    }
+
+    /// max(a, b) elementwise: b + relu(a - b).
+    fn max(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let diff = self.sub(a, b)?;
+        let r = self.relu(&diff)?;
+        self.add(b, &r)
+    }
+
+    /// For a matrix x of shape [rows, k]: the row maxima ([rows, 1]) and a
+    /// one-hot matrix ([rows, k]) marking the first maximal column of each
+    /// row. A tournament of ⌈log₂ k⌉ levels, each one comparison round
+    /// over all pairs at once.
+    fn argmax_rows(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let shape = self.shape(x).to_vec();
+        if shape.len() != 2 || shape[1] == 0 {
+            return Err(crate::Error::ShapeMismatch {
+                op: "argmax_rows",
+                left: shape,
+                right: vec![],
+            });
+        }
+        let (rows, k) = (shape[0], shape[1]);
+        // candidates along axis 0: values [c, rows, 1], one-hots [c, rows, k]
+        let xt = self.transpose(x)?;
+        let mut vals = self.reshape(&xt, &[k, rows, 1])?;
+        let eye = ndarray::Array3::from_shape_fn((k, rows, k), |(c, _, j)| (c == j) as u8 as f64)
+            .into_dyn();
+        let mut hots = self.constant(&eye)?;
+        let mut count = k;
+        while count > 1 {
+            let pairs = count / 2;
+            let left: Vec<usize> = (0..pairs).map(|p| 2 * p).collect();
+            let right: Vec<usize> = (0..pairs).map(|p| 2 * p + 1).collect();
+            let (vl, vr) = (
+                self.gather_rows(&vals, &left)?,
+                self.gather_rows(&vals, &right)?,
+            );
+            let (hl, hr) = (
+                self.gather_rows(&hots, &left)?,
+                self.gather_rows(&hots, &right)?,
+            );
+            let diff = self.sub(&vl, &vr)?;
+            // d = [left ≥ right]: ties keep the lower column
+            let (_, sel) = self.nonneg_select(&diff, &[&diff, &hl, &hr])?;
+            let v = self.add(&vr, &sel[0])?;
+            let h = self.add(&sel[1], &hr)?;
+            let h = self.sub(&h, &sel[2])?;
+            if count % 2 == 1 {
+                let last = [count - 1];
+                let (lv, lh) = (
+                    self.gather_rows(&vals, &last)?,
+                    self.gather_rows(&hots, &last)?,
+                );
+                vals = self.concat_rows(&[&v, &lv])?;
+                hots = self.concat_rows(&[&h, &lh])?;
+            } else {
+                vals = v;
+                hots = h;
+            }
+            count = pairs + count % 2;
+        }
+        let m = self.reshape(&vals, &[rows, 1])?;
+        let h = self.reshape(&hots, &[rows, k])?;
+        Ok((m, h))
     }
 
     /// A public scalar as a tensor of shape `[]` (broadcasts anywhere).

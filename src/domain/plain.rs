@@ -226,6 +226,34 @@ impl Ring for Plain {
         tensor::slice_rows("slice_rows", a, start, end)
     }
 
+    fn gather_rows(&mut self, a: &ArrayD<f64>, indices: &[usize]) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        tensor::gather_rows("gather_rows", a, indices)
+    }
+
+    fn concat_rows(&mut self, parts: &[&ArrayD<f64>]) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        tensor::concat_rows("concat_rows", parts)
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &ArrayD<f64>,
+        ys: &[&ArrayD<f64>],
+    ) -> Result<(ArrayD<f64>, Vec<ArrayD<f64>>)> {
+        self.tracker.begin_op();
+        let d = x.mapv(|v| (v >= 0.0) as u8 as f64);
+        let mut out = Vec::with_capacity(ys.len());
+        let mut m = 0;
+        for y in ys {
+            out.push(tensor::zip_broadcast("nonneg_select", y, &d, |v, b| v * b)?);
+            m += y.len();
+        }
+        let bits = (self.model.elem_bytes * 8) as u32;
+        self.account(Op::Compare { bits, selected: m }, x.len());
+        Ok((d, out))
+    }
+
     fn mul_public(&mut self, a: &ArrayD<f64>, c: &ArrayD<f64>) -> Result<ArrayD<f64>> {
         self.tracker.begin_op();
         check_input(c)?;

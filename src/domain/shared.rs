@@ -476,6 +476,63 @@ impl<T: RingElement> Ring for Shared<T> {
         })
     }
 
+    fn gather_rows(&mut self, x: &Replicated<T>, indices: &[usize]) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: tensor::gather_rows("gather_rows", &x.a, indices)?,
+            b: tensor::gather_rows("gather_rows", &x.b, indices)?,
+        })
+    }
+
+    fn concat_rows(&mut self, parts: &[&Replicated<T>]) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let a: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.a).collect();
+        let b: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.b).collect();
+        Ok(Replicated {
+            a: tensor::concat_rows("concat_rows", &a)?,
+            b: tensor::concat_rows("concat_rows", &b)?,
+        })
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &Replicated<T>,
+        ys: &[&Replicated<T>],
+    ) -> Result<(Replicated<T>, Vec<Replicated<T>>)> {
+        self.tracker.begin_op();
+        let mut index = Vec::with_capacity(ys.len());
+        let mut flat = Vec::with_capacity(ys.len());
+        for y in ys {
+            index.push(tensor::broadcast_index(
+                "nonneg_select",
+                y.shape(),
+                x.shape(),
+            )?);
+            flat.push((tensor::row_major(&y.a), tensor::row_major(&y.b)));
+        }
+        let yrefs: Vec<(&[T], &[T])> = flat.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        let (xa, xb) = (tensor::row_major(&x.a), tensor::row_major(&x.b));
+        let ((da, db), outs) = self.party.nonneg_select((&xa, &xb), &yrefs, &index)?;
+        let m: usize = ys.iter().map(|y| y.len()).sum();
+        self.tracker.cost.count_op(
+            Op::Compare {
+                bits: T::BITS,
+                selected: m,
+            },
+            x.len(),
+        );
+        self.sync();
+        let one = self.fp.encode_int(1);
+        let da: Vec<T> = da.into_iter().map(|v| v.wrapping_mul(&one)).collect();
+        let db: Vec<T> = db.into_iter().map(|v| v.wrapping_mul(&one)).collect();
+        let d = self.pair("nonneg_select", x.shape(), da, db)?;
+        let mut out = Vec::with_capacity(ys.len());
+        for (y, (a, b)) in ys.iter().zip(outs) {
+            out.push(self.pair("nonneg_select", y.shape(), a, b)?);
+        }
+        Ok((d, out))
+    }
+
     fn mul_public(&mut self, x: &Replicated<T>, c: &ArrayD<f64>) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         let ce = self.encode(c)?;
