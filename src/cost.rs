@@ -337,6 +337,20 @@ impl CostModel {
     pub fn comm(&self, op: Op, n: usize) -> Comm {
         match op {
             Op::Compare { bits, selected } => self.compare(bits, n, selected),
+            Op::Announce { from } => {
+                let mut c = Comm {
+                    rounds: 1,
+                    ..Default::default()
+                };
+                c.bytes[from % 3] = 2 * n as u64;
+                c.messages[from % 3] = 2;
+                c
+            }
+            Op::Agreement => Comm {
+                rounds: 1,
+                bytes: [32; 3],
+                messages: [1; 3],
+            },
             Op::Input { owner } => self.input(owner, n),
             Op::Reveal => self.reveal(n),
             Op::RevealTo { to } => self.reveal_to(to, n),
@@ -373,6 +387,14 @@ pub enum Op {
     Matmul,
     /// Truncation of a shared value (public scaling, division by 2^k).
     Trunc,
+    /// The share-consistency check of loaded models: one 32-byte digest per
+    /// party (`n` is ignored).
+    Agreement,
+    /// Public bytes from party `from` to the other two (`n` bytes).
+    Announce {
+        /// The sender.
+        from: usize,
+    },
     /// Sign extraction of `n` elements in a `bits`-bit ring, multiplexing
     /// `selected` elements by the resulting bits.
     Compare {
@@ -391,7 +413,7 @@ impl Cost {
         match op {
             Op::Input { .. } => self.input_elements += n,
             Op::Reveal | Op::RevealTo { .. } => self.revealed_elements += n,
-            Op::Reshare => {}
+            Op::Reshare | Op::Agreement | Op::Announce { .. } => {}
             Op::MulInt => self.mults += n,
             Op::MulTrunc => {
                 self.mults += n;

@@ -13,6 +13,8 @@ pub mod experiments;
 pub mod fixed;
 #[cfg(feature = "he")]
 pub mod he;
+pub mod learn;
+pub mod model_file;
 pub mod mpc;
 pub mod net;
 pub mod nn;
@@ -25,7 +27,8 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, Tracker, TruncationMode,
+    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, TensorData, Tracker,
+    TruncationMode,
 };
 pub use error::{Error, OverflowEvent, Result};
 pub use fixed::FixedPoint;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, Tracker};
+use super::{PartyId, Ring, TensorData, Tracker};
 use crate::cost::{Cost, Op};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
@@ -653,6 +653,68 @@ impl<T: RingElement> Ring for Shared<T> {
         self.tracker.cost.count_op(Op::Trunc, n);
         self.sync();
         self.pair("lincomb_public", &shape, a, b)
+    }
+
+    fn export(&self, x: &Replicated<T>) -> TensorData {
+        TensorData::Shares {
+            shape: x.shape().to_vec(),
+            ring_bits: T::BITS,
+            frac_bits: self.fp.frac_bits(),
+            party: self.me() as u8,
+            a: T::slice_to_le_bytes(&tensor::row_major(&x.a)).into_owned(),
+            b: T::slice_to_le_bytes(&tensor::row_major(&x.b)).into_owned(),
+        }
+    }
+
+    fn import(&mut self, data: &TensorData) -> Result<Replicated<T>> {
+        match data {
+            TensorData::Shares {
+                shape,
+                ring_bits,
+                frac_bits,
+                party,
+                a,
+                b,
+            } if *ring_bits == T::BITS
+                && *frac_bits == self.fp.frac_bits()
+                && *party as usize == self.me() =>
+            {
+                let bad = |e: crate::ring::LengthError| Error::invalid("tensor", e.to_string());
+                let a = T::from_bytes_payload(a).map_err(bad)?;
+                let b = T::from_bytes_payload(b).map_err(bad)?;
+                self.pair("import", shape, a, b)
+            }
+            other => Err(Error::invalid(
+                "tensor",
+                format!("{} cannot load {}", self.describe(), other.kind()),
+            )),
+        }
+    }
+
+    fn check_agreement(&mut self, tensors: &[&Replicated<T>], tag: &[u8]) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        self.tracker.begin_op();
+        let digest = |pick: &dyn Fn(&Replicated<T>) -> &ArrayD<T>| {
+            let mut h = Sha256::new();
+            h.update(tag);
+            for t in tensors {
+                h.update(T::slice_to_le_bytes(&tensor::row_major(pick(t))));
+            }
+            h.finalize().to_vec()
+        };
+        let (mine_a, mine_b) = (digest(&|t| &t.a), digest(&|t| &t.b));
+        self.party.check_agreement(mine_a, mine_b)?;
+        self.tracker.cost.count_op(Op::Agreement, 0);
+        self.sync();
+        Ok(())
+    }
+
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.tracker.begin_op();
+        let out = self.party.announce(from, data)?;
+        self.tracker.cost.count_op(Op::Announce { from }, out.len());
+        self.sync();
+        Ok(out)
     }
 
     fn tracker(&self) -> &Tracker {

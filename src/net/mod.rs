@@ -247,6 +247,23 @@ impl Net {
         Ok(v)
     }
 
+    /// Receives up to `max` raw bytes from `peer` (any length in that range).
+    pub fn recv_any_bytes(&mut self, peer: usize, max: usize) -> Result<Vec<u8>> {
+        let frame = self.recv_frame(peer)?;
+        match frame.payload {
+            Payload::Bytes(b) if b.len() <= max => Ok(b),
+            p => Err(Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!(
+                    "expected at most {max} bytes, got {} of {}",
+                    p.byte_len(),
+                    p.kind_name()
+                ),
+            }),
+        }
+    }
+
     /// Receives exactly `len` raw bytes from `peer`.
     pub fn recv_bytes(&mut self, peer: usize, len: usize) -> Result<Vec<u8>> {
         let frame = self.recv_frame(peer)?;

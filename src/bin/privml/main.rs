@@ -2,6 +2,8 @@
 
 mod bench;
 mod demo;
+mod plot;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
     Bench(bench::BenchArgs),
+    /// Train an MLP on a CSV table (or a bundled data set), privately.
+    Train(train::TrainArgs),
+    /// Predict with a saved model on new rows.
+    Predict(train::PredictArgs),
+    /// Draw figures (sigmoid approximations).
+    Plot(plot::PlotArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +34,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => train::predict(a),
+        Command::Plot(a) => plot::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
