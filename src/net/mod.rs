@@ -15,8 +15,10 @@
 //!   which is what `Shared` reports as its cost.
 //!
 //! Implementations: [`memory`] (three parties as threads of one process) and,
-//! with the `tls` feature, TCP with mutual TLS.
+//! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
+//! wire format, [`tls`] its certificates, [`config`] the parties file).
 
+pub mod frame;
 pub mod memory;
 
 use std::time::Duration;
