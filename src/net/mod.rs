@@ -18,8 +18,14 @@
 //! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
 //! wire format, [`tls`] its certificates, [`config`] the parties file).
 
+#[cfg(feature = "tls")]
+pub mod config;
 pub mod frame;
 pub mod memory;
+#[cfg(feature = "tls")]
+pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::time::Duration;
 
