@@ -57,6 +57,16 @@ impl DemoArgs {
         })
     }
 
+    /// The domain asked for (`plain`, `fixed` or `shared`).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The ring size asked for (64 or 128).
+    pub fn ring(&self) -> u32 {
+        self.ring
+    }
+
     /// The secure-run settings these arguments ask for.
     pub fn config(&self) -> SharedConfig {
         SharedConfig {

@@ -1,6 +1,10 @@
 //! `privml`: private machine learning with three-party secret sharing.
 
 mod demo;
+#[cfg(feature = "tls")]
+mod keygen;
+#[cfg(feature = "tls")]
+mod party;
 
 use clap::{Parser, Subcommand};
 
@@ -16,12 +20,24 @@ struct Cli {
 enum Command {
     /// Run the experiments of the source tutorial and article.
     Demo(demo::DemoArgs),
+    /// Run one party of a job over TCP with mutual TLS (the other two
+    /// parties run elsewhere with the same job).
+    #[cfg(feature = "tls")]
+    Party(party::PartyArgs),
+    /// Write a deployment CA, certificates and keys for the three parties,
+    /// and a parties file.
+    #[cfg(feature = "tls")]
+    Keygen(keygen::KeygenArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        #[cfg(feature = "tls")]
+        Command::Party(a) => party::run(a),
+        #[cfg(feature = "tls")]
+        Command::Keygen(a) => keygen::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
