@@ -99,6 +99,9 @@ pub const DEFAULT_CONNECT_DEADLINE: Duration = Duration::from_secs(60);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ciphertext is handed to the socket in batches of about this size.
 pub const FLUSH_BYTES: usize = 256 * 1024;
+/// Payloads up to this size are copied behind their header and sent as one
+/// TLS record; larger ones are sent from the tensor's memory.
+const SMALL_FRAME: usize = 4096;
 /// Socket reads are at most this large.
 const READ_BUF: usize = 64 * 1024;
 /// Longest the reason in an abort frame may be.
@@ -503,11 +506,20 @@ impl Channel for TlsChannel {
     fn send(&mut self, frame: Frame) -> std::result::Result<(), ChannelError> {
         let (header, bytes) = frame::frame_parts(&frame);
         let io = &self.owner.io;
-        io.write_parts(&[&header, &bytes])
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ChannelError::Timeout,
-                _ => ChannelError::Disconnected,
-            })?;
+        let r = if bytes.len() <= SMALL_FRAME {
+            // One TLS record for header and payload: the copy is cheaper
+            // than a second record's 22 bytes of overhead.
+            let mut whole = Vec::with_capacity(HEADER_LEN + bytes.len());
+            whole.extend_from_slice(&header);
+            whole.extend_from_slice(&bytes);
+            io.write_parts(&[&whole])
+        } else {
+            io.write_parts(&[&header, &bytes])
+        };
+        r.map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ChannelError::Timeout,
+            _ => ChannelError::Disconnected,
+        })?;
         let c = &io.counters;
         c.frames.fetch_add(1, Ordering::Relaxed);
         c.header.fetch_add(HEADER_LEN as u64, Ordering::Relaxed);
@@ -947,7 +959,14 @@ fn accept_one(
     let hello = match frame::read_message(&mut stream, frame::MAX_CONTROL_PAYLOAD) {
         Ok(Message::Hello(b)) => b,
         Ok(_) => return Err(refused(&"it sent data before the hello")),
-        Err(FrameError::Io(e)) => return Err(refused(&format!("TLS handshake failed: {e}"))),
+        Err(FrameError::Io(e)) => {
+            let names: Vec<String> = allowed.iter().map(|&p| tls::party_name(p)).collect();
+            return Err(refused(&format!(
+                "TLS handshake failed: {e} (party {me} accepts only certificates of the \
+                 deployment CA naming {})",
+                names.join(" or ")
+            )));
+        }
         Err(FrameError::Closed | FrameError::Truncated { .. }) => {
             return Err(refused(&"it closed the connection during the handshake"));
         }
