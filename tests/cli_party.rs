@@ -103,7 +103,7 @@ fn three_party_processes_print_what_the_in_process_demo_prints() {
     for (id, o) in [(0, &o0), (1, &o1), (2, &o2)] {
         assert!(o.status.success(), "party {id}: {}", text(&o.stderr));
     }
-    let local = Command::new(BIN).args(&job).output().unwrap();
+    let local = Command::new(BIN).args(job).output().unwrap();
     assert!(local.status.success());
     let expected = results(&text(&local.stdout));
     let got = results(&text(&o0.stdout));

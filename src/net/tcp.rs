@@ -660,11 +660,13 @@ pub fn connect_with(
     }
     let deadline = Instant::now() + opts.deadline;
     let listener = if me < 2 {
-        Some(TcpListener::bind(listen).map_err(|e| {
-            Error::Io(io::Error::new(
-                e.kind(),
-                format!("party {me} cannot listen on {listen}: {e}"),
-            ))
+        Some(TcpListener::bind(listen).map_err(|e| Error::Unreachable {
+            party: me,
+            addr: listen.to_string(),
+            reason: format!(
+                "this party cannot listen there: {e} (is another process using the port, \
+                     or is the address not one of this host's?)"
+            ),
         })?)
     } else {
         None
@@ -960,12 +962,21 @@ fn accept_one(
         Ok(Message::Hello(b)) => b,
         Ok(_) => return Err(refused(&"it sent data before the hello")),
         Err(FrameError::Io(e)) => {
-            let names: Vec<String> = allowed.iter().map(|&p| tls::party_name(p)).collect();
-            return Err(refused(&format!(
-                "TLS handshake failed: {e} (party {me} accepts only certificates of the \
-                 deployment CA naming {})",
-                names.join(" or ")
-            )));
+            let alert = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|t| matches!(t, rustls::Error::AlertReceived(_)));
+            let hint = if alert {
+                "the client refused this party's certificate: is it from the same deployment CA?"
+                    .to_string()
+            } else {
+                let names: Vec<String> = allowed.iter().map(|&p| tls::party_name(p)).collect();
+                format!(
+                    "party {me} accepts only certificates of the deployment CA naming {}",
+                    names.join(" or ")
+                )
+            };
+            return Err(refused(&format!("TLS handshake failed: {e} ({hint})")));
         }
         Err(FrameError::Closed | FrameError::Truncated { .. }) => {
             return Err(refused(&"it closed the connection during the handshake"));
