@@ -64,13 +64,17 @@
 //! use std::path::Path;
 //! use privml::net::config::PartiesConfig;
 //! use privml::net::tcp::{self, ConnectOptions};
-//! use privml::{Shared, SharedConfig};
+//! use privml::{Ring, Shared, SharedConfig};
 //!
 //! let parties = PartiesConfig::load(Path::new("deploy/parties.toml"))?;
 //! let me = 1;
 //! let links = tcp::connect(&parties, me, &ConnectOptions::from_config(&parties))?;
 //! let (next, prev) = links.into_boxed();
 //! let mut r = Shared::<u64>::new(me, next, prev, &SharedConfig::default())?;
+//! // ... run the same program as the other two parties:
+//! let x = r.input(0, None, &[2])?; // party 0 owns x
+//! let x2 = r.mul(&x, &x)?;
+//! println!("{}", r.reveal(&x2)?);
 //! # Ok::<(), privml::Error>(())
 //! ```
 
