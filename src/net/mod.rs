@@ -15,9 +15,17 @@
 //!   which is what `Shared` reports as its cost.
 //!
 //! Implementations: [`memory`] (three parties as threads of one process) and,
-//! with the `tls` feature, TCP with mutual TLS.
+//! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
+//! wire format, [`tls`] its certificates, [`config`] the parties file).
 
+#[cfg(feature = "tls")]
+pub mod config;
+pub mod frame;
 pub mod memory;
+#[cfg(feature = "tls")]
+pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::time::Duration;
 

@@ -2,6 +2,10 @@
 
 mod bench;
 mod demo;
+#[cfg(feature = "tls")]
+mod keygen;
+#[cfg(feature = "tls")]
+mod party;
 mod plot;
 mod train;
 
@@ -19,14 +23,22 @@ struct Cli {
 enum Command {
     /// Run the experiments of the source tutorial and article.
     Demo(demo::DemoArgs),
-    /// Time the benchmark workloads against plaintext f64 in the same process.
-    Bench(bench::BenchArgs),
     /// Train an MLP on a CSV table (or a bundled data set), privately.
     Train(train::TrainArgs),
     /// Predict with a saved model on new rows.
     Predict(train::PredictArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
+    /// Time the benchmark workloads against plaintext f64 in the same process.
+    Bench(bench::BenchArgs),
+    /// Run one party of a job over TCP with mutual TLS (the other two
+    /// parties run elsewhere with the same job).
+    #[cfg(feature = "tls")]
+    Party(party::PartyArgs),
+    /// Write a deployment CA, certificates and keys for the three parties,
+    /// and a parties file.
+    #[cfg(feature = "tls")]
+    Keygen(keygen::KeygenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +49,10 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => train::run(a),
         Command::Predict(a) => train::predict(a),
         Command::Plot(a) => plot::run(a),
+        #[cfg(feature = "tls")]
+        Command::Party(a) => party::run(a),
+        #[cfg(feature = "tls")]
+        Command::Keygen(a) => keygen::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

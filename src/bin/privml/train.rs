@@ -81,6 +81,31 @@ impl TrainArgs {
         self.ring
     }
 
+    /// The domain name.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The settings all three parties must share (file names excluded: the
+    /// data file and the output prefix are each party's own).
+    pub fn session(&self) -> String {
+        format!(
+            "model={} ring={} epochs={} batch={} lr={} test_fraction={} max_rows={:?} scaling={} seed={} owner={} reveal={} frac_bits={:?}",
+            self.model,
+            self.ring,
+            self.epochs,
+            self.batch,
+            self.lr,
+            self.test_fraction,
+            self.max_rows,
+            self.scaling,
+            self.seed,
+            self.data_owner,
+            self.reveal_model,
+            self.frac_bits
+        )
+    }
+
     /// The secure-run settings these arguments ask for.
     pub fn config(&self) -> SharedConfig {
         SharedConfig {
@@ -252,10 +277,13 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
     };
     let t0 = Instant::now();
     let (out, cost) = execute(exec, &job)?;
-    if let Ok(mut slot) = bar.lock() {
-        if let Some(pb) = slot.take() {
-            pb.finish_and_clear();
-        }
+    if let Ok(mut slot) = bar.lock()
+        && let Some(pb) = slot.take()
+    {
+        pb.finish_and_clear();
+    }
+    if let (Exec::Party { id, .. }, Some(p)) = (exec, &out.saved_to) {
+        println!("party {id} saved its shares to {}", p.display());
     }
     if !speak {
         return Ok(());
@@ -349,6 +377,19 @@ impl PredictArgs {
     /// The ring size.
     pub fn ring(&self) -> u32 {
         self.ring
+    }
+
+    /// The domain name.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The settings all three parties must share.
+    pub fn session(&self) -> String {
+        format!(
+            "ring={} owner={} frac_bits={:?}",
+            self.ring, self.data_owner, self.frac_bits
+        )
     }
     /// The secure-run settings.
     pub fn config(&self) -> SharedConfig {
