@@ -164,7 +164,7 @@ pub enum Error {
     /// about one flat tensor element, this names the sample and the column
     /// so a user can find the value in the data file.
     #[error(
-        "value {value} in row {row}{}, column '{column}' is outside the fixed-point range [{min}, {max}]",
+        "value {value:e} in row {row}{}, column '{column}' is outside the fixed-point range [{min:e}, {max:e}]",
         line_suffix(.line)
     )]
     DataOutOfRange {

@@ -131,12 +131,7 @@ fn load(spec: &str, target: Option<&str>) -> Result<Dataset> {
     Ok(data::load_csv(spec, target)?)
 }
 
-fn check_range(
-    x: &ndarray::Array2<f64>,
-    ring: u32,
-    frac_bits: Option<u32>,
-    what: &str,
-) -> Result<()> {
+fn check_range(d: &Dataset, ring: u32, frac_bits: Option<u32>, what: &str) -> Result<()> {
     let (min, max) = match ring {
         128 => {
             let fp =
@@ -148,7 +143,8 @@ fn check_range(
             (fp.min_value(), fp.max_value())
         }
     };
-    data::check_range(x, min, max).with_context(|| format!("{what} after normalisation"))
+    d.check_range(min, max)
+        .with_context(|| format!("{what} after normalisation"))
 }
 
 /// Loads, splits and normalises the data owner's table.
@@ -174,8 +170,8 @@ pub fn prepare(args: &TrainArgs) -> Result<TrainData> {
         Some(n) => (n.apply(&train)?, n.apply(&test)?),
         None => (train, test),
     };
-    check_range(train.features(), args.ring, args.frac_bits, "training data")?;
-    check_range(test.features(), args.ring, args.frac_bits, "test data")?;
+    check_range(&train, args.ring, args.frac_bits, "training data")?;
+    check_range(&test, args.ring, args.frac_bits, "test data")?;
     let targets = |d: &Dataset| -> Result<ndarray::Array2<f64>> {
         Ok(if classes <= 2 {
             d.targets().clone().insert_axis(ndarray::Axis(1))

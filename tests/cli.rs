@@ -1,0 +1,155 @@
+//! The command-line tool from the outside: demos, train/predict, plots, and
+//! clear errors for bad input.
+#![cfg(feature = "cli")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn privml(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_privml"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("privml-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn demo_runs_and_reports_cost() {
+    let (ok, out, err) = privml(&["demo", "--iterations", "100"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Prediction on [1 1 1]"), "{out}");
+    assert!(
+        out.contains("cost report") && out.contains("party 2 sent"),
+        "{out}"
+    );
+    let (ok, out, _) = privml(&[
+        "demo",
+        "boolean",
+        "--domain",
+        "fixed",
+        "--iterations",
+        "100",
+    ]);
+    assert!(ok);
+    assert!(out.contains("COLLAPSE EXPLAINED: overflow in mul"), "{out}");
+}
+
+#[test]
+fn train_then_predict_in_process() {
+    let d = tmp("train");
+    let prefix = d.join("bc");
+    let plot = d.join("curves.svg");
+    let (ok, out, err) = privml(&[
+        "train",
+        "--data",
+        "breast_cancer",
+        "--model",
+        "mlp:8",
+        "--epochs",
+        "2",
+        "--batch",
+        "32",
+        "--out",
+        prefix.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("epoch 2: train loss") && out.contains("test accuracy"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .contains("test accuracy")
+    );
+    let csv = d.join("pred.csv");
+    let data = format!("{}/data/breast_cancer.csv", env!("CARGO_MANIFEST_DIR"));
+    let (ok, out, err) = privml(&[
+        "predict",
+        "--model",
+        prefix.to_str().unwrap(),
+        "--data",
+        &data,
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("569 predictions") && out.contains("accuracy against 'target'"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 570);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn bad_csv_input_names_row_and_column() {
+    let d = tmp("bad");
+    let cases = [
+        ("a,b,target\n1,2,0\n3,,1\n", "column 'b'"),
+        ("a,b,target\n1,2,0\n3,x,1\n", "column 'b'"),
+        ("a,b,target\n1,2,0\n1e300,2,1\n0,1,0\n", "column 'a'"),
+    ];
+    for (i, (content, want)) in cases.iter().enumerate() {
+        let f = d.join(format!("bad{i}.csv"));
+        std::fs::write(&f, content).unwrap();
+        let (ok, _, err) = privml(&[
+            "train",
+            "--data",
+            f.to_str().unwrap(),
+            "--domain",
+            "fixed",
+            "--scaling",
+            "none",
+            "--epochs",
+            "1",
+            "--batch",
+            "1",
+        ]);
+        assert!(!ok, "case {i} must fail");
+        assert!(err.contains(want), "case {i}: {err}");
+        assert!(
+            err.contains("line 3") || err.contains("row"),
+            "case {i} names the row: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let f = d.join("ok.csv");
+    std::fs::write(&f, "a,b,target\n1,2,0\n3,4,1\n").unwrap();
+    let (ok, _, err) = privml(&["train", "--data", f.to_str().unwrap(), "--target", "label"]);
+    assert!(
+        !ok && err.contains("label") && err.contains("target"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn plot_sigmoid_writes_a_png() {
+    let d = tmp("plot");
+    let f = d.join("s.png");
+    let (ok, _, err) = privml(&["plot", "sigmoid", "--out", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&f).unwrap();
+    assert_eq!(&bytes[..4], b"\x89PNG");
+    let (ok, _, err) = privml(&[
+        "plot",
+        "sigmoid",
+        "--out",
+        d.join("s.gif").to_str().unwrap(),
+    ]);
+    assert!(!ok && !err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
