@@ -20,6 +20,9 @@ use std::time::Duration;
 
 use super::{Channel, ChannelError, Frame};
 
+/// How long a receive polls before parking the thread.
+const SPIN: Duration = Duration::from_micros(200);
+
 /// One end of an in-memory link.
 #[derive(Debug)]
 pub struct MemoryChannel {
@@ -33,7 +36,22 @@ impl Channel for MemoryChannel {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
-        match self.rx.recv_timeout(timeout) {
+        // Poll briefly, yielding the core, before parking the thread: a
+        // protocol round between threads takes microseconds, and waking a
+        // parked thread costs tens of them.
+        let start = std::time::Instant::now();
+        loop {
+            match self.rx.try_recv() {
+                Ok(f) => return Ok(f),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(ChannelError::Disconnected),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            if start.elapsed() >= SPIN {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        match self.rx.recv_timeout(timeout.saturating_sub(start.elapsed())) {
             Ok(f) => Ok(f),
             Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(ChannelError::Disconnected),
