@@ -162,6 +162,133 @@ impl Workload for W3Sigmoid {
     }
 }
 
+/// W3 (piecewise): the hard sigmoid clip(x/4 + 1/2, 0, 1) by secure comparison.
+pub struct W3Piecewise {
+    /// Number of elements.
+    pub n: usize,
+    x: Array2<f64>,
+}
+
+impl W3Piecewise {
+    /// n values uniform in [-8, 8).
+    pub fn new(n: usize) -> Self {
+        W3Piecewise {
+            n,
+            x: Sampler::new(3).uniform_matrix(1, n, -8.0, 8.0),
+        }
+    }
+}
+
+impl Workload for W3Piecewise {
+    type State<R: Ring> = R::Tensor;
+    fn name(&self) -> String {
+        format!(
+            "W3 sigmoid (piecewise linear, 2 comparisons), n = {}",
+            self.n
+        )
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        input_matrix(r, 0, &self.x)
+    }
+    fn run<R: Ring>(&self, r: &mut R, x: &mut Self::State<R>) -> Result<()> {
+        nn::Activation::PiecewiseSigmoid { slope: 0.25 }
+            .apply(r, x)
+            .map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(self.x.mapv(sigmoid::exact));
+        }))
+    }
+}
+
+/// W6: one SGD step of an MLP ("Network A": 784-128-128-10, ReLU) on a batch.
+pub struct W6Mlp {
+    /// The network.
+    pub spec: nn::MlpSpec,
+    x: Array2<f64>,
+    y: Array2<f64>,
+    /// Learning rate.
+    pub lr: f64,
+}
+
+impl W6Mlp {
+    /// Network A with a batch of `batch` random MNIST-like rows.
+    pub fn new(batch: usize) -> Self {
+        let spec = nn::MlpSpec::network_a();
+        let mut s = Sampler::new(6);
+        let x = s.uniform_matrix(batch, spec.inputs, 0.0, 1.0);
+        let y = Array2::from_shape_fn((batch, spec.outputs), |(i, j)| {
+            (i % spec.outputs == j) as u8 as f64
+        });
+        W6Mlp {
+            spec,
+            x,
+            y,
+            lr: 0.1,
+        }
+    }
+}
+
+impl Workload for W6Mlp {
+    type State<R: Ring> = (nn::Sequential<R>, R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        format!(
+            "W6 MLP {} (ReLU), one SGD step, batch {}",
+            self.spec,
+            self.x.nrows()
+        )
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        let net = nn::mlp(r, &self.spec, 6)?;
+        Ok((
+            net,
+            input_matrix(r, 1, &self.x)?,
+            input_matrix(r, 1, &self.y)?,
+        ))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (net, x, y): &mut Self::State<R>) -> Result<()> {
+        let out = net.forward(r, x)?;
+        let delta = r.sub(y, &out)?;
+        net.backward(r, &delta)?;
+        net.update(r, self.lr / self.x.nrows() as f64)
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        // the same step in plain ndarray f64
+        let widths = self.spec.widths();
+        let mut s = Sampler::new(6);
+        let mut ws: Vec<Array2<f64>> = widths
+            .windows(2)
+            .map(|w| s.he_uniform(w[0], w[1]))
+            .collect();
+        let mut bs: Vec<Array1<f64>> = widths[1..].iter().map(|w| Array1::zeros(*w)).collect();
+        let step = self.lr / self.x.nrows() as f64;
+        Some(Box::new(move || {
+            let mut acts = vec![self.x.clone()];
+            for (k, (w, b)) in ws.iter().zip(&bs).enumerate() {
+                let z = acts[k].dot(w) + b;
+                acts.push(if k + 1 < ws.len() {
+                    z.mapv(|v| v.max(0.0))
+                } else {
+                    z
+                });
+            }
+            let mut delta = &self.y - &acts[ws.len()];
+            for k in (0..ws.len()).rev() {
+                let gw = acts[k].t().dot(&delta);
+                let gb = delta.sum_axis(ndarray::Axis(0));
+                if k > 0 {
+                    let back = delta.dot(&ws[k].t());
+                    delta = back * acts[k].mapv(|v| (v > 0.0) as u8 as f64);
+                }
+                ws[k] = &ws[k] + &(gw * step);
+                bs[k] = &bs[k] + &(gb * step);
+            }
+            std::hint::black_box(&ws);
+        }))
+    }
+}
+
 /// W4: the tutorial's three-layer network.
 pub struct W4Tutorial {
     /// Training iterations.

@@ -381,6 +381,29 @@ pub trait Ring {
         self.public_sub(&ndarray::arr0(1.0).into_dyn(), &d)
     }
 
+    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise: relu(t) - relu(t - 1) and
+    /// its derivative, from one batched comparison of t and t - 1.
+    fn clip01(&mut self, t: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let shape = self.shape(t).to_vec();
+        let n: usize = shape.iter().product();
+        let row = self.reshape(t, &[1, n])?;
+        let shifted = self.add_public(&row, &ndarray::arr0(-1.0).into_dyn())?;
+        let both = self.concat_rows(&[&row, &shifted])?;
+        let (d, mut v) = self.nonneg_select(&both, &[&both])?;
+        let relus = v.remove(0);
+        let (r0, r1) = (
+            self.slice_rows(&relus, 0, 1)?,
+            self.slice_rows(&relus, 1, 2)?,
+        );
+        let (d0, d1) = (self.slice_rows(&d, 0, 1)?, self.slice_rows(&d, 1, 2)?);
+        let value = self.sub(&r0, &r1)?;
+        let inside = self.sub(&d0, &d1)?;
+        Ok((
+            self.reshape(&value, &shape)?,
+            self.reshape(&inside, &shape)?,
+        ))
+    }
+
     /// max(a, b) elementwise: b + relu(a - b).
     fn max(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
         let diff = self.sub(a, b)?;

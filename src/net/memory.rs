@@ -43,7 +43,9 @@ impl Channel for MemoryChannel {
         loop {
             match self.rx.try_recv() {
                 Ok(f) => return Ok(f),
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(ChannelError::Disconnected),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return Err(ChannelError::Disconnected);
+                }
                 Err(std::sync::mpsc::TryRecvError::Empty) => {}
             }
             if start.elapsed() >= SPIN {
@@ -51,7 +53,10 @@ impl Channel for MemoryChannel {
             }
             std::thread::yield_now();
         }
-        match self.rx.recv_timeout(timeout.saturating_sub(start.elapsed())) {
+        match self
+            .rx
+            .recv_timeout(timeout.saturating_sub(start.elapsed()))
+        {
             Ok(f) => Ok(f),
             Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(ChannelError::Disconnected),

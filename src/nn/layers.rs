@@ -45,6 +45,14 @@ pub enum Activation {
     /// max(x, 0) by secure comparison; the comparison's bit is kept as the
     /// derivative, so backward costs one product and no second comparison.
     Relu,
+    /// The piecewise-linear sigmoid clip(slope · x + 1/2, 0, 1) of SecureML
+    /// (slope 1) and ABY3; slope 1/4 matches σ'(0) ("hard sigmoid"). Two
+    /// comparisons in one batch; the derivative slope · [0 < t < 1] comes
+    /// with them.
+    PiecewiseSigmoid {
+        /// Slope of the middle segment.
+        slope: f64,
+    },
 }
 
 impl Activation {
@@ -61,6 +69,9 @@ impl Activation {
         match self {
             Activation::Sigmoid { approx, .. } => format!("sigmoid ≈ {}", approx.name),
             Activation::Relu => "relu".to_string(),
+            Activation::PiecewiseSigmoid { slope } => {
+                format!("piecewise-linear sigmoid (slope {slope})")
+            }
         }
     }
 
@@ -69,8 +80,35 @@ impl Activation {
         match self {
             Activation::Sigmoid { approx, eval } => approx::evaluate(r, x, approx, eval),
             Activation::Relu => r.relu(x),
+            Activation::PiecewiseSigmoid { slope } => Ok(piecewise(r, x, *slope)?.0),
         }
     }
+}
+
+/// clip(slope · x + 1/2, 0, 1) and its derivative slope · [0 ≤ t < 1].
+pub(crate) fn piecewise<R: Ring>(
+    r: &mut R,
+    x: &R::Tensor,
+    slope: f64,
+) -> Result<(R::Tensor, R::Tensor)> {
+    let scaled = if slope == 1.0 {
+        x.clone()
+    } else {
+        r.mul_public(x, &arr0(slope).into_dyn())?
+    };
+    let t = r.add_public(&scaled, &arr0(0.5).into_dyn())?;
+    let (v, inside) = r.clip01(&t)?;
+    let d = if slope == 1.0 {
+        inside
+    } else {
+        r.mul_public(&inside, &arr0(slope).into_dyn())?
+    };
+    Ok((v, d))
+}
+
+/// The piecewise-linear sigmoid in f64, for tables and plots.
+pub fn piecewise_sigmoid_f64(x: f64, slope: f64) -> f64 {
+    (slope * x + 0.5).clamp(0.0, 1.0)
 }
 
 /// An activation layer: the function plus what backward needs.
@@ -127,6 +165,11 @@ impl<R: Ring> Layer<R> {
                         a.saved = Some(d);
                         Ok(y)
                     }
+                    (Activation::PiecewiseSigmoid { slope }, true) => {
+                        let (y, d) = piecewise(r, x, *slope)?;
+                        a.saved = Some(d);
+                        Ok(y)
+                    }
                     (Activation::Sigmoid { .. }, true) => {
                         let y = a.activation.apply(r, x)?;
                         a.saved = Some(y.clone());
@@ -153,7 +196,9 @@ impl<R: Ring> Layer<R> {
                         let one_minus = r.public_sub(&arr0(1.0).into_dyn(), saved)?;
                         Ok(Some(Derivative::Product(one_minus, saved.clone())))
                     }
-                    Activation::Relu => Ok(Some(Derivative::Ready(saved.clone()))),
+                    Activation::Relu | Activation::PiecewiseSigmoid { .. } => {
+                        Ok(Some(Derivative::Ready(saved.clone())))
+                    }
                 }
             }
             Layer::Dense(_) => Ok(None),

@@ -13,7 +13,7 @@ mod presets;
 mod sequential;
 mod train;
 
-pub use layers::{Activation, ActivationLayer, Dense, Layer};
+pub use layers::{Activation, ActivationLayer, Dense, Layer, piecewise_sigmoid_f64};
 pub use mlp::{MlpSpec, mlp, mlp_with_parameters};
 pub use numpy_rng::NumpyRandom;
 pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
