@@ -168,3 +168,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn piecewise_sigmoid_matches_plaintext() {
+    use privml::nn::{Activation, piecewise_sigmoid_f64};
+    let x = Array1::from_vec((-40..=40).map(|i| i as f64 / 8.0).collect()).into_dyn();
+    for slope in [1.0, 0.25] {
+        let prog = |r: &mut Shared<u64>| {
+            let xs = r.input(0, r.owns(0).then_some(&x), x.shape())?;
+            let y = Activation::PiecewiseSigmoid { slope }.apply(r, &xs)?;
+            r.reveal(&y)
+        };
+        let [got, _, _] = Shared::<u64>::simulate(prog).unwrap();
+        let mut plain = Plain::new();
+        let xp = plain.constant(&x).unwrap();
+        let ys = Activation::PiecewiseSigmoid { slope }
+            .apply(&mut plain, &xp)
+            .unwrap();
+        let yp = plain.reveal(&ys).unwrap();
+        for ((g, p), v) in got.iter().zip(yp.iter()).zip(x.iter()) {
+            let want = piecewise_sigmoid_f64(*v, slope);
+            assert_eq!(*p, want, "plain at {v}");
+            assert!(
+                (g - want).abs() <= 2.0 / 65536.0,
+                "shared at {v}: {g} vs {want}"
+            );
+        }
+    }
+}
