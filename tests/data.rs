@@ -427,7 +427,7 @@ fn in_memory_dataset_range_error_has_no_line() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.starts_with("value -10000000000000000 in row 1, column 'b'"),
+        msg.starts_with("value -1e16 in row 1, column 'b'"),
         "{msg}"
     );
 }
