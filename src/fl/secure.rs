@@ -151,10 +151,17 @@ impl ShareParams {
         (i64::MAX as u64) / self.max_clients as u64
     }
 
-    /// Largest |value| per client, in value units (after weighting).
+    /// Largest |value| per client, in value units (after weighting): the
+    /// largest f64 whose encoding stays within
+    /// [`max_abs_encoded`](Self::max_abs_encoded).
     pub fn max_abs_value(&self) -> f64 {
-        // Rounding may add half a unit: stay one unit below the bound.
-        (self.max_abs_encoded() - 1) as f64 / self.scale()
+        let b = self.max_abs_encoded();
+        let mut f = b as f64;
+        // u64 → f64 rounds to nearest: step down if it rounded up.
+        while f >= 9.223_372_036_854_775_808e18 || f as u64 > b {
+            f = f.next_down();
+        }
+        f / self.scale()
     }
 
     /// 2^f.
@@ -178,8 +185,13 @@ impl ShareParams {
             .iter()
             .enumerate()
             .map(|(index, &v)| {
-                if v.is_finite() && v.abs() <= limit {
-                    Ok((v * scale).round() as i64 as u64)
+                // Compare in integers: f64 cannot tell 2^61 - 1 from 2^61.
+                let e = (v * scale).round();
+                let fits = e.is_finite()
+                    && e.abs() < 9.223_372_036_854_775_808e18
+                    && (e as i64).unsigned_abs() <= self.max_abs_encoded();
+                if fits {
+                    Ok(e as i64 as u64)
                 } else {
                     Err(Error::UpdateOutOfRange {
                         client: client.to_string(),
@@ -541,9 +553,10 @@ impl ShareServer {
         }
         let first_seed = h.flags & FLAG_FIRST_SEED != 0;
         let second_seed = h.flags & FLAG_SECOND_SEED != 0;
-        let (first, second) = checked
-            .body
-            .split_at(if first_seed { SEED_LEN } else { 8 * self.len });
+        let (first, second) =
+            checked
+                .body
+                .split_at(if first_seed { SEED_LEN } else { 8 * self.len });
         add_share(&mut self.sum_a, first, first_seed);
         add_share(&mut self.sum_b, second, second_seed);
         self.seen.insert(client.0);
