@@ -301,11 +301,6 @@ pub fn share_update_with_rng(
         .zip(&x1)
         .map(|((v, a), b)| v.wrapping_sub(*a).wrapping_sub(*b))
         .collect();
-    let bytes_of = |v: &[u64]| {
-        let mut out = Vec::with_capacity(8 * v.len());
-        wire::put_u64s(&mut out, v);
-        out
-    };
     let header = |server: u8, flags: u8| Header {
         kind: Kind::Shares,
         server,
@@ -316,22 +311,50 @@ pub fn share_update_with_rng(
         frac_bits: params.frac_bits,
         len: n as u64,
     };
-    let b2 = bytes_of(&x2);
+    // Each message is written once, straight from the share vectors.
+    let msg = |server: u8, flags: u8, parts: [Part<'_>; 2]| {
+        let len = parts.iter().map(Part::byte_len).sum();
+        wire::encode_with(&header(server, flags), len, |out| {
+            for p in parts {
+                match p {
+                    Part::Seed(s) => out.extend_from_slice(s),
+                    Part::Share(v) => wire::put_u64s(out, v),
+                }
+            }
+        })
+    };
     Ok(match seeds {
-        None => {
-            let (b0, b1) = (bytes_of(&x0), bytes_of(&x1));
-            [
-                wire::encode(&header(0, 0), &[&b0, &b1]),
-                wire::encode(&header(1, 0), &[&b1, &b2]),
-                wire::encode(&header(2, 0), &[&b2, &b0]),
-            ]
-        }
+        None => [
+            msg(0, 0, [Part::Share(&x0), Part::Share(&x1)]),
+            msg(1, 0, [Part::Share(&x1), Part::Share(&x2)]),
+            msg(2, 0, [Part::Share(&x2), Part::Share(&x0)]),
+        ],
         Some((s0, s1)) => [
-            wire::encode(&header(0, FLAG_FIRST_SEED | FLAG_SECOND_SEED), &[&s0, &s1]),
-            wire::encode(&header(1, FLAG_FIRST_SEED), &[&s1, &b2]),
-            wire::encode(&header(2, FLAG_SECOND_SEED), &[&b2, &s0]),
+            msg(
+                0,
+                FLAG_FIRST_SEED | FLAG_SECOND_SEED,
+                [Part::Seed(&s0), Part::Seed(&s1)],
+            ),
+            msg(1, FLAG_FIRST_SEED, [Part::Seed(&s1), Part::Share(&x2)]),
+            msg(2, FLAG_SECOND_SEED, [Part::Share(&x2), Part::Seed(&s0)]),
         ],
     })
+}
+
+/// One share as it goes on the wire.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Seed(&'a [u8; SEED_LEN]),
+    Share(&'a [u64]),
+}
+
+impl Part<'_> {
+    fn byte_len(&self) -> usize {
+        match self {
+            Part::Seed(_) => SEED_LEN,
+            Part::Share(v) => 8 * v.len(),
+        }
+    }
 }
 
 /// A message that one [`ShareServer`] has checked and may add.
