@@ -54,6 +54,7 @@ struct Row {
     name: &'static str,
     client: Duration,
     servers: Duration,
+    n_servers: usize,
     open: Duration,
     total: Duration,
     bytes_client: u64,
@@ -139,6 +140,7 @@ fn table(clients: usize, params: usize, runs: usize) {
             name,
             client: median(c),
             servers: median(s),
+            n_servers: out.bytes_from_clients.len(),
             open: median(o),
             total: median(t),
             bytes_client: out.bytes_per_client,
@@ -149,15 +151,20 @@ fn table(clients: usize, params: usize, runs: usize) {
     }
     let plain_total = rows[0].total;
     println!(
-        "| method | client: protect one update | servers: check + add all | open the sum | round total (clients one after another) | x plain round | bytes per client | bytes per server (from clients) | bytes per server (out) | max error of the mean |"
+        "| method | client: protect one update | each server: check + add all {clients} | open the sum | round total (clients one after another) | ÷ plain round | bytes per client | bytes per server (from clients) | bytes per server (out) | max error of the mean |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.2} ms | {:.1} ms | {:.1} ms | {:.0} ms | {:.1} | {} ({:.1}/param) | {} | {} | {:.1e} |",
+            "| {} | {:.2} ms | {:.1} ms{} | {:.1} ms | {:.0} ms | {:.1} | {} ({:.1}/param) | {} | {} | {:.1e} |",
             r.name,
             ms(r.client),
-            ms(r.servers),
+            ms(r.servers) / r.n_servers as f64,
+            if r.n_servers > 1 {
+                format!(" (x{})", r.n_servers)
+            } else {
+                String::new()
+            },
             ms(r.open),
             ms(r.total),
             r.total.as_secs_f64() / plain_total.as_secs_f64(),

@@ -14,6 +14,9 @@ use crate::fixed::FixedPoint;
 use crate::mpc::Replicated;
 use crate::ring::prg::{AesPrg, Seed};
 
+/// 2^63 as an f64 (exact).
+const TWO_63: f64 = (1u64 << 63) as f64;
+
 /// How a client writes the two shares it sends to each server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ShareEncoding {
@@ -158,7 +161,7 @@ impl ShareParams {
         let b = self.max_abs_encoded();
         let mut f = b as f64;
         // u64 → f64 rounds to nearest: step down if it rounded up.
-        while f >= 9.223_372_036_854_775_808e18 || f as u64 > b {
+        while f >= TWO_63 || f as u64 > b {
             f = f.next_down();
         }
         f / self.scale()
@@ -188,7 +191,7 @@ impl ShareParams {
                 // Compare in integers: f64 cannot tell 2^61 - 1 from 2^61.
                 let e = (v * scale).round();
                 let fits = e.is_finite()
-                    && e.abs() < 9.223_372_036_854_775_808e18
+                    && e.abs() < TWO_63
                     && (e as i64).unsigned_abs() <= self.max_abs_encoded();
                 if fits {
                     Ok(e as i64 as u64)
