@@ -6,6 +6,7 @@
 //! time: `compile_fail` doctests on `privml::he::Aggregator` and on
 //! `privml::fl::HeRound` (neither has a decryption method, and no
 //! conversion from the public key to a `SecretKey` exists).
+#![cfg(feature = "he")]
 
 use privml::Error;
 use privml::error::Rejection;
@@ -642,22 +643,37 @@ fn out_of_range_updates_fail_on_the_client_naming_it() {
         let meta = UpdateMeta::new(ClientId(12), 1, 1);
         for e in [
             share_update(&p, meta, &u).expect_err("mpc"),
-            encrypt_update(&pk, meta, &[0.0, 0.0, 0.0, 1e6]).expect_err("he"),
+            encrypt_update(&pk, meta, &u).expect_err("he"),
         ] {
             match &e {
-                Error::UpdateOutOfRange { client, .. } => assert_eq!(client, "client-12"),
+                Error::UpdateOutOfRange { client, index, .. } => {
+                    assert_eq!((client.as_str(), *index), ("client-12", i), "{e}");
+                }
                 other => panic!("{other}"),
             }
-        }
-        match share_update(&p, meta, &u).expect_err("mpc") {
-            Error::UpdateOutOfRange { index, .. } => assert_eq!(index, i),
-            other => panic!("{other}"),
         }
     }
     // The weight counts: 1e9 is fine alone, not from a client with 1000 samples.
     let big = [1e9];
     assert!(share_update(&p, UpdateMeta::new(ClientId(0), 1, 1), &big).is_ok());
     assert!(share_update(&p, UpdateMeta::new(ClientId(0), 1, 1000), &big).is_err());
+
+    // In a round, such a client fails alone and the others are aggregated.
+    let data = [vec![1.0, 2.0], vec![f64::NAN, 0.0], vec![3.0, 4.0]];
+    for (name, agg, o) in methods() {
+        if agg == Aggregation::Plain {
+            continue;
+        }
+        let ra = RoundAggregator::new(agg, 2, &o).expect("set-up");
+        let out = ra.run(1, &updates(&data, &[1, 1, 1], 1)).expect("round");
+        assert_eq!(out.refused.len(), 1, "{name}");
+        assert!(matches!(
+            out.refused[0].error,
+            Error::UpdateOutOfRange { ref client, index: 0, .. } if client == "client-1"
+        ));
+        let mean = out.mean.expect("two accepted");
+        assert!(max_diff(&mean, &[2.0, 3.0]) < 1e-4, "{name}");
+    }
 }
 
 #[test]

@@ -12,13 +12,7 @@ pub fn plain_update(meta: UpdateMeta, update: &[f64]) -> Result<Vec<u8>> {
         return Err(Error::invalid("weight", "must be at least 1"));
     }
     if let Some((index, &value)) = update.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::UpdateOutOfRange {
-            client: meta.client.to_string(),
-            index,
-            value,
-            limit: f64::MAX,
-            max_clients: u32::MAX,
-        });
+        return Err(Error::NonFinite { value, index });
     }
     let w = meta.weight as f64;
     let mut body = Vec::with_capacity(8 * update.len());

@@ -88,7 +88,8 @@ pub struct Refusal {
     /// The client.
     pub client: ClientId,
     /// Why: [`Error::UpdateRejected`] from the aggregator, or the client's
-    /// own failure ([`Error::UpdateOutOfRange`]).
+    /// own failure to protect its update (for example
+    /// [`Error::UpdateOutOfRange`]).
     pub error: Error,
 }
 
@@ -275,12 +276,13 @@ impl RoundAggregator {
             let t = Instant::now();
             let msgs = match self.protect(round, u) {
                 Ok(m) => m,
-                Err(e @ Error::UpdateOutOfRange { .. }) => {
+                // A client that cannot protect its update (out of range,
+                // empty) fails alone; the round goes on without it.
+                Err(e) => {
                     time_clients += t.elapsed();
                     refused.push(Refusal { client, error: e });
                     continue;
                 }
-                Err(e) => return Err(e),
             };
             time_clients += t.elapsed();
             bytes_per_client = bytes_per_client.max(msgs.iter().map(|m| m.len() as u64).sum());
