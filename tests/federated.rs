@@ -361,6 +361,11 @@ fn the_sum_a_server_holds_is_uniform_too() {
             })
             .collect()
     };
+    let server = ShareServer::new(0, 1, 3, p).expect("server");
+    assert!(
+        format!("{server:?}").contains("redacted"),
+        "Debug shows shares"
+    );
     let (h0, h1) = (held(&zeros, 11), held(&big, 12));
     for s in 0..3 {
         assert_indistinguishable(&h0[s], &h1[s], &format!("server {s}, held sum"));

@@ -68,8 +68,8 @@ impl std::str::FromStr for ShareEncoding {
 /// | f | N | largest \|v\| per client | resolution |
 /// |---|---|---|---|
 /// | 16 (default) | 1024 (default) | 1.4e11 | 1.5e-5 |
-/// | 24 | 1024 | 5.5e8 | 6.0e-8 |
-/// | 30 | 65536 | 128 | 9.3e-10 |
+/// | 24 | 1024 | 5.4e8 | 6.0e-8 |
+/// | 30 | 65536 | 1.3e5 | 9.3e-10 |
 ///
 /// # Examples
 ///
@@ -360,12 +360,25 @@ impl Part<'_> {
     }
 }
 
-/// A message that one [`ShareServer`] has checked and may add.
-#[derive(Debug)]
+/// A message that one [`ShareServer`] has checked and may add. Its
+/// `Debug` shows the header only.
 pub struct CheckedShares<'m> {
     server: usize,
     header: Header,
     body: &'m [u8],
+}
+
+impl std::fmt::Debug for CheckedShares<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedShares")
+            .field("server", &self.server)
+            .field("header", &self.header)
+            .field(
+                "body",
+                &format_args!("<{} bytes of shares>", self.body.len()),
+            )
+            .finish()
+    }
 }
 
 impl CheckedShares<'_> {
@@ -391,7 +404,8 @@ impl CheckedShares<'_> {
 /// cannot check the range of the values (they are hidden), so a client that
 /// ignores the range check can garble the sum: the threat model is
 /// semi-honest.
-#[derive(Debug)]
+///
+/// Its `Debug` shows no shares.
 pub struct ShareServer {
     server: usize,
     round: u32,
@@ -401,6 +415,19 @@ pub struct ShareServer {
     sum_b: Vec<u64>,
     accepted: Vec<(ClientId, u32)>,
     seen: HashSet<u32>,
+}
+
+impl std::fmt::Debug for ShareServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareServer")
+            .field("server", &self.server)
+            .field("round", &self.round)
+            .field("len", &self.len)
+            .field("params", &self.params)
+            .field("accepted", &self.accepted)
+            .field("sums", &format_args!("<shares redacted>"))
+            .finish()
+    }
 }
 
 impl ShareServer {
