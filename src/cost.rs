@@ -20,6 +20,7 @@
 //! | integer product (no truncation) | 1 | n each |
 //! | fixed-point product or matmul (truncation fused) | 2 | 2n each |
 //! | truncation alone (`mul_public`, `div_pow2`) | 2 | 2n each |
+//! | sign extraction of n values, selecting m (`nonneg_select`) | 10 (ℓ=64), 11 (ℓ=128) | 241·⌈n/64⌉ words + m + (2m + n) elements each, party 0 also 2n (ℓ=64) |
 //!
 //! For a matrix product n is the number of *output* entries.
 //!
@@ -297,9 +298,59 @@ impl CostModel {
         self.mul_trunc(n)
     }
 
+    /// Sign extraction of n elements of a `bits`-bit ring and multiplexing
+    /// `m` elements by the resulting bits (see [`crate::mpc::compare`]):
+    /// the AND-gate rounds (one word per 64 elements per gate), then party 0
+    /// inputs n bits while everyone reshares m products, then one round of
+    /// 2m + n integer products.
+    pub fn compare(&self, bits: u32, n: usize, m: usize) -> Comm {
+        let words = n.div_ceil(64) as u64;
+        let gates = crate::mpc::compare::msb_gates_per_round(bits);
+        let mut c = Comm::default();
+        for g in &gates {
+            c.rounds += 1;
+            for i in 0..3 {
+                c.bytes[i] += *g as u64 * words * 8;
+                c.messages[i] += 1;
+            }
+        }
+        // round A
+        c.rounds += 1;
+        c.bytes[0] += 2 * self.b(n);
+        c.messages[0] += 2;
+        if m > 0 {
+            for i in 0..3 {
+                c.bytes[i] += self.b(m);
+                c.messages[i] += 1;
+            }
+        }
+        // round B
+        c.rounds += 1;
+        for i in 0..3 {
+            c.bytes[i] += self.b(2 * m + n);
+            c.messages[i] += 1;
+        }
+        c
+    }
+
     /// The communication of `op` on `n` elements.
     pub fn comm(&self, op: Op, n: usize) -> Comm {
         match op {
+            Op::Compare { bits, selected } => self.compare(bits, n, selected),
+            Op::Announce { from } => {
+                let mut c = Comm {
+                    rounds: 1,
+                    ..Default::default()
+                };
+                c.bytes[from % 3] = 2 * n as u64;
+                c.messages[from % 3] = 2;
+                c
+            }
+            Op::Agreement => Comm {
+                rounds: 1,
+                bytes: [32; 3],
+                messages: [1; 3],
+            },
             Op::Input { owner } => self.input(owner, n),
             Op::Reveal => self.reveal(n),
             Op::RevealTo { to } => self.reveal_to(to, n),
@@ -336,6 +387,22 @@ pub enum Op {
     Matmul,
     /// Truncation of a shared value (public scaling, division by 2^k).
     Trunc,
+    /// The share-consistency check of loaded models: one 32-byte digest per
+    /// party (`n` is ignored).
+    Agreement,
+    /// Public bytes from party `from` to the other two (`n` bytes).
+    Announce {
+        /// The sender.
+        from: usize,
+    },
+    /// Sign extraction of `n` elements in a `bits`-bit ring, multiplexing
+    /// `selected` elements by the resulting bits.
+    Compare {
+        /// Ring size ℓ.
+        bits: u32,
+        /// Elements multiplied by the comparison bits.
+        selected: usize,
+    },
 }
 
 impl Cost {
@@ -346,7 +413,7 @@ impl Cost {
         match op {
             Op::Input { .. } => self.input_elements += n,
             Op::Reveal | Op::RevealTo { .. } => self.revealed_elements += n,
-            Op::Reshare => {}
+            Op::Reshare | Op::Agreement | Op::Announce { .. } => {}
             Op::MulInt => self.mults += n,
             Op::MulTrunc => {
                 self.mults += n;
@@ -357,6 +424,7 @@ impl Cost {
                 self.truncations += n;
             }
             Op::Trunc => self.truncations += n,
+            Op::Compare { .. } => self.comparisons += n,
         }
     }
 

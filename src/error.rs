@@ -140,6 +140,15 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// A neighbour's shares do not match this party's (files from different
+    /// models, a mixed-up party, or corruption).
+    #[error(
+        "the shares of party {party} do not belong with this party's (different model, wrong party file, or corrupted)"
+    )]
+    InconsistentShares {
+        /// The neighbour whose shares disagree.
+        party: usize,
+    },
     /// A peer could not be reached while setting up connections.
     #[error("cannot reach party {party} at {addr}: {reason}")]
     Unreachable {

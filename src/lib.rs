@@ -14,6 +14,8 @@ pub mod fixed;
 pub mod fl;
 #[cfg(feature = "he")]
 pub mod he;
+pub mod learn;
+pub mod model_file;
 pub mod mpc;
 pub mod net;
 pub mod nn;
@@ -22,10 +24,12 @@ pub mod plot;
 pub mod ring;
 pub mod runner;
 pub mod tensor;
+pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, Tracker, TruncationMode,
+    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, TensorData, Tracker,
+    TruncationMode,
 };
 pub use error::{Error, OverflowEvent, Result};
 pub use fixed::FixedPoint;

@@ -21,6 +21,12 @@ pub trait Job: Sync {
     type Output: Send;
     /// Runs the program on `r`.
     fn run<R: Ring>(&self, r: &mut R) -> Result<Self::Output>;
+
+    /// Whose output an in-process shared run returns (party 0 unless the
+    /// job's result is meant for another party).
+    fn output_party(&self) -> PartyId {
+        0
+    }
 }
 
 /// The domains a job can run on.
@@ -91,7 +97,8 @@ impl FromStr for DomainKind {
 
 /// Runs `job` on `kind` and returns its output with the cost of the whole
 /// run. Shared domains run three parties as threads with `cfg`; the output
-/// is party 0's, the cost merges all three parties' traffic.
+/// is that of [`Job::output_party`] (party 0 by default), the cost merges
+/// all three parties' traffic.
 pub fn run_local<J: Job>(
     kind: DomainKind,
     cfg: &SharedConfig,
@@ -112,12 +119,12 @@ pub fn run_local<J: Job>(
             None => plain_run(job, Fixed::<u128>::new()),
         },
         DomainKind::Shared64 => {
-            let ([o, _, _], cost) = Shared::<u64>::simulate_with_cost(cfg, |r| job.run(r))?;
-            Ok((o, cost))
+            let (outs, cost) = Shared::<u64>::simulate_with_cost(cfg, |r| job.run(r))?;
+            Ok((pick(outs, job.output_party())?, cost))
         }
         DomainKind::Shared128 => {
-            let ([o, _, _], cost) = Shared::<u128>::simulate_with_cost(cfg, |r| job.run(r))?;
-            Ok((o, cost))
+            let (outs, cost) = Shared::<u128>::simulate_with_cost(cfg, |r| job.run(r))?;
+            Ok((pick(outs, job.output_party())?, cost))
         }
     }
 }
@@ -126,6 +133,12 @@ pub fn run_local<J: Job>(
 /// party 0 of a shared run; the others compute the same revealed values).
 pub fn speaks<R: Ring>(r: &R) -> bool {
     r.party().unwrap_or(0) == 0
+}
+
+fn pick<O>(outs: [O; 3], party: PartyId) -> Result<O> {
+    outs.into_iter()
+        .nth(party)
+        .ok_or(Error::InvalidParty(party))
 }
 
 /// Makes party links: returns (to next, to previous).

@@ -139,6 +139,66 @@ pub fn slice_rows<T: Clone>(
         .into_owned())
 }
 
+/// Rows of axis 0 at `indices`.
+pub fn gather_rows<T: Clone>(
+    op: &'static str,
+    a: &ArrayD<T>,
+    indices: &[usize],
+) -> Result<ArrayD<T>> {
+    let rows = a.shape().first().copied().unwrap_or(0);
+    if a.ndim() == 0 || indices.iter().any(|i| *i >= rows) {
+        return Err(Error::ShapeMismatch {
+            op,
+            left: a.shape().to_vec(),
+            right: indices.to_vec(),
+        });
+    }
+    Ok(a.select(Axis(0), indices).as_standard_layout().into_owned())
+}
+
+/// Tensors stacked along axis 0.
+pub fn concat_rows<T: Clone>(op: &'static str, parts: &[&ArrayD<T>]) -> Result<ArrayD<T>> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let first = parts
+        .first()
+        .map(|p| p.shape().to_vec())
+        .unwrap_or_default();
+    ndarray::concatenate(Axis(0), &views)
+        .map(|a| a.as_standard_layout().into_owned())
+        .map_err(|_| Error::ShapeMismatch {
+            op,
+            left: first,
+            right: parts
+                .iter()
+                .skip(1)
+                .flat_map(|p| p.shape().to_vec())
+                .collect(),
+        })
+}
+
+/// For each element of a tensor of shape `big`, the flat index of the
+/// element of a tensor of shape `small` broadcast onto it.
+pub fn broadcast_index(op: &'static str, big: &[usize], small: &[usize]) -> Result<Vec<usize>> {
+    check_broadcast(op, big, small)?;
+    let n: usize = small.iter().product();
+    let idx =
+        ArrayD::from_shape_vec(IxDyn(small), (0..n).collect::<Vec<usize>>()).map_err(|_| {
+            Error::ShapeMismatch {
+                op,
+                left: big.to_vec(),
+                right: small.to_vec(),
+            }
+        })?;
+    let b = idx
+        .broadcast(IxDyn(big))
+        .ok_or_else(|| Error::ShapeMismatch {
+            op,
+            left: big.to_vec(),
+            right: small.to_vec(),
+        })?;
+    Ok(b.iter().copied().collect())
+}
+
 /// Checks an axis index.
 pub fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
     if axis < shape.len() {

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, Tracker};
+use super::{PartyId, Ring, TensorData, Tracker};
 use crate::cost::{CostModel, Op};
 use crate::error::{Error, OverflowEvent, Result};
 use crate::fixed::FixedPoint;
@@ -358,6 +358,42 @@ impl<T: RingElement> Ring for Fixed<T> {
         tensor::slice_rows("slice_rows", a, start, end)
     }
 
+    fn gather_rows(&mut self, a: &ArrayD<T>, indices: &[usize]) -> Result<ArrayD<T>> {
+        self.tracker.begin_op();
+        tensor::gather_rows("gather_rows", a, indices)
+    }
+
+    fn concat_rows(&mut self, parts: &[&ArrayD<T>]) -> Result<ArrayD<T>> {
+        self.tracker.begin_op();
+        tensor::concat_rows("concat_rows", parts)
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &ArrayD<T>,
+        ys: &[&ArrayD<T>],
+    ) -> Result<(ArrayD<T>, Vec<ArrayD<T>>)> {
+        self.tracker.begin_op();
+        let bit = x.mapv(|v| !v.msb());
+        let mut out = Vec::with_capacity(ys.len());
+        let mut m = 0;
+        for y in ys {
+            out.push(tensor::zip_broadcast("nonneg_select", y, &bit, |v, b| {
+                if *b { *v } else { T::zero() }
+            })?);
+            m += y.len();
+        }
+        self.account(
+            Op::Compare {
+                bits: T::BITS,
+                selected: m,
+            },
+            x.len(),
+        );
+        let one = self.fp.encode_int(1);
+        Ok((bit.mapv(|b| if b { one } else { T::zero() }), out))
+    }
+
     fn mul_public(&mut self, a: &ArrayD<T>, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
         let idx = self.tracker.begin_op();
         let ce = self.encode(c)?;
@@ -461,6 +497,52 @@ impl<T: RingElement> Ring for Fixed<T> {
         self.check("lincomb_public", idx, exact.iter().copied(), limit)?;
         self.account(Op::Trunc, raw.len());
         Ok(raw.mapv(|p| self.trunc(p, coeff_frac_bits)))
+    }
+
+    fn export(&self, x: &ArrayD<T>) -> TensorData {
+        TensorData::ClearRing {
+            shape: x.shape().to_vec(),
+            ring_bits: T::BITS,
+            frac_bits: self.fp.frac_bits(),
+            data: T::slice_to_le_bytes(&tensor::row_major(x)).into_owned(),
+        }
+    }
+
+    fn import(&mut self, data: &TensorData) -> Result<ArrayD<T>> {
+        match data {
+            TensorData::ClearRing {
+                shape,
+                ring_bits,
+                frac_bits,
+                data,
+            } if *ring_bits == T::BITS && *frac_bits == self.fp.frac_bits() => {
+                let v = T::from_bytes_payload(data)
+                    .map_err(|e| Error::invalid("tensor", e.to_string()))?;
+                tensor::from_vec("import", shape, v)
+            }
+            other => Err(Error::invalid(
+                "tensor",
+                format!("{} cannot load {}", self.describe(), other.kind()),
+            )),
+        }
+    }
+
+    fn check_agreement(&mut self, _tensors: &[&ArrayD<T>], _tag: &[u8]) -> Result<()> {
+        self.tracker.begin_op();
+        self.account(Op::Agreement, 0);
+        Ok(())
+    }
+
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.tracker.begin_op();
+        if from > 2 {
+            return Err(Error::InvalidParty(from));
+        }
+        let data = data.ok_or_else(|| {
+            Error::invalid("data", "the plaintext domain needs the announced data")
+        })?;
+        self.account(Op::Announce { from }, data.len());
+        Ok(data.to_vec())
     }
 
     fn tracker(&self) -> &Tracker {

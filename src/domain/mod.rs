@@ -49,9 +49,92 @@ pub use plain::Plain;
 pub use shared::{Shared, SharedConfig};
 
 use ndarray::ArrayD;
+use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::error::Result;
+
+/// One evaluator's local data of a tensor, for saving and loading: the
+/// values for plaintext domains, this party's two shares for `Shared`.
+/// Saving shares discloses nothing; `Debug` does not print them.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub enum TensorData {
+    /// f64 values (`Plain`).
+    Clear {
+        /// Shape.
+        shape: Vec<usize>,
+        /// Row-major values.
+        values: Vec<f64>,
+    },
+    /// Fixed-point ring elements in the clear (`Fixed`).
+    ClearRing {
+        /// Shape.
+        shape: Vec<usize>,
+        /// ℓ.
+        ring_bits: u32,
+        /// f.
+        frac_bits: u32,
+        /// Little-endian elements.
+        data: Vec<u8>,
+    },
+    /// One party's replicated shares (`Shared`).
+    Shares {
+        /// Shape.
+        shape: Vec<usize>,
+        /// ℓ.
+        ring_bits: u32,
+        /// f.
+        frac_bits: u32,
+        /// The party these shares belong to.
+        party: u8,
+        /// x_i, little-endian.
+        a: Vec<u8>,
+        /// x_{i+1}, little-endian.
+        b: Vec<u8>,
+    },
+}
+
+impl TensorData {
+    /// The tensor's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            TensorData::Clear { shape, .. }
+            | TensorData::ClearRing { shape, .. }
+            | TensorData::Shares { shape, .. } => shape,
+        }
+    }
+
+    /// What kind of data this is, for error messages.
+    pub fn kind(&self) -> String {
+        match self {
+            TensorData::Clear { .. } => "plain f64 values".to_string(),
+            TensorData::ClearRing {
+                ring_bits,
+                frac_bits,
+                ..
+            } => format!("fixed-point Z_2^{ring_bits} values ({frac_bits} fraction bits)"),
+            TensorData::Shares {
+                ring_bits,
+                frac_bits,
+                party,
+                ..
+            } => {
+                format!("party {party}'s shares in Z_2^{ring_bits} ({frac_bits} fraction bits)")
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for TensorData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TensorData({}, shape {:?}, <data redacted>)",
+            self.kind(),
+            self.shape()
+        )
+    }
+}
 
 /// Index of one of the three parties: 0, 1 or 2.
 pub type PartyId = usize;
@@ -167,6 +250,10 @@ pub trait Ring {
     fn reshape(&mut self, a: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
     /// Rows `start..end` along axis 0 (mini-batches).
     fn slice_rows(&mut self, a: &Self::Tensor, start: usize, end: usize) -> Result<Self::Tensor>;
+    /// The rows of axis 0 at `indices`, in that order (repeats allowed).
+    fn gather_rows(&mut self, a: &Self::Tensor, indices: &[usize]) -> Result<Self::Tensor>;
+    /// Tensors stacked along axis 0 (all other axes must agree).
+    fn concat_rows(&mut self, parts: &[&Self::Tensor]) -> Result<Self::Tensor>;
 
     // ----- products (communication) -----------------------------------------
 
@@ -194,6 +281,42 @@ pub trait Ring {
         coeffs: &[f64],
         coeff_frac_bits: u32,
     ) -> Result<Self::Tensor>;
+
+    // ----- comparison (communication) ---------------------------------------
+
+    /// The bit d = [x ≥ 0] for every element of `x` (as 1.0 / 0.0), and the
+    /// products d ⊙ y for each `y` in `ys`, with `x`'s shape broadcast to
+    /// each y's. In `Shared` this is the sign extraction of
+    /// [`crate::mpc::compare`]: 8 rounds of AND gates (ℓ = 64) plus 2 for
+    /// turning the bit into arithmetic shares and multiplexing.
+    fn nonneg_select(
+        &mut self,
+        x: &Self::Tensor,
+        ys: &[&Self::Tensor],
+    ) -> Result<(Self::Tensor, Vec<Self::Tensor>)>;
+
+    /// Public data from party `from` to everyone (shapes, feature names,
+    /// normalisation parameters): `from` passes `Some(bytes)`, the others
+    /// `None`, and all get the bytes back. One round; nothing secret may go
+    /// through here.
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>>;
+
+    // ----- saving and loading ------------------------------------------------
+
+    /// This evaluator's local data of `x` (this party's shares in `Shared`).
+    fn export(&self, x: &Self::Tensor) -> TensorData;
+
+    /// Rebuilds a tensor from [`TensorData`] exported by the same kind of
+    /// evaluator (same domain, ring, fraction bits and party); anything else
+    /// is an error naming both.
+    fn import(&mut self, data: &TensorData) -> Result<Self::Tensor>;
+
+    /// Checks that the parties hold consistent shares of `tensors` (for
+    /// example loaded from three files): each party sends a digest of
+    /// `tag` and its second shares to its successor, which compares it with
+    /// the digest of its own first shares. One round, 32 bytes per party;
+    /// a no-op (with the same predicted cost) in the clear.
+    fn check_agreement(&mut self, tensors: &[&Self::Tensor], tag: &[u8]) -> Result<()>;
 
     // ----- bookkeeping -------------------------------------------------------
 
@@ -225,6 +348,102 @@ pub trait Ring {
     fn public_sub(&mut self, c: &ArrayD<f64>, a: &Self::Tensor) -> Result<Self::Tensor> {
         let n = self.neg(a)?;
         self.add_public(&n, c)
+    }
+
+    /// max(x, 0), elementwise.
+    fn relu(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        let (_, mut v) = self.nonneg_select(x, &[x])?;
+        Ok(v.remove(0))
+    }
+
+    /// (max(x, 0), [x ≥ 0]): ReLU and its derivative from one comparison.
+    fn relu_with_derivative(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let (d, mut v) = self.nonneg_select(x, &[x])?;
+        Ok((v.remove(0), d))
+    }
+
+    /// [x ≥ 0] as 1.0 / 0.0 (the derivative of ReLU).
+    fn relu_derivative(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(self.nonneg_select(x, &[])?.0)
+    }
+
+    /// +1 where x ≥ 0, -1 where x < 0.
+    fn sign(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
+        let d = self.relu_derivative(x)?;
+        let d2 = self.scale_int(&d, 2)?;
+        self.add_public(&d2, &ndarray::arr0(-1.0).into_dyn())
+    }
+
+    /// [a < b] as 1.0 / 0.0 (b broadcast to a's shape).
+    fn less_than(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let diff = self.sub(a, b)?;
+        let d = self.relu_derivative(&diff)?;
+        self.public_sub(&ndarray::arr0(1.0).into_dyn(), &d)
+    }
+
+    /// max(a, b) elementwise: b + relu(a - b).
+    fn max(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let diff = self.sub(a, b)?;
+        let r = self.relu(&diff)?;
+        self.add(b, &r)
+    }
+
+    /// For a matrix x of shape [rows, k]: the row maxima ([rows, 1]) and a
+    /// one-hot matrix ([rows, k]) marking the first maximal column of each
+    /// row. A tournament of ⌈log₂ k⌉ levels, each one comparison round
+    /// over all pairs at once.
+    fn argmax_rows(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let shape = self.shape(x).to_vec();
+        if shape.len() != 2 || shape[1] == 0 {
+            return Err(crate::Error::ShapeMismatch {
+                op: "argmax_rows",
+                left: shape,
+                right: vec![],
+            });
+        }
+        let (rows, k) = (shape[0], shape[1]);
+        // candidates along axis 0: values [c, rows, 1], one-hots [c, rows, k]
+        let xt = self.transpose(x)?;
+        let mut vals = self.reshape(&xt, &[k, rows, 1])?;
+        let eye = ndarray::Array3::from_shape_fn((k, rows, k), |(c, _, j)| (c == j) as u8 as f64)
+            .into_dyn();
+        let mut hots = self.constant(&eye)?;
+        let mut count = k;
+        while count > 1 {
+            let pairs = count / 2;
+            let left: Vec<usize> = (0..pairs).map(|p| 2 * p).collect();
+            let right: Vec<usize> = (0..pairs).map(|p| 2 * p + 1).collect();
+            let (vl, vr) = (
+                self.gather_rows(&vals, &left)?,
+                self.gather_rows(&vals, &right)?,
+            );
+            let (hl, hr) = (
+                self.gather_rows(&hots, &left)?,
+                self.gather_rows(&hots, &right)?,
+            );
+            let diff = self.sub(&vl, &vr)?;
+            // d = [left ≥ right]: ties keep the lower column
+            let (_, sel) = self.nonneg_select(&diff, &[&diff, &hl, &hr])?;
+            let v = self.add(&vr, &sel[0])?;
+            let h = self.add(&sel[1], &hr)?;
+            let h = self.sub(&h, &sel[2])?;
+            if count % 2 == 1 {
+                let last = [count - 1];
+                let (lv, lh) = (
+                    self.gather_rows(&vals, &last)?,
+                    self.gather_rows(&hots, &last)?,
+                );
+                vals = self.concat_rows(&[&v, &lv])?;
+                hots = self.concat_rows(&[&h, &lh])?;
+            } else {
+                vals = v;
+                hots = h;
+            }
+            count = pairs + count % 2;
+        }
+        let m = self.reshape(&vals, &[rows, 1])?;
+        let h = self.reshape(&hots, &[rows, k])?;
+        Ok((m, h))
     }
 
     /// A public scalar as a tensor of shape `[]` (broadcasts anywhere).

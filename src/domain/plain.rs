@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, Tracker};
+use super::{PartyId, Ring, TensorData, Tracker};
 use crate::cost::{CostModel, Op};
 use crate::error::{Error, Result};
 use crate::tensor;
@@ -226,6 +226,34 @@ impl Ring for Plain {
         tensor::slice_rows("slice_rows", a, start, end)
     }
 
+    fn gather_rows(&mut self, a: &ArrayD<f64>, indices: &[usize]) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        tensor::gather_rows("gather_rows", a, indices)
+    }
+
+    fn concat_rows(&mut self, parts: &[&ArrayD<f64>]) -> Result<ArrayD<f64>> {
+        self.tracker.begin_op();
+        tensor::concat_rows("concat_rows", parts)
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &ArrayD<f64>,
+        ys: &[&ArrayD<f64>],
+    ) -> Result<(ArrayD<f64>, Vec<ArrayD<f64>>)> {
+        self.tracker.begin_op();
+        let d = x.mapv(|v| (v >= 0.0) as u8 as f64);
+        let mut out = Vec::with_capacity(ys.len());
+        let mut m = 0;
+        for y in ys {
+            out.push(tensor::zip_broadcast("nonneg_select", y, &d, |v, b| v * b)?);
+            m += y.len();
+        }
+        let bits = (self.model.elem_bytes * 8) as u32;
+        self.account(Op::Compare { bits, selected: m }, x.len());
+        Ok((d, out))
+    }
+
     fn mul_public(&mut self, a: &ArrayD<f64>, c: &ArrayD<f64>) -> Result<ArrayD<f64>> {
         self.tracker.begin_op();
         check_input(c)?;
@@ -287,6 +315,43 @@ impl Ring for Plain {
         }
         self.account(Op::Trunc, acc.len());
         self.finite("lincomb_public", acc)
+    }
+
+    fn export(&self, x: &ArrayD<f64>) -> TensorData {
+        TensorData::Clear {
+            shape: x.shape().to_vec(),
+            values: tensor::row_major(x).into_owned(),
+        }
+    }
+
+    fn import(&mut self, data: &TensorData) -> Result<ArrayD<f64>> {
+        match data {
+            TensorData::Clear { shape, values } => {
+                tensor::from_vec("import", shape, values.clone())
+            }
+            other => Err(Error::invalid(
+                "tensor",
+                format!("the plain domain cannot load {}", other.kind()),
+            )),
+        }
+    }
+
+    fn check_agreement(&mut self, _tensors: &[&ArrayD<f64>], _tag: &[u8]) -> Result<()> {
+        self.tracker.begin_op();
+        self.account(Op::Agreement, 0);
+        Ok(())
+    }
+
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.tracker.begin_op();
+        if from > 2 {
+            return Err(Error::InvalidParty(from));
+        }
+        let data = data.ok_or_else(|| {
+            Error::invalid("data", "the plaintext domain needs the announced data")
+        })?;
+        self.account(Op::Announce { from }, data.len());
+        Ok(data.to_vec())
     }
 
     fn tracker(&self) -> &Tracker {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, Tracker};
+use super::{PartyId, Ring, TensorData, Tracker};
 use crate::cost::{Cost, Op};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
@@ -476,6 +476,63 @@ impl<T: RingElement> Ring for Shared<T> {
         })
     }
 
+    fn gather_rows(&mut self, x: &Replicated<T>, indices: &[usize]) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        Ok(Replicated {
+            a: tensor::gather_rows("gather_rows", &x.a, indices)?,
+            b: tensor::gather_rows("gather_rows", &x.b, indices)?,
+        })
+    }
+
+    fn concat_rows(&mut self, parts: &[&Replicated<T>]) -> Result<Replicated<T>> {
+        self.tracker.begin_op();
+        let a: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.a).collect();
+        let b: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.b).collect();
+        Ok(Replicated {
+            a: tensor::concat_rows("concat_rows", &a)?,
+            b: tensor::concat_rows("concat_rows", &b)?,
+        })
+    }
+
+    fn nonneg_select(
+        &mut self,
+        x: &Replicated<T>,
+        ys: &[&Replicated<T>],
+    ) -> Result<(Replicated<T>, Vec<Replicated<T>>)> {
+        self.tracker.begin_op();
+        let mut index = Vec::with_capacity(ys.len());
+        let mut flat = Vec::with_capacity(ys.len());
+        for y in ys {
+            index.push(tensor::broadcast_index(
+                "nonneg_select",
+                y.shape(),
+                x.shape(),
+            )?);
+            flat.push((tensor::row_major(&y.a), tensor::row_major(&y.b)));
+        }
+        let yrefs: Vec<(&[T], &[T])> = flat.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        let (xa, xb) = (tensor::row_major(&x.a), tensor::row_major(&x.b));
+        let ((da, db), outs) = self.party.nonneg_select((&xa, &xb), &yrefs, &index)?;
+        let m: usize = ys.iter().map(|y| y.len()).sum();
+        self.tracker.cost.count_op(
+            Op::Compare {
+                bits: T::BITS,
+                selected: m,
+            },
+            x.len(),
+        );
+        self.sync();
+        let one = self.fp.encode_int(1);
+        let da: Vec<T> = da.into_iter().map(|v| v.wrapping_mul(&one)).collect();
+        let db: Vec<T> = db.into_iter().map(|v| v.wrapping_mul(&one)).collect();
+        let d = self.pair("nonneg_select", x.shape(), da, db)?;
+        let mut out = Vec::with_capacity(ys.len());
+        for (y, (a, b)) in ys.iter().zip(outs) {
+            out.push(self.pair("nonneg_select", y.shape(), a, b)?);
+        }
+        Ok((d, out))
+    }
+
     fn mul_public(&mut self, x: &Replicated<T>, c: &ArrayD<f64>) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         let ce = self.encode(c)?;
@@ -596,6 +653,68 @@ impl<T: RingElement> Ring for Shared<T> {
         self.tracker.cost.count_op(Op::Trunc, n);
         self.sync();
         self.pair("lincomb_public", &shape, a, b)
+    }
+
+    fn export(&self, x: &Replicated<T>) -> TensorData {
+        TensorData::Shares {
+            shape: x.shape().to_vec(),
+            ring_bits: T::BITS,
+            frac_bits: self.fp.frac_bits(),
+            party: self.me() as u8,
+            a: T::slice_to_le_bytes(&tensor::row_major(&x.a)).into_owned(),
+            b: T::slice_to_le_bytes(&tensor::row_major(&x.b)).into_owned(),
+        }
+    }
+
+    fn import(&mut self, data: &TensorData) -> Result<Replicated<T>> {
+        match data {
+            TensorData::Shares {
+                shape,
+                ring_bits,
+                frac_bits,
+                party,
+                a,
+                b,
+            } if *ring_bits == T::BITS
+                && *frac_bits == self.fp.frac_bits()
+                && *party as usize == self.me() =>
+            {
+                let bad = |e: crate::ring::LengthError| Error::invalid("tensor", e.to_string());
+                let a = T::from_bytes_payload(a).map_err(bad)?;
+                let b = T::from_bytes_payload(b).map_err(bad)?;
+                self.pair("import", shape, a, b)
+            }
+            other => Err(Error::invalid(
+                "tensor",
+                format!("{} cannot load {}", self.describe(), other.kind()),
+            )),
+        }
+    }
+
+    fn check_agreement(&mut self, tensors: &[&Replicated<T>], tag: &[u8]) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        self.tracker.begin_op();
+        let digest = |pick: &dyn Fn(&Replicated<T>) -> &ArrayD<T>| {
+            let mut h = Sha256::new();
+            h.update(tag);
+            for t in tensors {
+                h.update(T::slice_to_le_bytes(&tensor::row_major(pick(t))));
+            }
+            h.finalize().to_vec()
+        };
+        let (mine_a, mine_b) = (digest(&|t| &t.a), digest(&|t| &t.b));
+        self.party.check_agreement(mine_a, mine_b)?;
+        self.tracker.cost.count_op(Op::Agreement, 0);
+        self.sync();
+        Ok(())
+    }
+
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.tracker.begin_op();
+        let out = self.party.announce(from, data)?;
+        self.tracker.cost.count_op(Op::Announce { from }, out.len());
+        self.sync();
+        Ok(out)
     }
 
     fn tracker(&self) -> &Tracker {

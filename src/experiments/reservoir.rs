@@ -15,7 +15,6 @@ use super::Log;
 use crate::cost::Cost;
 use crate::domain::Ring;
 use crate::error::Result;
-use crate::ring::prg::{AesPrg, Seed};
 use crate::runner::{Job, speaks};
 
 /// The data owner.
@@ -45,23 +44,11 @@ impl Default for Reservoir {
     }
 }
 
-/// Standard normal samples by Box–Muller.
-fn randn(seed: u64, rows: usize, cols: usize) -> Array2<f64> {
-    let mut g = AesPrg::new(&Seed::from_u64(seed));
-    let raw: Vec<u64> = g.vec(rows * cols + 1);
-    let u = |v: u64| ((v >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    Array2::from_shape_fn((rows, cols), |(i, j)| {
-        let k = i * cols + j;
-        let (a, b) = (u(raw[k]), u(raw[k + 1]));
-        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
-    })
-}
-
 /// The XOR table and its reservoir features relu(x · T).
 pub fn features(seed: u64) -> (Array2<f64>, Array2<f64>) {
     let x = arr2(&[[0., 0.], [0., 1.], [1., 0.], [1., 1.]]);
     let y = arr2(&[[0.], [1.], [1.], [0.]]);
-    let t = randn(seed, 2, RESERVOIR);
+    let t = crate::nn::init::Sampler::new(seed).normal_matrix(2, RESERVOIR);
     let lifted = x.dot(&t).mapv(|v| v.max(0.0));
     (lifted, y)
 }

@@ -40,6 +40,8 @@
 //! | reshare | 1 | n | |
 //! | reveal to all / to one | 1 | n / n from one party | |
 
+pub mod binary;
+pub mod compare;
 mod keys;
 mod party;
 mod share;

@@ -22,9 +22,13 @@ pub struct Party {
 
 /// Sub-stream numbers within one operation (see [`PrfKey::stream`](crate::ring::prg::PrfKey::stream)).
 pub(crate) mod sub {
+    #![allow(dead_code)]
     pub const SHARE: u8 = 0;
     pub const ZERO: u8 = 1;
 }
+
+/// Largest public announcement accepted (16 MiB).
+const MAX_ANNOUNCE: usize = 16 << 20;
 
 fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -161,6 +165,45 @@ impl Party {
         } else {
             Ok(None)
         }
+    }
+
+    /// Public bytes from `from` to the other two parties (one round).
+    pub fn announce(&mut self, from: usize, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        if from > 2 {
+            return Err(Error::InvalidParty(from));
+        }
+        self.next_op();
+        self.net.begin_round("announce");
+        if self.me() == from {
+            let data = data.ok_or_else(|| {
+                Error::invalid("data", format!("party {from} announces but gave no data"))
+            })?;
+            let (nx, pv) = (self.net.next_id(), self.net.prev_id());
+            self.net
+                .send(nx, crate::ring::Payload::Bytes(data.to_vec()))?;
+            self.net
+                .send(pv, crate::ring::Payload::Bytes(data.to_vec()))?;
+            Ok(data.to_vec())
+        } else {
+            self.net.recv_any_bytes(from, MAX_ANNOUNCE)
+        }
+    }
+
+    /// Agreement check between neighbours: sends `digest_b` (of this party's
+    /// second shares) to the successor and compares the predecessor's digest
+    /// with `digest_a` (of this party's first shares, the same share index).
+    /// A mismatch means the parties' shares do not belong together.
+    pub fn check_agreement(&mut self, digest_a: Vec<u8>, digest_b: Vec<u8>) -> Result<()> {
+        self.next_op();
+        self.net.begin_round("share agreement check");
+        let (nx, pv) = (self.net.next_id(), self.net.prev_id());
+        let len = digest_a.len();
+        self.net.send(nx, crate::ring::Payload::Bytes(digest_b))?;
+        let got = self.net.recv_bytes(pv, len)?;
+        if got != digest_a {
+            return Err(Error::InconsistentShares { party: pv });
+        }
+        Ok(())
     }
 
     /// Turns this party's additive share `z` (the three parties' `z` sum to

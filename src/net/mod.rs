@@ -15,9 +15,17 @@
 //!   which is what `Shared` reports as its cost.
 //!
 //! Implementations: [`memory`] (three parties as threads of one process) and,
-//! with the `tls` feature, TCP with mutual TLS.
+//! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
+//! wire format, [`tls`] its certificates, [`config`] the parties file).
 
+#[cfg(feature = "tls")]
+pub mod config;
+pub mod frame;
 pub mod memory;
+#[cfg(feature = "tls")]
+pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::time::Duration;
 
@@ -245,6 +253,23 @@ impl Net {
             });
         }
         Ok(v)
+    }
+
+    /// Receives up to `max` raw bytes from `peer` (any length in that range).
+    pub fn recv_any_bytes(&mut self, peer: usize, max: usize) -> Result<Vec<u8>> {
+        let frame = self.recv_frame(peer)?;
+        match frame.payload {
+            Payload::Bytes(b) if b.len() <= max => Ok(b),
+            p => Err(Error::MalformedFrame {
+                party: peer,
+                op: self.op.to_string(),
+                reason: format!(
+                    "expected at most {max} bytes, got {} of {}",
+                    p.byte_len(),
+                    p.kind_name()
+                ),
+            }),
+        }
     }
 
     /// Receives exactly `len` raw bytes from `peer`.

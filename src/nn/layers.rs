@@ -42,6 +42,9 @@ pub enum Activation {
         /// How to evaluate it.
         eval: EvalOptions,
     },
+    /// max(x, 0) by secure comparison; the comparison's bit is kept as the
+    /// derivative, so backward costs one product and no second comparison.
+    Relu,
 }
 
 impl Activation {
@@ -57,6 +60,7 @@ impl Activation {
     pub fn name(&self) -> String {
         match self {
             Activation::Sigmoid { approx, .. } => format!("sigmoid ≈ {}", approx.name),
+            Activation::Relu => "relu".to_string(),
         }
     }
 
@@ -64,6 +68,7 @@ impl Activation {
     pub fn apply<R: Ring>(&self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
         match self {
             Activation::Sigmoid { approx, eval } => approx::evaluate(r, x, approx, eval),
+            Activation::Relu => r.relu(x),
         }
     }
 }
@@ -72,7 +77,16 @@ impl Activation {
 pub struct ActivationLayer<R: Ring> {
     /// The function.
     pub activation: Activation,
-    pub(crate) output: Option<R::Tensor>,
+    /// Sigmoid: the output s. ReLU: the derivative bit.
+    pub(crate) saved: Option<R::Tensor>,
+}
+
+/// What backward needs from an activation layer to form its derivative.
+pub(crate) enum Derivative<R: Ring> {
+    /// The derivative is the product of these two (one multiplication).
+    Product(R::Tensor, R::Tensor),
+    /// The derivative is already known.
+    Ready(R::Tensor),
 }
 
 /// One layer of a [`Sequential`](super::Sequential) model.
@@ -88,7 +102,7 @@ impl<R: Ring> Layer<R> {
     pub fn activation(a: Activation) -> Self {
         Layer::Activation(ActivationLayer {
             activation: a,
-            output: None,
+            saved: None,
         })
     }
 
@@ -107,29 +121,39 @@ impl<R: Ring> Layer<R> {
             }
             Layer::Activation(a) => {
                 r.set_label("forward: activation");
-                let y = a.activation.apply(r, x)?;
-                if keep {
-                    a.output = Some(y.clone());
+                match (&a.activation, keep) {
+                    (Activation::Relu, true) => {
+                        let (y, d) = r.relu_with_derivative(x)?;
+                        a.saved = Some(d);
+                        Ok(y)
+                    }
+                    (Activation::Sigmoid { .. }, true) => {
+                        let y = a.activation.apply(r, x)?;
+                        a.saved = Some(y.clone());
+                        Ok(y)
+                    }
+                    (_, false) => a.activation.apply(r, x),
                 }
-                Ok(y)
             }
         }
     }
 
-    /// The derivative factor of an activation layer from its cached forward
-    /// values: for a sigmoid, the pair ((1 - s), s) to be multiplied.
-    pub(crate) fn derivative_operands(&self, r: &mut R) -> Result<Option<(R::Tensor, R::Tensor)>> {
+    /// The derivative of an activation layer from what forward saved: for
+    /// a sigmoid, the pair ((1 - s), s) still to be multiplied; for ReLU,
+    /// the comparison bit itself.
+    pub(crate) fn derivative(&self, r: &mut R) -> Result<Option<Derivative<R>>> {
         match self {
             Layer::Activation(a) => {
-                let s = a
-                    .output
+                let saved = a
+                    .saved
                     .as_ref()
                     .ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
                 match a.activation {
                     Activation::Sigmoid { .. } => {
-                        let one_minus = r.public_sub(&arr0(1.0).into_dyn(), s)?;
-                        Ok(Some((one_minus, s.clone())))
+                        let one_minus = r.public_sub(&arr0(1.0).into_dyn(), saved)?;
+                        Ok(Some(Derivative::Product(one_minus, saved.clone())))
                     }
+                    Activation::Relu => Ok(Some(Derivative::Ready(saved.clone()))),
                 }
             }
             Layer::Dense(_) => Ok(None),

@@ -5,14 +5,20 @@
 //! unchanged in the clear (`Plain`), in visible fixed point (`Fixed`) or on
 //! secret shares (`Shared`); the training loop never sees which.
 
+pub mod init;
 mod layers;
+mod mlp;
 mod numpy_rng;
 mod presets;
 mod sequential;
 mod train;
 
 pub use layers::{Activation, ActivationLayer, Dense, Layer};
+pub use mlp::{MlpSpec, mlp, mlp_with_parameters};
 pub use numpy_rng::NumpyRandom;
 pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
 pub use sequential::Sequential;
-pub use train::{ErrorReport, FullBatch, train_full_batch};
+pub use train::{
+    BatchReport, ErrorReport, FullBatch, MiniBatch, accuracy, mean_square, train_full_batch,
+    train_minibatch,
+};

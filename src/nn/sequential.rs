@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, arr0};
 
-use super::layers::Layer;
+use super::layers::{Derivative, Layer};
 use crate::domain::Ring;
 use crate::error::{Error, Result};
 
@@ -81,10 +81,15 @@ impl<R: Ring> Sequential<R> {
         r.set_label("backward: activation derivatives");
         let mut operands = Vec::new();
         let mut which = Vec::new();
+        let mut ready: Vec<(usize, R::Tensor)> = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
-            if let Some(pair) = l.derivative_operands(r)? {
-                operands.push(pair);
-                which.push(i);
+            match l.derivative(r)? {
+                Some(Derivative::Product(a, b)) => {
+                    operands.push((a, b));
+                    which.push(i);
+                }
+                Some(Derivative::Ready(d)) => ready.push((i, d)),
+                None => {}
             }
         }
         let pairs: Vec<(&R::Tensor, &R::Tensor)> = operands.iter().map(|(a, b)| (a, b)).collect();
@@ -93,6 +98,10 @@ impl<R: Ring> Sequential<R> {
         } else {
             r.mul_many(&pairs)?
         };
+        for (i, d) in ready {
+            which.push(i);
+            derivs.push(d);
+        }
 
         let mut delta = delta.clone();
         for i in (0..self.layers.len()).rev() {
@@ -154,6 +163,47 @@ impl<R: Ring> Sequential<R> {
             }
         }
         r.set_layer(None);
+        Ok(())
+    }
+
+    /// All trainable tensors in order: each dense layer's weights, then its
+    /// bias if it has one.
+    pub fn parameters(&self) -> Vec<&R::Tensor> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            if let Layer::Dense(d) = l {
+                out.push(&d.weights);
+                if let Some(b) = &d.bias {
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces the trainable tensors (same order as [`parameters`](Self::parameters)).
+    pub fn set_parameters(&mut self, params: Vec<R::Tensor>) -> Result<()> {
+        let want = self.parameters().len();
+        if params.len() != want {
+            return Err(Error::invalid(
+                "parameters",
+                format!(
+                    "the model has {want} parameter tensors, got {}",
+                    params.len()
+                ),
+            ));
+        }
+        let mut it = params.into_iter();
+        for l in self.layers.iter_mut() {
+            if let Layer::Dense(d) = l {
+                if let Some(w) = it.next() {
+                    d.weights = w;
+                }
+                if d.bias.is_some() {
+                    d.bias = it.next();
+                }
+            }
+        }
         Ok(())
     }
 

@@ -129,6 +129,10 @@ pub trait RingElement:
     fn xor(self, other: Self) -> Self;
     /// Bitwise and.
     fn and(self, other: Self) -> Self;
+    /// The `i`-th 64-bit limb (little-endian), for `i < BITS / 64`.
+    fn limb(self, i: u32) -> u64 {
+        self.shr_logical(64 * i).low_u64()
+    }
 
     /// Fills `dst` with independent uniform elements drawn from `rng`.
     fn fill_uniform<R: Rng + ?Sized>(rng: &mut R, dst: &mut [Self]) {

@@ -25,6 +25,8 @@ pub enum Step {
     Reshare(usize),
     Lincomb(usize, usize, f64, f64, u32),
     MatmulTwo(usize, usize, usize),
+    Relu(usize),
+    Max(usize, usize),
 }
 
 /// Square n x n inputs from parties 0, 1, 2 and a list of steps.
@@ -59,7 +61,9 @@ fn step() -> impl Strategy<Value = Step> {
             prop_oneof![Just(8u32), Just(16), Just(20)]
         )
             .prop_map(|(a, b, c, d, bits)| Step::Lincomb(a, b, c, d, bits)),
-        (i.clone(), i.clone(), i).prop_map(|(a, b, c)| Step::MatmulTwo(a, b, c)),
+        (i.clone(), i.clone(), i.clone()).prop_map(|(a, b, c)| Step::MatmulTwo(a, b, c)),
+        i.clone().prop_map(Step::Relu),
+        (i.clone(), i).prop_map(|(a, b)| Step::Max(a, b)),
     ]
 }
 
@@ -111,6 +115,8 @@ pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
             Step::Lincomb(a, b, c, d, bits) => {
                 r.lincomb_public(&[&regs[a % k], &regs[b % k]], &[c, d], bits)?
             }
+            Step::Relu(a) => r.relu(&regs[a % k])?,
+            Step::Max(a, b) => r.max(&regs[a % k], &regs[b % k])?,
             Step::MatmulTwo(a, b, c) => {
                 let mut v =
                     r.matmul_many(&[(&regs[a % k], &regs[b % k]), (&regs[b % k], &regs[c % k])])?;
@@ -163,6 +169,8 @@ pub fn error_bounds(p: &Program, plain: &[ArrayD<f64>], ulp: f64) -> Vec<f64> {
                 let cu = (0.5f64).powi(bits as i32 + 1);
                 c.abs() * e[a] + d.abs() * e[b] + (m(a, &e) + m(b, &e)) * cu + ulp
             }
+            Step::Relu(a) => e[a % k],
+            Step::Max(a, b) => e[a % k].max(e[b % k]),
             Step::MatmulTwo(a, b, c) => {
                 let (a, b, c) = (a % k, b % k, c % k);
                 e.push(n * (m(a, &e) * e[b] + m(b, &e) * e[a]) + ulp);

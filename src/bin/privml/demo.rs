@@ -57,6 +57,24 @@ impl DemoArgs {
         })
     }
 
+    /// The domain asked for (`plain`, `fixed` or `shared`).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The ring size asked for (64 or 128).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
+    pub fn ring(&self) -> u32 {
+        self.ring
+    }
+
     /// The secure-run settings these arguments ask for.
     pub fn config(&self) -> SharedConfig {
         SharedConfig {

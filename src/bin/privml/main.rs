@@ -1,7 +1,14 @@
 //! `privml`: private machine learning with three-party secret sharing.
 
+mod bench;
 mod demo;
 mod federated;
+#[cfg(feature = "tls")]
+mod keygen;
+#[cfg(feature = "tls")]
+mod party;
+mod plot;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +27,22 @@ enum Command {
     /// Federated learning: clients train locally, updates are aggregated
     /// by secret sharing (mpc) or homomorphic encryption (he).
     Federated(federated::FederatedArgs),
+    /// Train an MLP on a CSV table (or a bundled data set), privately.
+    Train(train::TrainArgs),
+    /// Predict with a saved model on new rows.
+    Predict(train::PredictArgs),
+    /// Draw figures (sigmoid approximations).
+    Plot(plot::PlotArgs),
+    /// Time the benchmark workloads against plaintext f64 in the same process.
+    Bench(bench::BenchArgs),
+    /// Run one party of a job over TCP with mutual TLS (the other two
+    /// parties run elsewhere with the same job).
+    #[cfg(feature = "tls")]
+    Party(party::PartyArgs),
+    /// Write a deployment CA, certificates and keys for the three parties,
+    /// and a parties file.
+    #[cfg(feature = "tls")]
+    Keygen(keygen::KeygenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,6 +50,14 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Federated(a) => federated::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => train::predict(a),
+        Command::Plot(a) => plot::run(a),
+        #[cfg(feature = "tls")]
+        Command::Party(a) => party::run(a),
+        #[cfg(feature = "tls")]
+        Command::Keygen(a) => keygen::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,313 @@
+//! The parties file: where the three parties are and which keys they use.
+//!
+//! ```toml
+//! ca = "ca.pem"                 # the deployment CA certificate
+//! timeout_secs = 60             # optional: wait for a peer's message (per operation)
+//! connect_deadline_secs = 60    # optional: wait for the other parties at start
+//! max_frame_bytes = 1073741824  # optional: largest payload accepted from a peer
+//!
+//! [[party]]
+//! id = 0
+//! address = "10.0.0.1:7000"     # host:port the others connect to
+//! # listen = "0.0.0.0:7000"     # optional: where this party binds instead
+//! cert = "party0.pem"
+//! key = "party0.key"            # read only by party 0 itself
+//!
+//! [[party]]
+//! id = 1
+//! # ...
+//! ```
+//!
+//! Paths are relative to the file's directory. Every party reads the same
+//! file but opens only the CA certificate and its own certificate and key,
+//! so a host needs only its own key. `privml keygen` writes a ready file.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::path::Path;
+//! use privml::net::config::PartiesConfig;
+//!
+//! let text = r#"
+//! ca = "ca.pem"
+//! [[party]]
+//! id = 0
+//! address = "127.0.0.1:7000"
+//! cert = "party0.pem"
+//! key = "party0.key"
+//! [[party]]
+//! id = 1
+//! address = "127.0.0.1:7001"
+//! cert = "party1.pem"
+//! key = "party1.key"
+//! [[party]]
+//! id = 2
+//! address = "127.0.0.1:7002"
+//! cert = "party2.pem"
+//! key = "party2.key"
+//! "#;
+//! let cfg = PartiesConfig::parse(text, Path::new("/etc/privml/parties.toml"))?;
+//! assert_eq!(cfg.party(1).address, "127.0.0.1:7001");
+//! assert_eq!(cfg.party(1).cert, Path::new("/etc/privml/party1.pem"));
+//! # Ok::<(), privml::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::PartyId;
+use crate::error::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    ca: String,
+    timeout_secs: Option<f64>,
+    connect_deadline_secs: Option<f64>,
+    max_frame_bytes: Option<u64>,
+    party: Vec<RawParty>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParty {
+    id: i64,
+    address: String,
+    listen: Option<String>,
+    cert: String,
+    key: String,
+}
+
+/// One party's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyEntry {
+    /// 0, 1 or 2.
+    pub id: PartyId,
+    /// `host:port` where the others reach it.
+    pub address: String,
+    /// `host:port` it binds to, when that differs from `address` (behind
+    /// NAT, or `0.0.0.0:port` to listen on every interface).
+    pub listen: Option<String>,
+    /// Its certificate (PEM), absolute or relative to the working directory.
+    pub cert: PathBuf,
+    /// Its private key (PEM); only the party itself reads it.
+    pub key: PathBuf,
+}
+
+impl PartyEntry {
+    /// Where this party binds its listener.
+    pub fn listen_address(&self) -> &str {
+        self.listen.as_deref().unwrap_or(&self.address)
+    }
+}
+
+/// A parsed parties file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartiesConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// Parties 0, 1, 2, in order.
+    pub parties: [PartyEntry; 3],
+    /// Per-operation timeout during a run.
+    pub timeout: Option<Duration>,
+    /// How long to wait for the other parties at start.
+    pub connect_deadline: Option<Duration>,
+    /// Largest payload accepted from a peer.
+    pub max_frame_bytes: Option<u64>,
+}
+
+fn check_address(path: &Path, what: &str, a: &str) -> Result<()> {
+    let bad = |why: &str| Error::BadFile {
+        path: path.display().to_string(),
+        reason: format!("{what} '{a}' {why}: expected host:port, e.g. 10.0.0.1:7000"),
+    };
+    let (host, port) = a.rsplit_once(':').ok_or_else(|| bad("has no port"))?;
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| bad("has no valid port (0-65535)"))?;
+    Ok(())
+}
+
+fn seconds(path: &Path, name: &str, v: Option<f64>) -> Result<Option<Duration>> {
+    v.map(|s| {
+        Duration::try_from_secs_f64(s).map_err(|_| Error::BadFile {
+            path: path.display().to_string(),
+            reason: format!("{name} = {s} is not a non-negative number of seconds"),
+        })
+    })
+    .transpose()
+}
+
+impl PartiesConfig {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::BadFile {
+            path: path.display().to_string(),
+            reason: format!("cannot read the parties file: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text` as if read from `path` (relative paths in it are taken
+    /// relative to `path`'s directory).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let bad = |reason: String| Error::BadFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    format!(
+                        "line {}: ",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
+                .unwrap_or_default();
+            bad(format!("{line}{}", e.message().trim()))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let resolve = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        let mut slots: [Option<PartyEntry>; 3] = [None, None, None];
+        for p in raw.party {
+            let id = usize::try_from(p.id)
+                .ok()
+                .filter(|&i| i < 3)
+                .ok_or_else(|| bad(format!("party id {} is not one of 0, 1, 2", p.id)))?;
+            if slots[id].is_some() {
+                return Err(bad(format!("party {id} is listed twice")));
+            }
+            check_address(path, &format!("party {id}: address"), &p.address)?;
+            if let Some(l) = &p.listen {
+                check_address(path, &format!("party {id}: listen"), l)?;
+            }
+            slots[id] = Some(PartyEntry {
+                id,
+                address: p.address,
+                listen: p.listen,
+                cert: resolve(&p.cert),
+                key: resolve(&p.key),
+            });
+        }
+        let missing: Vec<String> = (0..3)
+            .filter(|&i| slots[i].is_none())
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(bad(format!(
+                "no [[party]] entry for party {} (three are needed: ids 0, 1, 2)",
+                missing.join(", ")
+            )));
+        }
+        let [Some(p0), Some(p1), Some(p2)] = slots else {
+            return Err(bad("three parties are needed".into()));
+        };
+        if raw.max_frame_bytes == Some(0) {
+            return Err(bad("max_frame_bytes must be positive".into()));
+        }
+        Ok(PartiesConfig {
+            path: path.to_path_buf(),
+            ca: resolve(&raw.ca),
+            parties: [p0, p1, p2],
+            timeout: seconds(path, "timeout_secs", raw.timeout_secs)?,
+            connect_deadline: seconds(path, "connect_deadline_secs", raw.connect_deadline_secs)?,
+            max_frame_bytes: raw.max_frame_bytes,
+        })
+    }
+
+    /// Party `id`'s entry.
+    ///
+    /// # Panics
+    ///
+    /// If `id > 2`.
+    pub fn party(&self, id: PartyId) -> &PartyEntry {
+        &self.parties[id]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+ca = "ca.pem"
+timeout_secs = 2.5
+[[party]]
+id = 0
+address = "127.0.0.1:7000"
+cert = "p0.pem"
+key = "/abs/p0.key"
+[[party]]
+id = 2
+address = "[::1]:7002"
+listen = "0.0.0.0:7002"
+cert = "p2.pem"
+key = "p2.key"
+[[party]]
+id = 1
+address = "h1:7001"
+cert = "p1.pem"
+key = "p1.key"
+"#;
+
+    fn parse(s: &str) -> Result<PartiesConfig> {
+        PartiesConfig::parse(s, Path::new("/d/parties.toml"))
+    }
+
+    fn err(s: &str) -> String {
+        parse(s).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_file() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.ca, Path::new("/d/ca.pem"));
+        assert_eq!(c.party(0).key, Path::new("/abs/p0.key"));
+        assert_eq!(c.party(2).listen_address(), "0.0.0.0:7002");
+        assert_eq!(c.party(1).listen_address(), "h1:7001");
+        assert_eq!(c.timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.connect_deadline, None);
+    }
+
+    #[test]
+    fn clear_errors() {
+        let e = err(&GOOD.replace("key = \"p2.key\"\n", ""));
+        assert!(
+            e.contains("/d/parties.toml") && e.contains("missing field `key`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("id = 2", "id = 3"));
+        assert!(e.contains("party id 3 is not one of 0, 1, 2"), "{e}");
+        let e = err(&GOOD.replace("id = 2", "id = 1"));
+        assert!(e.contains("party 1 is listed twice"), "{e}");
+        let e = err(&GOOD.replace("h1:7001", "h1"));
+        assert!(e.contains("has no port"), "{e}");
+        let e = err(&GOOD.replace("h1:7001", "h1:70000"));
+        assert!(e.contains("no valid port"), "{e}");
+        let e = err(&GOOD.replace("timeout_secs = 2.5", "timeout_secs = -1"));
+        assert!(e.contains("timeout_secs"), "{e}");
+        let e = err(&GOOD.replace("timeout_secs", "timeout_sec"));
+        assert!(e.contains("unknown field"), "{e}");
+        let only_two = GOOD.split("[[party]]\nid = 1").next().unwrap();
+        let e = err(only_two);
+        assert!(e.contains("no [[party]] entry for party 1"), "{e}");
+        let e = PartiesConfig::load(Path::new("/nonexistent/parties.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read the parties file"), "{e}");
+    }
+}

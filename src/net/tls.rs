@@ -1,0 +1,487 @@
+//! Certificates and TLS settings of a deployment.
+//!
+//! A deployment has one certificate authority (CA) and one certificate per
+//! party, signed by the CA, whose subject alternative name is the party's
+//! name, `party0.privml`, `party1.privml` or `party2.privml`
+//! ([`party_name`]). The name, not the host, identifies a party: parties can
+//! move between hosts without new certificates, and the address in the
+//! parties file only says where to connect.
+//!
+//! Every connection is TLS 1.3 with client authentication required. A peer
+//! is accepted when its chain verifies to the deployment CA **and** its
+//! certificate names the party expected at that end ([`server_config`] checks
+//! clients, [`client_config`] with the server name checks servers). Any
+//! other certificate, or none, fails the handshake.
+//!
+//! [`keygen`] writes a complete test deployment (CA, three party keys and
+//! certificates, `parties.toml`); see `docs/three-machines.md` for moving it
+//! to three hosts.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
+
+use crate::domain::PartyId;
+use crate::error::{Error, Result};
+
+/// The name in party `id`'s certificate: `party{id}.privml`.
+pub fn party_name(id: PartyId) -> String {
+    format!("party{id}.privml")
+}
+
+fn server_name(id: PartyId) -> Result<ServerName<'static>> {
+    ServerName::try_from(party_name(id)).map_err(|e| Error::Tls(e.to_string()))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn bad_file(path: &Path, reason: impl Into<String>) -> Error {
+    Error::BadFile {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| bad_file(path, format!("cannot read: {e}")))
+}
+
+/// Reads all certificates of a PEM file (at least one).
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let pem = read_file(path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad_file(path, format!("not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad_file(
+            path,
+            "no certificate (-----BEGIN CERTIFICATE-----) in the file",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Reads a private key (PKCS#8, PKCS#1 or SEC1) from a PEM file.
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+    let pem = read_file(path)?;
+    PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| bad_file(path, format!("no usable PEM private key: {e}")))
+}
+
+/// What one party needs for TLS: the CA to trust, its own certificate
+/// chain and private key.
+pub struct Credentials {
+    ca: Vec<CertificateDer<'static>>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("ca_certs", &self.ca.len())
+            .field("chain_len", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Loads the CA certificate(s), this party's certificate chain and key.
+    pub fn load(ca: &Path, cert: &Path, key: &Path) -> Result<Self> {
+        Ok(Credentials {
+            ca: load_certs(ca)?,
+            chain: load_certs(cert)?,
+            key: load_key(key)?,
+        })
+    }
+
+    /// From DER values already in memory.
+    pub fn from_der(
+        ca: Vec<CertificateDer<'static>>,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Self {
+        Credentials { ca, chain, key }
+    }
+
+    fn roots(&self) -> Result<Arc<RootCertStore>> {
+        let mut roots = RootCertStore::empty();
+        for c in &self.ca {
+            roots
+                .add(c.clone())
+                .map_err(|e| Error::Tls(format!("unusable CA certificate: {e}")))?;
+        }
+        Ok(Arc::new(roots))
+    }
+
+    /// Checks that the certificate is signed by the CA and names party
+    /// `me`, so that a wrong file is reported at start, not as a refused
+    /// handshake on the other host.
+    pub fn check_identity(&self, me: PartyId) -> Result<()> {
+        let end = self
+            .chain
+            .first()
+            .ok_or_else(|| Error::Tls("empty certificate chain".into()))?;
+        let parsed = ParsedCertificate::try_from(end)
+            .map_err(|e| Error::Tls(format!("cannot parse this party's certificate: {e}")))?;
+        rustls::client::verify_server_name(&parsed, &server_name(me)?).map_err(|_| {
+            Error::Tls(format!(
+                "this party's certificate does not name {} (is it another party's certificate?)",
+                party_name(me)
+            ))
+        })?;
+        let roots = self.roots()?;
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .map_err(|e| Error::Tls(e.to_string()))?;
+        use rustls::client::danger::ServerCertVerifier;
+        verifier
+            .verify_server_cert(
+                end,
+                &self.chain[1..],
+                &server_name(me)?,
+                &[],
+                UnixTime::now(),
+            )
+            .map_err(|e| {
+                Error::Tls(format!(
+                    "this party's certificate does not verify against the CA certificate: {e}"
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+/// Which of `candidates` the certificate `end_entity` names, if any.
+pub fn identify(end_entity: &CertificateDer<'_>, candidates: &[PartyId]) -> Option<PartyId> {
+    let parsed = ParsedCertificate::try_from(end_entity).ok()?;
+    candidates.iter().copied().find(|&id| {
+        server_name(id)
+            .map(|n| rustls::client::verify_server_name(&parsed, &n).is_ok())
+            .unwrap_or(false)
+    })
+}
+
+/// Client-certificate check of a listening party: the chain must verify to
+/// the CA (delegated to rustls' WebPKI verifier) and the certificate must
+/// name one of the parties allowed to connect here.
+#[derive(Debug)]
+struct PartyClientVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    allowed: Vec<PartyId>,
+}
+
+impl ClientCertVerifier for PartyClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> std::result::Result<ClientCertVerified, rustls::Error> {
+        let ok = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        if identify(end_entity, &self.allowed).is_none() {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName,
+            ));
+        }
+        Ok(ok)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Settings of a listening party: TLS 1.3, its own certificate, and client
+/// certificates required, verified to the CA and naming one of `allowed`.
+pub fn server_config(creds: &Credentials, allowed: &[PartyId]) -> Result<Arc<ServerConfig>> {
+    let inner = WebPkiClientVerifier::builder_with_provider(creds.roots()?, provider())
+        .build()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let verifier = Arc::new(PartyClientVerifier {
+        inner,
+        allowed: allowed.to_vec(),
+    });
+    let mut cfg = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(creds.chain.clone(), creds.key.clone_key())
+        .map_err(|e| Error::Tls(format!("this party's certificate or key: {e}")))?;
+    // No session resumption between parties: every run authenticates afresh.
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
+/// Settings of a connecting party: TLS 1.3, servers verified to the CA
+/// (their name is checked against the [`ServerName`] given per connection),
+/// its own certificate presented.
+pub fn client_config(creds: &Credentials) -> Result<Arc<ClientConfig>> {
+    let cfg = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(creds.roots()?)
+        .with_client_auth_cert(creds.chain.clone(), creds.key.clone_key())
+        .map_err(|e| Error::Tls(format!("this party's certificate or key: {e}")))?;
+    Ok(Arc::new(cfg))
+}
+
+/// The server name to verify when connecting to party `id`.
+pub fn peer_server_name(id: PartyId) -> Result<ServerName<'static>> {
+    server_name(id)
+}
+
+// ---------------------------------------------------------------------------
+// keygen
+
+/// How long the certificates `keygen` issues are valid.
+pub const CERT_VALIDITY: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
+
+/// Files written by [`keygen`].
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The parties file.
+    pub config: PathBuf,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+}
+
+fn secs_since_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn cert_params(
+    names: Vec<String>,
+    common_name: &str,
+    valid_from_secs: u64,
+) -> Result<rcgen::CertificateParams> {
+    let mut p = rcgen::CertificateParams::new(names).map_err(|e| Error::Tls(e.to_string()))?;
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::OrganizationName, "privml deployment");
+    dn.push(rcgen::DnType::CommonName, common_name);
+    p.distinguished_name = dn;
+    let epoch = rcgen::date_time_ymd(1970, 1, 1);
+    p.not_before = epoch + Duration::from_secs(valid_from_secs);
+    p.not_after = epoch + Duration::from_secs(valid_from_secs) + CERT_VALIDITY;
+    Ok(p)
+}
+
+fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let io = |e: std::io::Error| bad_file(path, format!("cannot write: {e}"));
+    let mut f = o.open(path).map_err(io)?;
+    #[cfg(unix)]
+    if secret {
+        // `mode` applies only to new files: also narrow an existing one.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    f.write_all(contents).map_err(io)
+}
+
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `host:port`, with brackets around an IPv6 literal.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Writes a test deployment into `dir`: `ca.pem` / `ca.key` (the CA),
+/// `partyN.pem` / `partyN.key` for N = 0, 1, 2 (ECDSA P-256 keys,
+/// certificates naming `partyN.privml`, valid for [`CERT_VALIDITY`]), and
+/// `parties.toml` with party N at `hosts[N]:base_port + N`. Key files are
+/// created with mode 0600 on unix. Existing files are an error unless
+/// `overwrite`.
+///
+/// # Security
+///
+/// The CA key can issue certificates for any party: keep it off the party
+/// hosts (it is not needed to run). Each party host needs only its own key.
+pub fn keygen(
+    dir: &Path,
+    hosts: &[String; 3],
+    base_port: u16,
+    overwrite: bool,
+) -> Result<Deployment> {
+    if base_port > u16::MAX - 2 {
+        return Err(Error::invalid(
+            "base port",
+            format!("{base_port}: the three ports base, base+1, base+2 must be at most 65535"),
+        ));
+    }
+    let names: Vec<&str> = vec![
+        "ca.pem",
+        "ca.key",
+        "party0.pem",
+        "party0.key",
+        "party1.pem",
+        "party1.key",
+        "party2.pem",
+        "party2.key",
+        "parties.toml",
+    ];
+    std::fs::create_dir_all(dir).map_err(|e| bad_file(dir, format!("cannot create: {e}")))?;
+    if !overwrite {
+        let existing: Vec<String> = names
+            .iter()
+            .filter(|n| dir.join(n).exists())
+            .map(|n| n.to_string())
+            .collect();
+        if !existing.is_empty() {
+            return Err(bad_file(
+                dir,
+                format!(
+                    "already holds {} (pass --force to overwrite)",
+                    existing.join(", ")
+                ),
+            ));
+        }
+    }
+    let tls = |e: rcgen::Error| Error::Tls(format!("certificate generation: {e}"));
+    // Valid from a day ago, so that hosts whose clocks lag a little accept them.
+    let from = secs_since_epoch().saturating_sub(24 * 3600);
+
+    let ca_key = rcgen::KeyPair::generate().map_err(tls)?;
+    let mut ca_params = cert_params(vec![], "privml deployment CA", from)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(tls)?;
+
+    let mut files = Vec::new();
+    let mut put = |name: &str, contents: &str, secret: bool| -> Result<()> {
+        let path = dir.join(name);
+        write_file(&path, contents.as_bytes(), secret)?;
+        files.push(path);
+        Ok(())
+    };
+    put("ca.pem", &ca.pem(), false)?;
+    put("ca.key", &ca.key().serialize_pem(), true)?;
+
+    let mut toml = String::new();
+    let _ = writeln!(
+        toml,
+        "# privml parties file, written by `privml keygen`.\n\
+         # Paths are relative to this file's directory. Every party host needs\n\
+         # this file, ca.pem, and its own partyN.pem and partyN.key. ca.key is\n\
+         # not needed to run: keep it offline.\n\
+         ca = \"ca.pem\"\n\
+         # Seconds to wait for a peer's message during a run.\n\
+         timeout_secs = 60\n\
+         # Seconds to wait at start for the other parties to come up.\n\
+         connect_deadline_secs = 60"
+    );
+    for (id, host) in hosts.iter().enumerate() {
+        let key = rcgen::KeyPair::generate().map_err(tls)?;
+        let mut p = cert_params(vec![party_name(id)], &party_name(id), from)?;
+        p.is_ca = rcgen::IsCa::ExplicitNoCa;
+        p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        p.use_authority_key_identifier_extension = true;
+        let cert = p.signed_by(&key, &ca).map_err(tls)?;
+        put(&format!("party{id}.pem"), &cert.pem(), false)?;
+        put(&format!("party{id}.key"), &key.serialize_pem(), true)?;
+        let _ = writeln!(
+            toml,
+            "\n[[party]]\nid = {id}\naddress = {}\ncert = \"party{id}.pem\"\nkey = \"party{id}.key\"",
+            toml_string(&host_port(host, base_port + id as u16))
+        );
+    }
+    put("parties.toml", &toml, false)?;
+    Ok(Deployment {
+        dir: dir.to_path_buf(),
+        config: dir.join("parties.toml"),
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_brackets_ipv6() {
+        assert_eq!(host_port("10.0.0.1", 7000), "10.0.0.1:7000");
+        assert_eq!(host_port("::1", 7000), "[::1]:7000");
+        assert_eq!(host_port("a.example", 1), "a.example:1");
+    }
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_string(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}

@@ -1,0 +1,429 @@
+//! The benchmark workloads, written once over [`Ring`], and a harness that
+//! times them on any domain against the plaintext f64 run in the same
+//! process.
+//!
+//! | id | workload |
+//! |---|---|
+//! | W1 | elementwise fixed-point product of two secret vectors, n = 10^6, values in [-10, 10) |
+//! | W2 | secret × secret matrix product, n × n (256, 1024), values in [-1, 1) |
+//! | W3 | sigmoid of 10^6 secret values in [-8, 8): the tutorial's degree-9 polynomial |
+//! | W4 | the tutorial's 3-layer network, 10,000 training iterations |
+//! | W5 | logistic regression on 10,000 × 20 synthetic rows, one epoch, batch 128, lr 0.1 |
+//!
+//! Inputs are shared before the clock starts, as in the peer frameworks'
+//! scripts (`../shared/peers`); outputs stay shared. In a shared run the
+//! parties synchronise before and after each timed run with two one-element
+//! reveals, which are excluded from the reported cost.
+
+use std::time::{Duration, Instant};
+
+use ndarray::{Array1, Array2, ArrayD};
+
+use crate::approx::{self, EvalOptions, sigmoid};
+use crate::cost::Cost;
+use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
+use crate::error::Result;
+use crate::experiments::boolean;
+use crate::nn::{self, init::Sampler};
+use crate::runner::DomainKind;
+
+/// A timed program: set-up (inputs; not timed), then the timed body.
+pub trait Workload: Sync {
+    /// What set-up produces for the body.
+    type State<R: Ring>;
+    /// A short name: "W1 mul 10^6".
+    fn name(&self) -> String;
+    /// Shares the inputs.
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>>;
+    /// The timed part.
+    fn run<R: Ring>(&self, r: &mut R, state: &mut Self::State<R>) -> Result<()>;
+    /// The same computation in plain f64 ndarray code, timed as the
+    /// reference (`None` when there is no meaningful plaintext twin).
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>>;
+}
+
+fn input_matrix<R: Ring>(r: &mut R, owner: usize, m: &Array2<f64>) -> Result<R::Tensor> {
+    let v: ArrayD<f64> = m.clone().into_dyn();
+    r.input(owner, r.owns(owner).then_some(&v), v.shape())
+}
+
+/// W1: elementwise product.
+pub struct W1Mul {
+    /// Number of elements.
+    pub n: usize,
+    x: Array2<f64>,
+    y: Array2<f64>,
+}
+
+impl W1Mul {
+    /// n elements, uniform in [-10, 10).
+    pub fn new(n: usize) -> Self {
+        let mut s = Sampler::new(1);
+        W1Mul {
+            n,
+            x: s.uniform_matrix(1, n, -10.0, 10.0),
+            y: s.uniform_matrix(1, n, -10.0, 10.0),
+        }
+    }
+}
+
+impl Workload for W1Mul {
+    type State<R: Ring> = (R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        format!("W1 elementwise mul, n = {}", self.n)
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        Ok((input_matrix(r, 0, &self.x)?, input_matrix(r, 1, &self.y)?))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (x, y): &mut Self::State<R>) -> Result<()> {
+        r.mul(x, y).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(&self.x * &self.y);
+        }))
+    }
+}
+
+/// W2: matrix product.
+pub struct W2Matmul {
+    /// Matrix size.
+    pub n: usize,
+    a: Array2<f64>,
+    b: Array2<f64>,
+}
+
+impl W2Matmul {
+    /// n x n matrices, uniform in [-1, 1).
+    pub fn new(n: usize) -> Self {
+        let mut s = Sampler::new(2);
+        W2Matmul {
+            n,
+            a: s.uniform_matrix(n, n, -1.0, 1.0),
+            b: s.uniform_matrix(n, n, -1.0, 1.0),
+        }
+    }
+}
+
+impl Workload for W2Matmul {
+    type State<R: Ring> = (R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        format!("W2 matmul {0}x{0}", self.n)
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        Ok((input_matrix(r, 0, &self.a)?, input_matrix(r, 1, &self.b)?))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (a, b): &mut Self::State<R>) -> Result<()> {
+        r.matmul(a, b).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(self.a.dot(&self.b));
+        }))
+    }
+}
+
+/// W3: sigmoid of a vector by the tutorial's degree-9 polynomial.
+pub struct W3Sigmoid {
+    /// Number of elements.
+    pub n: usize,
+    x: Array2<f64>,
+    poly: approx::Polynomial,
+    eval: EvalOptions,
+}
+
+impl W3Sigmoid {
+    /// n values uniform in [-8, 8), log-depth evaluation.
+    pub fn new(n: usize) -> Self {
+        W3Sigmoid {
+            n,
+            x: Sampler::new(3).uniform_matrix(1, n, -8.0, 8.0),
+            poly: sigmoid::tutorial_interpolated(),
+            eval: EvalOptions::default(),
+        }
+    }
+}
+
+impl Workload for W3Sigmoid {
+    type State<R: Ring> = R::Tensor;
+    fn name(&self) -> String {
+        format!("W3 sigmoid (degree-9 polynomial), n = {}", self.n)
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        input_matrix(r, 0, &self.x)
+    }
+    fn run<R: Ring>(&self, r: &mut R, x: &mut Self::State<R>) -> Result<()> {
+        approx::evaluate(r, x, &self.poly, &self.eval).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(self.x.mapv(sigmoid::exact));
+        }))
+    }
+}
+
+/// W4: the tutorial's three-layer network.
+pub struct W4Tutorial {
+    /// Training iterations.
+    pub iterations: usize,
+}
+
+impl Workload for W4Tutorial {
+    type State<R: Ring> = (nn::Sequential<R>, R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        format!("W4 tutorial 3-layer net, {} iterations", self.iterations)
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        let e = boolean::headline();
+        let (x, y) = e.data();
+        let xs = input_matrix(r, boolean::DATA_OWNER, &x)?;
+        let ys = input_matrix(r, boolean::DATA_OWNER, &y)?;
+        let net = nn::three_layer(r, nn::Activation::sigmoid(e.approx), 1)?;
+        Ok((net, xs, ys))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (net, x, y): &mut Self::State<R>) -> Result<()> {
+        let schedule = nn::FullBatch {
+            iterations: self.iterations,
+            lr: 1.0,
+            report_every: 0,
+        };
+        nn::train_full_batch(r, net, (x, y), schedule, |_| ()).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        None
+    }
+}
+
+/// W5: one epoch of logistic regression.
+pub struct W5Logistic {
+    x: Array2<f64>,
+    y: Array2<f64>,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f64,
+    poly: approx::Polynomial,
+}
+
+impl W5Logistic {
+    /// 10,000 x 20 normal features, labels from a random linear model plus
+    /// noise; batch 128, lr 0.1; the tutorial's degree-9 sigmoid.
+    pub fn new() -> Self {
+        let (n, d) = (10_000, 20);
+        let mut s = Sampler::new(5);
+        let x = s.normal_matrix(n, d);
+        let w = s.normal_matrix(d, 1);
+        let noise = s.normal_matrix(n, 1);
+        let y = (x.dot(&w) + noise * 0.5).mapv(|v| (v > 0.0) as u8 as f64);
+        W5Logistic {
+            x,
+            y,
+            batch: 128,
+            lr: 0.1,
+            poly: sigmoid::tutorial_interpolated(),
+        }
+    }
+
+    /// Training accuracy of weights `w` and bias `b`.
+    pub fn accuracy(&self, w: &Array1<f64>, b: f64) -> f64 {
+        let p = self.x.dot(w) + b;
+        let hits = p
+            .iter()
+            .zip(self.y.iter())
+            .filter(|(p, y)| ((**p > 0.0) as u8 as f64) == **y)
+            .count();
+        hits as f64 / p.len() as f64
+    }
+}
+
+impl Default for W5Logistic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workload for W5Logistic {
+    type State<R: Ring> = (R::Tensor, R::Tensor, R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        format!(
+            "W5 logistic regression {}x{}, 1 epoch, batch {}",
+            self.x.nrows(),
+            self.x.ncols(),
+            self.batch
+        )
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        let x = input_matrix(r, 1, &self.x)?;
+        let y = input_matrix(r, 1, &self.y)?;
+        let w = input_matrix(r, 0, &Array2::zeros((self.x.ncols(), 1)))?;
+        let b = input_matrix(r, 0, &Array2::zeros((1, 1)))?;
+        Ok((x, y, w, b))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (x, y, w, b): &mut Self::State<R>) -> Result<()> {
+        let step = self.lr / self.batch as f64;
+        for i in 0..self.x.nrows() / self.batch {
+            let (lo, hi) = (i * self.batch, (i + 1) * self.batch);
+            let xb = r.slice_rows(x, lo, hi)?;
+            let yb = r.slice_rows(y, lo, hi)?;
+            let z = r.matmul(&xb, w)?;
+            let z = r.add(&z, b)?;
+            let p = approx::evaluate(r, &z, &self.poly, &EvalOptions::default())?;
+            let g = r.sub(&p, &yb)?;
+            let xt = r.transpose(&xb)?;
+            let gw = r.matmul(&xt, &g)?;
+            let gb = r.sum_axis(&g, 0)?;
+            let upd = r.lincomb_public(&[&gw], &[step], 32)?;
+            let updb = r.lincomb_public(&[&gb], &[step], 32)?;
+            *w = r.sub(w, &upd)?;
+            *b = r.sub(b, &updb)?;
+        }
+        Ok(())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            let mut w = Array1::<f64>::zeros(self.x.ncols());
+            let mut b = 0.0;
+            let step = self.lr / self.batch as f64;
+            for i in 0..self.x.nrows() / self.batch {
+                let xb = self
+                    .x
+                    .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, ..]);
+                let yb = self
+                    .y
+                    .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, 0]);
+                let p = (xb.dot(&w) + b).mapv(sigmoid::exact);
+                let g = &p - &yb;
+                w = w - xb.t().dot(&g) * step;
+                b -= g.sum() * step;
+            }
+            std::hint::black_box((w, b));
+        }))
+    }
+}
+
+/// What a measurement found.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// The workload.
+    pub workload: String,
+    /// The domain.
+    pub domain: String,
+    /// Wall time of each timed run.
+    pub runs: Vec<Duration>,
+    /// Wall time of each plaintext reference run (same process).
+    pub plain_runs: Vec<Duration>,
+    /// Communication of one run (merged over the parties).
+    pub cost: Cost,
+    /// Peak resident memory of the process during the runs, if known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+fn median(v: &[Duration]) -> Option<Duration> {
+    let mut s = v.to_vec();
+    s.sort();
+    s.get(s.len() / 2).copied()
+}
+
+impl Measurement {
+    /// Median run time.
+    pub fn median(&self) -> Option<Duration> {
+        median(&self.runs)
+    }
+    /// Median plaintext time.
+    pub fn plain_median(&self) -> Option<Duration> {
+        median(&self.plain_runs)
+    }
+    /// Median time over median plaintext time.
+    pub fn ratio(&self) -> Option<f64> {
+        Some(self.median()?.as_secs_f64() / self.plain_median()?.as_secs_f64())
+    }
+}
+
+/// Peak resident set size of this process (Linux), reset with
+/// [`reset_peak_rss`].
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak-RSS counter (Linux; ignored elsewhere).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Two one-element reveals: afterwards every party has reached this point.
+fn sync<R: Ring>(r: &mut R) -> Result<()> {
+    let z = r.scalar(0.0)?;
+    r.reveal(&z)?;
+    r.reveal(&z)?;
+    Ok(())
+}
+
+fn timed_runs<W: Workload, R: Ring>(
+    w: &W,
+    r: &mut R,
+    runs: usize,
+) -> Result<(Vec<Duration>, Cost)> {
+    let mut st = w.setup(r)?;
+    let mut times = Vec::with_capacity(runs);
+    let mut cost = Cost::default();
+    for _ in 0..runs {
+        sync(r)?;
+        let before = r.cost();
+        let t0 = Instant::now();
+        w.run(r, &mut st)?;
+        let after = r.cost();
+        sync(r)?;
+        times.push(t0.elapsed());
+        cost = after.since(&before);
+    }
+    Ok((times, cost))
+}
+
+/// Times `runs` runs of `w` on `kind` and `plain_runs` of its plaintext twin.
+pub fn measure<W: Workload>(
+    w: &W,
+    kind: DomainKind,
+    runs: usize,
+    plain_runs: usize,
+) -> Result<Measurement> {
+    let mut plain_times = Vec::new();
+    if let Some(mut f) = w.plaintext() {
+        f(); // warm-up
+        for _ in 0..plain_runs {
+            let t0 = Instant::now();
+            f();
+            plain_times.push(t0.elapsed());
+        }
+    }
+    reset_peak_rss();
+    let cfg = SharedConfig::default();
+    let (runs_t, cost) = match kind {
+        DomainKind::Plain => timed_runs(w, &mut Plain::new(), runs)?,
+        DomainKind::Fixed64 => timed_runs(w, &mut Fixed::<u64>::new(), runs)?,
+        DomainKind::Fixed128 => timed_runs(w, &mut Fixed::<u128>::new(), runs)?,
+        DomainKind::Shared64 => {
+            let out = Shared::<u64>::simulate_with(&cfg, |r| timed_runs(w, r, runs))?;
+            merge(out)
+        }
+        DomainKind::Shared128 => {
+            let out = Shared::<u128>::simulate_with(&cfg, |r| timed_runs(w, r, runs))?;
+            merge(out)
+        }
+    };
+    Ok(Measurement {
+        workload: w.name(),
+        domain: kind.to_string(),
+        runs: runs_t,
+        plain_runs: plain_times,
+        cost,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+fn merge(out: [(Vec<Duration>, Cost); 3]) -> (Vec<Duration>, Cost) {
+    let [(t0, c0), (_, c1), (_, c2)] = out;
+    (t0, Cost::merge_parties(&[c0, c1, c2]))
+}

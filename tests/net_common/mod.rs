@@ -1,0 +1,67 @@
+//! Helpers of the network tests: temporary deployments on free loopback ports.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh empty directory under the system's temporary directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("privml-{tag}-{}-{n}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+/// A port P such that P, P+1 and P+2 are free on 127.0.0.1 right now. Each
+/// call of one process starts its search elsewhere, so parallel tests do not
+/// pick the same ports.
+pub fn free_base_port() -> u16 {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let start = 20_000 + (std::process::id() % 500) * 60 + n * 3;
+    for k in 0..2000u32 {
+        let base = 20_000 + (start - 20_000 + 3 * k) % 40_000;
+        let base = base as u16;
+        let ok = (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+/// A loopback deployment (CA, keys, certificates, parties.toml) in a fresh
+/// directory; returns the directory and the parties file.
+pub fn deployment(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(tag);
+    let hosts = [
+        "127.0.0.1".to_string(),
+        "127.0.0.1".into(),
+        "127.0.0.1".into(),
+    ];
+    let d = privml::net::tls::keygen(&dir, &hosts, free_base_port(), false).expect("keygen");
+    (dir, d.config)
+}
+
+/// Sets `key = value` lines of a parties file (top level only, before the
+/// first table), replacing an existing line with the same key.
+pub fn set_top_level(config: &Path, key: &str, value: &str) {
+    let text = std::fs::read_to_string(config).expect("read parties file");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key} =")))
+        .map(String::from)
+        .collect();
+    let first_table = lines
+        .iter()
+        .position(|l| l.starts_with('['))
+        .unwrap_or(lines.len());
+    lines.insert(first_table, format!("{key} = {value}"));
+    std::fs::write(config, lines.join("\n") + "\n").expect("write parties file");
+}
