@@ -850,3 +850,36 @@ fn a_hundred_clients_with_dropouts_and_a_faulty_one() {
         );
     }
 }
+
+#[test]
+fn a_learning_rate_that_leaves_the_sigmoid_range_is_an_error_not_a_collapse() {
+    let cfg = FederatedConfig {
+        clients: 4,
+        rounds: 3,
+        lr: 50.0,
+        ..FederatedConfig::default()
+    };
+    match run_federated(&cfg, |_| {}) {
+        Err(Error::InvalidParameter { name: "lr", reason }) => {
+            assert!(
+                reason.contains("client-") && reason.contains("round 1"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected an lr error, got {other:?}"),
+    }
+    // The defaults stay inside the range for long runs (weight decay).
+    let cfg = FederatedConfig {
+        clients: 4,
+        rounds: 150,
+        aggregation: Aggregation::Plain,
+        ..FederatedConfig::default()
+    };
+    let report = run_federated(&cfg, |_| {}).expect("stable");
+    let (_, test) = prepare_data(0.2, 1).expect("data");
+    let z = report
+        .model
+        .max_preactivation(&report.params, test.features())
+        .expect("forward");
+    assert!(z < 10.0, "|z| = {z}");
+}

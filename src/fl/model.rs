@@ -179,10 +179,10 @@ impl ModelSpec {
     /// A polynomial sigmoid is accurate only on its interval (±10 here) and
     /// diverges beyond it, which would feed back into ever larger weights;
     /// weight decay keeps the pre-activations inside (with the default
-    /// 0.002 the breast-cancer model settles at |z| ≈ 7). If a layer's
-    /// pre-activations on `x` still leave 1.1 times the interval, this is an
-    /// [`Error::InvalidParameter`] asking for a lower rate or more decay,
-    /// rather than a silent collapse a few rounds later.
+    /// 0.002 the breast-cancer model settles at |z| ≈ 7). If after any step
+    /// a layer's pre-activations on `x` leave 1.1 times the interval, this
+    /// is an [`Error::InvalidParameter`] asking for a lower rate or more
+    /// decay, rather than a silent collapse a few rounds later.
     pub fn train_local(
         &self,
         params: &[f64],
@@ -208,6 +208,8 @@ impl ModelSpec {
         let xt = r.constant(&x.clone().into_dyn())?;
         let yt = r.constant(&y.clone().insert_axis(Axis(1)).into_dyn())?;
         let decay = 1.0 - lr * weight_decay;
+        let range = self.sigmoid.arg_scale;
+        let mut new = params.to_vec();
         for step in 0..steps {
             r.set_step(step as u64 + 1);
             let out = net.forward(&mut r, &xt)?;
@@ -222,17 +224,24 @@ impl ModelSpec {
                     }
                 }
             }
-        }
-        let new = self.flatten(&mut r, &net)?;
-        let z = self.max_preactivation(&new, x)?;
-        let range = self.sigmoid.arg_scale;
-        if z > 1.1 * range {
-            return Err(Error::invalid(
-                "lr",
-                format!(
-                    "local training drove pre-activations to ±{z:.1}, beyond ±{range}, where the polynomial sigmoid is accurate: lower the learning rate ({lr}) or raise the weight decay ({weight_decay})"
-                ),
-            ));
+            // Checked after every step: one step too far is enough to
+            // overflow the next one.
+            new = self.flatten(&mut r, &net)?;
+            let z = self.max_preactivation(&new, x)?;
+            if z.is_nan() || z > 1.1 * range {
+                let z = if z < 1e6 {
+                    format!("{z:.1}")
+                } else {
+                    format!("{z:.1e}")
+                };
+                return Err(Error::invalid(
+                    "lr",
+                    format!(
+                        "local step {} drove pre-activations to ±{z}, beyond ±{range}, where the polynomial sigmoid is accurate: lower the learning rate ({lr}) or raise the weight decay ({weight_decay})",
+                        step + 1
+                    ),
+                ));
+            }
         }
         Ok(new)
     }
