@@ -201,6 +201,25 @@ pub enum Error {
         /// Why it was refused.
         reason: Rejection,
     },
+    /// A client's update cannot be protected for aggregation: a value is not
+    /// finite, or so large that the sum over `max_clients` clients could wrap
+    /// around the ring (secret sharing) or the plaintext modulus (HE).
+    /// Raised on the client, before anything is sent.
+    #[error(
+        "update of client '{client}' cannot be aggregated: value {value} at index {index} is outside ±{limit:.6e}, the largest magnitude whose sum over {max_clients} clients cannot wrap around"
+    )]
+    UpdateOutOfRange {
+        /// The client.
+        client: String,
+        /// Index of the value in the (weighted) update.
+        index: usize,
+        /// The offending value (after weighting by the client's sample count).
+        value: f64,
+        /// The largest magnitude allowed per client.
+        limit: f64,
+        /// The number of clients the encoding leaves headroom for.
+        max_clients: u32,
+    },
     /// Bytes that are not a valid encoding of the expected object (truncated,
     /// wrong magic or version, inconsistent header, checksum mismatch,
     /// out-of-range coefficient).
@@ -273,6 +292,44 @@ pub enum Rejection {
     /// This client id has already contributed to the aggregate.
     #[error("this client already submitted an update")]
     Duplicate,
+    /// The submission's bytes do not decode (bad magic, version or kind,
+    /// truncated or padded, checksum mismatch, inconsistent header).
+    #[error("malformed submission: {reason}")]
+    Malformed {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The submission is for another round of federated training.
+    #[error("it is for round {got}, the aggregate is for round {expected}")]
+    WrongRound {
+        /// The round being aggregated.
+        expected: u32,
+        /// The round the submission names.
+        got: u32,
+    },
+    /// A share addressed to another aggregation server.
+    #[error("it is addressed to server {got}, this is server {expected}")]
+    WrongServer {
+        /// The receiving server.
+        expected: usize,
+        /// The server the message names.
+        got: usize,
+    },
+    /// The submission names another client than the one that sent it.
+    #[error("it claims to come from client '{named}'")]
+    SenderMismatch {
+        /// The client named inside the message.
+        named: String,
+    },
+    /// The three aggregation servers did not all accept this client's
+    /// shares, so none of them adds any (the sum would be garbage otherwise).
+    #[error("server {server} refused its share: {reason}")]
+    RefusedByServer {
+        /// The first server that refused.
+        server: usize,
+        /// Why it refused.
+        reason: Box<Rejection>,
+    },
     /// The aggregate already holds as many updates as the parameters leave
     /// headroom for; one more could wrap around.
     #[error("the aggregate already holds the maximum of {max} updates")]

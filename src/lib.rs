@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod experiments;
 pub mod fixed;
+pub mod fl;
 #[cfg(feature = "he")]
 pub mod he;
 pub mod learn;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod federated;
 #[cfg(feature = "tls")]
 mod keygen;
 #[cfg(feature = "tls")]
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the experiments of the source tutorial and article.
     Demo(demo::DemoArgs),
+    /// Federated learning: clients train locally, updates are aggregated
+    /// by secret sharing (mpc) or homomorphic encryption (he).
+    Federated(federated::FederatedArgs),
     /// Train an MLP on a CSV table (or a bundled data set), privately.
     Train(train::TrainArgs),
     /// Predict with a saved model on new rows.
@@ -45,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Federated(a) => federated::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => train::predict(a),
