@@ -426,8 +426,5 @@ fn in_memory_dataset_range_error_has_no_line() {
         .check_fixed_range(&FixedPoint::<u64>::default())
         .unwrap_err()
         .to_string();
-    assert!(
-        msg.starts_with("value -1e16 in row 1, column 'b'"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("value -1e16 in row 1, column 'b'"), "{msg}");
 }
