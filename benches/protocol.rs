@@ -6,6 +6,10 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// The same allocator as the `privml` binary (see src/bin/privml/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use privml::runner::DomainKind;
 use privml::workloads::{self, W1Mul, W2Matmul, W3Sigmoid, W4Tutorial, Workload};
 

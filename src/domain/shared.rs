@@ -270,6 +270,59 @@ impl<T: RingElement> Shared<T> {
         })
     }
 
+    /// Cuts batched output shares into tensors of `shapes` (no copy when
+    /// there is only one).
+    fn split_outputs(
+        &self,
+        op: &'static str,
+        shapes: Vec<Vec<usize>>,
+        a: Vec<T>,
+        b: Vec<T>,
+    ) -> Result<Vec<Replicated<T>>> {
+        if shapes.len() == 1 {
+            return Ok(vec![self.pair(op, &shapes[0], a, b)?]);
+        }
+        let mut out = Vec::with_capacity(shapes.len());
+        let mut pos = 0;
+        for shape in shapes {
+            let len: usize = shape.iter().product();
+            out.push(self.pair(
+                op,
+                &shape,
+                a[pos..pos + len].to_vec(),
+                b[pos..pos + len].to_vec(),
+            )?);
+            pos += len;
+        }
+        Ok(out)
+    }
+
+    /// Appends this party's additive share of x ⊙ y (y broadcast to x's
+    /// shape) to `z`: x_i·(y_i + y_{i+1}) + x_{i+1}·y_i.
+    fn push_cross_terms(z: &mut Vec<T>, x: &Replicated<T>, y: &Replicated<T>) -> Result<()> {
+        let cross = |xa: &T, xb: &T, ya: &T, yb: &T| {
+            xa.wrapping_mul(&ya.wrapping_add(yb))
+                .wrapping_add(&xb.wrapping_mul(ya))
+        };
+        if let (Some(xa), Some(xb), Some(ya), Some(yb)) = (
+            x.a.as_slice(),
+            x.b.as_slice(),
+            y.a.as_slice(),
+            y.b.as_slice(),
+        ) && x.shape() == y.shape()
+        {
+            let start = z.len();
+            z.resize(start + xa.len(), T::zero());
+            for ((((o, p), q), r), s) in z[start..].iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
+                *o = cross(p, q, r, s);
+            }
+            return Ok(());
+        }
+        let t = Self::cross_terms(x, y)?;
+        z.extend(t.iter().copied());
+        Ok(())
+    }
+
     /// This party's additive share of x ⊙ y (y broadcast to x's shape):
     /// x_i·(y_i + y_{i+1}) + x_{i+1}·y_i.
     fn cross_terms(x: &Replicated<T>, y: &Replicated<T>) -> Result<ArrayD<T>> {
@@ -561,31 +614,18 @@ impl<T: RingElement> Ring for Shared<T> {
         pairs: &[(&Replicated<T>, &Replicated<T>)],
     ) -> Result<Vec<Replicated<T>>> {
         self.tracker.begin_op();
-        let mut z = Vec::new();
+        let total: usize = pairs.iter().map(|(x, _)| x.len()).sum();
+        let mut z = Vec::with_capacity(total);
         let mut shapes = Vec::with_capacity(pairs.len());
         for (x, y) in pairs {
-            let t = Self::cross_terms(x, y)?;
+            Self::push_cross_terms(&mut z, x, y)?;
             shapes.push(x.shape().to_vec());
-            z.extend(t.iter().copied());
         }
-        let n = z.len();
         let f = self.fp.frac_bits();
         let (a, b) = self.party.trunc_additive(z, f, "mul")?;
-        self.tracker.cost.count_op(Op::MulTrunc, n);
+        self.tracker.cost.count_op(Op::MulTrunc, total);
         self.sync();
-        let mut out = Vec::with_capacity(pairs.len());
-        let mut pos = 0;
-        for shape in shapes {
-            let len: usize = shape.iter().product();
-            out.push(self.pair(
-                "mul",
-                &shape,
-                a[pos..pos + len].to_vec(),
-                b[pos..pos + len].to_vec(),
-            )?);
-            pos += len;
-        }
-        Ok(out)
+        self.split_outputs("mul", shapes, a, b)
     }
 
     fn matmul_many(
@@ -615,18 +655,8 @@ impl<T: RingElement> Ring for Shared<T> {
         let (a, b) = self.party.trunc_additive(z, f, "matmul")?;
         self.tracker.cost.count_op(Op::Matmul, total);
         self.sync();
-        let mut out = Vec::with_capacity(pairs.len());
-        let mut pos = 0;
-        for (m, n) in dims {
-            out.push(self.pair(
-                "matmul",
-                &[m, n],
-                a[pos..pos + m * n].to_vec(),
-                b[pos..pos + m * n].to_vec(),
-            )?);
-            pos += m * n;
-        }
-        Ok(out)
+        let shapes = dims.into_iter().map(|(m, n)| vec![m, n]).collect();
+        self.split_outputs("matmul", shapes, a, b)
     }
 
     fn lincomb_public(

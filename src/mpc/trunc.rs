@@ -56,6 +56,7 @@
 
 use crate::error::{Error, Result};
 use crate::ring::RingElement;
+use crate::ring::prg::AesPrg;
 
 use super::party::Party;
 
@@ -79,24 +80,26 @@ pub fn dealer_values<T: RingElement>(r: T, m: u32) -> (T, T) {
     (r.shr_logical(m), msb)
 }
 
+/// All ones if msb(c) = 0, else zero (branch-free, so loops vectorise).
+#[inline(always)]
+fn wrap_mask<T: RingElement>(c: T) -> T {
+    c.shr_arith(T::BITS - 1)
+        .xor(T::zero().wrapping_sub(&T::one()))
+}
+
 /// P0's half of the output, from the opened c and its dealer halves.
-#[inline]
+#[inline(always)]
 pub fn p0_half<T: RingElement>(c: T, h0: T, b0: T, m: u32) -> T {
-    let mut y = c.shr_logical(m).wrapping_sub(&h0);
-    if !c.msb() {
-        y = y.wrapping_add(&b0.shl(T::BITS - m));
-    }
-    y.wrapping_sub(&T::one().shl(T::BITS - 2 - m))
+    c.shr_logical(m)
+        .wrapping_sub(&h0)
+        .wrapping_add(&b0.shl(T::BITS - m).and(wrap_mask(c)))
+        .wrapping_sub(&T::one().shl(T::BITS - 2 - m))
 }
 
 /// P1's half of the output, from the opened c and its dealer halves.
-#[inline]
+#[inline(always)]
 pub fn p1_half<T: RingElement>(c: T, h1: T, b1: T, m: u32) -> T {
-    let mut y = h1.wrapping_neg();
-    if !c.msb() {
-        y = y.wrapping_add(&b1.shl(T::BITS - m));
-    }
-    y
+    b1.shl(T::BITS - m).and(wrap_mask(c)).wrapping_sub(&h1)
 }
 
 impl Party {
@@ -118,82 +121,143 @@ impl Party {
         let op = self.next_op();
         let n = z.len();
         let me = self.me();
+        let off = offset::<T>();
         self.net.begin_round(op_name);
+        // Keystreams that are used once are read in cache-sized chunks and
+        // consumed at once (never stored whole): the protocol is bound by
+        // memory traffic, and a stored keystream costs a write and a read.
         match me {
             0 => {
                 let k20 = self.keys.prev.clone();
-                let r0: Vec<T> = k20.elems(op, sub::MASK, n);
-                let off = offset::<T>();
-                let m0: Vec<T> = z
-                    .iter()
-                    .zip(&r0)
-                    .map(|(zi, ri)| zi.wrapping_add(ri).wrapping_add(&off))
-                    .collect();
-                self.net.send_elems(1, m0.clone())?;
-                let m1 = self.net.recv_elems::<T>(1, n)?;
-                let h0: Vec<T> = k20.elems(op, sub::DEALER_HI, n);
-                let b0: Vec<T> = k20.elems(op, sub::DEALER_MSB, n);
+                let mut m0 = z.clone();
+                each_chunk(&mut m0, k20.stream(op, sub::MASK), |v, r| {
+                    v.wrapping_add(&r).wrapping_add(&off)
+                });
+                self.net.send_elems(1, m0)?;
+                // c = m0 + m1 = m1 + z + r0 + off, in the received buffer
+                let mut c = self.net.recv_elems::<T>(1, n)?;
+                zip_chunk(&mut c, &z, k20.stream(op, sub::MASK), |v, zi, r| {
+                    v.wrapping_add(&zi).wrapping_add(&r).wrapping_add(&off)
+                });
+                drop(z);
                 let y0: Vec<T> = k20.elems(op, sub::OUT, n);
-                let s0: Vec<T> = (0..n)
-                    .map(|i| {
-                        let c = m0[i].wrapping_add(&m1[i]);
-                        p0_half(c, h0[i], b0[i], m).wrapping_sub(&y0[i])
-                    })
-                    .collect();
+                // s0 = P0's half - y0, in place over c
+                let (mut hs, mut bs) = (
+                    k20.stream(op, sub::DEALER_HI),
+                    k20.stream(op, sub::DEALER_MSB),
+                );
+                let (mut h, mut b) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+                for (cc, yc) in c.chunks_mut(CHUNK).zip(y0.chunks(CHUNK)) {
+                    let k = cc.len();
+                    hs.fill(&mut h[..k]);
+                    bs.fill(&mut b[..k]);
+                    for (((ci, hi), bi), yi) in cc.iter_mut().zip(&h[..k]).zip(&b[..k]).zip(yc) {
+                        *ci = p0_half(*ci, *hi, *bi, m).wrapping_sub(yi);
+                    }
+                }
+                let s0 = c;
                 self.net.begin_round(op_name);
                 self.net.send_elems(1, s0.clone())?;
-                let s1 = self.net.recv_elems::<T>(1, n)?;
-                let y1: Vec<T> = s0.iter().zip(&s1).map(|(a, b)| a.wrapping_add(b)).collect();
+                let mut y1 = self.net.recv_elems::<T>(1, n)?;
+                for (v, s) in y1.iter_mut().zip(&s0) {
+                    *v = v.wrapping_add(s);
+                }
                 Ok((y0, y1))
             }
             1 => {
                 let k12 = self.keys.next.clone();
-                let r1: Vec<T> = k12.elems(op, sub::MASK, n);
-                let m1: Vec<T> = z
-                    .iter()
-                    .zip(&r1)
-                    .map(|(zi, ri)| zi.wrapping_add(ri))
-                    .collect();
-                self.net.send_elems(0, m1.clone())?;
-                let m0 = self.net.recv_elems::<T>(0, n)?;
+                let mut m1 = z.clone();
+                each_chunk(&mut m1, k12.stream(op, sub::MASK), |v, r| {
+                    v.wrapping_add(&r)
+                });
+                self.net.send_elems(0, m1)?;
+                let mut c = self.net.recv_elems::<T>(0, n)?;
+                zip_chunk(&mut c, &z, k12.stream(op, sub::MASK), |v, zi, r| {
+                    v.wrapping_add(&zi).wrapping_add(&r)
+                });
+                drop(z);
                 let dealt = self.net.recv_elems::<T>(2, 2 * n)?;
                 let (h1, b1) = dealt.split_at(n);
                 let y2: Vec<T> = k12.elems(op, sub::OUT, n);
-                let s1: Vec<T> = (0..n)
-                    .map(|i| {
-                        let c = m0[i].wrapping_add(&m1[i]);
-                        p1_half(c, h1[i], b1[i], m).wrapping_sub(&y2[i])
-                    })
-                    .collect();
+                for ((((ci, h), b), y), _) in c.iter_mut().zip(h1).zip(b1).zip(&y2).zip(0..n) {
+                    *ci = p1_half(*ci, *h, *b, m).wrapping_sub(y);
+                }
+                drop(dealt);
+                let s1 = c;
                 self.net.begin_round(op_name);
                 self.net.send_elems(0, s1.clone())?;
-                let s0 = self.net.recv_elems::<T>(0, n)?;
-                let y1: Vec<T> = s0.iter().zip(&s1).map(|(a, b)| a.wrapping_add(b)).collect();
+                let mut y1 = self.net.recv_elems::<T>(0, n)?;
+                for (v, s) in y1.iter_mut().zip(&s1) {
+                    *v = v.wrapping_add(s);
+                }
                 Ok((y1, y2))
             }
             _ => {
                 let k20 = self.keys.next.clone();
                 let k12 = self.keys.prev.clone();
-                let r0: Vec<T> = k20.elems(op, sub::MASK, n);
-                let r1: Vec<T> = k12.elems(op, sub::MASK, n);
-                let h0: Vec<T> = k20.elems(op, sub::DEALER_HI, n);
-                let b0: Vec<T> = k20.elems(op, sub::DEALER_MSB, n);
+                // party 1's dealer halves: for r = r0 + r1 - z2,
+                // (r >> m) - h0 and msb(r) - b0, h0 and b0 being party 0's
                 let mut dealt = vec![T::zero(); 2 * n];
                 {
                     let (h1, b1) = dealt.split_at_mut(n);
-                    for i in 0..n {
-                        let r = r0[i].wrapping_add(&r1[i]).wrapping_sub(&z[i]);
-                        let (hi, msb) = dealer_values(r, m);
-                        h1[i] = hi.wrapping_sub(&h0[i]);
-                        b1[i] = msb.wrapping_sub(&b0[i]);
+                    let mut streams = [
+                        k20.stream(op, sub::MASK),
+                        k12.stream(op, sub::MASK),
+                        k20.stream(op, sub::DEALER_HI),
+                        k20.stream(op, sub::DEALER_MSB),
+                    ];
+                    let mut buf = [[T::zero(); CHUNK]; 4];
+                    for ((hc, bc), zc) in h1
+                        .chunks_mut(CHUNK)
+                        .zip(b1.chunks_mut(CHUNK))
+                        .zip(z.chunks(CHUNK))
+                    {
+                        let k = hc.len();
+                        for (st, bf) in streams.iter_mut().zip(buf.iter_mut()) {
+                            st.fill(&mut bf[..k]);
+                        }
+                        for (i, (h, b)) in hc.iter_mut().zip(bc.iter_mut()).enumerate() {
+                            let r = buf[0][i].wrapping_add(&buf[1][i]).wrapping_sub(&zc[i]);
+                            let (hi, msb) = dealer_values(r, m);
+                            *h = hi.wrapping_sub(&buf[2][i]);
+                            *b = msb.wrapping_sub(&buf[3][i]);
+                        }
                     }
                 }
+                drop(z);
                 self.net.send_elems(1, dealt)?;
                 let y2: Vec<T> = k12.elems(op, sub::OUT, n);
                 let y0: Vec<T> = k20.elems(op, sub::OUT, n);
                 self.net.begin_round(op_name);
                 Ok((y2, y0))
             }
+        }
+    }
+}
+
+/// Elements per keystream chunk (16 KiB of u64: stays in L1/L2).
+const CHUNK: usize = 2048;
+
+/// v[i] = f(v[i], r[i]) with r read from `stream` chunk by chunk.
+fn each_chunk<T: RingElement>(v: &mut [T], mut stream: AesPrg, f: impl Fn(T, T) -> T) {
+    let mut buf = [T::zero(); CHUNK];
+    for c in v.chunks_mut(CHUNK) {
+        let k = c.len();
+        stream.fill(&mut buf[..k]);
+        for (x, r) in c.iter_mut().zip(&buf[..k]) {
+            *x = f(*x, *r);
+        }
+    }
+}
+
+/// v[i] = f(v[i], w[i], r[i]) with r read from `stream` chunk by chunk.
+fn zip_chunk<T: RingElement>(v: &mut [T], w: &[T], mut stream: AesPrg, f: impl Fn(T, T, T) -> T) {
+    let mut buf = [T::zero(); CHUNK];
+    for (c, wc) in v.chunks_mut(CHUNK).zip(w.chunks(CHUNK)) {
+        let k = c.len();
+        stream.fill(&mut buf[..k]);
+        for ((x, y), r) in c.iter_mut().zip(wc).zip(&buf[..k]) {
+            *x = f(*x, *y, *r);
         }
     }
 }

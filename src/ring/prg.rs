@@ -201,7 +201,30 @@ impl PrfKey {
 
     /// `n` ring elements from stream `(op, sub)`.
     pub fn elems<T: RingElement>(&self, op: u64, sub: u8, n: usize) -> Vec<T> {
-        self.stream(op, sub).vec(n)
+        let mut v = vec![T::zero(); n];
+        self.fill(op, sub, &mut v);
+        v
+    }
+
+    /// Fills `dst` from the start of stream `(op, sub)`: the same bytes as
+    /// [`stream`](Self::stream)`(op, sub).fill(dst)`, computed on rayon's
+    /// pool in chunks when `dst` is large (counter mode is seekable).
+    pub fn fill<T: RingElement>(&self, op: u64, sub: u8, dst: &mut [T]) {
+        use rayon::prelude::*;
+        const CHUNK_BYTES: usize = 1 << 20;
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
+        let start = ((op as u128) << 64) | ((sub as u128) << 56);
+        if bytes.len() < 2 * CHUNK_BYTES {
+            AesPrg::at(self.cipher.clone(), start).fill_bytes_fast(bytes);
+            return;
+        }
+        bytes
+            .par_chunks_mut(CHUNK_BYTES)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let blocks = (i * CHUNK_BYTES / BLOCK) as u128;
+                AesPrg::at(self.cipher.clone(), start.wrapping_add(blocks)).fill_bytes_fast(chunk);
+            });
     }
 }
 
@@ -269,6 +292,18 @@ mod tests {
         assert_eq!(a, k.elems::<u64>(5, 0, 8));
         assert_ne!(a, k.elems::<u64>(5, 1, 8));
         assert_ne!(a, k.elems::<u64>(6, 0, 8));
+    }
+
+    #[test]
+    fn parallel_fill_equals_the_sequential_stream() {
+        let k = PrfKey::new(&Seed::from_u64(11));
+        for n in [0usize, 1, 5, 300_000, 1 << 19] {
+            let mut par = vec![0u64; n];
+            k.fill(3, 2, &mut par);
+            let mut seq = vec![0u64; n];
+            k.stream(3, 2).fill(&mut seq);
+            assert_eq!(par, seq, "n = {n}");
+        }
     }
 
     #[test]
