@@ -381,27 +381,37 @@ pub trait Ring {
         self.public_sub(&ndarray::arr0(1.0).into_dyn(), &d)
     }
 
-    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise: relu(t) - relu(t - 1) and
-    /// its derivative, from one batched comparison of t and t - 1.
-    fn clip01(&mut self, t: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise, from one batched
+    /// comparison of t and t - 1 (bits only) and one product:
+    /// clip = ([t ≥ 0] - [t ≥ 1]) ⊙ t + [t ≥ 1]. `extra` are multiplied by
+    /// the inside indicator in the same product round (for example a slope).
+    fn clip01_with(
+        &mut self,
+        t: &Self::Tensor,
+        extra: &[&Self::Tensor],
+    ) -> Result<(Self::Tensor, Self::Tensor, Vec<Self::Tensor>)> {
         let shape = self.shape(t).to_vec();
         let n: usize = shape.iter().product();
         let row = self.reshape(t, &[1, n])?;
         let shifted = self.add_public(&row, &ndarray::arr0(-1.0).into_dyn())?;
         let both = self.concat_rows(&[&row, &shifted])?;
-        let (d, mut v) = self.nonneg_select(&both, &[&both])?;
-        let relus = v.remove(0);
-        let (r0, r1) = (
-            self.slice_rows(&relus, 0, 1)?,
-            self.slice_rows(&relus, 1, 2)?,
-        );
+        let (d, _) = self.nonneg_select(&both, &[])?;
         let (d0, d1) = (self.slice_rows(&d, 0, 1)?, self.slice_rows(&d, 1, 2)?);
-        let value = self.sub(&r0, &r1)?;
         let inside = self.sub(&d0, &d1)?;
-        Ok((
-            self.reshape(&value, &shape)?,
-            self.reshape(&inside, &shape)?,
-        ))
+        let inside = self.reshape(&inside, &shape)?;
+        let d1 = self.reshape(&d1, &shape)?;
+        let mut pairs: Vec<(&Self::Tensor, &Self::Tensor)> = vec![(&inside, t)];
+        pairs.extend(extra.iter().map(|e| (&inside, *e)));
+        let mut prods = self.mul_many(&pairs)?;
+        let rest = prods.split_off(1);
+        let value = self.add(&prods[0], &d1)?;
+        Ok((value, inside, rest))
+    }
+
+    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise (see [`clip01_with`](Self::clip01_with)).
+    fn clip01(&mut self, t: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let (v, inside, _) = self.clip01_with(t, &[])?;
+        Ok((v, inside))
     }
 
     /// max(a, b) elementwise: b + relu(a - b).

@@ -556,11 +556,15 @@ impl<T: RingElement> Ring for Shared<T> {
         let mut index = Vec::with_capacity(ys.len());
         let mut flat = Vec::with_capacity(ys.len());
         for y in ys {
-            index.push(tensor::broadcast_index(
-                "nonneg_select",
-                y.shape(),
-                x.shape(),
-            )?);
+            index.push(if y.shape() == x.shape() {
+                None
+            } else {
+                Some(tensor::broadcast_index(
+                    "nonneg_select",
+                    y.shape(),
+                    x.shape(),
+                )?)
+            });
             flat.push((tensor::row_major(&y.a), tensor::row_major(&y.b)));
         }
         let yrefs: Vec<(&[T], &[T])> = flat.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();

@@ -83,6 +83,11 @@ impl Planes {
         Planes { n, planes }
     }
 
+    /// All planes in one buffer, plane after plane.
+    pub fn flat(self) -> Vec<u64> {
+        self.planes.concat()
+    }
+
     /// An all-zero value with `bits` planes.
     pub fn zeros(n: usize, bits: usize) -> Self {
         Planes {
@@ -134,7 +139,52 @@ impl BitShare {
 /// Sub-stream for XOR zero-sharings.
 const XOR_ZERO: u8 = 5;
 
+/// XORs F(k_prev) ⊕ F(k_next) into `v`: this party's part of a 3-out-of-3
+/// XOR sharing of zero, keystreams read in chunks.
+fn xor_zero_share(
+    prev: &crate::ring::prg::PrfKey,
+    next: &crate::ring::prg::PrfKey,
+    op: u64,
+    v: &mut [u64],
+) {
+    let (mut p, mut q) = (prev.stream(op, XOR_ZERO), next.stream(op, XOR_ZERO));
+    let (mut bp, mut bq) = ([0u64; 2048], [0u64; 2048]);
+    for c in v.chunks_mut(2048) {
+        let k = c.len();
+        p.fill(&mut bp[..k]);
+        q.fill(&mut bq[..k]);
+        for ((x, u), w) in c.iter_mut().zip(&bp[..k]).zip(&bq[..k]) {
+            *x ^= u ^ w;
+        }
+    }
+}
+
+/// The local cross term of an AND gate on XOR shares (x_a, x_b), (y_a, y_b).
+#[inline(always)]
+pub fn and_local(xa: u64, xb: u64, ya: u64, yb: u64) -> u64 {
+    (xa & (ya ^ yb)) ^ (xb & ya)
+}
+
 impl Party {
+    /// One round of AND gates whose local cross terms are already in
+    /// `local` (g planes of `w` words, laid out plane after plane): adds a
+    /// fresh XOR sharing of zero, sends the result to the predecessor and
+    /// returns this party's output shares (a, b), laid out the same way.
+    pub fn and_round(
+        &mut self,
+        mut local: Vec<u64>,
+        op_name: &'static str,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        let op = self.next_op();
+        let total = local.len();
+        xor_zero_share(&self.keys.prev, &self.keys.next, op, &mut local);
+        self.net.begin_round(op_name);
+        let (nx_id, pv_id) = (self.net.next_id(), self.net.prev_id());
+        self.net.send_elems(pv_id, local.clone())?;
+        let got = self.net.recv_elems::<u64>(nx_id, total)?;
+        Ok((local, got))
+    }
+
     /// Evaluates the AND gates `pairs` (each on one plane of `w` words) in a
     /// single round and returns the output shares in order.
     pub fn and_gates(
@@ -143,23 +193,14 @@ impl Party {
         w: usize,
         op_name: &'static str,
     ) -> Result<Vec<BitShare>> {
-        let op = self.next_op();
-        let total = pairs.len() * w;
-        let mut z: Vec<u64> = self.keys.prev.elems(op, XOR_ZERO, total);
-        let nx: Vec<u64> = self.keys.next.elems(op, XOR_ZERO, total);
-        for (zi, ni) in z.iter_mut().zip(&nx) {
-            *zi ^= ni;
-        }
+        let mut z = vec![0u64; pairs.len() * w];
         for (g, (x, y)) in pairs.iter().enumerate() {
             let out = &mut z[g * w..(g + 1) * w];
             for (k, o) in out.iter_mut().enumerate() {
-                *o ^= (x.a[k] & y.a[k]) ^ (x.a[k] & y.b[k]) ^ (x.b[k] & y.a[k]);
+                *o = and_local(x.a[k], x.b[k], y.a[k], y.b[k]);
             }
         }
-        self.net.begin_round(op_name);
-        let (nx_id, pv_id) = (self.net.next_id(), self.net.prev_id());
-        self.net.send_elems(pv_id, z.clone())?;
-        let got = self.net.recv_elems::<u64>(nx_id, total)?;
+        let (z, got) = self.and_round(z, op_name)?;
         Ok((0..pairs.len())
             .map(|g| BitShare {
                 a: z[g * w..(g + 1) * w].to_vec(),

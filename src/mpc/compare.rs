@@ -42,7 +42,7 @@
 use crate::error::Result;
 use crate::ring::RingElement;
 
-use super::binary::{BitShare, Planes, words};
+use super::binary::{BitShare, Planes, and_local, words};
 use super::party::{Party, sub};
 
 /// AND gates per round of the sign extraction for `bits`-bit elements.
@@ -59,175 +59,187 @@ pub fn msb_gates_per_round(bits: u32) -> Vec<usize> {
     rounds
 }
 
-#[derive(Clone)]
-struct Group {
-    g: BitShare,
-    p: Option<BitShare>,
-}
-
 impl Party {
     /// XOR shares of msb(x) for this party's arithmetic shares (a, b) of x.
+    ///
+    /// Every value below is a set of bit planes laid out flat (plane after
+    /// plane, `w` words each) so that a round's gates are one buffer.
     pub fn msb<T: RingElement>(&mut self, a: &[T], b: &[T]) -> Result<BitShare> {
         let n = a.len();
         let w = words(n);
         let l = T::BITS as usize;
-        let pa = Planes::from_elems(a);
-        let pb = Planes::from_elems(b);
         let me = self.me();
-        let zero = vec![0u64; w];
-        // x_k's boolean shares as this party holds them
-        let summand = |k: usize, j: usize| -> BitShare {
-            if k == me {
-                BitShare {
-                    a: pa.planes[j].clone(),
-                    b: zero.clone(),
-                }
-            } else if k == (me + 1) % 3 {
-                BitShare {
-                    a: zero.clone(),
-                    b: pb.planes[j].clone(),
-                }
-            } else {
-                BitShare::zero(w)
-            }
-        };
-        let s: Vec<BitShare> = (0..l)
-            .map(|j| BitShare {
-                a: pa.planes[j].clone(),
-                b: pb.planes[j].clone(),
-            })
-            .collect();
+        let pa = Planes::from_elems(a).flat();
+        let pb = Planes::from_elems(b).flat();
 
-        // Round 1: carries c_{j+1} = maj(x0_j, x1_j, x2_j), j = 0..l-2
-        let mut ins = Vec::with_capacity(l - 1);
-        for j in 0..l - 1 {
-            let x2 = summand(2, j);
-            ins.push((summand(0, j).xor(&x2), summand(1, j).xor(&x2), x2));
+        // Round 1: carries maj(x0_j, x1_j, x2_j), j = 0..l-2. With the
+        // summands' boolean shares (x_me in share a, x_{me+1} in share b)
+        // the gate's local term is A∧B for parties 0 and 1 and A∧¬B for 2.
+        let mut z1 = vec![0u64; (l - 1) * w];
+        for (k, z) in z1.iter_mut().enumerate() {
+            let (x, y) = (pa[k], pb[k]);
+            *z = if me == 2 { x & !y } else { x & y };
         }
-        let pairs: Vec<(&BitShare, &BitShare)> = ins.iter().map(|(u, v, _)| (u, v)).collect();
-        let maj = self.and_gates(&pairs, w, "compare")?;
-        // c[j] for j = 1..l-1
-        let c: Vec<BitShare> = maj
+        let (maj_a, maj_b) = self.and_round(z1, "compare")?;
+        // c_{j+1} = maj_j ⊕ x2_j; x2's shares are (0,0), (0,B), (A,0) at parties 0, 1, 2
+        let mut c_a = maj_a;
+        let mut c_b = maj_b;
+        match me {
+            1 => c_b.iter_mut().zip(&pb).for_each(|(c, x)| *c ^= x),
+            2 => c_a.iter_mut().zip(&pa).for_each(|(c, x)| *c ^= x),
+            _ => {}
+        }
+        // c_j lives at plane j - 1 of c_a / c_b
+
+        // Round 2: g_j = s_j ∧ c_j for j = 1..=l-2, s_j = (A_j, B_j)
+        let mut z2 = vec![0u64; (l - 2) * w];
+        for (k, z) in z2.iter_mut().enumerate() {
+            let sidx = w + k; // plane j = 1 + k / w of s
+            *z = and_local(pa[sidx], pb[sidx], c_a[k], c_b[k]);
+        }
+        let (g_a, g_b) = self.and_round(z2, "compare")?;
+        // propagate p_j = s_j ⊕ c_j (j = 1..=l-2), plane j - 1
+        let p_a: Vec<u64> = pa[w..(l - 1) * w]
             .iter()
-            .zip(&ins)
-            .map(|(m, (_, _, x2))| m.xor(x2))
+            .zip(&c_a[..(l - 2) * w])
+            .map(|(x, y)| x ^ y)
             .collect();
-        let carry_at = |j: usize| &c[j - 1];
+        let p_b: Vec<u64> = pb[w..(l - 1) * w]
+            .iter()
+            .zip(&c_b[..(l - 2) * w])
+            .map(|(x, y)| x ^ y)
+            .collect();
 
-        // Round 2: generate bits for positions 1..=l-2
-        let gp: Vec<(&BitShare, &BitShare)> = (1..=l - 2).map(|j| (&s[j], carry_at(j))).collect();
-        let gens = self.and_gates(&gp, w, "compare")?;
-        let mut groups: Vec<Group> = gens
-            .into_iter()
-            .enumerate()
-            .map(|(k, g)| {
-                let j = k + 1;
-                Group {
-                    g,
-                    p: Some(s[j].xor(carry_at(j))),
+        // Carry tree over the l - 2 groups. Group 0 (the lowest) never needs P.
+        let mut g = (g_a, g_b);
+        let mut p = (p_a, p_b);
+        let mut groups = l - 2;
+        while groups > 1 {
+            let pairs = groups / 2;
+            // gates: for pair k, P_hi ∧ G_lo, then (k > 0) P_hi ∧ P_lo
+            let mut z = Vec::with_capacity((2 * pairs - 1) * w);
+            for k in 0..pairs {
+                let (lo, hi) = (2 * k, 2 * k + 1);
+                let (ph, gl) = (hi * w..(hi + 1) * w, lo * w..(lo + 1) * w);
+                for i in 0..w {
+                    let (pha, phb) = (p.0[ph.start + i], p.1[ph.start + i]);
+                    z.push(and_local(pha, phb, g.0[gl.start + i], g.1[gl.start + i]));
                 }
-            })
-            .collect();
-        groups[0].p = None; // the lowest group's propagate is never needed
-
-        // Carry tree
-        while groups.len() > 1 {
-            let npairs = groups.len() / 2;
-            let mut gates: Vec<(&BitShare, &BitShare)> = Vec::new();
-            for k in 0..npairs {
-                let (lo, hi) = (&groups[2 * k], &groups[2 * k + 1]);
-                let phi = hi.p.as_ref().expect("only the lowest group lacks P");
-                gates.push((phi, &lo.g));
-                if let Some(plo) = &lo.p {
-                    gates.push((phi, plo));
+                if k > 0 {
+                    for i in 0..w {
+                        let (pha, phb) = (p.0[ph.start + i], p.1[ph.start + i]);
+                        z.push(and_local(pha, phb, p.0[gl.start + i], p.1[gl.start + i]));
+                    }
                 }
             }
-            let out = self.and_gates(&gates, w, "compare")?;
-            let mut it = out.into_iter();
-            let mut next = Vec::with_capacity(npairs + 1);
-            for k in 0..npairs {
-                let (lo, hi) = (&groups[2 * k], &groups[2 * k + 1]);
-                let pg = it.next().expect("one gate per pair");
-                let g = hi.g.xor(&pg);
-                let p = if lo.p.is_some() { it.next() } else { None };
-                next.push(Group { g, p });
+            let (oa, ob) = self.and_round(z, "compare")?;
+            let next_groups = pairs + groups % 2;
+            let mut ng = (vec![0u64; next_groups * w], vec![0u64; next_groups * w]);
+            let mut np = (vec![0u64; next_groups * w], vec![0u64; next_groups * w]);
+            let mut gate = 0;
+            for k in 0..pairs {
+                let hi = (2 * k + 1) * w;
+                let dst = k * w;
+                for i in 0..w {
+                    ng.0[dst + i] = g.0[hi + i] ^ oa[gate * w + i];
+                    ng.1[dst + i] = g.1[hi + i] ^ ob[gate * w + i];
+                }
+                gate += 1;
+                if k > 0 {
+                    np.0[dst..dst + w].copy_from_slice(&oa[gate * w..(gate + 1) * w]);
+                    np.1[dst..dst + w].copy_from_slice(&ob[gate * w..(gate + 1) * w]);
+                    gate += 1;
+                }
             }
-            if groups.len() % 2 == 1 {
-                next.push(groups[groups.len() - 1].clone());
+            if groups % 2 == 1 {
+                let (src, dst) = ((groups - 1) * w, pairs * w);
+                ng.0[dst..dst + w].copy_from_slice(&g.0[src..src + w]);
+                ng.1[dst..dst + w].copy_from_slice(&g.1[src..src + w]);
+                np.0[dst..dst + w].copy_from_slice(&p.0[src..src + w]);
+                np.1[dst..dst + w].copy_from_slice(&p.1[src..src + w]);
             }
-            groups = next;
+            g = ng;
+            p = np;
+            groups = next_groups;
         }
-        let carry = &groups[0].g;
-        Ok(s[l - 1].xor(carry_at(l - 1)).xor(carry))
+        // msb = s_{l-1} ⊕ c_{l-1} ⊕ carry; c_{l-1} is plane l - 2 of c
+        let top = (l - 1) * w;
+        let cl = (l - 2) * w;
+        Ok(BitShare {
+            a: (0..w).map(|i| pa[top + i] ^ c_a[cl + i] ^ g.0[i]).collect(),
+            b: (0..w).map(|i| pb[top + i] ^ c_b[cl + i] ^ g.1[i]).collect(),
+        })
     }
 
     /// d = [x ≥ 0] (as 0/1 ring elements, replicated) and d·y for each
-    /// `ys[k]` (replicated shares, flattened), where `index[k][e]` is the
-    /// element of x that element e of y is multiplied by (broadcasting).
+    /// `ys[k]` (replicated shares, flattened). `index[k]` maps element e of
+    /// y_k to the element of x it is multiplied by (broadcasting); `None`
+    /// means y_k has x's shape.
     #[allow(clippy::type_complexity)]
     pub fn nonneg_select<T: RingElement>(
         &mut self,
         x: (&[T], &[T]),
         ys: &[(&[T], &[T])],
-        index: &[Vec<usize>],
+        index: &[Option<Vec<usize>>],
     ) -> Result<((Vec<T>, Vec<T>), Vec<(Vec<T>, Vec<T>)>)> {
         let n = x.0.len();
         let msb = self.msb(x.0, x.1)?;
         let me = self.me();
-        // d = ¬msb: flip share index 0 (party 0's a, party 2's b)
-        let mut d = msb;
-        if me == 0 {
-            d.a.iter_mut().for_each(|v| *v = !*v);
-        }
-        if me == 2 {
-            d.b.iter_mut().for_each(|v| *v = !*v);
-        }
         let bit = |plane: &[u64], e: usize| T::from_u64((plane[e / 64] >> (e % 64)) & 1);
-        // d2 as arithmetic share index 2: party 1 holds it as b, party 2 as a
+        // d = ¬msb, so share 0 is flipped: d0 = ¬msb0. Party 0 holds
+        // (d0, d1), party 1 (d1, d2), party 2 (d2, d0).
+        // d2 is an arithmetic share too (index 2 of (0, 0, d2)); party 1 holds
+        // it as its second share, party 2 as its first.
         let d2: Vec<T> = match me {
-            1 => (0..n).map(|e| bit(&d.b, e)).collect(),
-            2 => (0..n).map(|e| bit(&d.a, e)).collect(),
-            _ => vec![T::zero(); n],
+            1 => (0..n).map(|e| bit(&msb.b, e)).collect(),
+            2 => (0..n).map(|e| bit(&msb.a, e)).collect(),
+            _ => Vec::new(),
         };
-        // this party's replicated shares of [d2]: (e_i, e_{i+1}) of (0, 0, d2)
-        let (e_a, e_b): (Vec<T>, Vec<T>) = match me {
-            1 => (vec![T::zero(); n], d2.clone()),
-            2 => (d2.clone(), vec![T::zero(); n]),
-            _ => (vec![T::zero(); n], vec![T::zero(); n]),
+        let at = |k: usize, e: usize| -> usize {
+            match &index[k] {
+                Some(ix) => ix[e],
+                None => e,
+            }
         };
 
-        // ---- Round A: party 0 inputs t = d0 ⊕ d1; v_k = y_k · d2 resharing
+        // ---- Round A: party 0 inputs t = d0 ⊕ d1; v_k = y_k · d2, reshared
         let op = self.next_op();
-        let t_value: Option<Vec<T>> =
-            (me == 0).then(|| (0..n).map(|e| bit(&d.a, e).xor(bit(&d.b, e))).collect());
         let m_total: usize = ys.iter().map(|y| y.0.len()).sum();
+        // cross terms of y · (0, 0, d2): party 1: y_a·d2; party 2: (y_a + y_b)·d2
         let mut zv: Vec<T> = Vec::with_capacity(m_total);
-        for ((ya, yb), idx) in ys.iter().zip(index) {
-            for (k, &e) in idx.iter().enumerate() {
-                // z = y_a (e_a + e_b) + y_b e_a
-                zv.push(
-                    ya[k]
-                        .wrapping_mul(&e_a[e].wrapping_add(&e_b[e]))
-                        .wrapping_add(&yb[k].wrapping_mul(&e_a[e])),
-                );
+        for (k, (ya, yb)) in ys.iter().enumerate() {
+            match me {
+                1 => zv.extend(
+                    ya.iter()
+                        .enumerate()
+                        .map(|(e, v)| v.wrapping_mul(&d2[at(k, e)])),
+                ),
+                2 => zv.extend(
+                    ya.iter()
+                        .zip(yb.iter())
+                        .enumerate()
+                        .map(|(e, (u, v))| u.wrapping_add(v).wrapping_mul(&d2[at(k, e)])),
+                ),
+                _ => zv.resize(zv.len() + ya.len(), T::zero()),
             }
         }
-        let zero = self.zero_share::<T>(op, m_total);
-        for (z, r) in zv.iter_mut().zip(&zero) {
-            *z = z.wrapping_add(r);
-        }
+        self.add_zero_share(op, &mut zv);
         self.net.begin_round("compare");
         let (nx, pv) = (self.net.next_id(), self.net.prev_id());
         let (t_a, t_b) = match me {
             0 => {
-                let tv = t_value.unwrap_or_default();
-                let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
+                let mut a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
                 let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);
+                // third = t - a - b with t = d0 ⊕ d1 = ¬msb0 ⊕ msb1
                 let third: Vec<T> = (0..n)
-                    .map(|e| tv[e].wrapping_sub(&a[e]).wrapping_sub(&b[e]))
+                    .map(|e| {
+                        let t = T::from_u64(((!msb.a[e / 64] ^ msb.b[e / 64]) >> (e % 64)) & 1);
+                        t.wrapping_sub(&a[e]).wrapping_sub(&b[e])
+                    })
                     .collect();
                 self.net.send_elems(nx, third.clone())?;
                 self.net.send_elems(pv, third)?;
+                a.shrink_to_fit();
                 (a, b)
             }
             1 => {
@@ -241,13 +253,14 @@ impl Party {
                 (a, b)
             }
         };
-        let v_next = if m_total > 0 {
+        drop(msb);
+        let v_b = if m_total > 0 {
             self.net.send_elems(pv, zv.clone())?;
             self.net.recv_elems::<T>(nx, m_total)?
         } else {
             Vec::new()
         };
-        let (v_a, v_b) = (zv, v_next);
+        let v_a = zv;
 
         // ---- Round B: t·y_k, t·v_k and t·d2, integer products
         let op = self.next_op();
@@ -257,65 +270,69 @@ impl Party {
         };
         let mut z: Vec<T> = Vec::with_capacity(2 * m_total + n);
         let mut pos = 0;
-        for ((ya, yb), idx) in ys.iter().zip(index) {
-            for (k, &e) in idx.iter().enumerate() {
-                z.push(cross(t_a[e], t_b[e], ya[k], yb[k]));
-            }
-            for (k, &e) in idx.iter().enumerate() {
-                z.push(cross(t_a[e], t_b[e], v_a[pos + k], v_b[pos + k]));
-            }
-            pos += idx.len();
+        for (k, (ya, yb)) in ys.iter().enumerate() {
+            let len = ya.len();
+            z.extend((0..len).map(|e| {
+                let i = at(k, e);
+                cross(t_a[i], t_b[i], ya[e], yb[e])
+            }));
+            z.extend((0..len).map(|e| {
+                let i = at(k, e);
+                cross(t_a[i], t_b[i], v_a[pos + e], v_b[pos + e])
+            }));
+            pos += len;
         }
-        for e in 0..n {
-            z.push(cross(t_a[e], t_b[e], e_a[e], e_b[e]));
+        // t · (0, 0, d2): party 1 holds (0, d2): t_a·d2; party 2 holds (d2, 0): (t_a + t_b)·d2
+        match me {
+            1 => z.extend((0..n).map(|e| t_a[e].wrapping_mul(&d2[e]))),
+            2 => z.extend((0..n).map(|e| t_a[e].wrapping_add(&t_b[e]).wrapping_mul(&d2[e]))),
+            _ => z.resize(z.len() + n, T::zero()),
         }
-        let zero = self.zero_share::<T>(op, z.len());
-        for (zi, r) in z.iter_mut().zip(&zero) {
-            *zi = zi.wrapping_add(r);
-        }
+        self.add_zero_share(op, &mut z);
         self.net.begin_round("compare");
         self.net.send_elems(pv, z.clone())?;
         let zb = self.net.recv_elems::<T>(nx, z.len())?;
         let two = T::from_u64(2);
-        // assemble d·y_k = t·y + v - 2 t·v
+        // d·y_k = t·y + v - 2 t·v
         let mut outs = Vec::with_capacity(ys.len());
         let mut off = 0;
         let mut vpos = 0;
-        for idx in index {
-            let m = idx.len();
-            let mut oa = Vec::with_capacity(m);
-            let mut ob = Vec::with_capacity(m);
-            for k in 0..m {
-                let (ty_a, ty_b) = (z[off + k], zb[off + k]);
-                let (tv_a, tv_b) = (z[off + m + k], zb[off + m + k]);
-                oa.push(
-                    ty_a.wrapping_add(&v_a[vpos + k])
-                        .wrapping_sub(&two.wrapping_mul(&tv_a)),
-                );
-                ob.push(
-                    ty_b.wrapping_add(&v_b[vpos + k])
-                        .wrapping_sub(&two.wrapping_mul(&tv_b)),
-                );
-            }
-            outs.push((oa, ob));
+        for (ya, _) in ys {
+            let m = ya.len();
+            let side = |zz: &[T], vv: &[T]| -> Vec<T> {
+                (0..m)
+                    .map(|k| {
+                        zz[off + k]
+                            .wrapping_add(&vv[vpos + k])
+                            .wrapping_sub(&two.wrapping_mul(&zz[off + m + k]))
+                    })
+                    .collect()
+            };
+            outs.push((side(&z, &v_a), side(&zb, &v_b)));
             off += 2 * m;
             vpos += m;
         }
-        // d = t + d2 - 2 t·d2
-        let mut da = Vec::with_capacity(n);
-        let mut db = Vec::with_capacity(n);
-        for e in 0..n {
-            da.push(
-                t_a[e]
-                    .wrapping_add(&e_a[e])
-                    .wrapping_sub(&two.wrapping_mul(&z[off + e])),
-            );
-            db.push(
-                t_b[e]
-                    .wrapping_add(&e_b[e])
-                    .wrapping_sub(&two.wrapping_mul(&zb[off + e])),
-            );
-        }
+        // d = t + d2 - 2 t·d2, with d2's shares (e_a, e_b) = (0,0), (0,d2), (d2,0)
+        let e = |first: bool, i: usize| -> T {
+            match (me, first) {
+                (1, false) | (2, true) => d2[i],
+                _ => T::zero(),
+            }
+        };
+        let da: Vec<T> = (0..n)
+            .map(|i| {
+                t_a[i]
+                    .wrapping_add(&e(true, i))
+                    .wrapping_sub(&two.wrapping_mul(&z[off + i]))
+            })
+            .collect();
+        let db: Vec<T> = (0..n)
+            .map(|i| {
+                t_b[i]
+                    .wrapping_add(&e(false, i))
+                    .wrapping_sub(&two.wrapping_mul(&zb[off + i]))
+            })
+            .collect();
         Ok(((da, db), outs))
     }
 }

@@ -62,15 +62,22 @@ impl Party {
         self.op
     }
 
-    /// This party's part of a fresh 3-out-of-3 sharing of zero:
-    /// F(k_prev) - F(k_next). The three parts sum to 0.
-    pub(crate) fn zero_share<T: RingElement>(&self, op: u64, n: usize) -> Vec<T> {
-        let mut z: Vec<T> = self.keys.prev.elems(op, sub::ZERO, n);
-        let nx: Vec<T> = self.keys.next.elems(op, sub::ZERO, n);
-        for (a, b) in z.iter_mut().zip(&nx) {
-            *a = a.wrapping_sub(b);
+    /// Adds this party's part of a fresh zero-sharing to `v` in place,
+    /// reading the two keystreams in cache-sized chunks.
+    pub(crate) fn add_zero_share<T: RingElement>(&self, op: u64, v: &mut [T]) {
+        let (mut p, mut q) = (
+            self.keys.prev.stream(op, sub::ZERO),
+            self.keys.next.stream(op, sub::ZERO),
+        );
+        let (mut bp, mut bq) = ([T::zero(); 1024], [T::zero(); 1024]);
+        for c in v.chunks_mut(1024) {
+            let k = c.len();
+            p.fill(&mut bp[..k]);
+            q.fill(&mut bq[..k]);
+            for ((x, u), w) in c.iter_mut().zip(&bp[..k]).zip(&bq[..k]) {
+                *x = x.wrapping_add(u).wrapping_sub(w);
+            }
         }
-        z
     }
 
     /// Private input of `n` elements by `owner`. The owner passes
@@ -216,8 +223,7 @@ impl Party {
         op_name: &'static str,
     ) -> Result<(Vec<T>, Vec<T>)> {
         let op = self.next_op();
-        let zero = self.zero_share::<T>(op, z.len());
-        add_into(&mut z, &zero);
+        self.add_zero_share(op, &mut z);
         self.net.begin_round(op_name);
         let (nx, pv) = (self.net.next_id(), self.net.prev_id());
         let n = z.len();

@@ -97,13 +97,13 @@ pub(crate) fn piecewise<R: Ring>(
         r.mul_public(x, &arr0(slope).into_dyn())?
     };
     let t = r.add_public(&scaled, &arr0(0.5).into_dyn())?;
-    let (v, inside) = r.clip01(&t)?;
-    let d = if slope == 1.0 {
-        inside
-    } else {
-        r.mul_public(&inside, &arr0(slope).into_dyn())?
-    };
-    Ok((v, d))
+    if slope == 1.0 {
+        return r.clip01(&t);
+    }
+    // the derivative slope · inside rides along in clip's product round
+    let s = r.constant(&arr0(slope).into_dyn())?;
+    let (v, _, mut d) = r.clip01_with(&t, &[&s])?;
+    Ok((v, d.remove(0)))
 }
 
 /// The piecewise-linear sigmoid in f64, for tables and plots.
