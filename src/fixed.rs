@@ -186,6 +186,30 @@ impl<T: RingElement> FixedPoint<T> {
     }
 }
 
+/// Fraction bits for a public scale factor `c` (a learning rate, say) that
+/// multiplies values with `frac_bits` fraction bits: enough for 10
+/// significant bits of `c`, at least `frac_bits`, at most `2 · frac_bits`.
+/// Fewer bits than that would round `c` coarsely; more would shrink the
+/// range the product may take (it must stay below 2^(ℓ-2-f-bits)).
+///
+/// # Examples
+///
+/// ```
+/// use privml::fixed::coeff_bits_for;
+/// assert_eq!(coeff_bits_for(0.1 / 128.0, 16), 21); // 7.8e-4: 2^-11 and 10 more bits
+/// assert_eq!(coeff_bits_for(0.5, 16), 16);
+/// assert_eq!(coeff_bits_for(1e-12, 16), 32);
+/// ```
+pub fn coeff_bits_for(c: f64, frac_bits: u32) -> u32 {
+    let a = c.abs();
+    let need = if a > 0.0 && a.is_finite() {
+        (-a.log2()).ceil().max(0.0) as u32 + 10
+    } else {
+        frac_bits
+    };
+    need.clamp(frac_bits, 2 * frac_bits)
+}
+
 /// Encodes `x` with `bits` fraction bits in the ring (round to nearest),
 /// for public coefficients that need more precision than the data format.
 /// `index` names the value in errors.

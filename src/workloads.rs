@@ -202,6 +202,41 @@ impl Workload for W3Piecewise {
     }
 }
 
+/// ReLU of a vector by secure comparison (issue 6's benchmark).
+pub struct WRelu {
+    /// Number of elements.
+    pub n: usize,
+    x: Array2<f64>,
+}
+
+impl WRelu {
+    /// n values uniform in [-8, 8).
+    pub fn new(n: usize) -> Self {
+        WRelu {
+            n,
+            x: Sampler::new(7).uniform_matrix(1, n, -8.0, 8.0),
+        }
+    }
+}
+
+impl Workload for WRelu {
+    type State<R: Ring> = R::Tensor;
+    fn name(&self) -> String {
+        format!("ReLU, n = {}", self.n)
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        input_matrix(r, 0, &self.x)
+    }
+    fn run<R: Ring>(&self, r: &mut R, x: &mut Self::State<R>) -> Result<()> {
+        r.relu(x).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(self.x.mapv(|v| v.max(0.0)));
+        }))
+    }
+}
+
 /// W6: one SGD step of an MLP ("Network A": 784-128-128-10, ReLU) on a batch.
 pub struct W6Mlp {
     /// The network.
@@ -213,19 +248,32 @@ pub struct W6Mlp {
 }
 
 impl W6Mlp {
-    /// Network A with a batch of `batch` random MNIST-like rows.
+    /// Network A on `batch` rows of the bundled MNIST-5k (pixels scaled to
+    /// [0, 1], one-hot labels); random rows if the data file is missing.
+    /// Learning rate 0.01: the runs repeat the step on the same batch, and
+    /// larger rates make that diverge within a few steps.
     pub fn new(batch: usize) -> Self {
         let spec = nn::MlpSpec::network_a();
-        let mut s = Sampler::new(6);
-        let x = s.uniform_matrix(batch, spec.inputs, 0.0, 1.0);
-        let y = Array2::from_shape_fn((batch, spec.outputs), |(i, j)| {
-            (i % spec.outputs == j) as u8 as f64
+        let mnist = crate::data::load_bundled("mnist").and_then(|d| {
+            let d = d.shuffled(6).head(batch);
+            Ok((d.features().mapv(|v| v / 255.0), d.one_hot_targets()?))
         });
+        let (x, y) = match mnist {
+            Ok(xy) => xy,
+            Err(_) => {
+                let mut s = Sampler::new(6);
+                let x = s.uniform_matrix(batch, spec.inputs, 0.0, 1.0);
+                let y = Array2::from_shape_fn((batch, spec.outputs), |(i, j)| {
+                    (i % spec.outputs == j) as u8 as f64
+                });
+                (x, y)
+            }
+        };
         W6Mlp {
             spec,
             x,
             y,
-            lr: 0.1,
+            lr: 0.01,
         }
     }
 }
@@ -296,7 +344,7 @@ pub struct W4Tutorial {
 }
 
 impl Workload for W4Tutorial {
-    type State<R: Ring> = (nn::Sequential<R>, R::Tensor, R::Tensor);
+    type State<R: Ring> = (R::Tensor, R::Tensor);
     fn name(&self) -> String {
         format!("W4 tutorial 3-layer net, {} iterations", self.iterations)
     }
@@ -305,10 +353,12 @@ impl Workload for W4Tutorial {
         let (x, y) = e.data();
         let xs = input_matrix(r, boolean::DATA_OWNER, &x)?;
         let ys = input_matrix(r, boolean::DATA_OWNER, &y)?;
-        let net = nn::three_layer(r, nn::Activation::sigmoid(e.approx), 1)?;
-        Ok((net, xs, ys))
+        Ok((xs, ys))
     }
-    fn run<R: Ring>(&self, r: &mut R, (net, x, y): &mut Self::State<R>) -> Result<()> {
+    fn run<R: Ring>(&self, r: &mut R, (x, y): &mut Self::State<R>) -> Result<()> {
+        // every run starts from the tutorial's initial weights (two small inputs)
+        let mut net = nn::three_layer(r, nn::Activation::sigmoid(boolean::headline().approx), 1)?;
+        let net = &mut net;
         let schedule = nn::FullBatch {
             iterations: self.iterations,
             lr: 1.0,
@@ -329,12 +379,14 @@ pub struct W5Logistic {
     pub batch: usize,
     /// Learning rate.
     pub lr: f64,
-    poly: approx::Polynomial,
+    /// The sigmoid: piecewise linear by comparison (a polynomial overflows
+    /// here: |x·w| reaches 11 and x^9 leaves the safe range at 16 bits).
+    pub activation: nn::Activation,
 }
 
 impl W5Logistic {
     /// 10,000 x 20 normal features, labels from a random linear model plus
-    /// noise; batch 128, lr 0.1; the tutorial's degree-9 sigmoid.
+    /// noise; batch 128, lr 0.1; the piecewise-linear sigmoid (slope 1/4).
     pub fn new() -> Self {
         let (n, d) = (10_000, 20);
         let mut s = Sampler::new(5);
@@ -347,7 +399,7 @@ impl W5Logistic {
             y,
             batch: 128,
             lr: 0.1,
-            poly: sigmoid::tutorial_interpolated(),
+            activation: nn::Activation::PiecewiseSigmoid { slope: 0.25 },
         }
     }
 
@@ -387,6 +439,25 @@ impl Workload for W5Logistic {
         Ok((x, y, w, b))
     }
     fn run<R: Ring>(&self, r: &mut R, (x, y, w, b): &mut Self::State<R>) -> Result<()> {
+        self.epoch(r, x, y, w, b)
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        Some(Box::new(move || {
+            std::hint::black_box(self.plain_epoch());
+        }))
+    }
+}
+
+impl W5Logistic {
+    /// One epoch on secret data and weights.
+    pub fn epoch<R: Ring>(
+        &self,
+        r: &mut R,
+        x: &R::Tensor,
+        y: &R::Tensor,
+        w: &mut R::Tensor,
+        b: &mut R::Tensor,
+    ) -> Result<()> {
         let step = self.lr / self.batch as f64;
         for i in 0..self.x.nrows() / self.batch {
             let (lo, hi) = (i * self.batch, (i + 1) * self.batch);
@@ -394,37 +465,37 @@ impl Workload for W5Logistic {
             let yb = r.slice_rows(y, lo, hi)?;
             let z = r.matmul(&xb, w)?;
             let z = r.add(&z, b)?;
-            let p = approx::evaluate(r, &z, &self.poly, &EvalOptions::default())?;
+            let p = self.activation.apply(r, &z)?;
             let g = r.sub(&p, &yb)?;
             let xt = r.transpose(&xb)?;
             let gw = r.matmul(&xt, &g)?;
             let gb = r.sum_axis(&g, 0)?;
-            let upd = r.lincomb_public(&[&gw], &[step], 32)?;
-            let updb = r.lincomb_public(&[&gb], &[step], 32)?;
+            let bits = crate::fixed::coeff_bits_for(step, r.frac_bits().unwrap_or(16));
+            let upd = r.lincomb_public(&[&gw], &[step], bits)?;
+            let updb = r.lincomb_public(&[&gb], &[step], bits)?;
             *w = r.sub(w, &upd)?;
             *b = r.sub(b, &updb)?;
         }
         Ok(())
     }
-    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
-        Some(Box::new(move || {
-            let mut w = Array1::<f64>::zeros(self.x.ncols());
-            let mut b = 0.0;
-            let step = self.lr / self.batch as f64;
-            for i in 0..self.x.nrows() / self.batch {
-                let xb = self
-                    .x
-                    .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, ..]);
-                let yb = self
-                    .y
-                    .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, 0]);
-                let p = (xb.dot(&w) + b).mapv(sigmoid::exact);
-                let g = &p - &yb;
-                w = w - xb.t().dot(&g) * step;
-                b -= g.sum() * step;
-            }
-            std::hint::black_box((w, b));
-        }))
+    /// The same epoch in plain f64 with the exact sigmoid: (w, b).
+    pub fn plain_epoch(&self) -> (Array1<f64>, f64) {
+        let mut w = Array1::<f64>::zeros(self.x.ncols());
+        let mut b = 0.0;
+        let step = self.lr / self.batch as f64;
+        for i in 0..self.x.nrows() / self.batch {
+            let xb = self
+                .x
+                .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, ..]);
+            let yb = self
+                .y
+                .slice(ndarray::s![i * self.batch..(i + 1) * self.batch, 0]);
+            let p = (xb.dot(&w) + b).mapv(sigmoid::exact);
+            let g = &p - &yb;
+            w = w - xb.t().dot(&g) * step;
+            b -= g.sum() * step;
+        }
+        (w, b)
     }
 }
 

@@ -295,3 +295,87 @@ fn a_bad_parties_file_is_named_in_the_error() {
         "{err}"
     );
 }
+
+#[test]
+fn train_and_predict_as_three_processes() {
+    let (dir, config) = keygen("train");
+    let prefix = dir.join("m");
+    let p = prefix.to_str().unwrap();
+    let common = [
+        "--model",
+        "mlp:8",
+        "--epochs",
+        "2",
+        "--batch",
+        "32",
+        "--insecure-seed",
+        "3",
+    ];
+    // only the data owner (party 1) has the data
+    let mut owner_args = vec!["train", "--data", "breast_cancer", "--out", p];
+    owner_args.extend(common);
+    let mut other_args = vec!["train", "--out", p];
+    other_args.extend(common);
+    let kids: Vec<Child> = (0..3)
+        .map(|id| party(&config, id, if id == 1 { &owner_args } else { &other_args }))
+        .collect();
+    let outs: Vec<Output> = kids
+        .into_iter()
+        .map(|c| wait_for(c, Duration::from_secs(120)).0)
+        .collect();
+    for (id, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "party {id}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains(&format!("party {id} saved its shares")),
+            "party {id}: {}",
+            text(&o.stdout)
+        );
+    }
+    assert!(
+        text(&outs[0].stdout).contains("epoch 2: train loss"),
+        "{}",
+        text(&outs[0].stdout)
+    );
+    for id in 0..3 {
+        assert!(dir.join(format!("m.party{id}.shares")).exists());
+    }
+    // predict: each party loads its own file; the owner passes the rows
+    let data = format!("{}/data/breast_cancer.csv", env!("CARGO_MANIFEST_DIR"));
+    let pred = dir.join("pred.csv");
+    let kids: Vec<Child> = (0..3)
+        .map(|id| {
+            let model = dir.join(format!("m.party{id}.shares"));
+            let model = model.to_str().unwrap().to_string();
+            let mut args = vec!["predict".to_string(), "--model".to_string(), model];
+            if id == 1 {
+                args.extend([
+                    "--data".into(),
+                    data.clone(),
+                    "--out".into(),
+                    pred.to_str().unwrap().into(),
+                ]);
+            }
+            let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+            party(&config, id, &refs)
+        })
+        .collect();
+    let outs: Vec<Output> = kids
+        .into_iter()
+        .map(|c| wait_for(c, Duration::from_secs(120)).0)
+        .collect();
+    for (id, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "party {id}: {}", text(&o.stderr));
+    }
+    let owner = text(&outs[1].stdout);
+    assert!(
+        owner.contains("569 predictions") && owner.contains("accuracy against 'target'"),
+        "{owner}"
+    );
+    assert_eq!(std::fs::read_to_string(&pred).unwrap().lines().count(), 570);
+    // party 0 never sees the rows or the predictions
+    assert!(
+        !text(&outs[0].stdout).contains("predictions"),
+        "{}",
+        text(&outs[0].stdout)
+    );
+}

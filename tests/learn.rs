@@ -244,3 +244,29 @@ fn plaintext_models_round_trip_exactly() {
     assert!(e.contains("party0.shares") || e.contains("cannot"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn logistic_regression_workload_matches_plaintext_accuracy() {
+    use privml::Ring;
+    use privml::workloads::{W5Logistic, Workload};
+    let w5 = W5Logistic::new();
+    let (wp, bp) = w5.plain_epoch();
+    let plain_acc = w5.accuracy(&wp, bp);
+    let [(w, b), _, _] = privml::Shared::<u64>::simulate(|r| {
+        let (x, y, mut w, mut b) = w5.setup(r)?;
+        w5.epoch(r, &x, &y, &mut w, &mut b)?;
+        Ok((r.reveal(&w)?, r.reveal(&b)?))
+    })
+    .unwrap();
+    let w = w
+        .into_shape_with_order(20)
+        .unwrap()
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let acc = w5.accuracy(&w, b.iter().sum());
+    assert!(plain_acc > 0.9, "{plain_acc}");
+    assert!(
+        (acc - plain_acc).abs() < 0.01,
+        "shared {acc} vs plain (exact sigmoid) {plain_acc}"
+    );
+}

@@ -136,6 +136,10 @@ impl std::fmt::Debug for TensorData {
     }
 }
 
+/// What [`Ring::clip01_with`] returns: the clipped value, the inside
+/// indicator, and the indicator times each extra operand.
+pub type Clipped<T> = (T, T, Vec<T>);
+
 /// Index of one of the three parties: 0, 1 or 2.
 pub type PartyId = usize;
 
@@ -389,7 +393,7 @@ pub trait Ring {
         &mut self,
         t: &Self::Tensor,
         extra: &[&Self::Tensor],
-    ) -> Result<(Self::Tensor, Self::Tensor, Vec<Self::Tensor>)> {
+    ) -> Result<Clipped<Self::Tensor>> {
         let shape = self.shape(t).to_vec();
         let n: usize = shape.iter().product();
         let row = self.reshape(t, &[1, n])?;

@@ -91,7 +91,8 @@ pub fn run<R: Ring>(r: &mut R, cfg: &Reservoir, log: Log<'_>) -> Result<Outcome>
         let p = r.matmul(&d, &model)?;
         let grad = r.sub(&p, &t)?;
         let update = r.matmul(&dt, &grad)?;
-        let scaled = r.lincomb_public(&[&update], &[cfg.lr], 32)?;
+        let bits = crate::fixed::coeff_bits_for(cfg.lr, r.frac_bits().unwrap_or(16));
+        let scaled = r.lincomb_public(&[&update], &[cfg.lr], bits)?;
         model = r.sub(&model, &scaled)?;
         let g = r.reveal(&grad)?; // the article's grad.get(): an explicit disclosure
         let loss: f64 = g.iter().map(|v| v.abs()).sum();

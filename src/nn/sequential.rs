@@ -1,6 +1,6 @@
 //! A sequential model: forward, backward, update.
 
-use ndarray::{ArrayD, arr0};
+use ndarray::ArrayD;
 
 use super::layers::{Derivative, Layer};
 use crate::domain::Ring;
@@ -146,7 +146,8 @@ impl<R: Ring> Sequential<R> {
 
     /// W += lr · ∂W (and the same for biases). With `lr == 1` this is free;
     /// otherwise each gradient is scaled with one truncation, the rate
-    /// encoded at 32 fraction bits so that small rates keep their precision.
+    /// encoded with [`coeff_bits_for`](crate::fixed::coeff_bits_for) bits so
+    /// that small rates keep ten significant bits.
     pub fn update(&mut self, r: &mut R, lr: f64) -> Result<()> {
         r.set_label("update");
         for (i, l) in self.layers.iter_mut().enumerate() {
@@ -238,8 +239,73 @@ fn step<R: Ring>(r: &mut R, w: &R::Tensor, g: &R::Tensor, lr: f64) -> Result<R::
     if lr == 1.0 {
         r.add(w, g)
     } else {
-        let scaled = r.lincomb_public(&[g], &[lr], 32)?;
-        let _ = arr0(0.0);
+        let bits = crate::fixed::coeff_bits_for(lr, r.frac_bits().unwrap_or(16));
+        let scaled = r.lincomb_public(&[g], &[lr], bits)?;
         r.add(w, &scaled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{MlpSpec, mlp};
+    use crate::{Plain, Ring};
+    use ndarray::Array2;
+
+    /// ½ Σ (y - net(x))² in f64.
+    fn loss(net: &mut Sequential<Plain>, r: &mut Plain, x: &ArrayD<f64>, y: &ArrayD<f64>) -> f64 {
+        let out = net.predict(r, x).unwrap();
+        0.5 * y
+            .iter()
+            .zip(out.iter())
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_on_a_deep_relu_mlp() {
+        let mut r = Plain::new();
+        let spec = MlpSpec::parse("mlp:5,4", 3, 2).unwrap();
+        let mut net = mlp(&mut r, &spec, 9).unwrap();
+        let x =
+            Array2::from_shape_fn((4, 3), |(i, j)| ((i * 3 + j) as f64 * 0.37).sin()).into_dyn();
+        let y = Array2::from_shape_fn((4, 2), |(i, j)| ((i + j) % 2) as f64).into_dyn();
+        let out = net.forward(&mut r, &x).unwrap();
+        let delta = r.sub(&y, &out).unwrap();
+        net.backward(&mut r, &delta).unwrap();
+        let grads: Vec<ArrayD<f64>> = net
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => d.grad_w.clone(),
+                Layer::Activation(_) => None,
+            })
+            .collect();
+        assert_eq!(grads.len(), 3);
+        let h = 1e-6;
+        for (k, g) in grads.iter().enumerate() {
+            for idx in [0usize, 1, g.len() - 1] {
+                let mut plus = mlp(&mut r, &spec, 9).unwrap();
+                let mut minus = mlp(&mut r, &spec, 9).unwrap();
+                for (net2, s) in [(&mut plus, h), (&mut minus, -h)] {
+                    let mut seen = 0;
+                    for l in net2.layers.iter_mut() {
+                        if let Layer::Dense(d) = l {
+                            if seen == k {
+                                d.weights.as_slice_mut().unwrap()[idx] += s;
+                            }
+                            seen += 1;
+                        }
+                    }
+                }
+                let numeric = (loss(&mut plus, &mut r, &x, &y) - loss(&mut minus, &mut r, &x, &y))
+                    / (2.0 * h);
+                let analytic = -g.as_slice().unwrap()[idx];
+                assert!(
+                    (numeric - analytic).abs() < 1e-5,
+                    "layer {k} weight {idx}: numeric {numeric}, backward {analytic}"
+                );
+            }
+        }
     }
 }

@@ -23,24 +23,77 @@ const KB: usize = 128;
 /// Below this many multiply-adds, stay on the calling thread.
 const PAR_THRESHOLD: usize = 1 << 18;
 
+/// Rows and columns of C kept in registers by the micro-kernel.
+const MR: usize = 4;
+const NR: usize = 16;
+
 /// `c += a · b` for row-major `a` (m x k), `b` (k x n), `c` (m x n), wrapping.
+///
+/// Cache-blocked (NB columns x KB rows of B per tile) with an MR x NR
+/// register-blocked micro-kernel: for each k, one row of NR elements of B is
+/// loaded and multiplied by MR broadcast elements of A into accumulators that
+/// stay in registers, so the loop is bound by the multiplier, not by loads
+/// and stores of C. Edges fall back to a simple row loop.
 #[inline(always)]
 fn matmul_acc_body<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
     for jb in (0..n).step_by(NB) {
         let jw = NB.min(n - jb);
         for pb in (0..k).step_by(KB) {
             let pw = KB.min(k - pb);
-            for i in 0..m {
-                let crow = &mut c[i * n + jb..i * n + jb + jw];
-                let arow = &a[i * k + pb..i * k + pb + pw];
-                for (p, &av) in arow.iter().enumerate() {
-                    let row = (pb + p) * n + jb;
-                    let brow = &b[row..row + jw];
-                    for (cv, &bv) in crow.iter_mut().zip(brow) {
-                        *cv = cv.wrapping_add(&av.wrapping_mul(&bv));
+            let mut i = 0;
+            while i + MR <= m {
+                let mut j = 0;
+                while j + NR <= jw {
+                    let mut acc = [[T::zero(); NR]; MR];
+                    for p in pb..pb + pw {
+                        let row = p * n + jb + j;
+                        let brow: &[T; NR] = b[row..row + NR].try_into().expect("NR elements");
+                        for (r, accr) in acc.iter_mut().enumerate() {
+                            let av = a[(i + r) * k + p];
+                            for (x, &bv) in accr.iter_mut().zip(brow) {
+                                *x = x.wrapping_add(&av.wrapping_mul(&bv));
+                            }
+                        }
+                    }
+                    for (r, accr) in acc.iter().enumerate() {
+                        let dst = (i + r) * n + jb + j;
+                        for (cv, x) in c[dst..dst + NR].iter_mut().zip(accr) {
+                            *cv = cv.wrapping_add(x);
+                        }
+                    }
+                    j += NR;
+                }
+                if j < jw {
+                    for r in 0..MR {
+                        row_tail(a, b, c, (i + r, k, n), (pb, pw), (jb + j, jw - j));
                     }
                 }
+                i += MR;
             }
+            while i < m {
+                row_tail(a, b, c, (i, k, n), (pb, pw), (jb, jw));
+                i += 1;
+            }
+        }
+    }
+}
+
+/// One row of C, columns `j0..j0+jw`, over k in `pb..pb+pw`: the simple loop.
+#[inline(always)]
+fn row_tail<T: RingElement>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    (i, k, n): (usize, usize, usize),
+    (pb, pw): (usize, usize),
+    (j0, jw): (usize, usize),
+) {
+    let crow = &mut c[i * n + j0..i * n + j0 + jw];
+    for p in pb..pb + pw {
+        let av = a[i * k + p];
+        let brow = &b[p * n + j0..p * n + j0 + jw];
+        for (cv, &bv) in crow.iter_mut().zip(brow) {
+            *cv = cv.wrapping_add(&av.wrapping_mul(&bv));
         }
     }
 }

@@ -6,13 +6,13 @@ use clap::Args;
 use privml::runner::DomainKind;
 use privml::workloads::{
     self, Measurement, W1Mul, W2Matmul, W3Piecewise, W3Sigmoid, W4Tutorial, W5Logistic, W6Mlp,
-    Workload,
+    WRelu, Workload,
 };
 
 /// Arguments of `privml bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6); all if none given.
+    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU); all if none given.
     workloads: Vec<String>,
     /// Domains, comma-separated: plain, fixed, shared (add :128 for Z_2^128).
     #[arg(long, default_value = "shared")]
@@ -60,7 +60,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .split(',')
         .map(|d| d.trim().parse())
         .collect::<privml::Result<_>>()?;
-    let all = ["W1", "W2-256", "W2", "W3", "W3-PW", "W4", "W5", "W6"];
+    let all = [
+        "W1", "W2-256", "W2", "W3", "W3-PW", "W4", "W5", "W6", "RELU",
+    ];
     let wanted: Vec<String> = if args.workloads.is_empty() {
         all.iter().map(|s| s.to_string()).collect()
     } else {
@@ -78,6 +80,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "W3" => go(&W3Sigmoid::new(1_000_000), &domains, args.runs)?,
             "W3-PW" => go(&W3Piecewise::new(1_000_000), &domains, args.runs)?,
             "W6" => go(&W6Mlp::new(128), &domains, args.runs)?,
+            "RELU" => go(&WRelu::new(1_000_000), &domains, args.runs)?,
             "W4" => go(
                 &W4Tutorial {
                     iterations: args.w4_iterations,
