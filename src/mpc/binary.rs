@@ -148,7 +148,8 @@ fn xor_zero_share(
     v: &mut [u64],
 ) {
     let (mut p, mut q) = (prev.stream(op, XOR_ZERO), next.stream(op, XOR_ZERO));
-    let (mut bp, mut bq) = ([0u64; 2048], [0u64; 2048]);
+    let len = v.len().min(2048);
+    let (mut bp, mut bq) = (vec![0u64; len], vec![0u64; len]);
     for c in v.chunks_mut(2048) {
         let k = c.len();
         p.fill(&mut bp[..k]);

@@ -69,7 +69,8 @@ impl Party {
             self.keys.prev.stream(op, sub::ZERO),
             self.keys.next.stream(op, sub::ZERO),
         );
-        let (mut bp, mut bq) = ([T::zero(); 1024], [T::zero(); 1024]);
+        let len = v.len().min(1024);
+        let (mut bp, mut bq) = (vec![T::zero(); len], vec![T::zero(); len]);
         for c in v.chunks_mut(1024) {
             let k = c.len();
             p.fill(&mut bp[..k]);

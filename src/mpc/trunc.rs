@@ -146,7 +146,8 @@ impl Party {
                     k20.stream(op, sub::DEALER_HI),
                     k20.stream(op, sub::DEALER_MSB),
                 );
-                let (mut h, mut b) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+                let len = n.min(CHUNK);
+                let (mut h, mut b) = (vec![T::zero(); len], vec![T::zero(); len]);
                 for (cc, yc) in c.chunks_mut(CHUNK).zip(y0.chunks(CHUNK)) {
                     let k = cc.len();
                     hs.fill(&mut h[..k]);
@@ -206,7 +207,8 @@ impl Party {
                         k20.stream(op, sub::DEALER_HI),
                         k20.stream(op, sub::DEALER_MSB),
                     ];
-                    let mut buf = [[T::zero(); CHUNK]; 4];
+                    let len = n.min(CHUNK);
+                    let mut buf: [Vec<T>; 4] = std::array::from_fn(|_| vec![T::zero(); len]);
                     for ((hc, bc), zc) in h1
                         .chunks_mut(CHUNK)
                         .zip(b1.chunks_mut(CHUNK))
@@ -240,7 +242,7 @@ const CHUNK: usize = 2048;
 
 /// v[i] = f(v[i], r[i]) with r read from `stream` chunk by chunk.
 fn each_chunk<T: RingElement>(v: &mut [T], mut stream: AesPrg, f: impl Fn(T, T) -> T) {
-    let mut buf = [T::zero(); CHUNK];
+    let mut buf = vec![T::zero(); v.len().min(CHUNK)];
     for c in v.chunks_mut(CHUNK) {
         let k = c.len();
         stream.fill(&mut buf[..k]);
@@ -252,7 +254,7 @@ fn each_chunk<T: RingElement>(v: &mut [T], mut stream: AesPrg, f: impl Fn(T, T) 
 
 /// v[i] = f(v[i], w[i], r[i]) with r read from `stream` chunk by chunk.
 fn zip_chunk<T: RingElement>(v: &mut [T], w: &[T], mut stream: AesPrg, f: impl Fn(T, T, T) -> T) {
-    let mut buf = [T::zero(); CHUNK];
+    let mut buf = vec![T::zero(); v.len().min(CHUNK)];
     for (c, wc) in v.chunks_mut(CHUNK).zip(w.chunks(CHUNK)) {
         let k = c.len();
         stream.fill(&mut buf[..k]);
