@@ -59,5 +59,28 @@ fn protocol(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, protocol);
+/// The GEMM kernels alone at 1024: the wrapping u64 kernel the protocol
+/// runs (six times for one W2 product: two per party) next to ndarray's f64
+/// GEMM, both on rayon's pool. BENCHMARKS.md explains W2 with these.
+fn gemm_kernels(c: &mut Criterion) {
+    use privml::ring::kernels;
+    let n = 1024;
+    let a: Vec<u64> = (0..(n * n) as u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let b: Vec<u64> = a.iter().rev().copied().collect();
+    let af = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((i * 31 + j) % 17) as f64 - 8.0);
+    let bf = af.t().to_owned();
+    let mut g = c.benchmark_group("gemm_1024");
+    g.sample_size(10);
+    g.bench_function("u64_wrapping", |bch| {
+        bch.iter(|| kernels::matmul(std::hint::black_box(&a), &b, n, n, n))
+    });
+    g.bench_function("f64_ndarray", |bch| {
+        bch.iter(|| std::hint::black_box(&af).dot(&bf))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, protocol, gemm_kernels);
 criterion_main!(benches);
