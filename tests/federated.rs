@@ -8,6 +8,8 @@
 //! conversion from the public key to a `SecretKey` exists).
 #![cfg(feature = "he")]
 
+mod view_stats;
+
 use privml::Error;
 use privml::error::Rejection;
 use privml::fl::{
@@ -18,6 +20,7 @@ use privml::fl::{
 };
 use privml::he::{HeParams, KeyPair};
 use privml::ring::prg::{AesPrg, Seed};
+use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 // ----- helpers ---------------------------------------------------------------
 
@@ -201,62 +204,6 @@ fn federated_training_matches_plain_federated_averaging() {
 // ----- what one server sees ---------------------------------------------------
 
 const N: usize = 4096;
-/// Chi-square 0.9999 quantile for 255 degrees of freedom (Wilson–Hilferty).
-const CHI2_255: f64 = 348.0;
-
-fn byte_histogram(bytes: &[u8]) -> [f64; 256] {
-    let mut h = [0.0; 256];
-    for &b in bytes {
-        h[b as usize] += 1.0;
-    }
-    h
-}
-
-/// Two-sample chi-square homogeneity statistic of two equal-size samples.
-fn chi2_two_sample(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len(), "views of different sizes");
-    let (ha, hb) = (byte_histogram(a), byte_histogram(b));
-    ha.iter()
-        .zip(&hb)
-        .filter(|(x, y)| *x + *y > 0.0)
-        .map(|(x, y)| (x - y) * (x - y) / (x + y))
-        .sum()
-}
-
-/// Chi-square goodness of fit of a byte sample to the uniform distribution.
-fn chi2_uniform(a: &[u8]) -> f64 {
-    let e = a.len() as f64 / 256.0;
-    byte_histogram(a)
-        .iter()
-        .map(|o| (o - e) * (o - e) / e)
-        .sum()
-}
-
-/// Largest |z| of the 64 per-bit-position two-proportion tests between two
-/// samples of 64-bit words.
-fn max_bit_z(a: &[u8], b: &[u8]) -> f64 {
-    let count = |v: &[u8]| {
-        let mut c = [0.0f64; 64];
-        for w in v.chunks_exact(8) {
-            let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            for (bit, cb) in c.iter_mut().enumerate() {
-                *cb += ((x >> bit) & 1) as f64;
-            }
-        }
-        (c, (v.len() / 8) as f64)
-    };
-    let ((ca, na), (cb, nb)) = (count(a), count(b));
-    (0..64)
-        .map(|i| {
-            let (pa, pb) = (ca[i] / na, cb[i] / nb);
-            let p = (ca[i] + cb[i]) / (na + nb);
-            if p == 0.0 || p == 1.0 {
-                return 0.0;
-            }
-            (pa - pb).abs() / (p * (1.0 - p) * (1.0 / na + 1.0 / nb)).sqrt()
-        })
-        .fold(0.0, f64::max)
-}
 
 fn assert_indistinguishable(a: &[u8], b: &[u8], what: &str) {
     let chi = chi2_two_sample(a, b);
@@ -265,7 +212,10 @@ fn assert_indistinguishable(a: &[u8], b: &[u8], what: &str) {
         "{what}: byte distributions differ (chi2 = {chi:.1})"
     );
     let z = max_bit_z(a, b);
-    assert!(z < 5.0, "{what}: a bit position differs (|z| = {z:.2})");
+    assert!(
+        z < MAX_BIT_Z,
+        "{what}: a bit position differs (|z| = {z:.2})"
+    );
     for (s, v) in [("first", a), ("second", b)] {
         let u = chi2_uniform(v);
         assert!(u < CHI2_255, "{what}, {s} run: not uniform (chi2 = {u:.1})");
@@ -273,7 +223,7 @@ fn assert_indistinguishable(a: &[u8], b: &[u8], what: &str) {
 }
 
 fn detected(a: &[u8], b: &[u8]) -> bool {
-    chi2_two_sample(a, b) > CHI2_255 || max_bit_z(a, b) > 5.0
+    chi2_two_sample(a, b) > CHI2_255 || max_bit_z(a, b) > MAX_BIT_Z
 }
 
 /// The two updates compared: all zeros, and large values of both signs.

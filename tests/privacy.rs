@@ -8,68 +8,16 @@
 //! deterministic; the thresholds are at a false-alarm rate of about 1e-4.
 
 mod common;
+mod view_stats;
 
 use common::run_parties;
 use ndarray::{Array1, ArrayD};
 use privml::mpc::Replicated;
 use privml::ring::prg::{AesPrg, Seed};
 use privml::{FixedPoint, Ring, Shared, SharedConfig};
+use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 const N: usize = 4096;
-
-/// Chi-square 0.9999 quantile for 255 degrees of freedom (Wilson–Hilferty).
-const CHI2_255: f64 = 348.0;
-
-fn byte_histogram(bytes: &[u8]) -> [f64; 256] {
-    let mut h = [0.0; 256];
-    for &b in bytes {
-        h[b as usize] += 1.0;
-    }
-    h
-}
-
-/// Two-sample chi-square homogeneity statistic of two equal-size samples.
-fn chi2_two_sample(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len(), "views of different sizes");
-    let (ha, hb) = (byte_histogram(a), byte_histogram(b));
-    ha.iter()
-        .zip(&hb)
-        .filter(|(x, y)| *x + *y > 0.0)
-        .map(|(x, y)| (x - y) * (x - y) / (x + y))
-        .sum()
-}
-
-/// Chi-square goodness of fit of a byte sample to the uniform distribution.
-fn chi2_uniform(a: &[u8]) -> f64 {
-    let e = a.len() as f64 / 256.0;
-    byte_histogram(a)
-        .iter()
-        .map(|o| (o - e) * (o - e) / e)
-        .sum()
-}
-
-/// Largest |z| of the 64 per-bit-position two-proportion tests between two
-/// samples of 64-bit words.
-fn max_bit_z(a: &[u8], b: &[u8]) -> f64 {
-    let count = |v: &[u8]| {
-        let mut c = [0.0f64; 64];
-        for w in v.chunks_exact(8) {
-            let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            for (bit, cb) in c.iter_mut().enumerate() {
-                *cb += ((x >> bit) & 1) as f64;
-            }
-        }
-        (c, (v.len() / 8) as f64)
-    };
-    let ((ca, na), (cb, nb)) = (count(a), count(b));
-    (0..64)
-        .map(|i| {
-            let (pa, pb) = (ca[i] / na, cb[i] / nb);
-            let p = (ca[i] + cb[i]) / (na + nb);
-            (pa - pb).abs() / (p * (1.0 - p) * (1.0 / na + 1.0 / nb)).sqrt()
-        })
-        .fold(0.0, f64::max)
-}
 
 fn shares_bytes(ts: &[Replicated<u64>]) -> Vec<u8> {
     let mut v = Vec::new();
@@ -140,7 +88,7 @@ fn each_party_view_is_independent_of_the_secret() {
             );
             let z = max_bit_z(a, b);
             assert!(
-                z < 5.0,
+                z < MAX_BIT_Z,
                 "party {p}, {what}: a bit position differs (|z| = {z:.2})"
             );
             let u = chi2_uniform(a);
@@ -170,7 +118,7 @@ fn the_test_detects_a_view_that_contains_the_secret() {
     let mut v1 = views(&random, 2)[1][0].clone();
     v0.extend(leak(&zeros));
     v1.extend(leak(&random));
-    assert!(chi2_two_sample(&v0, &v1) > CHI2_255 || max_bit_z(&v0, &v1) > 5.0);
+    assert!(chi2_two_sample(&v0, &v1) > CHI2_255 || max_bit_z(&v0, &v1) > MAX_BIT_Z);
 }
 
 #[test]
