@@ -17,17 +17,8 @@ use crate::he::{Aggregator, EncryptedSum, EncryptedUpdate, PublicKey, SecretKey}
 /// BFV ciphertexts (IND-CPA under Ring-LWE): the aggregator learns the
 /// header and the size, nothing about the values. See [`crate::he`].
 pub fn encrypt_update(pk: &PublicKey, meta: UpdateMeta, update: &[f64]) -> Result<Vec<u8>> {
-    if meta.weight == 0 {
-        return Err(Error::invalid("weight", "must be at least 1"));
-    }
-    let w = meta.weight as f64;
-    let weighted: Vec<f64>;
-    let values = if meta.weight == 1 {
-        update
-    } else {
-        weighted = update.iter().map(|v| v * w).collect();
-        &weighted
-    };
+    let values = meta.weighted(update)?;
+    let values = &values[..];
     let params = pk.params();
     let enc = pk.encrypt_update(values).map_err(|e| match e {
         Error::NonFinite { value, index } | Error::OutOfRange { value, index, .. } => {
@@ -185,28 +176,8 @@ impl HeRound {
             client: client.to_string(),
             reason,
         };
-        let (h, body) = wire::decode(bytes).map_err(reject)?;
-        if h.kind != Kind::Encrypted {
-            return Err(reject(Rejection::Malformed {
-                reason: format!("it holds {}, not an encrypted update", h.kind.name()),
-            }));
-        }
-        if h.round != self.round {
-            return Err(reject(Rejection::WrongRound {
-                expected: self.round,
-                got: h.round,
-            }));
-        }
-        if h.client != client.0 {
-            return Err(reject(Rejection::SenderMismatch {
-                named: ClientId(h.client).to_string(),
-            }));
-        }
-        if h.weight == 0 {
-            return Err(reject(Rejection::Malformed {
-                reason: "weight 0".to_string(),
-            }));
-        }
+        let (h, body) = wire::decode_submission(bytes, Kind::Encrypted, self.round, client.0)
+            .map_err(reject)?;
         let update = EncryptedUpdate::from_bytes(body).map_err(|e| {
             reject(Rejection::Malformed {
                 reason: e.to_string(),

@@ -212,6 +212,7 @@ pub use train::{
 pub use wire::HEADER_LEN;
 
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 /// A client's id: public, carried in every submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -242,6 +243,16 @@ impl UpdateMeta {
             client,
             round,
             weight,
+        }
+    }
+
+    /// `update` times the client's weight, borrowed when the weight is 1.
+    /// A weight of 0 is an error: it would hide the client from the mean.
+    pub(crate) fn weighted<'a>(&self, update: &'a [f64]) -> crate::Result<Cow<'a, [f64]>> {
+        match self.weight {
+            0 => Err(crate::Error::invalid("weight", "must be at least 1")),
+            1 => Ok(Cow::Borrowed(update)),
+            w => Ok(Cow::Owned(update.iter().map(|v| v * w as f64).collect())),
         }
     }
 }

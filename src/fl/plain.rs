@@ -8,16 +8,13 @@ use crate::error::{Error, Rejection, Result};
 /// Client side of the reference: the weighted update as little-endian f64.
 /// **No privacy**: the server sees the update.
 pub fn plain_update(meta: UpdateMeta, update: &[f64]) -> Result<Vec<u8>> {
-    if meta.weight == 0 {
-        return Err(Error::invalid("weight", "must be at least 1"));
-    }
+    let values = meta.weighted(update)?;
     if let Some((index, &value)) = update.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(Error::NonFinite { value, index });
     }
-    let w = meta.weight as f64;
-    let mut body = Vec::with_capacity(8 * update.len());
-    for v in update {
-        body.extend_from_slice(&(v * w).to_le_bytes());
+    let mut body = Vec::with_capacity(8 * values.len());
+    for v in values.iter() {
+        body.extend_from_slice(&v.to_le_bytes());
     }
     let header = Header {
         kind: Kind::Plain,
@@ -60,32 +57,12 @@ impl PlainRound {
             client: client.to_string(),
             reason,
         };
-        let (h, body) = wire::decode(bytes).map_err(reject)?;
-        if h.kind != Kind::Plain {
-            return Err(reject(Rejection::Malformed {
-                reason: format!("it holds {}, not a plaintext update", h.kind.name()),
-            }));
-        }
-        if h.round != self.round {
-            return Err(reject(Rejection::WrongRound {
-                expected: self.round,
-                got: h.round,
-            }));
-        }
-        if h.client != client.0 {
-            return Err(reject(Rejection::SenderMismatch {
-                named: ClientId(h.client).to_string(),
-            }));
-        }
+        let (h, body) =
+            wire::decode_submission(bytes, Kind::Plain, self.round, client.0).map_err(reject)?;
         if h.len != self.sum.len() as u64 || body.len() != 8 * self.sum.len() {
             return Err(reject(Rejection::WrongLength {
                 expected: self.sum.len(),
                 got: body.len() / 8,
-            }));
-        }
-        if h.weight == 0 {
-            return Err(reject(Rejection::Malformed {
-                reason: "weight 0".to_string(),
             }));
         }
         if self.accepted.iter().any(|(c, _)| *c == client) {

@@ -274,17 +274,8 @@ pub fn share_update_with_rng(
             "an update needs at least one value",
         ));
     }
-    if meta.weight == 0 {
-        return Err(Error::invalid("weight", "must be at least 1"));
-    }
-    let w = meta.weight as f64;
-    let weighted: Vec<f64>;
-    let values = if meta.weight == 1 {
-        update
-    } else {
-        weighted = update.iter().map(|v| v * w).collect();
-        &weighted
-    };
+    let values = meta.weighted(update)?;
+    let values = &values[..];
     let x = params.encode(meta.client, values)?;
     let n = x.len();
     let (seeds, x0, x1) = match params.encoding {
@@ -501,29 +492,12 @@ impl ShareServer {
         client: ClientId,
         bytes: &'m [u8],
     ) -> std::result::Result<CheckedShares<'m>, Rejection> {
-        let (h, body) = wire::decode(bytes)?;
+        let (h, body) = wire::decode_submission(bytes, Kind::Shares, self.round, client.0)?;
         let malformed = |reason: String| Rejection::Malformed { reason };
-        if h.kind != Kind::Shares {
-            return Err(malformed(format!(
-                "it holds a {}, not replicated shares",
-                h.kind.name()
-            )));
-        }
         if h.server as usize != self.server {
             return Err(Rejection::WrongServer {
                 expected: self.server,
                 got: h.server as usize,
-            });
-        }
-        if h.round != self.round {
-            return Err(Rejection::WrongRound {
-                expected: self.round,
-                got: h.round,
-            });
-        }
-        if h.client != client.0 {
-            return Err(Rejection::SenderMismatch {
-                named: ClientId(h.client).to_string(),
             });
         }
         if h.frac_bits != self.params.frac_bits {
@@ -537,9 +511,6 @@ impl ShareServer {
                 expected: self.len,
                 got: usize::try_from(h.len).unwrap_or(usize::MAX),
             });
-        }
-        if h.weight == 0 {
-            return Err(malformed("weight 0".to_string()));
         }
         if h.flags & !(FLAG_FIRST_SEED | FLAG_SECOND_SEED) != 0 {
             return Err(malformed(format!("unknown flags {:#04x}", h.flags)));

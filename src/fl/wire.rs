@@ -167,6 +167,39 @@ fn malformed(reason: impl Into<String>) -> Rejection {
     }
 }
 
+/// Decodes `bytes` and checks what every aggregator checks first: the body
+/// is of `kind`, for `round`, from `client`, with a weight of at least 1.
+pub(crate) fn decode_submission(
+    bytes: &[u8],
+    kind: Kind,
+    round: u32,
+    client: u32,
+) -> Result<(Header, &[u8]), Rejection> {
+    let (h, body) = decode(bytes)?;
+    if h.kind != kind {
+        return Err(malformed(format!(
+            "it holds a {}, not a {}",
+            h.kind.name(),
+            kind.name()
+        )));
+    }
+    if h.round != round {
+        return Err(Rejection::WrongRound {
+            expected: round,
+            got: h.round,
+        });
+    }
+    if h.client != client {
+        return Err(Rejection::SenderMismatch {
+            named: super::ClientId(h.client).to_string(),
+        });
+    }
+    if h.weight == 0 {
+        return Err(malformed("weight 0".to_string()));
+    }
+    Ok((h, body))
+}
+
 /// Parses the header and checks magic, version, kind and checksum. Returns
 /// the header and the body. Never panics on any input.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), Rejection> {
