@@ -153,3 +153,22 @@ fn plot_sigmoid_writes_a_png() {
     assert!(!ok && !err.contains("panicked"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly_not_with_a_panic() {
+    use std::process::Stdio;
+    for args in [&["demo", "approx"][..], &["demo", "--iterations", "50"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_privml"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // Close the reading end before the program writes its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("waits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -18,9 +18,11 @@ pub mod reservoir;
 /// Where experiment output goes: a line at a time.
 pub type Log<'a> = &'a (dyn Fn(&str) + Sync);
 
-/// A log that prints to stdout.
+/// A log that prints to stdout. A line that cannot be written (stdout
+/// closed, for example piped into `head`) is dropped rather than a panic.
 pub fn stdout_log(line: &str) {
-    println!("{line}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// A log that drops everything (tests, benches).

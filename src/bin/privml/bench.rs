@@ -39,9 +39,16 @@ fn row(m: &Measurement) {
     let rss = m
         .peak_rss_bytes
         .map_or("-".to_string(), |b| format!("{:.0} MB", b as f64 / 1e6));
-    println!(
+    outln!(
         "| {} | {} | {:.4} | {} | {} | {} | {} | {} |",
-        m.workload, m.domain, med, plain, ratio, m.cost.rounds, bytes, rss
+        m.workload,
+        m.domain,
+        med,
+        plain,
+        ratio,
+        m.cost.rounds,
+        bytes,
+        rss
     );
 }
 
@@ -68,10 +75,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         args.workloads.iter().map(|s| s.to_uppercase()).collect()
     };
-    println!(
+    outln!(
         "| workload | domain | median s | plaintext s | ratio | rounds | bytes sent P0 / P1 / P2 | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    outln!("|---|---|---|---|---|---|---|---|");
     for w in &wanted {
         match w.as_str() {
             "W1" => go(&W1Mul::new(1_000_000), &domains, args.runs)?,

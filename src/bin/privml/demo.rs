@@ -86,7 +86,7 @@ impl DemoArgs {
 }
 
 fn print_cost(cost: &privml::Cost) {
-    print!("{}", cost.report());
+    out!("{}", cost.report());
 }
 
 /// Runs one boolean experiment, explaining a failure instead of aborting.
@@ -96,7 +96,7 @@ fn boolean_one(args: &DemoArgs, exec: &Exec<'_>, mut e: boolean::Experiment) -> 
     }
     let speak = exec.is_speaker();
     if speak {
-        println!(
+        outln!(
             "\n=== {} — {} iterations on {} ===",
             e.title,
             e.iterations,
@@ -111,21 +111,21 @@ fn boolean_one(args: &DemoArgs, exec: &Exec<'_>, mut e: boolean::Experiment) -> 
     match execute(exec, &job) {
         Ok((_, cost)) => {
             if speak {
-                println!("time: {:.2} s", t0.elapsed().as_secs_f64());
+                outln!("time: {:.2} s", t0.elapsed().as_secs_f64());
                 print_cost(&cost);
             }
             Ok(())
         }
         Err(Error::Overflow(ev)) => {
-            println!("COLLAPSE EXPLAINED: {ev}");
-            println!(
+            outln!("COLLAPSE EXPLAINED: {ev}");
+            outln!(
                 "  The polynomial's input grew until a product left the range the secure truncation is exact in; \
                  a secure run would continue on wrapped values and print garbage like the tutorial's 4.5e+22."
             );
             Ok(())
         }
         Err(Error::NonFiniteResult { at }) => {
-            println!("COLLAPSE: the f64 run produced NaN/infinity at {at}");
+            outln!("COLLAPSE: the f64 run produced NaN/infinity at {at}");
             Ok(())
         }
         Err(e) => Err(e).context("experiment failed"),
@@ -145,7 +145,7 @@ impl Job for PrivmlAdditive {
         let p = r.scale_int(&s, 3)?;
         let (sv, pv) = (r.reveal(&s)?, r.reveal(&p)?);
         if speaks(r) {
-            println!(
+            outln!(
                 "privml on {}: 2 + 5 = {}, 3 · (2 + 5) = {}",
                 r.describe(),
                 sv[[]],
@@ -172,11 +172,11 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
                 e.iterations = n;
             }
             if speak {
-                println!(
+                outln!(
                     "privml demo: the tutorial's three-layer network learning parity on {}",
                     exec.describe()
                 );
-                println!(
+                outln!(
                     "data owner: party {}, model owner: party 0; weights and data stay secret-shared\n",
                     boolean::DATA_OWNER
                 );
@@ -188,7 +188,7 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
             };
             let (_, cost) = execute(exec, &job)?;
             if speak {
-                println!(
+                outln!(
                     "\ntraining + prediction time: {:.2} s",
                     t0.elapsed().as_secs_f64()
                 );
@@ -225,7 +225,7 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
                 .iter()
                 .map(ApproxRow::for_sigmoid)
                 .collect();
-            print!("{}", ApproxTable(rows));
+            out!("{}", ApproxTable(rows));
         }
         Which::Approx => {}
     }

@@ -119,7 +119,7 @@ fn line(r: &RoundReport, clients: usize) {
     } else {
         "too few clients: nothing opened".to_string()
     };
-    println!(
+    outln!(
         "round {:3} | acc {:.3} | {}/{clients} in, {} dropped, {} rejected | {}/client, {}/server{} (+{} out) | \
          {} ms (train {}, protect {}, aggregate {}, open {}) | {opened}",
         r.round,
@@ -142,14 +142,14 @@ fn line(r: &RoundReport, clients: usize) {
         ms(r.time_open),
     );
     for (c, why) in &r.rejected {
-        println!("          rejected {c}: {why}");
+        outln!("          rejected {c}: {why}");
     }
 }
 
 /// Runs `privml federated`.
 pub fn run(args: FederatedArgs) -> Result<()> {
     let cfg = args.config();
-    println!(
+    outln!(
         "federated averaging: breast cancer (569 samples, 30 features, binary), {} clients, {} split, {} aggregation{}",
         cfg.clients,
         cfg.split,
@@ -163,14 +163,18 @@ pub fn run(args: FederatedArgs) -> Result<()> {
             Aggregation::Plain => " (insecure reference)".to_string(),
         }
     );
-    println!(
+    outln!(
         "local training: {} steps, lr {}, weight decay {}; {} weighting; dropout {}",
-        cfg.local_steps, cfg.lr, cfg.weight_decay, cfg.weighting, cfg.dropout
+        cfg.local_steps,
+        cfg.lr,
+        cfg.weight_decay,
+        cfg.weighting,
+        cfg.dropout
     );
     let clients = cfg.clients;
     let report = run_federated(&cfg, |r| line(r, clients))?;
     let sizes = &report.shard_sizes;
-    println!(
+    outln!(
         "model: {}; shard sizes {}..{}; clients with a single class: {}",
         report.model.describe(),
         sizes.iter().min().unwrap_or(&0),
@@ -182,9 +186,9 @@ pub fn run(args: FederatedArgs) -> Result<()> {
             .count()
     );
     if cfg.aggregation == Aggregation::He {
-        println!("set-up (HE key generation): {} ms", ms(report.setup_time));
+        outln!("set-up (HE key generation): {} ms", ms(report.setup_time));
     }
-    println!(
+    outln!(
         "test accuracy: {:.3} initially, {:.3} after {} rounds{}",
         report.initial_accuracy,
         report.final_accuracy,

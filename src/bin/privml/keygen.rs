@@ -41,19 +41,19 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     }
     let d = tls::keygen(&args.out, &hosts, args.base_port, args.force)?;
     let dir = d.dir.display();
-    println!("privml keygen: a deployment CA and certificates for parties 0, 1, 2 in {dir}");
-    println!("  ca.pem        the CA certificate: every party host needs it");
-    println!("  ca.key        the CA key (secret): not needed to run; keep it offline");
+    outln!("privml keygen: a deployment CA and certificates for parties 0, 1, 2 in {dir}");
+    outln!("  ca.pem        the CA certificate: every party host needs it");
+    outln!("  ca.key        the CA key (secret): not needed to run; keep it offline");
     for (i, h) in hosts.iter().enumerate() {
-        println!(
+        outln!(
             "  party{i}.pem   party{i}.key (secret): for the host of party {i}, listening on {}",
             tls::host_port(h, args.base_port + i as u16)
         );
     }
-    println!("  parties.toml  the parties file: every party host needs it");
-    println!("\nstart the three parties, in any order, with the same job:");
+    outln!("  parties.toml  the parties file: every party host needs it");
+    outln!("\nstart the three parties, in any order, with the same job:");
     for i in 0..3 {
-        println!(
+        outln!(
             "  privml party --id {i} --config {} demo tutorial",
             d.config.display()
         );

@@ -1,5 +1,27 @@
 //! `privml`: private machine learning with three-party secret sharing.
 
+/// `print!` for the command's results. If stdout is closed (piped into
+/// `head`, say), the program ends quietly instead of panicking; any other
+/// write error ends it with the error on stderr.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// `println!` with the handling of [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
 mod bench;
 mod demo;
 mod federated;
@@ -73,4 +95,14 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the program after a failed write to stdout: silently with success
+/// when the reader went away (broken pipe), else with the error.
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("privml: cannot write to stdout: {e}");
+    std::process::exit(1);
 }

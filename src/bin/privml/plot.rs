@@ -45,7 +45,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
                 }));
             }
             plot.save(&args.out)?;
-            println!("wrote {}", args.out.display());
+            outln!("wrote {}", args.out.display());
         }
     }
     Ok(())

@@ -220,7 +220,7 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
                 epochs,
                 spec,
             } => {
-                println!(
+                outln!(
                     "training a {spec} MLP on {} for {epochs} epochs of {batches} batches",
                     exec.describe()
                 );
@@ -252,7 +252,7 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
                 );
                 match slot.as_ref() {
                     Some(pb) if !pb.is_hidden() => pb.println(line),
-                    _ => println!("{line}"),
+                    _ => outln!("{line}"),
                 }
             }
         }
@@ -279,20 +279,20 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
         pb.finish_and_clear();
     }
     if let (Exec::Party { id, .. }, Some(p)) = (exec, &out.saved_to) {
-        println!("party {id} saved its shares to {}", p.display());
+        outln!("party {id} saved its shares to {}", p.display());
     }
     if !speak {
         return Ok(());
     }
-    println!("trained in {:.1} s", t0.elapsed().as_secs_f64());
+    outln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
     if let Some(last) = out.epochs.last() {
-        println!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy);
+        outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy);
     }
     if let Some(prefix) = &args.out {
         match &exec {
             Exec::Local { kind, .. } if kind.is_shared() => {
                 for p in 0..3 {
-                    println!(
+                    outln!(
                         "party {p}'s shares: {}",
                         SavedModel::party_path(prefix, p).display()
                     );
@@ -300,14 +300,14 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
             }
             _ => {
                 if let Some(p) = &out.saved_to {
-                    println!("model saved to {}", p.display());
+                    outln!("model saved to {}", p.display());
                 }
             }
         }
     }
     if let Some(params) = &out.revealed {
         let shapes: Vec<String> = params.iter().map(|p| format!("{:?}", p.shape())).collect();
-        println!(
+        outln!(
             "revealed parameters (--reveal-model): {}",
             shapes.join(", ")
         );
@@ -329,9 +329,9 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
             .with_series(Series::new("train loss (MSE)", loss))
             .with_series(Series::new("test accuracy", acc))
             .save(path)?;
-        println!("curves plotted to {}", path.display());
+        outln!("curves plotted to {}", path.display());
     }
-    print!("{}", cost.report());
+    out!("{}", cost.report());
     Ok(())
 }
 
@@ -467,9 +467,10 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
         return Ok(());
     };
     let n = pred.classes.len();
-    println!(
+    outln!(
         "{n} predictions for party {} (model {})",
-        args.data_owner, meta.spec
+        args.data_owner,
+        meta.spec
     );
     if let Some((_, Some(labels))) = &rows {
         let hits = pred
@@ -478,7 +479,7 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
             .zip(labels)
             .filter(|(p, y)| p == y)
             .count();
-        println!(
+        outln!(
             "accuracy against '{}': {:.2}% ({hits}/{n})",
             meta.target,
             100.0 * hits as f64 / n.max(1) as f64
@@ -499,19 +500,19 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
                 w.push('\n');
             }
             std::fs::write(path, w).with_context(|| format!("writing {}", path.display()))?;
-            println!("predictions written to {}", path.display());
+            outln!("predictions written to {}", path.display());
         }
         None => {
             for (i, c) in pred.classes.iter().enumerate().take(20) {
-                println!("row {i}: class {c}");
+                outln!("row {i}: class {c}");
             }
             if n > 20 {
-                println!("... ({} more; use --out FILE for all)", n - 20);
+                outln!("... ({} more; use --out FILE for all)", n - 20);
             }
         }
     }
     if exec.is_speaker() {
-        print!("{}", cost.report());
+        out!("{}", cost.report());
     }
     Ok(())
 }
