@@ -129,17 +129,17 @@ impl Party {
         match me {
             0 => {
                 let k20 = self.keys.prev.clone();
-                let mut m0 = z.clone();
+                let mut m0 = z;
                 each_chunk(&mut m0, k20.stream(op, sub::MASK), |v, r| {
                     v.wrapping_add(&r).wrapping_add(&off)
                 });
-                self.net.send_elems(1, m0)?;
-                // c = m0 + m1 = m1 + z + r0 + off, in the received buffer
+                self.net.send_elems(1, m0.clone())?;
+                // c = m0 + m1, in the received buffer
                 let mut c = self.net.recv_elems::<T>(1, n)?;
-                zip_chunk(&mut c, &z, k20.stream(op, sub::MASK), |v, zi, r| {
-                    v.wrapping_add(&zi).wrapping_add(&r).wrapping_add(&off)
-                });
-                drop(z);
+                for (v, m) in c.iter_mut().zip(&m0) {
+                    *v = v.wrapping_add(m);
+                }
+                drop(m0);
                 let y0: Vec<T> = k20.elems(op, sub::OUT, n);
                 // s0 = P0's half - y0, in place over c
                 let (mut hs, mut bs) = (
@@ -167,16 +167,16 @@ impl Party {
             }
             1 => {
                 let k12 = self.keys.next.clone();
-                let mut m1 = z.clone();
+                let mut m1 = z;
                 each_chunk(&mut m1, k12.stream(op, sub::MASK), |v, r| {
                     v.wrapping_add(&r)
                 });
-                self.net.send_elems(0, m1)?;
+                self.net.send_elems(0, m1.clone())?;
                 let mut c = self.net.recv_elems::<T>(0, n)?;
-                zip_chunk(&mut c, &z, k12.stream(op, sub::MASK), |v, zi, r| {
-                    v.wrapping_add(&zi).wrapping_add(&r)
-                });
-                drop(z);
+                for (v, m) in c.iter_mut().zip(&m1) {
+                    *v = v.wrapping_add(m);
+                }
+                drop(m1);
                 let dealt = self.net.recv_elems::<T>(2, 2 * n)?;
                 let (h1, b1) = dealt.split_at(n);
                 let y2: Vec<T> = k12.elems(op, sub::OUT, n);
@@ -248,18 +248,6 @@ fn each_chunk<T: RingElement>(v: &mut [T], mut stream: AesPrg, f: impl Fn(T, T) 
         stream.fill(&mut buf[..k]);
         for (x, r) in c.iter_mut().zip(&buf[..k]) {
             *x = f(*x, *r);
-        }
-    }
-}
-
-/// v[i] = f(v[i], w[i], r[i]) with r read from `stream` chunk by chunk.
-fn zip_chunk<T: RingElement>(v: &mut [T], w: &[T], mut stream: AesPrg, f: impl Fn(T, T, T) -> T) {
-    let mut buf = vec![T::zero(); v.len().min(CHUNK)];
-    for (c, wc) in v.chunks_mut(CHUNK).zip(w.chunks(CHUNK)) {
-        let k = c.len();
-        stream.fill(&mut buf[..k]);
-        for ((x, y), r) in c.iter_mut().zip(wc).zip(&buf[..k]) {
-            *x = f(*x, *y, *r);
         }
     }
 }
