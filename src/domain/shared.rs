@@ -311,11 +311,15 @@ impl<T: RingElement> Shared<T> {
             y.b.as_slice(),
         ) && x.shape() == y.shape()
         {
-            let start = z.len();
-            z.resize(start + xa.len(), T::zero());
-            for ((((o, p), q), r), s) in z[start..].iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
-                *o = cross(p, q, r, s);
-            }
+            // Extending from zipped slice iterators writes each element
+            // once (no zero-fill first).
+            z.extend(
+                xa.iter()
+                    .zip(xb)
+                    .zip(ya)
+                    .zip(yb)
+                    .map(|(((p, q), r), s)| cross(p, q, r, s)),
+            );
             return Ok(());
         }
         let t = Self::cross_terms(x, y)?;
@@ -651,7 +655,11 @@ impl<T: RingElement> Ring for Shared<T> {
                 .collect();
             let mut part = kernels::matmul(&xa, &ysum, m, k, n);
             kernels::matmul_acc(&xb, &ya, &mut part, m, k, n);
-            z.extend(part);
+            if z.is_empty() {
+                z = part;
+            } else {
+                z.extend(part);
+            }
             dims.push((m, n));
         }
         let total = z.len();
