@@ -19,19 +19,35 @@ use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 const N: usize = 4096;
 
-fn shares_bytes(ts: &[Replicated<u64>]) -> Vec<u8> {
+/// What a program returns: each output with the number of its low bits that
+/// are zero in every share by construction (public structure, not a leak:
+/// a bit converted to fixed point is shared as multiples of 2^f).
+type Outputs = Vec<(Replicated<u64>, u32)>;
+type Program = fn(&ArrayD<f64>, &mut Shared<u64>) -> privml::Result<Outputs>;
+
+/// The bytes of a party's held shares. Low bits that are zero by
+/// construction are checked to be zero and left out, so the bytes that
+/// remain should be uniform.
+fn shares_bytes(ts: &[(Replicated<u64>, u32)]) -> Vec<u8> {
     let mut v = Vec::new();
-    for t in ts {
+    for (t, zero_bits) in ts {
+        assert_eq!(zero_bits % 8, 0, "whole bytes only");
+        let keep = ((64 - zero_bits) / 8) as usize;
         let (a, b) = t.expose_shares();
         for x in a.iter().chain(b.iter()) {
-            v.extend_from_slice(&x.to_le_bytes());
+            assert_eq!(
+                x & ((1u64 << zero_bits) - 1),
+                0,
+                "a share has non-zero bits below 2^{zero_bits}"
+            );
+            v.extend_from_slice(&(x >> zero_bits).to_le_bytes()[..keep]);
         }
     }
     v
 }
 
 /// Input a secret, multiply, matmul, truncate, reshare: every protocol.
-fn program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Vec<Replicated<u64>>> {
+fn program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Outputs> {
     let other = ArrayD::from_elem(vec![N], 1.5);
     let x = r.input(0, r.owns(0).then_some(secret), &[N])?;
     let y = r.input(1, r.owns(1).then_some(&other), &[N])?;
@@ -41,7 +57,7 @@ fn program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Vec<Repl
     let p = r.matmul(&xm, &ym)?;
     let h = r.div_pow2(&xy, 3)?;
     let s = r.reshare(&h)?;
-    Ok(vec![x, xy, p, s])
+    Ok(vec![(x, 0), (xy, 0), (p, 0), (s, 0)])
 }
 
 /// Each party's view as two samples: the bytes it received, and the bytes of
@@ -50,8 +66,13 @@ fn program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Vec<Repl
 /// a sample with duplicated values is not i.i.d., which would inflate the
 /// chi-square statistic without any leak.
 fn views(secret: &ArrayD<f64>, seed: u64) -> Vec<[Vec<u8>; 2]> {
+    views_of(program, secret, seed)
+}
+
+/// The views of the parties running `prog` on `secret`.
+fn views_of(prog: Program, secret: &ArrayD<f64>, seed: u64) -> Vec<[Vec<u8>; 2]> {
     let cfg = SharedConfig::default().insecure_test_seed(seed);
-    let (results, received) = run_parties(&cfg, |r| program(secret, r));
+    let (results, received) = run_parties(&cfg, |r| prog(secret, r));
     results
         .into_iter()
         .zip(received)
@@ -67,10 +88,47 @@ fn random_secret() -> ArrayD<f64> {
 
 #[test]
 fn each_party_view_is_independent_of_the_secret() {
+    assert_views_independent(program);
+}
+
+/// Comparisons: the bit decomposition, the carry circuit's AND gates, the
+/// conversion of the result bit back to arithmetic shares and the
+/// selections built on it, on a secret with both signs and zeros. The
+/// comparison bits come out as fixed-point 0 or 1, shared as multiples of
+/// 2^f: their low f bits are zero in every share.
+fn comparison_program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Outputs> {
+    let f = r.format().frac_bits();
+    let other = ArrayD::from_elem(vec![N], 0.5);
+    let x = r.input(0, r.owns(0).then_some(secret), &[N])?;
+    let y = r.input(1, r.owns(1).then_some(&other), &[N])?;
+    let (relu, d) = r.relu_with_derivative(&x)?;
+    let lt = r.less_than(&x, &y)?;
+    let m = r.max(&x, &y)?;
+    let rows = r.reshape(&x, &[N / 8, 8])?;
+    let (best, which) = r.argmax_rows(&rows)?;
+    Ok(vec![
+        (relu, 0),
+        (d, f),
+        (lt, f),
+        (m, 0),
+        (best, 0),
+        (which, 0),
+    ])
+}
+
+#[test]
+fn each_party_view_is_independent_of_the_secret_in_comparisons() {
+    assert_views_independent(comparison_program);
+}
+
+/// Runs `prog` on an all-zero and on a random secret and checks every
+/// party's received bytes and final shares: the same distribution in both
+/// runs (byte chi-square and per-bit z) and uniform bytes.
+fn assert_views_independent(prog: Program) {
     let zeros = ArrayD::from_elem(vec![N], 0.0);
     let random = random_secret();
-    let v0 = views(&zeros, 1);
-    let v1 = views(&random, 2);
+    let v0 = views_of(prog, &zeros, 1);
+    let v1 = views_of(prog, &random, 2);
     for p in 0..3 {
         for (k, what) in ["received messages", "held shares"].iter().enumerate() {
             let (a, b) = (&v0[p][k], &v1[p][k]);
