@@ -339,17 +339,7 @@ impl Dataset {
                 format!("row {i} is out of range for a dataset of {n} samples"),
             ));
         }
-        Ok(Dataset {
-            features: self.features.select(Axis(0), indices),
-            targets: self.targets.select(Axis(0), indices),
-            feature_names: self.feature_names.clone(),
-            target_name: self.target_name.clone(),
-            n_classes: self.n_classes,
-            lines: self
-                .lines
-                .as_ref()
-                .map(|l| indices.iter().map(|&i| l[i]).collect()),
-        })
+        Ok(self.select_unchecked(indices))
     }
 
     /// The first `n` samples (all of them if there are fewer).

@@ -32,16 +32,7 @@ pub fn encrypt_update(pk: &PublicKey, meta: UpdateMeta, update: &[f64]) -> Resul
         }
         other => other,
     })?;
-    let header = Header {
-        kind: Kind::Encrypted,
-        server: 0,
-        flags: 0,
-        round: meta.round,
-        client: meta.client.0,
-        weight: meta.weight,
-        frac_bits: params.frac_bits(),
-        len: values.len() as u64,
-    };
+    let header = Header::of_update(Kind::Encrypted, meta, params.frac_bits(), values.len());
     Ok(wire::encode(&header, &[&enc.to_bytes()]))
 }
 

@@ -16,16 +16,7 @@ pub fn plain_update(meta: UpdateMeta, update: &[f64]) -> Result<Vec<u8>> {
     for v in values.iter() {
         body.extend_from_slice(&v.to_le_bytes());
     }
-    let header = Header {
-        kind: Kind::Plain,
-        server: 0,
-        flags: 0,
-        round: meta.round,
-        client: meta.client.0,
-        weight: meta.weight,
-        frac_bits: 0,
-        len: update.len() as u64,
-    };
+    let header = Header::of_update(Kind::Plain, meta, 0, update.len());
     Ok(wire::encode(&header, &[&body]))
 }
 

@@ -295,15 +295,11 @@ pub fn share_update_with_rng(
         .zip(&x1)
         .map(|((v, a), b)| v.wrapping_sub(*a).wrapping_sub(*b))
         .collect();
+    let base = Header::of_update(Kind::Shares, meta, params.frac_bits, n);
     let header = |server: u8, flags: u8| Header {
-        kind: Kind::Shares,
         server,
         flags,
-        round: meta.round,
-        client: meta.client.0,
-        weight: meta.weight,
-        frac_bits: params.frac_bits,
-        len: n as u64,
+        ..base
     };
     // Each message is written once, straight from the share vectors.
     let msg = |server: u8, flags: u8, parts: [Part<'_>; 2]| {

@@ -66,6 +66,26 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// The header of `meta`'s update of `len` values in `kind`, for server 0
+    /// and without flags (shares set both).
+    pub(crate) fn of_update(
+        kind: Kind,
+        meta: super::UpdateMeta,
+        frac_bits: u32,
+        len: usize,
+    ) -> Self {
+        Header {
+            kind,
+            server: 0,
+            flags: 0,
+            round: meta.round,
+            client: meta.client.0,
+            weight: meta.weight,
+            frac_bits,
+            len: len as u64,
+        }
+    }
+
     fn bytes(&self) -> [u8; 32] {
         let mut h = [0u8; 32];
         h[0..4].copy_from_slice(&MAGIC);
