@@ -4,7 +4,10 @@
 //! fields (which operation, which shapes, which party, which value) so that a
 //! message names what went wrong and where, and callers can match on them.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::party_id::PartyId;
 
 /// Result type used across privml.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -189,9 +192,9 @@ pub enum Error {
         /// What is wrong, naming row and column where it applies.
         reason: String,
     },
-    /// TLS configuration or handshake failure.
+    /// TLS configuration, certificate or handshake failure.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] TlsError),
     /// The homomorphic-encryption aggregator refused an update; its running
     /// sum is unchanged.
     #[error("update from client '{client}' rejected: {reason}")]
@@ -255,9 +258,246 @@ pub enum Error {
         /// The backend's message.
         reason: String,
     },
-    /// Operating-system I/O error.
+    /// A broken internal invariant: a bug in privml, never the caller's
+    /// input. The message asks the user to report it.
+    #[error("internal error in {at}: {detail} (this is a bug in privml; please report it)")]
+    Internal {
+        /// The function or step whose invariant broke.
+        at: &'static str,
+        /// What was found instead of what was expected.
+        detail: String,
+    },
+    /// A party of an SPMD program that owns a value (an input, an
+    /// announcement, a data set) but was given none.
+    #[error("party {party} owns the {what} but was given none")]
+    MissingValue {
+        /// The owning party.
+        party: PartyId,
+        /// What is missing (`"input"`, `"training data"`, ...).
+        what: &'static str,
+    },
+    /// The parties disagree about the job they are about to run (a different
+    /// command, model, data shape or fixed-point format was started on them).
+    #[error(
+        "party {party} was started for a different job: its {field} is {theirs}, this party's is {ours}"
+    )]
+    SessionMismatch {
+        /// The party whose description differs.
+        party: PartyId,
+        /// The first field that differs.
+        field: String,
+        /// This party's value of it.
+        ours: String,
+        /// The other party's value.
+        theirs: String,
+    },
+    /// Bytes that are not a valid encoding of what was expected: a frame from
+    /// a peer, a share or model file, a message from a client.
+    #[error("malformed {what}{origin}: {error}")]
+    Decode {
+        /// What was being decoded (`"frame"`, `"model file"`, `"encrypted sum"`, ...).
+        what: &'static str,
+        /// Where the bytes came from.
+        origin: Origin,
+        /// What is wrong with them.
+        error: DecodeError,
+    },
+    /// Reading or writing a file failed; names the file.
+    #[error("cannot {op} {}: {source}", path.display())]
+    FileIo {
+        /// What was being done.
+        op: FileOp,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Operating-system I/O error without a file (a socket, the OS RNG).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Where bytes that failed to decode came from (see [`Error::Decode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A peer party, while this party was doing `op`.
+    Peer {
+        /// The sender.
+        party: PartyId,
+        /// What this party was doing.
+        op: String,
+    },
+    /// A file.
+    File(PathBuf),
+    /// An outside client (data provider, federated site, query client).
+    Client(String),
+    /// Bytes handed to a decoding function directly.
+    Bytes,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Peer { party, op } => write!(f, " from party {party} during {op}"),
+            Origin::File(path) => write!(f, " in {}", path.display()),
+            Origin::Client(name) => write!(f, " from client '{name}'"),
+            Origin::Bytes => Ok(()),
+        }
+    }
+}
+
+/// What is wrong with bytes that do not decode (see [`Error::Decode`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Fewer bytes than the format needs.
+    #[error("truncated: {needed} bytes needed, {available} available")]
+    Truncated {
+        /// Bytes the format needs.
+        needed: u64,
+        /// Bytes there were.
+        available: u64,
+    },
+    /// Bytes after the end of the object.
+    #[error("{extra} unexpected trailing bytes")]
+    TrailingBytes {
+        /// How many.
+        extra: u64,
+    },
+    /// The first bytes are not this format's magic number.
+    #[error("not a {expected} (wrong magic bytes)")]
+    BadMagic {
+        /// The format that was expected.
+        expected: &'static str,
+    },
+    /// A format version this build does not read.
+    #[error("format version {found}, this build reads version {supported}")]
+    UnsupportedVersion {
+        /// The version in the bytes.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The checksum over the contents does not match (corruption or tampering).
+    #[error("checksum mismatch (corrupted or modified)")]
+    Checksum,
+    /// A declared length above what is accepted, refused before allocating.
+    #[error("declared length {declared} exceeds the limit {max}")]
+    TooLarge {
+        /// The length the bytes announce.
+        declared: u64,
+        /// The largest accepted.
+        max: u64,
+    },
+    /// A length that differs from what the protocol or header expects.
+    #[error("length {found}, expected {expected}")]
+    WrongLength {
+        /// What was expected.
+        expected: u64,
+        /// What was found.
+        found: u64,
+    },
+    /// A message of another kind than expected.
+    #[error("expected {expected}, got {found}")]
+    WrongKind {
+        /// The expected kind.
+        expected: String,
+        /// The kind found.
+        found: String,
+    },
+    /// A field whose value is impossible or inconsistent with the others.
+    #[error("field {field}: {reason}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The serialisation layer (postcard) refused the bytes.
+    #[error("{0}")]
+    Postcard(#[from] postcard::Error),
+}
+
+/// Which file operation failed (see [`Error::FileIo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileOp {
+    /// Opening or reading.
+    Read,
+    /// Creating or writing (including the temporary file of an atomic write).
+    Write,
+    /// Renaming a finished temporary file into place.
+    Rename,
+    /// Creating a directory.
+    CreateDir,
+    /// Reading metadata or permissions.
+    Metadata,
+}
+
+impl std::fmt::Display for FileOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileOp::Read => "read",
+            FileOp::Write => "write",
+            FileOp::Rename => "rename into place",
+            FileOp::CreateDir => "create directory",
+            FileOp::Metadata => "read metadata of",
+        })
+    }
+}
+
+/// TLS set-up or handshake failures (see [`Error::Tls`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// rustls refused a configuration, certificate or handshake.
+    #[cfg(feature = "tls")]
+    #[error("{context}: {source}")]
+    Rustls {
+        /// What was being done.
+        context: String,
+        /// rustls's error.
+        #[source]
+        source: rustls::Error,
+    },
+    /// Certificate generation failed.
+    #[cfg(feature = "tls")]
+    #[error("certificate generation: {0}")]
+    Keygen(#[from] rcgen::Error),
+    /// A certificate or key that cannot be used (empty chain, wrong name,
+    /// unparseable PEM).
+    #[error("{what}: {reason}")]
+    BadCertificate {
+        /// Which certificate or key.
+        what: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The TLS handshake with a peer failed (typically certificates from
+    /// different deployments, or another service at the peer's address).
+    #[error(
+        "handshake with party {party} at {addr} failed: {source} (were all certificates made by the same `privml keygen`, and is {addr} party {party}?)"
+    )]
+    Handshake {
+        /// The peer.
+        party: PartyId,
+        /// Its address.
+        addr: String,
+        /// The transport's error (rustls reports as invalid data).
+        #[source]
+        source: std::io::Error,
+    },
+    /// The peer presented a certificate for another identity than the one
+    /// this link expects.
+    #[error("expected {expected}, the peer presented {presented}")]
+    WrongPeer {
+        /// The identity expected on this link.
+        expected: String,
+        /// The identity in the peer's certificate.
+        presented: String,
+    },
 }
 
 /// Why the [`Aggregator`](crate::he::Aggregator) refused an update (see
@@ -340,7 +580,35 @@ pub enum Rejection {
 }
 
 impl Error {
-    /// Shorthand for [`Error::InvalidParameter`].
+    /// Shorthand for [`Error::Internal`].
+    pub fn internal(at: &'static str, detail: impl Into<String>) -> Self {
+        Error::Internal {
+            at,
+            detail: detail.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::FileIo`].
+    pub fn file(op: FileOp, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::FileIo {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::Decode`].
+    pub fn decode(what: &'static str, origin: Origin, error: impl Into<DecodeError>) -> Self {
+        Error::Decode {
+            what,
+            origin,
+            error: error.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidParameter`] (a caller's parameter that
+    /// does not make sense; not for internal invariants, session mismatches
+    /// or bad bytes, which have their own variants).
     pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {
             name,

@@ -19,6 +19,7 @@ pub mod model_file;
 pub mod mpc;
 pub mod net;
 pub mod nn;
+pub mod party_id;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod ring;
@@ -31,5 +32,5 @@ pub use domain::{
     Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, TensorData, Tracker,
     TruncationMode,
 };
-pub use error::{Error, OverflowEvent, Result};
+pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
 pub use fixed::FixedPoint;

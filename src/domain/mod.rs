@@ -140,8 +140,7 @@ impl std::fmt::Debug for TensorData {
 /// indicator, and the indicator times each extra operand.
 pub type Clipped<T> = (T, T, Vec<T>);
 
-/// Index of one of the three parties: 0, 1 or 2.
-pub type PartyId = usize;
+pub use crate::party_id::PartyId;
 
 /// Where a program is, for error messages and overflow reports, plus its
 /// cost counters. Every domain owns one.

@@ -57,8 +57,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::domain::PartyId;
 use crate::error::{Error, Result};
+use crate::party_id::PartyId;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -91,8 +91,8 @@ use super::config::PartiesConfig;
 use super::frame::{self, FrameError, HEADER_LEN, KIND_ABORT, KIND_HELLO, Message};
 use super::tls::{self, Credentials};
 use super::{Channel, ChannelError, DEFAULT_TIMEOUT, Frame};
-use crate::domain::PartyId;
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Origin, Result, TlsError};
+use crate::party_id::PartyId;
 
 /// Pause between two attempts to reach a peer at set-up.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -736,6 +736,24 @@ fn session_mismatch(me: PartyId, peer: PartyId, ours: &str, theirs: &str) -> Err
     )
 }
 
+fn rustls_error(context: &str, source: rustls::Error) -> Error {
+    Error::Tls(TlsError::Rustls {
+        context: context.to_string(),
+        source,
+    })
+}
+
+fn bad_hello(peer: PartyId, addr: &str, error: DecodeError) -> Error {
+    Error::Decode {
+        what: "hello",
+        origin: Origin::Peer {
+            party: peer,
+            op: format!("connection set-up with {addr}"),
+        },
+        error,
+    }
+}
+
 enum Attempt {
     Retry(String),
     Fatal(Error),
@@ -807,13 +825,14 @@ fn dial_once(
     set_timeouts(&sock, remaining).map_err(retry)?;
     let name = tls::peer_server_name(peer).map_err(Attempt::Fatal)?;
     let mut conn = ClientConnection::new(Arc::clone(cfg), name)
-        .map_err(|e| Attempt::Fatal(Error::Tls(e.to_string())))?;
+        .map_err(|e| Attempt::Fatal(rustls_error("client connection", e)))?;
     let classify = |e: io::Error| -> Attempt {
         if e.kind() == io::ErrorKind::InvalidData {
-            Attempt::Fatal(Error::Tls(format!(
-                "handshake with party {peer} at {addr} failed: {e} \
-                 (were all certificates made by the same `privml keygen`, and is {addr} party {peer}?)"
-            )))
+            Attempt::Fatal(Error::Tls(TlsError::Handshake {
+                party: peer,
+                addr: addr.to_string(),
+                source: e,
+            }))
         } else if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -834,9 +853,14 @@ fn dial_once(
     let reply = match frame::read_message(&mut stream, frame::MAX_CONTROL_PAYLOAD) {
         Ok(Message::Hello(b)) => b,
         Ok(_) => {
-            return Err(Attempt::Fatal(Error::Tls(format!(
-                "party {peer} at {addr} answered the hello with another frame"
-            ))));
+            return Err(Attempt::Fatal(bad_hello(
+                peer,
+                addr,
+                DecodeError::WrongKind {
+                    expected: "a hello".into(),
+                    found: "another frame".into(),
+                },
+            )));
         }
         Err(FrameError::Io(e)) => return Err(classify(e)),
         Err(FrameError::Closed | FrameError::Truncated { .. }) => {
@@ -845,17 +869,31 @@ fn dial_once(
             ));
         }
         Err(e) => {
-            return Err(Attempt::Fatal(Error::Tls(format!(
-                "party {peer} at {addr} sent a bad hello: {e}"
-            ))));
+            return Err(Attempt::Fatal(bad_hello(
+                peer,
+                addr,
+                DecodeError::BadField {
+                    field: "frame",
+                    reason: e.to_string(),
+                },
+            )));
         }
     };
-    let (from, to, session) = parse_hello(&reply)
-        .map_err(|e| Attempt::Fatal(Error::Tls(format!("party {peer} at {addr}: {e}"))))?;
+    let (from, to, session) = parse_hello(&reply).map_err(|e| {
+        Attempt::Fatal(bad_hello(
+            peer,
+            addr,
+            DecodeError::BadField {
+                field: "hello",
+                reason: e,
+            },
+        ))
+    })?;
     if from != peer || to != me {
-        return Err(Attempt::Fatal(Error::Tls(format!(
-            "party {peer} at {addr} answered as party {from} to party {to}"
-        ))));
+        return Err(Attempt::Fatal(Error::Tls(TlsError::WrongPeer {
+            expected: format!("party {peer} answering party {me} at {addr}"),
+            presented: format!("party {from} answering party {to}"),
+        })));
     }
     if session != hello_session(&opts.session) {
         return Err(Attempt::Fatal(session_mismatch(
@@ -960,7 +998,7 @@ fn accept_one(
     )
     .map_err(|e| refused(&e))?;
     let mut conn = ServerConnection::new(Arc::clone(server))
-        .map_err(|e| Incoming::Fatal(Error::Tls(e.to_string())))?;
+        .map_err(|e| Incoming::Fatal(rustls_error("server connection", e)))?;
     let mut stream = rustls::Stream::new(&mut conn, &mut sock);
     let hello = match frame::read_message(&mut stream, frame::MAX_CONTROL_PAYLOAD) {
         Ok(Message::Hello(b)) => b,

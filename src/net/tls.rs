@@ -31,8 +31,8 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
-use crate::domain::PartyId;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TlsError};
+use crate::party_id::PartyId;
 
 /// The name in party `id`'s certificate: `party{id}.privml`.
 pub fn party_name(id: PartyId) -> String {
@@ -40,7 +40,28 @@ pub fn party_name(id: PartyId) -> String {
 }
 
 fn server_name(id: PartyId) -> Result<ServerName<'static>> {
-    ServerName::try_from(party_name(id)).map_err(|e| Error::Tls(e.to_string()))
+    ServerName::try_from(party_name(id)).map_err(|e| {
+        Error::internal(
+            "tls::server_name",
+            format!("{} is not a DNS name: {e}", party_name(id)),
+        )
+    })
+}
+
+/// A rustls error with what this party was doing.
+fn rustls_error(context: &str, source: rustls::Error) -> Error {
+    Error::Tls(TlsError::Rustls {
+        context: context.to_string(),
+        source,
+    })
+}
+
+/// The CA certificates cannot build a verifier (no usable root).
+fn bad_ca(e: &dyn std::fmt::Display) -> Error {
+    Error::Tls(TlsError::BadCertificate {
+        what: "the CA certificate".into(),
+        reason: e.to_string(),
+    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -122,7 +143,7 @@ impl Credentials {
         for c in &self.ca {
             roots
                 .add(c.clone())
-                .map_err(|e| Error::Tls(format!("unusable CA certificate: {e}")))?;
+                .map_err(|e| rustls_error("unusable CA certificate", e))?;
         }
         Ok(Arc::new(roots))
     }
@@ -131,22 +152,27 @@ impl Credentials {
     /// `me`, so that a wrong file is reported at start, not as a refused
     /// handshake on the other host.
     pub fn check_identity(&self, me: PartyId) -> Result<()> {
-        let end = self
-            .chain
-            .first()
-            .ok_or_else(|| Error::Tls("empty certificate chain".into()))?;
+        let end = self.chain.first().ok_or_else(|| {
+            Error::Tls(TlsError::BadCertificate {
+                what: "this party's certificate file".into(),
+                reason: "the chain is empty".into(),
+            })
+        })?;
         let parsed = ParsedCertificate::try_from(end)
-            .map_err(|e| Error::Tls(format!("cannot parse this party's certificate: {e}")))?;
+            .map_err(|e| rustls_error("cannot parse this party's certificate", e))?;
         rustls::client::verify_server_name(&parsed, &server_name(me)?).map_err(|_| {
-            Error::Tls(format!(
-                "this party's certificate does not name {} (is it another party's certificate?)",
-                party_name(me)
-            ))
+            Error::Tls(TlsError::BadCertificate {
+                what: "this party's certificate".into(),
+                reason: format!(
+                    "it does not name {} (is it another party's certificate?)",
+                    party_name(me)
+                ),
+            })
         })?;
         let roots = self.roots()?;
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
             .build()
-            .map_err(|e| Error::Tls(e.to_string()))?;
+            .map_err(|e| bad_ca(&e))?;
         use rustls::client::danger::ServerCertVerifier;
         verifier
             .verify_server_cert(
@@ -157,9 +183,10 @@ impl Credentials {
                 UnixTime::now(),
             )
             .map_err(|e| {
-                Error::Tls(format!(
-                    "this party's certificate does not verify against the CA certificate: {e}"
-                ))
+                rustls_error(
+                    "this party's certificate does not verify against the CA certificate",
+                    e,
+                )
             })?;
         Ok(())
     }
@@ -234,17 +261,17 @@ impl ClientCertVerifier for PartyClientVerifier {
 pub fn server_config(creds: &Credentials, allowed: &[PartyId]) -> Result<Arc<ServerConfig>> {
     let inner = WebPkiClientVerifier::builder_with_provider(creds.roots()?, provider())
         .build()
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .map_err(|e| bad_ca(&e))?;
     let verifier = Arc::new(PartyClientVerifier {
         inner,
         allowed: allowed.to_vec(),
     });
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(|e| rustls_error("TLS 1.3 with the ring provider", e))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(creds.chain.clone(), creds.key.clone_key())
-        .map_err(|e| Error::Tls(format!("this party's certificate or key: {e}")))?;
+        .map_err(|e| rustls_error("this party's certificate or key", e))?;
     // No session resumption between parties: every run authenticates afresh.
     cfg.send_tls13_tickets = 0;
     Ok(Arc::new(cfg))
@@ -256,10 +283,10 @@ pub fn server_config(creds: &Credentials, allowed: &[PartyId]) -> Result<Arc<Ser
 pub fn client_config(creds: &Credentials) -> Result<Arc<ClientConfig>> {
     let cfg = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(|e| rustls_error("TLS 1.3 with the ring provider", e))?
         .with_root_certificates(creds.roots()?)
         .with_client_auth_cert(creds.chain.clone(), creds.key.clone_key())
-        .map_err(|e| Error::Tls(format!("this party's certificate or key: {e}")))?;
+        .map_err(|e| rustls_error("this party's certificate or key", e))?;
     Ok(Arc::new(cfg))
 }
 
@@ -297,7 +324,7 @@ fn cert_params(
     common_name: &str,
     valid_from_secs: u64,
 ) -> Result<rcgen::CertificateParams> {
-    let mut p = rcgen::CertificateParams::new(names).map_err(|e| Error::Tls(e.to_string()))?;
+    let mut p = rcgen::CertificateParams::new(names).map_err(TlsError::Keygen)?;
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::OrganizationName, "privml deployment");
     dn.push(rcgen::DnType::CommonName, common_name);
@@ -405,7 +432,7 @@ pub fn keygen(
             ));
         }
     }
-    let tls = |e: rcgen::Error| Error::Tls(format!("certificate generation: {e}"));
+    let tls = |e: rcgen::Error| Error::Tls(TlsError::Keygen(e));
     // Valid from a day ago, so that hosts whose clocks lag a little accept them.
     let from = secs_since_epoch().saturating_sub(24 * 3600);
 
