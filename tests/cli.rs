@@ -2,8 +2,11 @@
 //! clear errors for bad input.
 #![cfg(feature = "cli")]
 
-use std::path::PathBuf;
+mod temp_dir;
+
 use std::process::Command;
+
+use temp_dir::TempDir;
 
 fn privml(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_privml"))
@@ -15,12 +18,6 @@ fn privml(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("privml-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]
@@ -46,7 +43,7 @@ fn demo_runs_and_reports_cost() {
 
 #[test]
 fn train_then_predict_in_process() {
-    let d = tmp("train");
+    let d = TempDir::new("cli-train");
     let prefix = d.join("bc");
     let plot = d.join("curves.svg");
     let (ok, out, err) = privml(&[
@@ -91,12 +88,11 @@ fn train_then_predict_in_process() {
         "{out}"
     );
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 570);
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
 fn bad_csv_input_names_row_and_column() {
-    let d = tmp("bad");
+    let d = TempDir::new("cli-bad");
     let cases = [
         ("a,b,target\n1,2,0\n3,,1\n", "column 'b'"),
         ("a,b,target\n1,2,0\n3,x,1\n", "column 'b'"),
@@ -133,12 +129,11 @@ fn bad_csv_input_names_row_and_column() {
         !ok && err.contains("label") && err.contains("target"),
         "{err}"
     );
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
 fn plot_sigmoid_writes_a_png() {
-    let d = tmp("plot");
+    let d = TempDir::new("cli-plot");
     let f = d.join("s.png");
     let (ok, _, err) = privml(&["plot", "sigmoid", "--out", f.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -151,7 +146,6 @@ fn plot_sigmoid_writes_a_png() {
         d.join("s.gif").to_str().unwrap(),
     ]);
     assert!(!ok && !err.contains("panicked"), "{err}");
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]

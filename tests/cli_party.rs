@@ -17,8 +17,8 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_privml");
 
-fn keygen(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = net_common::temp_dir(tag);
+fn keygen(tag: &str) -> (net_common::TempDir, PathBuf) {
+    let dir = net_common::TempDir::new(tag);
     let port = net_common::free_base_port().to_string();
     let out = Command::new(BIN)
         .args(["keygen", "--out"])

@@ -1,29 +1,11 @@
 //! Integration tests of `privml::plot`: real PNG and SVG files on disk.
 #![cfg(feature = "plot")]
 
-use std::path::PathBuf;
+mod temp_dir;
 
 use privml::Error;
 use privml::plot::{LegendPosition, LinePlot, Series};
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("privml-plot-test-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use temp_dir::TempDir;
 
 fn training_curves() -> LinePlot {
     LinePlot::new("Training loss")
@@ -64,7 +46,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 #[test]
 fn writes_a_png() {
     let dir = TempDir::new("png");
-    let path = dir.0.join("loss.png");
+    let path = dir.join("loss.png");
     training_curves().size(640, 400).save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
@@ -78,7 +60,7 @@ fn writes_a_png() {
 #[test]
 fn writes_an_svg_with_titles_labels_and_series_names() {
     let dir = TempDir::new("svg");
-    let path = dir.0.join("sigmoid.svg");
+    let path = dir.join("sigmoid.svg");
     sigmoid_approximations().save(&path).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
@@ -100,10 +82,10 @@ fn writes_an_svg_with_titles_labels_and_series_names() {
 #[test]
 fn extension_is_case_insensitive() {
     let dir = TempDir::new("case");
-    let png = dir.0.join("LOSS.PNG");
+    let png = dir.join("LOSS.PNG");
     training_curves().save(&png).unwrap();
     assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
-    let svg = dir.0.join("loss.Svg");
+    let svg = dir.join("loss.Svg");
     training_curves().save(&svg).unwrap();
     assert!(
         std::fs::read_to_string(&svg)
@@ -116,7 +98,7 @@ fn extension_is_case_insensitive() {
 fn other_extensions_are_bad_file_errors() {
     let dir = TempDir::new("ext");
     for name in ["loss.pdf", "loss.jpg", "loss"] {
-        let path = dir.0.join(name);
+        let path = dir.join(name);
         match training_curves().save(&path) {
             Err(Error::BadFile { path: p, reason }) => {
                 assert_eq!(p, path.display().to_string());
@@ -132,7 +114,7 @@ fn other_extensions_are_bad_file_errors() {
 fn unwritable_path_is_an_error_not_a_panic() {
     let dir = TempDir::new("nodir");
     for name in ["missing/sub/loss.png", "missing/sub/loss.svg"] {
-        let path = dir.0.join(name);
+        let path = dir.join(name);
         let err = training_curves().save(&path).unwrap_err();
         match err {
             Error::BadFile { path: p, .. } => assert_eq!(p, path.display().to_string()),
@@ -156,7 +138,7 @@ fn clipping_keeps_the_reference_curve_readable() {
 #[test]
 fn gaps_single_points_and_hidden_legend_render() {
     let dir = TempDir::new("gaps");
-    let path = dir.0.join("gaps.png");
+    let path = dir.join("gaps.png");
     let plot = LinePlot::new("gaps")
         .legend(LegendPosition::Hidden)
         .with_series(Series::new(
@@ -173,7 +155,7 @@ fn gaps_single_points_and_hidden_legend_render() {
 #[test]
 fn nothing_to_plot_is_an_error() {
     let dir = TempDir::new("empty");
-    let path = dir.0.join("empty.png");
+    let path = dir.join("empty.png");
     let err = LinePlot::new("empty").save(&path).unwrap_err();
     assert!(matches!(err, Error::InvalidParameter { .. }), "{err:?}");
     assert!(!path.exists());

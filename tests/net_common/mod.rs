@@ -5,19 +5,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+#[path = "../temp_dir/mod.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
 
-/// A fresh empty directory under the system's temporary directory.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("privml-{tag}-{}-{n}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create a temporary directory");
-    dir
-}
+static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A port P such that P, P+1 and P+2 are free on 127.0.0.1 right now. Each
 /// call of one process starts its search elsewhere, so parallel tests do not
@@ -37,9 +29,10 @@ pub fn free_base_port() -> u16 {
 }
 
 /// A loopback deployment (CA, keys, certificates, parties.toml) in a fresh
-/// directory; returns the directory and the parties file.
-pub fn deployment(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = temp_dir(tag);
+/// directory; returns the directory (removed when dropped) and the parties
+/// file.
+pub fn deployment(tag: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(tag);
     let hosts = [
         "127.0.0.1".to_string(),
         "127.0.0.1".into(),
