@@ -1,42 +1,18 @@
 //! Integration tests of `privml::data`: the bundled data sets, CSV errors on
 //! real files, normalisation, splitting and the fixed-point range check.
 
+mod temp_dir;
+
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
 
 use ndarray::{Axis, array};
 use privml::data::{
     Bundled, Dataset, Normalizer, Scaling, bundled, load_bundled, load_csv, one_hot,
     train_test_split,
 };
-use privml::{Error, FixedPoint};
-
-/// A fresh directory under the system temp dir, unique to this process and
-/// test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("privml-data-test-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).expect("write fixture");
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use privml::{Error, FileOp, FixedPoint};
+use temp_dir::TempDir;
 
 /// Loads `contents` from a file and returns (path, error).
 fn load_err(dir: &TempDir, name: &str, contents: &str, target: &str) -> (String, Error) {
@@ -202,19 +178,33 @@ fn headerless_file_is_recognised() {
 }
 
 #[test]
-fn missing_file_is_bad_file_with_path() {
+fn missing_file_is_a_file_error_with_path() {
     let dir = TempDir::new("nofile");
-    let path = dir.0.join("absent.csv");
+    let path = dir.join("absent.csv");
     let err = load_csv(&path, "y").unwrap_err();
-    let r = reason(&path.display().to_string(), err);
-    assert!(r.starts_with("cannot open"), "{r}");
+    let msg = err.to_string();
+    match err {
+        Error::FileIo {
+            op: FileOp::Read,
+            path: p,
+            source,
+        } => {
+            assert_eq!(p, path);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected FileIo, got {other:?}"),
+    }
+    assert!(
+        msg.starts_with("cannot read") && msg.contains("absent.csv"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn gzip_files_load_and_report_decompressed_lines() {
     let dir = TempDir::new("gz");
     let gz = |name: &str, text: &str| {
-        let path = dir.0.join(name);
+        let path = dir.join(name);
         let f = std::fs::File::create(&path).unwrap();
         let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::default());
         enc.write_all(text.as_bytes()).unwrap();
