@@ -190,8 +190,19 @@ fn parties_with_different_jobs_stop_at_set_up() {
                 })
                 .collect()
         });
-    assert!(errs[2].contains("runs a different job"), "{}", errs[2]);
-    assert!(errs[0].contains("runs a different job"), "{}", errs[0]);
+    // The mismatch names what differs (free text: by its line).
+    assert!(
+        errs[2].contains(
+            "was started for a different job: its line 1 is demo A, this party's is demo B"
+        ),
+        "{}",
+        errs[2]
+    );
+    assert!(
+        errs[0].contains("party 2 was started for a different job: its line 1 is demo B"),
+        "{}",
+        errs[0]
+    );
 }
 
 /// Party 1's certificate cannot be used to pose as party 2: party 0 sees

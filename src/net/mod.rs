@@ -22,6 +22,7 @@
 pub mod config;
 pub mod frame;
 pub mod memory;
+pub mod session;
 #[cfg(feature = "tls")]
 pub mod tcp;
 #[cfg(feature = "tls")]

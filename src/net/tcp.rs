@@ -726,14 +726,10 @@ fn parse_hello(b: &[u8]) -> std::result::Result<(PartyId, PartyId, String), Stri
     }
 }
 
-fn session_mismatch(me: PartyId, peer: PartyId, ours: &str, theirs: &str) -> Error {
-    Error::invalid(
-        "job",
-        format!(
-            "party {peer} runs a different job than party {me}: [{theirs}] vs [{ours}]; \
-             start all three parties with the same job arguments"
-        ),
-    )
+/// `peer` described another job than this party's: the typed error naming
+/// the first field that differs (see [`super::session`]).
+fn session_mismatch(peer: PartyId, ours: &str, theirs: &str) -> Error {
+    super::session::mismatch(peer, ours, theirs)
 }
 
 fn rustls_error(context: &str, source: rustls::Error) -> Error {
@@ -897,7 +893,6 @@ fn dial_once(
     }
     if session != hello_session(&opts.session) {
         return Err(Attempt::Fatal(session_mismatch(
-            me,
             peer,
             &opts.session,
             &session,
@@ -1046,7 +1041,6 @@ fn accept_one(
     .map_err(|e| refused(&format!("cannot answer the hello: {e}")))?;
     if session != hello_session(&opts.session) {
         return Err(Incoming::Fatal(session_mismatch(
-            me,
             peer,
             &opts.session,
             &session,
