@@ -24,6 +24,7 @@ pub mod party_id;
 pub mod plot;
 pub mod ring;
 pub mod runner;
+pub mod session;
 pub mod tensor;
 pub mod workloads;
 

@@ -7,11 +7,19 @@
 //! belong together (same model, right parties, not corrupted) before
 //! predicting — a mismatched or damaged file is an error, not a wrong answer.
 //!
-//! File layout: the magic `PRIVML\x00\x01`, a postcard-encoded
-//! [`SavedModel`], and the SHA-256 of that encoding. Files are written to a
-//! temporary name and renamed, so an existing model is never left
-//! half-overwritten.
+//! File layout: the magic `PRIVML\x00`, one format-version byte
+//! ([`FORMAT_VERSION`]), a postcard-encoded [`SavedModel`], and the SHA-256
+//! of that encoding. The public description ([`ModelMeta`]) is typed data:
+//! the architecture, the domain and ring, the fixed-point format, the
+//! table's columns and normaliser. A file of another format version is
+//! refused with [`DecodeError::UnsupportedVersion`], never mis-read.
+//!
+//! Files are written atomically ([`write_atomic`]): to a temporary file in
+//! the same directory, synced to disk, then renamed over the target, so an
+//! existing model is never left half-overwritten and a crash leaves either
+//! the old file or the new one.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,15 +27,44 @@ use sha2::{Digest, Sha256};
 
 use crate::data::Normalizer;
 use crate::domain::TensorData;
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, FileOp, Origin, Result};
+use crate::nn::MlpSpec;
+use crate::runner::{Domain, DomainKind, RingSize};
 
-const MAGIC: &[u8; 8] = b"PRIVML\x00\x01";
+/// The first bytes of every model file.
+const MAGIC: &[u8; 7] = b"PRIVML\x00";
 
-/// Public description of a model: everything but the parameters.
+/// The format version this build writes and reads. Version 1 stored the
+/// architecture and the domain as strings; version 2 stores them typed.
+pub const FORMAT_VERSION: u8 = 2;
+
+/// Length of the SHA-256 checksum at the end of the file.
+const CHECKSUM_LEN: usize = 32;
+
+/// What "model file" errors call the format.
+const WHAT: &str = "model file";
+
+/// The shape of a saved model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Architecture {
+    /// Dense layers with ReLU between them.
+    Mlp(MlpSpec),
+}
+
+impl std::fmt::Display for Architecture {
+    /// `784-64-10` for an MLP.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Architecture::Mlp(spec) => write!(f, "{spec}"),
+        }
+    }
+}
+
+/// The data owner's public description of its table: what any party needs
+/// to apply the model to new rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelMeta {
-    /// Layer widths, e.g. "30-16-1" (ReLU between layers).
-    pub spec: String,
+pub struct TableMeta {
     /// Name of the target column.
     pub target: String,
     /// Feature column names, in order.
@@ -35,10 +72,21 @@ pub struct ModelMeta {
     /// Classes (1 output column means binary with a 0.5 threshold).
     pub n_classes: usize,
     /// How features were normalised before training (public statistics of
-    /// the training data; see the `train` command's documentation).
+    /// the training data; see the [`learn`](crate::learn) module).
     pub normalizer: Option<Normalizer>,
-    /// The domain the model was trained on.
-    pub domain: String,
+}
+
+/// Public description of a model: everything but the parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// The layers.
+    pub architecture: Architecture,
+    /// The table the model was trained on.
+    pub table: TableMeta,
+    /// The domain (and ring) the model was trained on.
+    pub domain: DomainKind,
+    /// Fraction bits of the fixed-point format; `None` for `Plain`.
+    pub frac_bits: Option<u32>,
 }
 
 /// A model file's content.
@@ -52,40 +100,128 @@ pub struct SavedModel {
     pub tensors: Vec<TensorData>,
 }
 
+/// The domain and fraction bits that exported tensors are data of; fails
+/// unless every tensor is of the same kind.
+///
+/// # Examples
+///
+/// ```
+/// use privml::TensorData;
+/// use privml::model_file::domain_of;
+/// use privml::runner::DomainKind;
+///
+/// let t = TensorData::Clear { shape: vec![1], values: vec![0.5] };
+/// assert_eq!(domain_of(&[t]).unwrap(), (DomainKind::Plain, None));
+/// ```
+pub fn domain_of(tensors: &[TensorData]) -> Result<(DomainKind, Option<u32>)> {
+    let one = |t: &TensorData| -> Result<(DomainKind, Option<u32>)> {
+        let ring = |bits: u32| RingSize::try_from(bits);
+        Ok(match t {
+            TensorData::Clear { .. } => (DomainKind::Plain, None),
+            TensorData::ClearRing {
+                ring_bits,
+                frac_bits,
+                ..
+            } => (
+                DomainKind::new(Domain::Fixed, ring(*ring_bits)?),
+                Some(*frac_bits),
+            ),
+            TensorData::Shares {
+                ring_bits,
+                frac_bits,
+                ..
+            } => (
+                DomainKind::new(Domain::Shared, ring(*ring_bits)?),
+                Some(*frac_bits),
+            ),
+        })
+    };
+    let (first, rest) = tensors
+        .split_first()
+        .ok_or_else(|| Error::invalid("tensors", "a model has at least one parameter tensor"))?;
+    let kind = one(first)?;
+    for t in rest {
+        if one(t)? != kind {
+            return Err(Error::invalid(
+                "tensors",
+                format!("{} among {}", t.kind(), first.kind()),
+            ));
+        }
+    }
+    Ok(kind)
+}
+
 impl SavedModel {
-    /// Writes the file atomically (temporary file, then rename).
+    /// Writes the file atomically (see the [module docs](self)).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let body = postcard::to_allocvec(self).map_err(|e| Error::BadFile {
-            path: path.display().to_string(),
-            reason: format!("cannot encode the model: {e}"),
-        })?;
-        let mut bytes = Vec::with_capacity(body.len() + 40);
+        let body = postcard::to_allocvec(self)
+            .map_err(|e| Error::internal("SavedModel::save", format!("encoding: {e}")))?;
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 1 + body.len() + CHECKSUM_LEN);
         bytes.extend_from_slice(MAGIC);
+        bytes.push(FORMAT_VERSION);
         bytes.extend_from_slice(&body);
         bytes.extend_from_slice(&Sha256::digest(&body));
-        let tmp = path.with_extension("tmp-write");
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        write_atomic(path.as_ref(), &bytes)
     }
 
-    /// Reads and checks a file: magic, checksum, encoding.
+    /// Reads and checks a file: magic, version, checksum, encoding, and that
+    /// the description's domain is the tensors' own.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bad = |reason: String| Error::BadFile {
-            path: path.display().to_string(),
-            reason,
+        let bytes = std::fs::read(path).map_err(|e| Error::file(FileOp::Read, path, e))?;
+        let bad = |error: DecodeError| Error::decode(WHAT, Origin::File(path.to_path_buf()), error);
+        let Some(after_magic) = bytes.strip_prefix(MAGIC) else {
+            return Err(bad(DecodeError::BadMagic {
+                expected: "privml model file",
+            }));
         };
-        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(bad("not a privml model file".to_string()));
+        let Some((&version, rest)) = after_magic.split_first() else {
+            return Err(bad(DecodeError::Truncated {
+                needed: (MAGIC.len() + 1) as u64,
+                available: bytes.len() as u64,
+            }));
+        };
+        if version != FORMAT_VERSION {
+            return Err(bad(DecodeError::UnsupportedVersion {
+                found: version.into(),
+                supported: FORMAT_VERSION.into(),
+            }));
         }
-        let (body, sum) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 32);
+        let Some(body_len) = rest.len().checked_sub(CHECKSUM_LEN) else {
+            return Err(bad(DecodeError::Truncated {
+                needed: (MAGIC.len() + 1 + CHECKSUM_LEN) as u64,
+                available: bytes.len() as u64,
+            }));
+        };
+        let (body, sum) = rest.split_at(body_len);
         if Sha256::digest(body).as_slice() != sum {
-            return Err(bad("corrupted: checksum mismatch".to_string()));
+            return Err(bad(DecodeError::Checksum));
         }
-        postcard::from_bytes(body).map_err(|e| bad(format!("cannot decode: {e}")))
+        let (model, extra): (SavedModel, _) =
+            postcard::take_from_bytes(body).map_err(|e| bad(e.into()))?;
+        if !extra.is_empty() {
+            return Err(bad(DecodeError::TrailingBytes {
+                extra: extra.len() as u64,
+            }));
+        }
+        let found = domain_of(&model.tensors).map_err(|e| {
+            bad(DecodeError::BadField {
+                field: "tensors",
+                reason: e.to_string(),
+            })
+        })?;
+        if found != (model.meta.domain, model.meta.frac_bits) {
+            return Err(bad(DecodeError::BadField {
+                field: "domain",
+                reason: format!(
+                    "the description says {} with {:?} fraction bits, the tensors are {}",
+                    model.meta.domain,
+                    model.meta.frac_bits,
+                    model.tensors[0].kind()
+                ),
+            }));
+        }
+        Ok(model)
     }
 
     /// `{prefix}.party{N}.shares`, the conventional file of party `party`.
@@ -103,19 +239,60 @@ impl SavedModel {
     }
 }
 
+/// Writes `bytes` to `path` atomically: into a new temporary file in the
+/// same directory (readable by its owner only), synced to disk, then renamed
+/// over `path`; on Unix the directory is synced too, so the rename survives
+/// a crash. `path` holds either its old content or all of `bytes`, never a
+/// part. Errors name `path`.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.bin");
+/// privml::model_file::write_atomic(&path, b"one").unwrap();
+/// privml::model_file::write_atomic(&path, b"two").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"two");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let write_err = |e| Error::file(FileOp::Write, path, e);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".privml-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(write_err)?;
+    tmp.write_all(bytes).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path)
+        .map_err(|e| Error::file(FileOp::Rename, path, e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::file(FileOp::Write, dir, e))?;
+    Ok(())
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
 
     fn sample() -> SavedModel {
         SavedModel {
             meta: ModelMeta {
-                spec: "2-1".into(),
-                target: "y".into(),
-                features: vec!["a".into(), "b".into()],
-                n_classes: 2,
-                normalizer: None,
-                domain: "plain".into(),
+                architecture: Architecture::Mlp("2-1".parse().unwrap()),
+                table: TableMeta {
+                    target: "y".into(),
+                    features: vec!["a".into(), "b".into()],
+                    n_classes: 2,
+                    normalizer: None,
+                },
+                domain: DomainKind::Plain,
+                frac_bits: None,
             },
             model_id: [7; 16],
             tensors: vec![TensorData::Clear {
@@ -125,11 +302,24 @@ mod tests {
         }
     }
 
+    fn decode_error(p: &Path) -> DecodeError {
+        match SavedModel::load(p).unwrap_err() {
+            Error::Decode {
+                what,
+                origin: Origin::File(f),
+                error,
+            } => {
+                assert_eq!((what, f.as_path()), (WHAT, p));
+                error
+            }
+            other => panic!("expected a decoding error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn round_trip_and_corruption() {
-        let dir = std::env::temp_dir().join(format!("privml-model-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("m.clear");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.clear");
         let m = sample();
         m.save(&p).unwrap();
         assert_eq!(SavedModel::load(&p).unwrap(), m);
@@ -139,6 +329,7 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = SavedModel::load(&p).unwrap_err().to_string();
         assert!(e.contains("checksum"), "{e}");
+        assert_eq!(decode_error(&p), DecodeError::Checksum);
         std::fs::write(&p, b"hello").unwrap();
         assert!(
             SavedModel::load(&p)
@@ -147,9 +338,73 @@ mod tests {
                 .contains("not a privml model")
         );
         assert_eq!(
-            SavedModel::party_path(dir.join("m"), 2),
-            dir.join("m.party2.shares")
+            SavedModel::party_path(dir.path().join("m"), 2),
+            dir.path().join("m.party2.shares")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        // Nothing but the file is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn other_versions_truncation_and_missing_files_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.clear");
+        sample().save(&p).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        // A version-1 file (architecture and domain as strings) is refused.
+        let mut old = good.clone();
+        old[MAGIC.len()] = 1;
+        std::fs::write(&p, &old).unwrap();
+        assert_eq!(
+            decode_error(&p),
+            DecodeError::UnsupportedVersion {
+                found: 1,
+                supported: 2
+            }
+        );
+        std::fs::write(&p, &good[..MAGIC.len() + 5]).unwrap();
+        assert!(matches!(decode_error(&p), DecodeError::Truncated { .. }));
+        std::fs::write(&p, MAGIC).unwrap();
+        assert!(matches!(decode_error(&p), DecodeError::Truncated { .. }));
+        let missing = dir.path().join("absent.clear");
+        match SavedModel::load(&missing).unwrap_err() {
+            Error::FileIo {
+                op: FileOp::Read,
+                path,
+                ..
+            } => assert_eq!(path, missing),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_description_that_contradicts_the_tensors_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.clear");
+        let mut m = sample();
+        m.meta.domain = DomainKind::Fixed64;
+        m.meta.frac_bits = Some(16);
+        m.save(&p).unwrap();
+        assert!(matches!(
+            decode_error(&p),
+            DecodeError::BadField {
+                field: "domain",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn writes_into_a_missing_directory_fail_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("no/such/dir/m.clear");
+        match sample().save(&p).unwrap_err() {
+            Error::FileIo {
+                op: FileOp::Write,
+                path,
+                ..
+            } => assert_eq!(path, p),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -4,15 +4,20 @@
 //! at run time whether to run it in the clear, in fixed point or on secret
 //! shares. A [`Job`] is a program with a generic `run`; [`run_local`]
 //! dispatches it to the [`DomainKind`] asked for, running three in-process
-//! parties for the shared domains.
+//! parties for the shared domains. [`DomainSpec`] is the choice as a user
+//! makes it (domain, ring, fraction bits), typed so that a command line, a
+//! session description and a model file all say it the same way.
 
 use std::fmt;
 use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::domain::PartyId;
 use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
 use crate::error::{Error, Result};
+use crate::fixed::{DEFAULT_FRAC_BITS_64, DEFAULT_FRAC_BITS_128, FixedPoint};
 use crate::net::Channel;
 
 /// A program that can run on any domain.
@@ -29,8 +34,149 @@ pub trait Job: Sync {
     }
 }
 
+/// The arithmetic a job computes in (by default `Shared`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Domain {
+    /// f64 in the clear (the reference).
+    Plain,
+    /// Fixed point in the clear: the exact integers a secure run computes,
+    /// with overflow reported where it happens.
+    Fixed,
+    /// Three parties on secret shares.
+    #[default]
+    Shared,
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Domain::Plain => "plain",
+            Domain::Fixed => "fixed",
+            Domain::Shared => "shared",
+        })
+    }
+}
+
+impl FromStr for Domain {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "plain" => Ok(Domain::Plain),
+            "fixed" => Ok(Domain::Fixed),
+            "shared" => Ok(Domain::Shared),
+            other => Err(Error::invalid(
+                "domain",
+                format!("unknown domain '{other}': use plain, fixed or shared"),
+            )),
+        }
+    }
+}
+
+/// The ring of the fixed-point and shared domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum RingSize {
+    /// Z_2^64 (16 fraction bits by default).
+    #[default]
+    #[cfg_attr(feature = "cli", value(name = "64"))]
+    Z64,
+    /// Z_2^128 (32 fraction bits by default).
+    #[cfg_attr(feature = "cli", value(name = "128"))]
+    Z128,
+}
+
+impl RingSize {
+    /// 64 or 128.
+    pub fn bits(self) -> u32 {
+        match self {
+            RingSize::Z64 => 64,
+            RingSize::Z128 => 128,
+        }
+    }
+
+    /// The fraction bits used when none are given.
+    pub fn default_frac_bits(self) -> u32 {
+        match self {
+            RingSize::Z64 => DEFAULT_FRAC_BITS_64,
+            RingSize::Z128 => DEFAULT_FRAC_BITS_128,
+        }
+    }
+}
+
+impl TryFrom<u32> for RingSize {
+    type Error = Error;
+    fn try_from(bits: u32) -> Result<Self> {
+        match bits {
+            64 => Ok(RingSize::Z64),
+            128 => Ok(RingSize::Z128),
+            b => Err(Error::invalid("ring", format!("{b} bits: use 64 or 128"))),
+        }
+    }
+}
+
+impl fmt::Display for RingSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.bits())
+    }
+}
+
+/// Where and in which format a job computes: the domain, the ring, and the
+/// fraction bits (`None`: the ring's default).
+///
+/// # Examples
+///
+/// ```
+/// use privml::runner::{Domain, DomainKind, DomainSpec, RingSize};
+///
+/// let spec = DomainSpec { domain: Domain::Shared, ring: RingSize::Z128, frac_bits: None };
+/// assert_eq!(spec.kind(), DomainKind::Shared128);
+/// assert_eq!(spec.frac_bits(), 32);
+/// let (min, max) = spec.value_range().unwrap();
+/// assert!(min < -1e9 && max > 1e9);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DomainSpec {
+    /// The arithmetic.
+    pub domain: Domain,
+    /// The ring (ignored by `Plain`, except for the range check of data).
+    pub ring: RingSize,
+    /// Fraction bits; `None` for the ring's default.
+    pub frac_bits: Option<u32>,
+}
+
+impl DomainSpec {
+    /// The domain to dispatch to.
+    pub fn kind(&self) -> DomainKind {
+        DomainKind::new(self.domain, self.ring)
+    }
+
+    /// The fraction bits in effect (the given ones, else the ring's default).
+    pub fn frac_bits(&self) -> u32 {
+        self.frac_bits
+            .unwrap_or_else(|| self.ring.default_frac_bits())
+    }
+
+    /// The smallest and largest value the fixed-point format encodes; the
+    /// range data must lie in. Fails for fraction bits the ring does not
+    /// support.
+    pub fn value_range(&self) -> Result<(f64, f64)> {
+        let f = self.frac_bits();
+        Ok(match self.ring {
+            RingSize::Z64 => {
+                let fp = FixedPoint::<u64>::new(f)?;
+                (fp.min_value(), fp.max_value())
+            }
+            RingSize::Z128 => {
+                let fp = FixedPoint::<u128>::new(f)?;
+                (fp.min_value(), fp.max_value())
+            }
+        })
+    }
+}
+
 /// The domains a job can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DomainKind {
     /// f64.
     Plain,
@@ -45,20 +191,41 @@ pub enum DomainKind {
 }
 
 impl DomainKind {
+    /// The domain `domain` over `ring` (`Plain` has no ring).
+    pub fn new(domain: Domain, ring: RingSize) -> Self {
+        match (domain, ring) {
+            (Domain::Plain, _) => DomainKind::Plain,
+            (Domain::Fixed, RingSize::Z64) => DomainKind::Fixed64,
+            (Domain::Fixed, RingSize::Z128) => DomainKind::Fixed128,
+            (Domain::Shared, RingSize::Z64) => DomainKind::Shared64,
+            (Domain::Shared, RingSize::Z128) => DomainKind::Shared128,
+        }
+    }
+
     /// From a domain name (`plain`, `fixed`, `shared`) and a ring size (64, 128).
     pub fn from_parts(domain: &str, ring_bits: u32) -> Result<Self> {
-        match (domain, ring_bits) {
-            ("plain", _) => Ok(DomainKind::Plain),
-            ("fixed", 64) => Ok(DomainKind::Fixed64),
-            ("fixed", 128) => Ok(DomainKind::Fixed128),
-            ("shared", 64) => Ok(DomainKind::Shared64),
-            ("shared", 128) => Ok(DomainKind::Shared128),
-            (d, b) => Err(Error::invalid(
-                "domain",
-                format!(
-                    "unknown domain '{d}' with a {b}-bit ring: use plain, fixed or shared, and 64 or 128"
-                ),
-            )),
+        let domain: Domain = domain.parse()?;
+        match domain {
+            Domain::Plain => Ok(DomainKind::Plain),
+            d => Ok(DomainKind::new(d, RingSize::try_from(ring_bits)?)),
+        }
+    }
+
+    /// The arithmetic.
+    pub fn domain(self) -> Domain {
+        match self {
+            DomainKind::Plain => Domain::Plain,
+            DomainKind::Fixed64 | DomainKind::Fixed128 => Domain::Fixed,
+            DomainKind::Shared64 | DomainKind::Shared128 => Domain::Shared,
+        }
+    }
+
+    /// The ring, `None` for `Plain`.
+    pub fn ring(self) -> Option<RingSize> {
+        match self {
+            DomainKind::Plain => None,
+            DomainKind::Fixed64 | DomainKind::Shared64 => Some(RingSize::Z64),
+            DomainKind::Fixed128 | DomainKind::Shared128 => Some(RingSize::Z128),
         }
     }
 
@@ -158,8 +325,8 @@ pub enum Exec<'a> {
     Party {
         /// This party.
         id: PartyId,
-        /// 64 or 128.
-        ring_bits: u32,
+        /// The ring.
+        ring: RingSize,
         /// Settings.
         cfg: SharedConfig,
         /// Link factory.
@@ -180,8 +347,8 @@ impl Exec<'_> {
     pub fn describe(&self) -> String {
         match self {
             Exec::Local { kind, .. } => kind.to_string(),
-            Exec::Party { id, ring_bits, .. } => {
-                format!("shared (party {id} of 3, Z_2^{ring_bits})")
+            Exec::Party { id, ring, .. } => {
+                format!("shared (party {id} of 3, Z_2^{ring})")
             }
         }
     }
@@ -195,23 +362,22 @@ pub fn execute<J: Job>(exec: &Exec<'_>, job: &J) -> Result<(J::Output, Cost)> {
         Exec::Local { kind, cfg } => run_local(*kind, cfg, job),
         Exec::Party {
             id,
-            ring_bits,
+            ring,
             cfg,
             connect,
         } => {
             let (next, prev) = connect()?;
-            match ring_bits {
-                64 => {
+            match ring {
+                RingSize::Z64 => {
                     let mut r = Shared::<u64>::new(*id, next, prev, cfg)?;
                     let o = job.run(&mut r)?;
                     Ok((o, r.cost()))
                 }
-                128 => {
+                RingSize::Z128 => {
                     let mut r = Shared::<u128>::new(*id, next, prev, cfg)?;
                     let o = job.run(&mut r)?;
                     Ok((o, r.cost()))
                 }
-                b => Err(Error::invalid("ring", format!("{b} bits: use 64 or 128"))),
             }
         }
     }

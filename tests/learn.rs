@@ -1,31 +1,84 @@
-//! Training on real data: shared accuracy matches plaintext accuracy, saved
-//! share files round-trip, and bad files are errors.
+//! Training on real data: the library's data pipeline, shared accuracy
+//! matches plaintext accuracy, saved share files round-trip to the trained
+//! model's predictions, and bad files are errors.
 
-use std::path::PathBuf;
+mod temp_dir;
 
 use ndarray::{Array2, Axis};
-use privml::data::{self, Normalizer, Scaling};
-use privml::learn::{ModelLocation, PredictJob, Progress, TrainData, TrainJob};
-use privml::model_file::{ModelMeta, SavedModel};
-use privml::nn::MiniBatch;
-use privml::runner::{DomainKind, run_local};
-use privml::{Error, SharedConfig};
+use privml::data::{self, Bundled, Normalizer, Scaling};
+use privml::learn::{
+    DataSource, DataSpec, ModelLocation, PredictJob, PredictRows, Predictions, TrainData, TrainJob,
+    TrainOutcome, TrainSettings,
+};
+use privml::model_file::{Architecture, SavedModel, TableMeta};
+use privml::nn::{self, MiniBatch};
+use privml::runner::{Domain, DomainKind, DomainSpec, RingSize, run_local};
+use privml::{DecodeError, Error, Origin, Plain, SharedConfig};
+use temp_dir::TempDir;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("privml-learn-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// The settings of these tests: data shuffled and split with seed 3, 20%
+/// test rows, min-max scaling.
+fn settings(model: &str, sgd: MiniBatch, rows: Option<usize>) -> TrainSettings {
+    TrainSettings {
+        model: model.parse().unwrap(),
+        sgd,
+        data: DataSpec {
+            test_fraction: 0.2,
+            max_rows: rows,
+            scaling: Some(Scaling::MinMax),
+        },
+        seed: 3,
+        data_owner: 1,
+        reveal_model: false,
+    }
 }
 
-/// Shuffled, split and normalised bundled data.
-fn prepared(which: &str, rows: Option<usize>) -> TrainData {
-    let ds = data::load_bundled(which).unwrap().shuffled(3);
+/// Bundled data prepared by the library's pipeline (for Z_2^64).
+fn prepared(which: Bundled, rows: Option<usize>) -> TrainData {
+    let s = settings("mlp:8", SGD, rows);
+    TrainData::prepare(&DataSource::Bundled(which), &s, &DomainSpec::default()).unwrap()
+}
+
+const SGD: MiniBatch = MiniBatch {
+    epochs: 5,
+    batch: 32,
+    lr: 0.2,
+};
+
+/// Trains with the initial weights drawn from seed 5 and the parties' keys
+/// from `key_seed`.
+fn train(
+    kind: DomainKind,
+    data: &TrainData,
+    model: &str,
+    sgd: MiniBatch,
+    out: Option<&std::path::Path>,
+    key_seed: u64,
+    reveal_model: bool,
+) -> TrainOutcome {
+    let settings = TrainSettings {
+        seed: 5,
+        reveal_model,
+        ..settings(model, sgd, None)
+    };
+    let job = TrainJob {
+        out_prefix: out.map(|p| p.to_path_buf()),
+        ..TrainJob::new(&settings, Some(data))
+    };
+    let cfg = SharedConfig::default().insecure_test_seed(key_seed);
+    run_local(kind, &cfg, &job).unwrap().0
+}
+
+/// The pipeline written out step by step, as `privml train` did before it
+/// moved into the library: the library must give exactly this.
+fn reference_pipeline(which: Bundled, rows: Option<usize>, seed: u64) -> TrainData {
+    let ds = which.load().unwrap().shuffled(seed);
     let ds = match rows {
         Some(n) => ds.head(n),
         None => ds,
     };
     let classes = ds.n_classes().unwrap();
-    let (tr, te) = data::train_test_split(&ds, 0.2, 3).unwrap();
+    let (tr, te) = data::train_test_split(&ds, 0.2, seed).unwrap();
     let norm = Normalizer::fit(Scaling::MinMax, tr.features()).unwrap();
     let (tr, te) = (norm.apply(&tr).unwrap(), norm.apply(&te).unwrap());
     let y = |d: &data::Dataset| -> Array2<f64> {
@@ -40,51 +93,124 @@ fn prepared(which: &str, rows: Option<usize>) -> TrainData {
         y_test: y(&te),
         x_train: tr.features().clone(),
         x_test: te.features().clone(),
-        meta: ModelMeta {
-            spec: String::new(),
+        table: TableMeta {
             target: ds.target_name().to_string(),
             features: ds.feature_names().to_vec(),
             n_classes: classes,
             normalizer: Some(norm),
-            domain: String::new(),
         },
     }
 }
 
-fn no_progress(_: &Progress) {}
+#[test]
+fn prepare_gives_the_split_normalisation_and_targets_of_the_step_by_step_pipeline() {
+    for (which, rows, outputs) in [
+        (Bundled::BreastCancer, None, 1),
+        (Bundled::Mnist5k, Some(1500), 10),
+    ] {
+        let got = prepared(which, rows);
+        let want = reference_pipeline(which, rows, 3);
+        assert_eq!(got.x_train, want.x_train, "{which}");
+        assert_eq!(got.x_test, want.x_test, "{which}");
+        assert_eq!(got.y_train, want.y_train, "{which}");
+        assert_eq!(got.y_test, want.y_test, "{which}");
+        assert_eq!(got.table, want.table, "{which}");
+        assert_eq!(got.y_train.ncols(), outputs);
+        let n = rows.unwrap_or(569);
+        assert_eq!(got.x_train.nrows() + got.x_test.nrows(), n);
+        assert_eq!(got.x_test.nrows(), (n as f64 * 0.2).round() as usize);
+        // Min-max on the training rows: every column within [0, 1].
+        assert!(got.x_train.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    // Another seed gives another split.
+    let mut s = settings("mlp:8", SGD, None);
+    s.seed = 4;
+    let other = TrainData::prepare(
+        &DataSource::Bundled(Bundled::BreastCancer),
+        &s,
+        &DomainSpec::default(),
+    )
+    .unwrap();
+    assert_ne!(other.x_test, prepared(Bundled::BreastCancer, None).x_test);
+}
 
-fn train(
-    kind: DomainKind,
-    data: &TrainData,
-    model: &str,
-    sgd: MiniBatch,
-    out: Option<PathBuf>,
-    seed: u64,
-) -> privml::learn::TrainOutcome {
-    let job = TrainJob {
-        data: Some(data),
-        data_owner: 1,
-        model: model.to_string(),
-        sgd,
-        seed: 5,
-        out_prefix: out,
-        reveal_model: false,
-        progress: &no_progress,
+#[test]
+fn prepare_checks_the_range_of_the_chosen_fixed_point_format() {
+    let dir = TempDir::new("learn-range");
+    // 1e20 fits Z_2^128 (32 fraction bits: below 2^95) but not Z_2^64 (16:
+    // below 2^47).
+    let path = dir.write(
+        "big.csv",
+        "a,b,target\n1,2,0\n3,1e20,1\n5,6,0\n7,8,1\n9,10,0\n",
+    );
+    let source = DataSource::from_arg(path.to_str().unwrap(), None);
+    let mut s = settings("mlp:2", SGD, None);
+    s.data.scaling = None;
+    s.data.test_fraction = 0.4;
+    let z64 = DomainSpec {
+        domain: Domain::Plain,
+        ..DomainSpec::default()
     };
-    let cfg = SharedConfig::default().insecure_test_seed(seed);
-    run_local(kind, &cfg, &job).unwrap().0
+    match TrainData::prepare(&source, &s, &z64) {
+        Err(Error::DataOutOfRange { column, line, .. }) => {
+            assert_eq!((column.as_str(), line), ("b", Some(3)));
+        }
+        other => panic!("expected DataOutOfRange, got {other:?}"),
+    }
+    let z128 = DomainSpec {
+        ring: RingSize::Z128,
+        ..z64
+    };
+    let ok = TrainData::prepare(&source, &s, &z128).unwrap();
+    assert_eq!((ok.x_train.nrows(), ok.x_test.nrows()), (3, 2));
+    // Without class labels in the target column there is nothing to train.
+    let path = dir.write("reg.csv", "a,target\n1,0.5\n2,1.5\n3,2\n");
+    let e = TrainData::prepare(
+        &DataSource::from_arg(path.to_str().unwrap(), None),
+        &s,
+        &z64,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("class labels"), "{e}");
+}
+
+#[test]
+fn predict_rows_use_the_model_normaliser_and_check_the_columns() {
+    let dir = TempDir::new("learn-rows");
+    let data = prepared(Bundled::BreastCancer, None);
+    let t = train(DomainKind::Plain, &data, "mlp:4", SGD, None, 1, false);
+    let meta = &t.model.meta;
+    assert_eq!(meta.table, data.table);
+    assert_eq!(meta.domain, DomainKind::Plain);
+    assert_eq!(meta.architecture.to_string(), "30-4-1");
+    let source = DataSource::Bundled(Bundled::BreastCancer);
+    let rows = PredictRows::prepare(&source, meta).unwrap();
+    let raw = Bundled::BreastCancer.load().unwrap();
+    let norm = data.table.normalizer.as_ref().unwrap();
+    assert_eq!(rows.x, norm.transform(raw.features()).unwrap());
+    assert_eq!(rows.labels, Some(raw.labels().unwrap()));
+    // A table with other columns is refused, naming the first that differs.
+    let path = dir.write("other.csv", "x,y,target\n1,2,0\n");
+    let e = PredictRows::prepare(&DataSource::from_arg(path.to_str().unwrap(), None), meta)
+        .unwrap_err();
+    match e {
+        Error::BadFile { path: p, reason } => {
+            assert_eq!(p, path.display().to_string());
+            assert!(
+                reason.contains("2 columns here, 30 in the model")
+                    && reason.contains("column 1 is 'x' here, 'mean radius' in the model"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected BadFile, got {other:?}"),
+    }
 }
 
 #[test]
 fn shared_mnist_accuracy_is_within_one_point_of_plain() {
-    let data = prepared("mnist", Some(1500));
-    let sgd = MiniBatch {
-        epochs: 5,
-        batch: 32,
-        lr: 0.2,
-    };
-    let plain = train(DomainKind::Plain, &data, "mlp:64", sgd, None, 1);
-    let shared = train(DomainKind::Shared64, &data, "mlp:64", sgd, None, 1);
+    let data = prepared(Bundled::Mnist5k, Some(1500));
+    let plain = train(DomainKind::Plain, &data, "mlp:64", SGD, None, 1, false);
+    let shared = train(DomainKind::Shared64, &data, "mlp:64", SGD, None, 1, false);
     let (p, s) = (
         plain.epochs.last().unwrap().test_accuracy,
         shared.epochs.last().unwrap().test_accuracy,
@@ -95,16 +221,11 @@ fn shared_mnist_accuracy_is_within_one_point_of_plain() {
 
 #[test]
 fn shared_breast_cancer_accuracy_is_within_one_point_of_plain() {
-    let data = prepared("breast_cancer", None);
-    let sgd = MiniBatch {
-        epochs: 5,
-        batch: 32,
-        lr: 0.2,
-    };
-    let plain = train(DomainKind::Plain, &data, "mlp:16", sgd, None, 2);
-    let fixed = train(DomainKind::Fixed64, &data, "mlp:16", sgd, None, 2);
-    let shared = train(DomainKind::Shared64, &data, "mlp:16", sgd, None, 2);
-    let acc = |o: &privml::learn::TrainOutcome| o.epochs.last().unwrap().test_accuracy;
+    let data = prepared(Bundled::BreastCancer, None);
+    let plain = train(DomainKind::Plain, &data, "mlp:16", SGD, None, 2, false);
+    let fixed = train(DomainKind::Fixed64, &data, "mlp:16", SGD, None, 2, false);
+    let shared = train(DomainKind::Shared64, &data, "mlp:16", SGD, None, 2, false);
+    let acc = |o: &TrainOutcome| o.epochs.last().unwrap().test_accuracy;
     assert!(acc(&plain) > 0.85, "{}", acc(&plain));
     assert!(
         (acc(&plain) - acc(&shared)).abs() <= 0.01,
@@ -124,7 +245,7 @@ fn predict(
     kind: DomainKind,
     prefix: &std::path::Path,
     x: &Array2<f64>,
-) -> privml::Result<privml::learn::Predictions> {
+) -> privml::Result<Predictions> {
     let job = PredictJob {
         model: ModelLocation::Prefix(prefix.to_path_buf()),
         data: Some(x),
@@ -134,32 +255,35 @@ fn predict(
     out.ok_or_else(|| Error::invalid("test", "the data owner got no predictions"))
 }
 
+/// What the trained model predicts: its revealed parameters applied in f64.
+fn plaintext_predictions(t: &TrainOutcome, x: &Array2<f64>) -> Predictions {
+    let Architecture::Mlp(spec) = &t.model.meta.architecture else {
+        panic!("an MLP was trained");
+    };
+    let params = t.revealed.clone().expect("trained with reveal_model");
+    let mut r = Plain::new();
+    let mut net = nn::mlp_with_parameters(&r, spec, params).unwrap();
+    let scores = net.predict(&mut r, &x.clone().into_dyn()).unwrap();
+    Predictions::from_scores(scores.into_dimensionality().unwrap())
+}
+
 #[test]
 fn saved_shares_round_trip_and_bad_files_are_errors() {
-    let dir = tmpdir("roundtrip");
-    let data = prepared("breast_cancer", None);
-    let sgd = MiniBatch {
-        epochs: 2,
-        batch: 32,
-        lr: 0.2,
-    };
+    let dir = TempDir::new("learn-roundtrip");
+    let data = prepared(Bundled::BreastCancer, None);
+    let sgd = MiniBatch { epochs: 2, ..SGD };
     let a = dir.join("a");
     let b = dir.join("b");
-    let trained = train(
-        DomainKind::Shared64,
-        &data,
-        "mlp:8",
-        sgd,
-        Some(a.clone()),
-        3,
-    );
+    // Revealed only to have the trained model to compare the files with.
+    let trained = train(DomainKind::Shared64, &data, "mlp:8", sgd, Some(&a), 3, true);
     train(
         DomainKind::Shared64,
         &data,
         "mlp:8",
         sgd,
-        Some(b.clone()),
+        Some(&b),
         4,
+        false,
     );
     for p in 0..3 {
         assert!(SavedModel::party_path(&a, p).exists());
@@ -168,15 +292,38 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
     let f0 = SavedModel::load(SavedModel::party_path(&a, 0)).unwrap();
     assert_eq!(f0.tensors.len(), 4);
     assert!(format!("{:?}", f0.tensors[0]).contains("redacted"));
+    assert_eq!(f0.meta, trained.model.meta);
+    assert_eq!(f0.meta.domain, DomainKind::Shared64);
+    assert_eq!(f0.meta.frac_bits, Some(16));
 
-    // Round trip: predictions from the files equal the plaintext model's.
-    let p1 = predict(DomainKind::Shared64, &a, &data.x_test).unwrap();
-    let p2 = predict(DomainKind::Shared64, &a, &data.x_test).unwrap();
-    assert_eq!(p1.classes, p2.classes, "loading twice predicts the same");
-    for (s1, s2) in p1.scores.iter().zip(p2.scores.iter()) {
-        assert!((s1 - s2).abs() < 1e-3, "{s1} vs {s2}");
+    // Round trip: predictions from the files equal the trained model's
+    // (up to the fixed-point error of the secure forward pass).
+    let loaded = predict(DomainKind::Shared64, &a, &data.x_test).unwrap();
+    let want = plaintext_predictions(&trained, &data.x_test);
+    assert_eq!(loaded.scores.dim(), want.scores.dim());
+    for (row, (got, exp)) in loaded.scores.iter().zip(want.scores.iter()).enumerate() {
+        assert!((got - exp).abs() < 1e-3, "row {row}: {got} vs {exp}");
+        if (exp - 0.5).abs() > 1e-3 {
+            assert_eq!(loaded.classes[row], want.classes[row], "row {row}");
+        }
     }
-    let _ = trained;
+    // The tolerance tells models apart: the initial weights (what a save
+    // before training would hold) predict otherwise.
+    let Architecture::Mlp(spec) = &trained.model.meta.architecture else {
+        panic!("an MLP was trained");
+    };
+    let mut r = Plain::new();
+    let mut initial = nn::mlp(&mut r, spec, 5).unwrap();
+    let before = initial
+        .predict(&mut r, &data.x_test.clone().into_dyn())
+        .unwrap();
+    assert!(
+        before
+            .iter()
+            .zip(want.scores.iter())
+            .any(|(b, w)| (b - w).abs() > 1e-2),
+        "training must change the predictions"
+    );
 
     // A file of another model in the set: the agreement check refuses it.
     let c = dir.join("c");
@@ -207,23 +354,22 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
     bytes[k] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     match predict(DomainKind::Shared64, &a, &data.x_test) {
-        Err(Error::BadFile { reason, .. }) => assert!(reason.contains("checksum"), "{reason}"),
+        Err(Error::Decode {
+            origin: Origin::File(p),
+            error: DecodeError::Checksum,
+            ..
+        }) => assert_eq!(p, path),
         other => panic!("corruption must be detected, got {other:?}"),
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn plaintext_models_round_trip_exactly() {
-    let dir = tmpdir("plain");
-    let data = prepared("breast_cancer", None);
-    let sgd = MiniBatch {
-        epochs: 2,
-        batch: 32,
-        lr: 0.2,
-    };
+    let dir = TempDir::new("learn-plain");
+    let data = prepared(Bundled::BreastCancer, None);
+    let sgd = MiniBatch { epochs: 2, ..SGD };
     let a = dir.join("m");
-    let t = train(DomainKind::Plain, &data, "mlp:8", sgd, Some(a.clone()), 1);
+    let t = train(DomainKind::Plain, &data, "mlp:8", sgd, Some(&a), 1, false);
     assert!(SavedModel::clear_path(&a).exists());
     let p = predict(DomainKind::Plain, &a, &data.x_test).unwrap();
     let hits = p
@@ -242,7 +388,6 @@ fn plaintext_models_round_trip_exactly() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("party0.shares") || e.contains("cannot"), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use super::init::Sampler;
 use super::layers::{Activation, Dense, Layer};
 use super::presets::{MODEL_OWNER, input_weights};
@@ -13,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// Layer sizes of an MLP: inputs, hidden layers (each followed by ReLU),
 /// outputs (linear).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MlpSpec {
     /// Input features.
     pub inputs: usize,

@@ -6,8 +6,11 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use privml::approx::{ApproxRow, ApproxTable, sigmoid};
 use privml::experiments::{self, additive, boolean, reservoir};
-use privml::runner::{DomainKind, Exec, Job, execute, speaks};
-use privml::{Error, Ring, SharedConfig};
+use privml::runner::{Exec, Job, execute, speaks};
+use privml::session::{JobDescription, SessionDescription};
+use privml::{Error, Ring};
+
+use crate::args::DomainArgs;
 
 /// Which demo.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -25,62 +28,54 @@ pub enum Which {
     Approx,
 }
 
+impl Which {
+    /// The name a user types.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
+    fn name(self) -> &'static str {
+        match self {
+            Which::Tutorial => "tutorial",
+            Which::Boolean => "boolean",
+            Which::Additive => "additive",
+            Which::Reservoir => "reservoir",
+            Which::Approx => "approx",
+        }
+    }
+}
+
 /// Arguments of `privml demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// The demo to run.
     #[arg(value_enum, default_value_t = Which::Tutorial)]
     which: Which,
-    /// Domain: plain (f64), fixed (plaintext fixed point) or shared (three parties).
-    #[arg(long, default_value = "shared")]
-    domain: String,
-    /// Ring size for fixed and shared: 64 or 128 bits.
-    #[arg(long, default_value_t = 64)]
-    ring: u32,
-    /// Fraction bits (default: 16 for Z_2^64, 32 for Z_2^128).
-    #[arg(long)]
-    frac_bits: Option<u32>,
+    #[command(flatten)]
+    domain: DomainArgs,
     /// Override the number of training iterations.
     #[arg(long)]
     iterations: Option<usize>,
-    /// Fix the parties' key seeds (reproducible runs; insecure).
-    #[arg(long)]
-    insecure_seed: Option<u64>,
 }
 
 impl DemoArgs {
-    /// Where to run when not launched as one party: in this process.
-    pub fn local_exec(&self) -> Result<Exec<'static>> {
-        Ok(Exec::Local {
-            kind: DomainKind::from_parts(&self.domain, self.ring)?,
-            cfg: self.config(),
-        })
-    }
-
-    /// The domain asked for (`plain`, `fixed` or `shared`).
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party")
-    )]
-    pub fn domain(&self) -> &str {
+    /// Domain, ring, fraction bits and key seeds.
+    pub fn domain(&self) -> &DomainArgs {
         &self.domain
     }
 
-    /// The ring size asked for (64 or 128).
+    /// What the parties compare before running the demo.
     #[cfg_attr(
         not(feature = "tls"),
         allow(dead_code, reason = "used by privml party")
     )]
-    pub fn ring(&self) -> u32 {
-        self.ring
-    }
-
-    /// The secure-run settings these arguments ask for.
-    pub fn config(&self) -> SharedConfig {
-        SharedConfig {
-            frac_bits: self.frac_bits,
-            insecure_test_seed: self.insecure_seed,
-            ..Default::default()
+    pub fn session(&self) -> SessionDescription {
+        SessionDescription {
+            job: JobDescription::Demo {
+                demo: self.which.name().to_string(),
+                iterations: self.iterations,
+            },
+            domain: self.domain.spec(),
         }
     }
 }
@@ -158,8 +153,7 @@ impl Job for PrivmlAdditive {
 
 /// Runs `privml demo` in this process.
 pub fn run(args: DemoArgs) -> Result<()> {
-    let exec = args.local_exec()?;
-    run_on(&args, &exec)
+    run_on(&args, &args.domain.local_exec())
 }
 
 /// Runs `privml demo` where `exec` says (in this process, or as one party).

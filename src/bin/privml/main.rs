@@ -22,6 +22,7 @@ macro_rules! outln {
     }};
 }
 
+mod args;
 mod bench;
 mod demo;
 mod federated;
@@ -30,6 +31,7 @@ mod keygen;
 #[cfg(feature = "tls")]
 mod party;
 mod plot;
+mod predict;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -59,7 +61,7 @@ enum Command {
     /// Train an MLP on a CSV table (or a bundled data set), privately.
     Train(train::TrainArgs),
     /// Predict with a saved model on new rows.
-    Predict(train::PredictArgs),
+    Predict(predict::PredictArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
@@ -81,7 +83,7 @@ fn main() -> std::process::ExitCode {
         Command::Federated(a) => federated::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
-        Command::Predict(a) => train::predict(a),
+        Command::Predict(a) => predict::run(a),
         Command::Plot(a) => plot::run(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),

@@ -13,14 +13,17 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
+use privml::Error;
 use privml::net::Channel;
 use privml::net::config::PartiesConfig;
 use privml::net::tcp::{self, ConnectOptions, LinkHandle};
-use privml::runner::Exec;
-use privml::{Error, SharedConfig};
+use privml::runner::{Domain, Exec};
+use privml::session::SessionDescription;
 
+use crate::args::DomainArgs;
 use crate::demo::{self, DemoArgs};
-use crate::train::{self, PredictArgs, TrainArgs};
+use crate::predict::{self, PredictArgs};
+use crate::train::{self, TrainArgs};
 
 /// Arguments of `privml party`.
 #[derive(Args, Debug)]
@@ -46,9 +49,10 @@ pub struct PartyArgs {
 
 /// What a party can run.
 ///
-/// A job's arguments that all parties share go into [`PartyJob::session`],
-/// which the parties compare when they connect; arguments private to one
-/// party (a data owner's input file, added with `train`) must stay out of it.
+/// A job's arguments that all parties share go into its
+/// [`SessionDescription`] ([`PartyJob::session`]), which the parties compare
+/// when they connect; arguments private to one party (a data owner's input
+/// file, each party's output path) stay out of it.
 #[derive(Subcommand, Debug)]
 pub enum PartyJob {
     /// One of the demos, as in `privml demo` (shared domain only).
@@ -62,40 +66,28 @@ pub enum PartyJob {
 }
 
 impl PartyJob {
-    fn check(&self) -> Result<()> {
-        let domain = match self {
+    fn domain(&self) -> &DomainArgs {
+        match self {
             PartyJob::Demo(a) => a.domain(),
             PartyJob::Train(a) => a.domain(),
             PartyJob::Predict(a) => a.domain(),
-        };
-        if domain != "shared" {
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let domain = self.domain().spec().domain;
+        if domain != Domain::Shared {
             bail!("privml party runs the shared domain; --domain {domain} runs in one process");
         }
         Ok(())
     }
 
-    fn ring_bits(&self) -> u32 {
-        match self {
-            PartyJob::Demo(a) => a.ring(),
-            PartyJob::Train(a) => a.ring(),
-            PartyJob::Predict(a) => a.ring(),
-        }
-    }
-
-    fn config(&self) -> SharedConfig {
-        match self {
-            PartyJob::Demo(a) => a.config(),
-            PartyJob::Train(a) => a.config(),
-            PartyJob::Predict(a) => a.config(),
-        }
-    }
-
     /// What the three parties must agree on (private file names excluded).
-    fn session(&self) -> String {
+    fn session(&self) -> Result<SessionDescription> {
         match self {
-            PartyJob::Demo(a) => format!("demo {a:?}"),
-            PartyJob::Train(a) => format!("train {}", a.session()),
-            PartyJob::Predict(a) => format!("predict {}", a.session()),
+            PartyJob::Demo(a) => Ok(a.session()),
+            PartyJob::Train(a) => a.session(),
+            PartyJob::Predict(a) => a.session(),
         }
     }
 
@@ -104,13 +96,13 @@ impl PartyJob {
             PartyJob::Demo(a) => demo::run_on(a, exec),
             PartyJob::Train(a) => {
                 let data = if me == a.data_owner() {
-                    Some(train::prepare(a)?)
+                    Some(a.prepare()?)
                 } else {
                     None
                 };
                 train::run_on(a, exec, data.as_ref())
             }
-            PartyJob::Predict(a) => train::predict_on(a, exec, me == a.data_owner()),
+            PartyJob::Predict(a) => predict::predict_on(a, exec, me == a.data_owner()),
         }
     }
 }
@@ -157,9 +149,10 @@ pub fn run(args: PartyArgs) -> Result<()> {
     if let Some(s) = args.timeout {
         opts.io_timeout = seconds("timeout", s)?;
     }
-    let mut cfg = args.job.config();
+    let domain = args.job.domain();
+    let mut cfg = domain.config();
     cfg.timeout = opts.io_timeout;
-    let session = args.job.session();
+    let session = args.job.session()?.to_text();
 
     // `Exec::Party` wants a `'static` link factory: it owns what it uses.
     let handles: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
@@ -169,7 +162,9 @@ pub fn run(args: PartyArgs) -> Result<()> {
     // each gets fresh connections, numbered so that the parties agree.
     let connect = move || -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
         let k = runs.fetch_add(1, Ordering::Relaxed) + 1;
-        let o = opts.clone().session(format!("{session} (run {k})"));
+        let o = opts
+            .clone()
+            .session(session.clone().with("run", k).to_string());
         let links = tcp::connect(&parties, me, &o)?;
         if k == 1 {
             eprintln!(
@@ -183,7 +178,7 @@ pub fn run(args: PartyArgs) -> Result<()> {
     };
     let exec = Exec::Party {
         id: me,
-        ring_bits: args.job.ring_bits(),
+        ring: domain.spec().ring,
         cfg,
         connect: &connect,
     };

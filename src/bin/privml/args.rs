@@ -1,0 +1,56 @@
+//! Arguments shared by several commands.
+
+use clap::Args;
+use privml::SharedConfig;
+use privml::runner::{Domain, DomainKind, DomainSpec, Exec, RingSize};
+
+/// Where a job computes: `--domain`, `--ring`, `--frac-bits` and
+/// `--insecure-seed`, the same for every command that runs a job.
+#[derive(Args, Debug, Clone)]
+pub struct DomainArgs {
+    /// Domain.
+    #[arg(long, value_enum, default_value_t = Domain::Shared)]
+    domain: Domain,
+    /// Ring size for fixed and shared, in bits.
+    #[arg(long, value_enum, default_value_t = RingSize::Z64)]
+    ring: RingSize,
+    /// Fraction bits (default: 16 for Z_2^64, 32 for Z_2^128).
+    #[arg(long)]
+    frac_bits: Option<u32>,
+    /// Fix the parties' key seeds (reproducible runs; insecure).
+    #[arg(long)]
+    insecure_seed: Option<u64>,
+}
+
+impl DomainArgs {
+    /// Domain, ring and fraction bits.
+    pub fn spec(&self) -> DomainSpec {
+        DomainSpec {
+            domain: self.domain,
+            ring: self.ring,
+            frac_bits: self.frac_bits,
+        }
+    }
+
+    /// The domain to dispatch to.
+    pub fn kind(&self) -> DomainKind {
+        self.spec().kind()
+    }
+
+    /// The secure-run settings these arguments ask for.
+    pub fn config(&self) -> SharedConfig {
+        SharedConfig {
+            frac_bits: self.frac_bits,
+            insecure_test_seed: self.insecure_seed,
+            ..Default::default()
+        }
+    }
+
+    /// Running in this process.
+    pub fn local_exec(&self) -> Exec<'static> {
+        Exec::Local {
+            kind: self.kind(),
+            cfg: self.config(),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `privml predict`: a saved model on new rows; only the data owner learns
+//! the predictions.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use privml::learn::{self, DataSource, ModelLocation, PredictJob, PredictRows};
+use privml::model_file::SavedModel;
+use privml::runner::{Exec, execute};
+use privml::session::{JobDescription, SessionDescription};
+
+use crate::args::DomainArgs;
+
+/// Arguments of `privml predict`.
+#[derive(Args, Debug, Clone)]
+pub struct PredictArgs {
+    /// The model: the PREFIX given to `train --out` (in process), or this
+    /// party's own file (as one party over the network).
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV of new rows (header with the model's feature names; a target
+    /// column, if present, is used to report accuracy to the data owner).
+    #[arg(long)]
+    data: Option<String>,
+    /// Target column to score against, if the file has one (default: the
+    /// model's).
+    #[arg(long)]
+    target: Option<String>,
+    /// The domain, ring and fraction bits the model was trained with.
+    #[command(flatten)]
+    domain: DomainArgs,
+    /// The party that provides the rows and receives the predictions.
+    #[arg(long, default_value_t = learn::DEFAULT_DATA_OWNER)]
+    data_owner: usize,
+    /// Write predictions (class and scores per row) to this CSV file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl PredictArgs {
+    /// Domain, ring, fraction bits and key seeds.
+    pub fn domain(&self) -> &DomainArgs {
+        &self.domain
+    }
+
+    /// The data owner.
+    pub fn data_owner(&self) -> usize {
+        self.data_owner
+    }
+
+    /// What the parties compare before predicting: the job's settings and
+    /// the public part of this party's model file (its id and layers).
+    pub fn session(&self) -> Result<SessionDescription> {
+        let model = SavedModel::load(&self.model)?;
+        Ok(SessionDescription {
+            job: JobDescription::Predict {
+                data_owner: self.data_owner,
+                model_id: model.model_id,
+                architecture: model.meta.architecture,
+            },
+            domain: self.domain.spec(),
+        })
+    }
+}
+
+/// Runs `privml predict` in this process.
+pub fn run(args: PredictArgs) -> Result<()> {
+    predict_on(&args, &args.domain.local_exec(), true)
+}
+
+/// Runs `privml predict` where `exec` says. `has_data`: this process is the
+/// data owner (or runs all parties).
+pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result<()> {
+    let (location, meta_path) = match exec {
+        Exec::Local { kind, .. } => {
+            let p = if kind.is_shared() {
+                SavedModel::party_path(&args.model, 0)
+            } else {
+                SavedModel::clear_path(&args.model)
+            };
+            (ModelLocation::Prefix(args.model.clone()), p)
+        }
+        Exec::Party { .. } => (ModelLocation::File(args.model.clone()), args.model.clone()),
+    };
+    let meta = SavedModel::load(&meta_path)?.meta;
+    let rows = if has_data {
+        let spec = args
+            .data
+            .as_deref()
+            .context("--data is required on the data owner")?;
+        let target = args.target.as_deref().unwrap_or(&meta.table.target);
+        let source = DataSource::from_arg(spec, Some(target));
+        Some(PredictRows::prepare(&source, &meta)?)
+    } else {
+        None
+    };
+    let job = PredictJob {
+        model: location,
+        data: rows.as_ref().map(|r| &r.x),
+        data_owner: args.data_owner,
+    };
+    let (out, cost) = execute(exec, &job)?;
+    let Some(pred) = out else {
+        return Ok(());
+    };
+    let n = pred.classes.len();
+    outln!(
+        "{n} predictions for party {} (model {})",
+        args.data_owner,
+        meta.architecture
+    );
+    if let Some(labels) = rows.as_ref().and_then(|r| r.labels.as_ref()) {
+        let hits = pred.hits(labels);
+        outln!(
+            "accuracy against '{}': {:.2}% ({hits}/{n})",
+            meta.table.target,
+            100.0 * hits as f64 / n.max(1) as f64
+        );
+    }
+    match &args.out {
+        Some(path) => {
+            pred.write_csv(path)?;
+            outln!("predictions written to {}", path.display());
+        }
+        None => {
+            for (i, c) in pred.classes.iter().enumerate().take(20) {
+                outln!("row {i}: class {c}");
+            }
+            if n > 20 {
+                outln!("... ({} more; use --out FILE for all)", n - 20);
+            }
+        }
+    }
+    if exec.is_speaker() {
+        out!("{}", cost.report());
+    }
+    Ok(())
+}

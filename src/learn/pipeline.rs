@@ -1,0 +1,243 @@
+//! The data owner's side of a job, before anything is shared: where the
+//! table comes from, how it becomes training data, and how new rows are
+//! made ready for a saved model.
+//!
+//! Training data ([`TrainData::prepare`]): load the table, shuffle it
+//! (seeded), keep the first `max_rows`, split off the test rows, fit the
+//! scaling on the training rows only and apply it to both parts, check every
+//! value fits the fixed-point format (an error names the row, the file line
+//! and the column), and turn the labels into one target column per model
+//! output (one-hot for more than two classes). Prediction rows
+//! ([`PredictRows::prepare`]): load, check the columns are the model's, and
+//! apply the model's own normaliser.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Axis};
+
+use super::train::TrainSettings;
+use crate::data::{self, Bundled, Dataset, Normalizer, Scaling};
+use crate::error::{Error, Result};
+use crate::model_file::{ModelMeta, TableMeta};
+use crate::runner::DomainSpec;
+
+/// The target column of a CSV file when none is named.
+pub const DEFAULT_TARGET: &str = "target";
+
+/// Where the data owner's table comes from (private to the data owner:
+/// never part of what the parties compare).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A data set shipped with the crate (its own target column).
+    Bundled(Bundled),
+    /// A CSV file with a header row (.csv or .csv.gz).
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The target column.
+        target: String,
+    },
+}
+
+impl DataSource {
+    /// What a user typed: a bundled set's name (`mnist`, `breast_cancer`)
+    /// unless a file of that name exists, else a CSV file whose target column
+    /// is `target` (default [`DEFAULT_TARGET`]; a bundled set keeps its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::data::Bundled;
+    /// use privml::learn::DataSource;
+    ///
+    /// assert_eq!(DataSource::from_arg("mnist", None), DataSource::Bundled(Bundled::Mnist5k));
+    /// assert_eq!(
+    ///     DataSource::from_arg("rows.csv", Some("label")),
+    ///     DataSource::Csv { path: "rows.csv".into(), target: "label".into() }
+    /// );
+    /// ```
+    pub fn from_arg(spec: &str, target: Option<&str>) -> Self {
+        match spec.parse::<Bundled>() {
+            Ok(b) if !Path::new(spec).exists() => DataSource::Bundled(b),
+            _ => DataSource::Csv {
+                path: PathBuf::from(spec),
+                target: target.unwrap_or(DEFAULT_TARGET).to_string(),
+            },
+        }
+    }
+
+    /// Loads the table.
+    pub fn load(&self) -> Result<Dataset> {
+        match self {
+            DataSource::Bundled(b) => b.load(),
+            DataSource::Csv { path, target } => data::load_csv(path, target),
+        }
+    }
+
+    /// A name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            DataSource::Bundled(b) => b.name().to_string(),
+            DataSource::Csv { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+/// How the data owner turns its table into training data. Public: every
+/// party must agree on it, since it fixes the number of rows trained on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataSpec {
+    /// Fraction of rows held out for testing (strictly between 0 and 1).
+    pub test_fraction: f64,
+    /// Keep only the first N rows after shuffling.
+    pub max_rows: Option<usize>,
+    /// Feature scaling fitted on the training rows; `None` to use the
+    /// values as they are.
+    pub scaling: Option<Scaling>,
+}
+
+impl Default for DataSpec {
+    /// 20% test rows, all rows, min-max scaling.
+    fn default() -> Self {
+        DataSpec {
+            test_fraction: 0.2,
+            max_rows: None,
+            scaling: Some(Scaling::MinMax),
+        }
+    }
+}
+
+/// The data owner's prepared rows: normalised features, targets as one
+/// column per model output (one-hot for more than two classes).
+#[derive(Debug, Clone)]
+pub struct TrainData {
+    /// Training features.
+    pub x_train: Array2<f64>,
+    /// Training targets.
+    pub y_train: Array2<f64>,
+    /// Test features.
+    pub x_test: Array2<f64>,
+    /// Test targets.
+    pub y_test: Array2<f64>,
+    /// The public description of the table (announced to the other parties
+    /// and saved with the model).
+    pub table: TableMeta,
+}
+
+impl TrainData {
+    /// Loads `source` and prepares it as `settings.data` says, with
+    /// `settings.seed` for the shuffle and the split; every value must fit
+    /// the fixed-point format of `domain` (also for `Plain`, whose results
+    /// are meant to compare with the secure run's).
+    pub fn prepare(
+        source: &DataSource,
+        settings: &TrainSettings,
+        domain: &DomainSpec,
+    ) -> Result<TrainData> {
+        Self::from_dataset(source.load()?, settings, domain)
+    }
+
+    /// [`TrainData::prepare`] on a table already loaded.
+    pub fn from_dataset(
+        ds: Dataset,
+        settings: &TrainSettings,
+        domain: &DomainSpec,
+    ) -> Result<TrainData> {
+        let spec = &settings.data;
+        let mut ds = ds.shuffled(settings.seed);
+        if let Some(n) = spec.max_rows {
+            ds = ds.head(n);
+        }
+        let classes = ds.n_classes().ok_or_else(|| {
+            Error::invalid(
+                "target",
+                format!(
+                    "the target column '{}' must hold class labels 0, 1, ...",
+                    ds.target_name()
+                ),
+            )
+        })?;
+        let (train, test) = data::train_test_split(&ds, spec.test_fraction, settings.seed)?;
+        let normalizer = spec
+            .scaling
+            .map(|s| Normalizer::fit(s, train.features()))
+            .transpose()?;
+        let (train, test) = match &normalizer {
+            Some(n) => (n.apply(&train)?, n.apply(&test)?),
+            None => (train, test),
+        };
+        let (min, max) = domain.value_range()?;
+        train.check_range(min, max)?;
+        test.check_range(min, max)?;
+        let targets = |d: &Dataset| -> Result<Array2<f64>> {
+            if classes <= 2 {
+                Ok(d.targets().clone().insert_axis(Axis(1)))
+            } else {
+                d.one_hot_targets()
+            }
+        };
+        Ok(TrainData {
+            y_train: targets(&train)?,
+            y_test: targets(&test)?,
+            x_train: train.features().clone(),
+            x_test: test.features().clone(),
+            table: TableMeta {
+                target: ds.target_name().to_string(),
+                features: ds.feature_names().to_vec(),
+                n_classes: classes,
+                normalizer,
+            },
+        })
+    }
+}
+
+/// New rows for a saved model, on the data owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictRows {
+    /// The features, normalised with the model's normaliser.
+    pub x: Array2<f64>,
+    /// The true labels, if the table has the model's target column with
+    /// class labels (to report accuracy to the data owner).
+    pub labels: Option<Vec<usize>>,
+}
+
+impl PredictRows {
+    /// Loads `source` (whose columns must be the model's features, in the
+    /// same order) and normalises it as the model's training data was.
+    pub fn prepare(source: &DataSource, meta: &ModelMeta) -> Result<PredictRows> {
+        let ds = source.load()?;
+        let features = &meta.table.features;
+        if ds.feature_names() != features.as_slice() {
+            let first = ds
+                .feature_names()
+                .iter()
+                .zip(features)
+                .position(|(a, b)| a != b)
+                .map(|j| {
+                    format!(
+                        "; column {} is '{}' here, '{}' in the model",
+                        j + 1,
+                        ds.feature_names()[j],
+                        features[j]
+                    )
+                })
+                .unwrap_or_default();
+            return Err(Error::BadFile {
+                path: source.name(),
+                reason: format!(
+                    "the columns do not match the model's features ({} columns here, {} in the model{first})",
+                    ds.n_features(),
+                    features.len()
+                ),
+            });
+        }
+        let ds = match &meta.table.normalizer {
+            Some(n) => n.apply(&ds)?,
+            None => ds,
+        };
+        Ok(PredictRows {
+            labels: ds.labels().ok(),
+            x: ds.features().clone(),
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! [`PredictJob`]: a saved model applied to the data owner's new rows; only
+//! the data owner learns the predictions.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+
+use super::{decode, encode, file_for, input};
+use crate::domain::{PartyId, Ring};
+use crate::error::{Error, Result};
+use crate::model_file::{Architecture, SavedModel, write_atomic};
+use crate::nn;
+use crate::runner::Job;
+
+/// Where each party finds its model file.
+#[derive(Debug, Clone)]
+pub enum ModelLocation {
+    /// `{prefix}.party{N}.shares` for party N (`{prefix}.clear` in the clear).
+    Prefix(PathBuf),
+    /// This exact file (one party over the network).
+    File(PathBuf),
+}
+
+/// Predict with a saved model on the data owner's new rows.
+pub struct PredictJob<'a> {
+    /// Where the model file is.
+    pub model: ModelLocation,
+    /// New rows, already normalised with the model's normaliser (see
+    /// [`PredictRows`](super::PredictRows)): `Some` on the data owner (and
+    /// in-process).
+    pub data: Option<&'a Array2<f64>>,
+    /// Who provides the rows and receives the predictions.
+    pub data_owner: PartyId,
+}
+
+/// Predictions, on the data owner only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Model outputs, one row per input row.
+    pub scores: Array2<f64>,
+    /// Predicted class per row.
+    pub classes: Vec<usize>,
+}
+
+impl Predictions {
+    /// From the model's outputs: one score column is a binary class with a
+    /// 0.5 threshold, more columns pick the highest score.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use privml::learn::Predictions;
+    ///
+    /// assert_eq!(Predictions::from_scores(array![[0.7], [0.2]]).classes, vec![1, 0]);
+    /// assert_eq!(Predictions::from_scores(array![[0.1, 0.8, 0.3]]).classes, vec![1]);
+    /// ```
+    pub fn from_scores(scores: Array2<f64>) -> Self {
+        let classes = scores
+            .rows()
+            .into_iter()
+            .map(|row| {
+                if row.len() == 1 {
+                    usize::from(row[0] >= 0.5)
+                } else {
+                    row.iter()
+                        .enumerate()
+                        .fold(
+                            (0, f64::MIN),
+                            |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
+                        )
+                        .0
+                }
+            })
+            .collect();
+        Predictions { scores, classes }
+    }
+
+    /// How many predicted classes equal `labels` (compared row by row).
+    pub fn hits(&self, labels: &[usize]) -> usize {
+        self.classes
+            .iter()
+            .zip(labels)
+            .filter(|(p, y)| p == y)
+            .count()
+    }
+
+    /// The predictions as CSV: `row,class,score0,score1,...`, one line per row.
+    pub fn to_csv(&self) -> String {
+        let mut w = String::from("row,class");
+        for k in 0..self.scores.ncols() {
+            w.push_str(&format!(",score{k}"));
+        }
+        w.push('\n');
+        for (i, (c, row)) in self.classes.iter().zip(self.scores.rows()).enumerate() {
+            w.push_str(&format!("{i},{c}"));
+            for v in row {
+                w.push_str(&format!(",{v}"));
+            }
+            w.push('\n');
+        }
+        w
+    }
+
+    /// Writes [`Predictions::to_csv`] to `path`, atomically.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomic(path.as_ref(), self.to_csv().as_bytes())
+    }
+}
+
+impl Job for PredictJob<'_> {
+    type Output = Option<Predictions>;
+
+    fn output_party(&self) -> PartyId {
+        self.data_owner
+    }
+
+    fn run<R: Ring>(&self, r: &mut R) -> Result<Option<Predictions>> {
+        let path = match &self.model {
+            ModelLocation::Prefix(p) => file_for(r, p),
+            ModelLocation::File(p) => p.clone(),
+        };
+        let model = SavedModel::load(&path)?;
+        let Architecture::Mlp(spec) = &model.meta.architecture;
+        let params = model
+            .tensors
+            .iter()
+            .map(|t| r.import(t))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&R::Tensor> = params.iter().collect();
+        r.check_agreement(&refs, &model.model_id)?;
+        let mut net = nn::mlp_with_parameters(r, spec, params)?;
+        let owner = self.data_owner;
+        let shape = if r.owns(owner) {
+            let d = self.data.ok_or(Error::MissingValue {
+                party: owner,
+                what: "rows to predict",
+            })?;
+            if d.ncols() != spec.inputs {
+                return Err(Error::ShapeMismatch {
+                    op: "predict",
+                    left: vec![d.nrows(), d.ncols()],
+                    right: vec![d.nrows(), spec.inputs],
+                });
+            }
+            Some(encode("row count", &(d.nrows(), d.ncols()))?)
+        } else {
+            None
+        };
+        let (rows, cols): (usize, usize) =
+            decode("row count", owner, &r.announce(owner, shape.as_deref())?)?;
+        let x = input(r, owner, self.data, [rows, cols])?;
+        r.set_label("predict");
+        let out = net.predict(r, &x)?;
+        let got = r.reveal_to(owner, &out)?;
+        Ok(match got {
+            Some(s) if r.owns(owner) => {
+                let scores = s
+                    .into_dimensionality::<ndarray::Ix2>()
+                    .map_err(|e| Error::internal("PredictJob: model output", e.to_string()))?;
+                Some(Predictions::from_scores(scores))
+            }
+            _ => None,
+        })
+    }
+}
