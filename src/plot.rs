@@ -50,7 +50,8 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FileOp, Result};
+use crate::model_file::write_atomic;
 
 /// The font family name the plots use; DejaVu Sans is registered under it.
 const FONT: &str = "sans-serif";
@@ -200,10 +201,13 @@ impl ImageFormat {
         match ext.as_deref() {
             Some("png") => Ok(ImageFormat::Png),
             Some("svg") => Ok(ImageFormat::Svg),
-            _ => Err(Error::BadFile {
-                path: path.display().to_string(),
-                reason: "unsupported image format: the file name must end in .png or .svg".into(),
-            }),
+            _ => Err(Error::invalid(
+                "path",
+                format!(
+                    "{}: unsupported image format: the file name must end in .png or .svg",
+                    path.display()
+                ),
+            )),
         }
     }
 }
@@ -308,29 +312,38 @@ impl LinePlot {
     }
 
     /// Writes the plot to `path`, as PNG or SVG by the extension (see
-    /// [`ImageFormat::from_path`]). Fails with [`Error::BadFile`] naming the
-    /// path for another extension or when the file cannot be written, and
-    /// with [`Error::InvalidParameter`] for a plot that cannot be drawn (no
-    /// finite point, an empty or reversed `y_range`, a size outside
-    /// 100..=10000 pixels).
+    /// [`ImageFormat::from_path`]), atomically: into a temporary file in the
+    /// same directory, renamed over `path` once complete. Fails with
+    /// [`Error::InvalidParameter`] for another extension or a plot that
+    /// cannot be drawn (no finite point, an empty or reversed `y_range`, a
+    /// size outside 100..=10000 pixels), and with [`Error::FileIo`] naming
+    /// `path` when the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let format = ImageFormat::from_path(path)?;
         let layout = self.layout()?;
-        let fail = |reason: String| Error::BadFile {
-            path: path.display().to_string(),
-            reason,
-        };
         match format {
             ImageFormat::Png => {
-                ensure_font().map_err(&fail)?;
-                let root = BitMapBackend::new(path, self.size).into_drawing_area();
-                self.render(root, &layout).map_err(&fail)
+                ensure_font().map_err(|e| Error::internal("LinePlot::save", e))?;
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let write_err = |e| Error::file(FileOp::Write, path, e);
+                // plotters picks the encoder by the extension of the file it writes.
+                let tmp = tempfile::Builder::new()
+                    .prefix(".privml-")
+                    .suffix(".png")
+                    .tempfile_in(dir)
+                    .map_err(write_err)?;
+                let root = BitMapBackend::new(tmp.path(), self.size).into_drawing_area();
+                self.render(root, &layout)
+                    .map_err(|e| write_err(std::io::Error::other(e)))?;
+                tmp.persist(path)
+                    .map_err(|e| Error::file(FileOp::Rename, path, e.error))?;
+                Ok(())
             }
-            ImageFormat::Svg => {
-                let svg = self.to_svg_string()?;
-                std::fs::write(path, svg).map_err(|e| fail(format!("cannot write: {e}")))
-            }
+            ImageFormat::Svg => write_atomic(path, self.to_svg_string()?.as_bytes()),
         }
     }
 

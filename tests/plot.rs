@@ -3,8 +3,8 @@
 
 mod temp_dir;
 
-use privml::Error;
 use privml::plot::{LegendPosition, LinePlot, Series};
+use privml::{Error, FileOp};
 use temp_dir::TempDir;
 
 fn training_curves() -> LinePlot {
@@ -95,16 +95,19 @@ fn extension_is_case_insensitive() {
 }
 
 #[test]
-fn other_extensions_are_bad_file_errors() {
+fn other_extensions_are_parameter_errors_naming_the_path() {
     let dir = TempDir::new("ext");
     for name in ["loss.pdf", "loss.jpg", "loss"] {
         let path = dir.join(name);
         match training_curves().save(&path) {
-            Err(Error::BadFile { path: p, reason }) => {
-                assert_eq!(p, path.display().to_string());
+            Err(Error::InvalidParameter {
+                name: "path",
+                reason,
+            }) => {
+                assert!(reason.starts_with(&path.display().to_string()), "{reason}");
                 assert!(reason.contains(".png or .svg"), "{reason}");
             }
-            other => panic!("{name}: expected BadFile, got {other:?}"),
+            other => panic!("{name}: expected InvalidParameter, got {other:?}"),
         }
         assert!(!path.exists());
     }
@@ -117,8 +120,12 @@ fn unwritable_path_is_an_error_not_a_panic() {
         let path = dir.join(name);
         let err = training_curves().save(&path).unwrap_err();
         match err {
-            Error::BadFile { path: p, .. } => assert_eq!(p, path.display().to_string()),
-            other => panic!("expected BadFile, got {other:?}"),
+            Error::FileIo {
+                op: FileOp::Write,
+                path: p,
+                ..
+            } => assert_eq!(p, path),
+            other => panic!("expected FileIo, got {other:?}"),
         }
     }
 }
