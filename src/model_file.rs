@@ -29,7 +29,7 @@ use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
 use crate::nn::MlpSpec;
-use crate::runner::{Domain, DomainKind, RingSize};
+use crate::runner::{Domain, DomainKind, DomainSpec, RingSize};
 
 /// The first bytes of every model file.
 const MAGIC: &[u8; 7] = b"PRIVML\x00";
@@ -87,6 +87,49 @@ pub struct ModelMeta {
     pub domain: DomainKind,
     /// Fraction bits of the fixed-point format; `None` for `Plain`.
     pub frac_bits: Option<u32>,
+}
+
+impl ModelMeta {
+    /// Fails unless the model was trained on `spec`'s domain, ring and
+    /// fraction bits: shares of one ring or format are meaningless in another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::model_file::{Architecture, ModelMeta, TableMeta};
+    /// use privml::runner::{DomainKind, DomainSpec, RingSize};
+    ///
+    /// let meta = ModelMeta {
+    ///     architecture: Architecture::Mlp("2-1".parse().unwrap()),
+    ///     table: TableMeta { target: "y".into(), features: vec!["a".into(), "b".into()], n_classes: 2, normalizer: None },
+    ///     domain: DomainKind::Shared64,
+    ///     frac_bits: Some(16),
+    /// };
+    /// assert!(meta.check_domain(&DomainSpec::default()).is_ok());
+    /// let z128 = DomainSpec { ring: RingSize::Z128, ..DomainSpec::default() };
+    /// assert!(meta.check_domain(&z128).unwrap_err().to_string().contains("Z_2^64"));
+    /// ```
+    pub fn check_domain(&self, spec: &DomainSpec) -> Result<()> {
+        let frac_ok = match self.frac_bits {
+            Some(f) => f == spec.frac_bits(),
+            None => true,
+        };
+        if self.domain == spec.kind() && frac_ok {
+            return Ok(());
+        }
+        let frac = self
+            .frac_bits
+            .map_or(String::new(), |f| format!(" with {f} fraction bits"));
+        Err(Error::invalid(
+            "domain",
+            format!(
+                "the model was trained on {}{frac}, not on {} with {} fraction bits",
+                self.domain,
+                spec.kind(),
+                spec.frac_bits()
+            ),
+        ))
+    }
 }
 
 /// A model file's content.

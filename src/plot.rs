@@ -350,7 +350,7 @@ impl LinePlot {
     /// The plot as an SVG document, without touching the file system.
     pub fn to_svg_string(&self) -> Result<String> {
         let layout = self.layout()?;
-        let fail = |reason: String| Error::invalid("plot", reason);
+        let fail = |reason: String| Error::internal("LinePlot::to_svg_string", reason);
         ensure_font().map_err(fail)?;
         let mut buf = String::new();
         {

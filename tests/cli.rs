@@ -88,6 +88,22 @@ fn train_then_predict_in_process() {
         "{out}"
     );
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 570);
+    // Another ring than the model's is refused before any computation.
+    let (ok, _, err) = privml(&[
+        "predict",
+        "--model",
+        prefix.to_str().unwrap(),
+        "--data",
+        &data,
+        "--ring",
+        "128",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("trained on shared (3 parties, Z_2^64) with 16 fraction bits")
+            && err.contains("--ring"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -84,6 +84,8 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
         Exec::Party { .. } => (ModelLocation::File(args.model.clone()), args.model.clone()),
     };
     let meta = SavedModel::load(&meta_path)?.meta;
+    meta.check_domain(&args.domain.spec())
+        .context("pass the --domain, --ring and --frac-bits the model was trained with")?;
     let rows = if has_data {
         let spec = args
             .data
