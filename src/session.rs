@@ -7,7 +7,7 @@
 //! [`SessionDescription`] from its own command line (and, for prediction,
 //! its own model file), and the transport compares the descriptions when
 //! the parties connect; a difference stops them at once with
-//! [`Error::SessionMismatch`](crate::Error::SessionMismatch) naming the first
+//! [`Error::SessionMismatch`] naming the first
 //! field that differs, instead of a protocol that fails later or computes
 //! garbage. What is private to one party (the data owner's file, each
 //! party's output path) is not part of it.

@@ -280,11 +280,8 @@ fn list_columns(header: &[String]) -> String {
 #[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
+    use crate::data::test_csv as ds;
     use ndarray::array;
-
-    fn ds(csv: &str) -> Result<Dataset> {
-        read_csv(csv.as_bytes(), "t.csv", "y")
-    }
 
     #[test]
     fn reads_header_target_anywhere_and_lines() {

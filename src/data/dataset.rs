@@ -522,12 +522,8 @@ pub fn train_test_split(
 #[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
-    use crate::data::read_csv;
+    use crate::data::test_csv as ds;
     use ndarray::array;
-
-    fn ds(csv: &str) -> Result<Dataset> {
-        read_csv(csv.as_bytes(), "t.csv", "y")
-    }
 
     #[test]
     fn class_inference() {

@@ -83,3 +83,9 @@ pub use bundled::{Bundled, DATA_DIR_ENV, bundled, data_dir, load_bundled};
 pub use csv_file::{load_csv, read_csv};
 pub use dataset::{Dataset, MAX_INFERRED_CLASSES, check_range, one_hot, train_test_split};
 pub use normalize::{Normalizer, Scaling};
+
+/// A CSV written inline in a unit test, with target column `y`.
+#[cfg(test)]
+fn test_csv(csv: &str) -> crate::Result<Dataset> {
+    read_csv(csv.as_bytes(), "t.csv", "y")
+}
