@@ -33,7 +33,7 @@
 //!
 //! ```
 //! use privml::data::Bundled;
-//! use privml::learn::{DataSource, DataSpec, TrainData, TrainJob, TrainSettings};
+//! use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
 //! use privml::nn::MiniBatch;
 //! use privml::runner::{Domain, DomainSpec, run_local};
 //! use privml::SharedConfig;
