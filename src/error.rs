@@ -133,16 +133,6 @@ pub enum Error {
         /// The timeout that expired.
         timeout: Duration,
     },
-    /// A frame that does not decode, or has the wrong size or tag.
-    #[error("malformed frame from party {party} during {op}: {reason}")]
-    MalformedFrame {
-        /// The sender.
-        party: usize,
-        /// What this party was doing.
-        op: String,
-        /// What was wrong with it.
-        reason: String,
-    },
     /// A neighbour's shares do not match this party's (files from different
     /// models, a mixed-up party, or corruption).
     #[error(

@@ -49,7 +49,7 @@ fn server_name(id: PartyId) -> Result<ServerName<'static>> {
 }
 
 /// A rustls error with what this party was doing.
-fn rustls_error(context: &str, source: rustls::Error) -> Error {
+pub(super) fn rustls_error(context: &str, source: rustls::Error) -> Error {
     Error::Tls(TlsError::Rustls {
         context: context.to_string(),
         source,

@@ -31,6 +31,8 @@ use std::fmt::Debug;
 use num_traits::{One, WrappingAdd, WrappingMul, WrappingNeg, WrappingSub, Zero};
 use rand_core::Rng;
 
+use crate::error::DecodeError;
+
 /// A message payload: ring elements travel as typed vectors so that the
 /// in-memory transport moves them without copying, and the TCP transport
 /// writes them as little-endian bytes.
@@ -180,6 +182,15 @@ pub struct LengthError {
 impl std::fmt::Display for LengthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "expected {} bytes, got {}", self.expected, self.got)
+    }
+}
+
+impl From<LengthError> for DecodeError {
+    fn from(e: LengthError) -> Self {
+        DecodeError::WrongLength {
+            expected: e.expected as u64,
+            found: e.got as u64,
+        }
     }
 }
 
