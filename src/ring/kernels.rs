@@ -10,7 +10,10 @@
 //! run on rayon's pool when the product is large enough to pay for it.
 //!
 //! This is the only module with `unsafe`: calling a `#[target_feature]`
-//! function is unsafe, and each call is guarded by a run-time feature check.
+//! function is unsafe, and each call is guarded by a run-time check of every
+//! feature the called copy is compiled with. The module is private to the
+//! crate; [`matmul`] and [`matmul_acc`] are re-exported from
+//! [`ring`](crate::ring) as safe functions.
 
 use rayon::prelude::*;
 
@@ -98,8 +101,10 @@ fn row_tail<T: RingElement>(
     }
 }
 
-/// The portable kernel (no target features); exposed for cross-checking.
-pub fn matmul_acc_portable<T: RingElement>(
+/// The portable kernel (no target features), for cross-checking the
+/// dispatched copies.
+#[cfg(test)]
+fn matmul_acc_portable<T: RingElement>(
     a: &[T],
     b: &[T],
     c: &mut [T],
@@ -110,13 +115,24 @@ pub fn matmul_acc_portable<T: RingElement>(
     matmul_acc_body(a, b, c, m, k, n)
 }
 
+/// The AVX2 and AVX-512 copies of the kernel and the run-time choice
+/// between them. Each copy's `#[target_feature]` list names every feature it
+/// is compiled with, including those the compiler would imply (AVX-512F
+/// implies AVX2, FMA and F16C; AVX2, FMA and F16C imply AVX, which implies
+/// SSE4.2, SSE4.1, SSSE3 and SSE3; SSE and SSE2 are part of x86-64 itself),
+/// and the check before each call tests exactly that list.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "calling a #[target_feature] function is unsafe; each call is guarded by a run-time check of every feature it is compiled with"
+)]
 mod x86 {
+    use std::arch::is_x86_feature_detected as has;
+
     use super::*;
 
-    #[target_feature(enable = "avx2")]
-    pub(super) fn matmul_acc_avx2<T: RingElement>(
+    #[target_feature(enable = "avx2,avx,sse4.2,sse4.1,ssse3,sse3")]
+    fn matmul_acc_avx2<T: RingElement>(
         a: &[T],
         b: &[T],
         c: &mut [T],
@@ -127,8 +143,20 @@ mod x86 {
         matmul_acc_body(a, b, c, m, k, n)
     }
 
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    pub(super) fn matmul_acc_avx512<T: RingElement>(
+    /// Whether the CPU has every feature of [`matmul_acc_avx2`]'s list.
+    fn has_avx2_features() -> bool {
+        has!("avx2")
+            && has!("avx")
+            && has!("sse4.2")
+            && has!("sse4.1")
+            && has!("ssse3")
+            && has!("sse3")
+    }
+
+    #[target_feature(
+        enable = "avx512f,avx512dq,avx512vl,avx2,fma,f16c,avx,sse4.2,sse4.1,ssse3,sse3"
+    )]
+    fn matmul_acc_avx512<T: RingElement>(
         a: &[T],
         b: &[T],
         c: &mut [T],
@@ -137,6 +165,16 @@ mod x86 {
         n: usize,
     ) {
         matmul_acc_body(a, b, c, m, k, n)
+    }
+
+    /// Whether the CPU has every feature of [`matmul_acc_avx512`]'s list.
+    fn has_avx512_features() -> bool {
+        has!("avx512f")
+            && has!("avx512dq")
+            && has!("avx512vl")
+            && has!("fma")
+            && has!("f16c")
+            && has_avx2_features()
     }
 
     pub(super) fn dispatch<T: RingElement>(
@@ -147,14 +185,18 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        if std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU supports AVX-512F/DQ/VL (checked just above), which is
-            // all that the target_feature attribute of this function requires.
+        if has_avx512_features() {
+            // SAFETY: `matmul_acc_avx512` is compiled with AVX-512F,
+            // AVX-512DQ, AVX-512VL, AVX2, FMA, F16C, AVX, SSE4.2, SSE4.1,
+            // SSSE3 and SSE3, and `has_avx512_features` has just checked that
+            // this CPU supports every one of them. That is the only
+            // requirement of the call: the function itself is safe code.
             unsafe { matmul_acc_avx512(a, b, c, m, k, n) }
-        } else if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        } else if has_avx2_features() {
+            // SAFETY: `matmul_acc_avx2` is compiled with AVX2, AVX, SSE4.2,
+            // SSE4.1, SSSE3 and SSE3, and `has_avx2_features` has just
+            // checked that this CPU supports every one of them. That is the
+            // only requirement of the call: the function itself is safe code.
             unsafe { matmul_acc_avx2(a, b, c, m, k, n) }
         } else {
             matmul_acc_body(a, b, c, m, k, n)
@@ -184,7 +226,7 @@ fn matmul_acc_serial<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k:
 /// # Examples
 ///
 /// ```
-/// use privml::ring::kernels::matmul_acc;
+/// use privml::ring::matmul_acc;
 /// let a = [1u64, 2, 3, 4]; // 2 x 2
 /// let b = [5u64, 6, 7, 8];
 /// let mut c = [0u64; 4];

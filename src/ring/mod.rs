@@ -22,8 +22,12 @@
 //! assert_eq!(back, [1, 2]);
 //! ```
 
-pub mod kernels;
+// The only module with `unsafe` (target-feature dispatch); its safe entry
+// points are re-exported below.
+pub(crate) mod kernels;
 pub mod prg;
+
+pub use kernels::{matmul, matmul_acc};
 
 use std::borrow::Cow;
 use std::fmt::Debug;
