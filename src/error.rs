@@ -303,9 +303,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Operating-system I/O error without a file (a socket, the OS RNG).
+    /// Operating-system I/O error without a file (a socket).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The operating system's random generator failed, so no seed or key
+    /// could be drawn (nothing falls back to a weaker source).
+    #[error("the operating system's random generator failed: {0}")]
+    OsRng(#[source] std::io::Error),
 }
 
 /// Where bytes that failed to decode came from (see [`Error::Decode`]).

@@ -189,7 +189,8 @@ impl PartyLinks {
 ///
 /// # Errors
 ///
-/// [`Error::BadFile`] for unreadable certificates or keys, [`Error::Tls`]
+/// [`Error::FileIo`] for unreadable certificate or key files,
+/// [`Error::BadFile`] for ones that do not parse, [`Error::Tls`]
 /// for credentials that do not fit or a peer that refuses this party's
 /// certificate, [`Error::Unreachable`] for a peer still missing at the
 /// deadline, [`Error::InvalidParameter`] (`job`) when a peer runs a
