@@ -300,7 +300,7 @@ impl Drop for Owner {
     }
 }
 
-/// A [`Channel`] to one peer over TCP with mutual TLS. Made by [`connect`].
+/// A [`Channel`] to one peer over TCP with mutual TLS. Made by [`connect`](super::connect).
 pub struct TlsChannel {
     owner: Arc<Owner>,
     rx: Receiver<std::result::Result<Frame, ChannelError>>,
@@ -338,7 +338,7 @@ impl TlsChannel {
     }
 
     /// A handle on the same connection that outlives the channel being
-    /// moved into a [`Net`](super::Net) (the connection stays open while a
+    /// moved into a [`Net`](crate::net::Net) (the connection stays open while a
     /// handle exists).
     pub fn handle(&self) -> LinkHandle {
         LinkHandle {

@@ -41,13 +41,13 @@
 //! # Failures
 //!
 //! - [`Channel::recv`] waits at most its timeout for the next frame
-//!   ([`ChannelError::Timeout`]);
+//!   ([`ChannelError::Timeout`](super::ChannelError::Timeout));
 //! - a send blocked longer than [`ConnectOptions::io_timeout`] (a peer
-//!   that stopped reading) is [`ChannelError::Timeout`];
+//!   that stopped reading) is [`ChannelError::Timeout`](super::ChannelError::Timeout);
 //! - end of stream, with or without TLS `close_notify`, or a reset, is
-//!   [`ChannelError::Disconnected`] once the frames before it are consumed;
+//!   [`ChannelError::Disconnected`](super::ChannelError::Disconnected) once the frames before it are consumed;
 //! - a frame that does not decode, or a TLS record that does not
-//!   authenticate, is [`ChannelError::Malformed`]. Payloads above
+//!   authenticate, is [`ChannelError::Malformed`](super::ChannelError::Malformed). Payloads above
 //!   [`ConnectOptions::max_frame_bytes`] are refused from the header alone.
 //!
 //! A party that stops on an error can tell its remaining peer why with
