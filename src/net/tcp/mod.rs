@@ -242,21 +242,21 @@ pub fn connect_with(
     } else {
         None
     };
+    let setup = Setup {
+        me,
+        addresses,
+        listen,
+        deadline,
+        opts,
+    };
     let mut links: [Option<Link>; 3] = [None, None, None];
     let client = tls::client_config(creds)?;
-    for peer in 0..me {
-        links[peer] = Some(dial(&client, me, peer, &addresses[peer], deadline, opts)?);
+    for (peer, link) in links.iter_mut().enumerate().take(me) {
+        *link = Some(dial(&client, peer, &setup)?);
     }
     if let Some(listener) = listener {
         let allowed: Vec<PartyId> = (me + 1..3).collect();
         let server = tls::server_config(creds, &allowed)?;
-        let setup = Setup {
-            me,
-            addresses,
-            listen,
-            deadline,
-            opts,
-        };
         accept_all(&listener, &server, &allowed, &setup, &mut links)?;
     }
     let (n, p) = ((me + 1) % 3, (me + 2) % 3);
@@ -306,16 +306,23 @@ fn set_timeouts(sock: &TcpStream, t: Duration) -> io::Result<()> {
     sock.set_nodelay(true)
 }
 
-fn dial(
-    cfg: &Arc<ClientConfig>,
+/// This party's side of the set-up: who it is, where everyone is, until
+/// when to try.
+struct Setup<'a> {
     me: PartyId,
-    peer: PartyId,
-    addr: &str,
+    addresses: &'a [String; 3],
+    listen: &'a str,
     deadline: Instant,
-    opts: &ConnectOptions,
-) -> Result<Link> {
+    opts: &'a ConnectOptions,
+}
+
+/// Connects to the lower-id party `peer`, retrying every [`RETRY_PAUSE`]
+/// until the deadline.
+fn dial(cfg: &Arc<ClientConfig>, peer: PartyId, setup: &Setup<'_>) -> Result<Link> {
+    let &Setup { deadline, opts, .. } = setup;
+    let addr = &setup.addresses[peer];
     loop {
-        let last = match dial_once(cfg, me, peer, addr, deadline, opts) {
+        let last = match dial_once(cfg, peer, setup) {
             Ok(link) => return Ok(link),
             Err(Attempt::Fatal(e)) => return Err(e),
             Err(Attempt::Retry(reason)) => reason,
@@ -331,14 +338,16 @@ fn dial(
     }
 }
 
+/// One attempt of [`dial`]: connect, TLS handshake, hellos.
 fn dial_once(
     cfg: &Arc<ClientConfig>,
-    me: PartyId,
     peer: PartyId,
-    addr: &str,
-    deadline: Instant,
-    opts: &ConnectOptions,
+    setup: &Setup<'_>,
 ) -> std::result::Result<Link, Attempt> {
+    let &Setup {
+        me, deadline, opts, ..
+    } = setup;
+    let addr = setup.addresses[peer].as_str();
     let remaining = deadline.saturating_duration_since(Instant::now());
     let resolved: Vec<SocketAddr> = addr
         .to_socket_addrs()
@@ -440,15 +449,6 @@ fn dial_once(
 enum Incoming {
     Refused(String),
     Fatal(Error),
-}
-
-/// Where a listening party stands in the set-up.
-struct Setup<'a> {
-    me: PartyId,
-    addresses: &'a [String; 3],
-    listen: &'a str,
-    deadline: Instant,
-    opts: &'a ConnectOptions,
 }
 
 /// Accepts connections until every party in `allowed` has a link (a party
