@@ -177,6 +177,29 @@ mod x86 {
             && has_avx2_features()
     }
 
+    /// The copies of the kernel, fastest first.
+    #[derive(Clone, Copy)]
+    enum Variant {
+        Avx512,
+        Avx2,
+        Portable,
+    }
+
+    /// The copy to run, chosen once per process (the feature checks cost
+    /// about 7 ns; a product can be a handful of multiply-adds).
+    fn best_variant() -> Variant {
+        static CHOICE: std::sync::OnceLock<Variant> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            if has_avx512_features() {
+                Variant::Avx512
+            } else if has_avx2_features() {
+                Variant::Avx2
+            } else {
+                Variant::Portable
+            }
+        })
+    }
+
     pub(super) fn dispatch<T: RingElement>(
         a: &[T],
         b: &[T],
@@ -185,21 +208,21 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        if has_avx512_features() {
+        match best_variant() {
             // SAFETY: `matmul_acc_avx512` is compiled with AVX-512F,
             // AVX-512DQ, AVX-512VL, AVX2, FMA, F16C, AVX, SSE4.2, SSE4.1,
-            // SSSE3 and SSE3, and `has_avx512_features` has just checked that
-            // this CPU supports every one of them. That is the only
-            // requirement of the call: the function itself is safe code.
-            unsafe { matmul_acc_avx512(a, b, c, m, k, n) }
-        } else if has_avx2_features() {
+            // SSSE3 and SSE3, and `best_variant` is `Avx512` only after
+            // `has_avx512_features` found that this CPU supports every one
+            // of them. That is the only requirement of the call: the function
+            // itself is safe code.
+            Variant::Avx512 => unsafe { matmul_acc_avx512(a, b, c, m, k, n) },
             // SAFETY: `matmul_acc_avx2` is compiled with AVX2, AVX, SSE4.2,
-            // SSE4.1, SSSE3 and SSE3, and `has_avx2_features` has just
-            // checked that this CPU supports every one of them. That is the
-            // only requirement of the call: the function itself is safe code.
-            unsafe { matmul_acc_avx2(a, b, c, m, k, n) }
-        } else {
-            matmul_acc_body(a, b, c, m, k, n)
+            // SSE4.1, SSSE3 and SSE3, and `best_variant` is `Avx2` only after
+            // `has_avx2_features` found that this CPU supports every one of
+            // them. That is the only requirement of the call: the function
+            // itself is safe code.
+            Variant::Avx2 => unsafe { matmul_acc_avx2(a, b, c, m, k, n) },
+            Variant::Portable => matmul_acc_body(a, b, c, m, k, n),
         }
     }
 }
