@@ -225,6 +225,41 @@ mod x86 {
             Variant::Portable => matmul_acc_body(a, b, c, m, k, n),
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::ring::prg::{AesPrg, Seed};
+
+        /// Every copy this CPU can run agrees with the portable one (the
+        /// dispatcher only ever runs the best, so the AVX2 copy is otherwise
+        /// untested on AVX-512 machines).
+        #[test]
+        fn every_supported_copy_matches_the_portable_one() {
+            let (m, k, n) = (9, 140, 37);
+            let mut g = AesPrg::new(&Seed::from_u64(5));
+            let a: Vec<u64> = g.vec(m * k);
+            let b: Vec<u64> = g.vec(k * n);
+            let mut want = vec![0u64; m * n];
+            matmul_acc_body(&a, &b, &mut want, m, k, n);
+            if has_avx2_features() {
+                let mut c = vec![0u64; m * n];
+                // SAFETY: `has_avx2_features` found every feature
+                // `matmul_acc_avx2` is compiled with (AVX2, AVX, SSE4.2,
+                // SSE4.1, SSSE3, SSE3).
+                unsafe { matmul_acc_avx2(&a, &b, &mut c, m, k, n) };
+                assert_eq!(c, want, "AVX2 copy");
+            }
+            if has_avx512_features() {
+                let mut c = vec![0u64; m * n];
+                // SAFETY: `has_avx512_features` found every feature
+                // `matmul_acc_avx512` is compiled with (AVX-512F, AVX-512DQ,
+                // AVX-512VL, AVX2, FMA, F16C, AVX, SSE4.2, SSE4.1, SSSE3, SSE3).
+                unsafe { matmul_acc_avx512(&a, &b, &mut c, m, k, n) };
+                assert_eq!(c, want, "AVX-512 copy");
+            }
+        }
+    }
 }
 
 fn matmul_acc_serial<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
