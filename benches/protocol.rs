@@ -63,7 +63,7 @@ fn protocol(c: &mut Criterion) {
 /// runs (six times for one W2 product: two per party) next to ndarray's f64
 /// GEMM, both on rayon's pool. BENCHMARKS.md explains W2 with these.
 fn gemm_kernels(c: &mut Criterion) {
-    use privml::ring::kernels;
+    use privml::ring::matmul;
     let n = 1024;
     let a: Vec<u64> = (0..(n * n) as u64)
         .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -74,7 +74,7 @@ fn gemm_kernels(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm_1024");
     g.sample_size(10);
     g.bench_function("u64_wrapping", |bch| {
-        bch.iter(|| kernels::matmul(std::hint::black_box(&a), &b, n, n, n))
+        bch.iter(|| matmul(std::hint::black_box(&a), &b, n, n, n))
     });
     g.bench_function("f64_ndarray", |bch| {
         bch.iter(|| std::hint::black_box(&af).dot(&bf))

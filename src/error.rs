@@ -133,16 +133,6 @@ pub enum Error {
         /// The timeout that expired.
         timeout: Duration,
     },
-    /// A frame that does not decode, or has the wrong size or tag.
-    #[error("malformed frame from party {party} during {op}: {reason}")]
-    MalformedFrame {
-        /// The sender.
-        party: usize,
-        /// What this party was doing.
-        op: String,
-        /// What was wrong with it.
-        reason: String,
-    },
     /// A neighbour's shares do not match this party's (files from different
     /// models, a mixed-up party, or corruption).
     #[error(
@@ -313,9 +303,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Operating-system I/O error without a file (a socket, the OS RNG).
+    /// Operating-system I/O error without a file (a socket).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The operating system's random generator failed, so no seed or key
+    /// could be drawn (nothing falls back to a weaker source).
+    #[error("the operating system's random generator failed: {0}")]
+    OsRng(#[source] std::io::Error),
 }
 
 /// Where bytes that failed to decode came from (see [`Error::Decode`]).

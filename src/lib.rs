@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
-#![deny(missing_docs)]
-#![deny(unsafe_code)]
+// `missing_docs` and `unsafe_code` are denied for the whole package in
+// Cargo.toml's `[lints]`. No `unwrap()` on a path user input can reach:
+// this is set here, for the library only, because the helpers of tests and
+// examples may unwrap (clippy.toml allows it inside tests).
 #![warn(clippy::unwrap_used)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::run_parties;
 use ndarray::ArrayD;
 use privml::net::{Net, memory};
-use privml::{Error, Ring, Shared, SharedConfig};
+use privml::{DecodeError, Error, Origin, Ring, Shared, SharedConfig};
 
 fn two_products(
     r: &mut Shared<u64>,
@@ -134,13 +134,19 @@ fn malformed_frames_are_errors_not_panics() {
             honest.into_iter().map(|h| h.join().unwrap()).collect()
         });
         match &results[1] {
-            Err(Error::MalformedFrame {
-                party: 2,
-                op,
-                reason,
+            Err(Error::Decode {
+                what: "frame",
+                origin: Origin::Peer { party: 2, op },
+                error,
             }) => {
                 assert_eq!(op, "mul");
-                assert!(!reason.is_empty());
+                assert!(!error.to_string().is_empty());
+                let expected = match misbehave {
+                    0 | 2 => matches!(error, DecodeError::WrongLength { .. }),
+                    1 => matches!(error, DecodeError::WrongKind { .. }),
+                    _ => matches!(error, DecodeError::BadField { field: "round", .. }),
+                };
+                assert!(expected, "case {misbehave}: {error:?}");
             }
             other => {
                 panic!("case {misbehave}: party 1 should reject party 2's frame, got {other:?}")

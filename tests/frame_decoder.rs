@@ -23,6 +23,10 @@ thread_local! {
 
 // SAFETY: forwards to the system allocator; the thread-local counter is a
 // const-initialised `Cell` that does not allocate.
+#[allow(
+    unsafe_code,
+    reason = "a global allocator implements the unsafe GlobalAlloc trait; this one only counts and forwards to System"
+)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));

@@ -1,9 +1,9 @@
-#![cfg(feature = "he")]
 //! Homomorphic aggregation: sums match plaintext sums within the fixed-point
 //! tolerance; bad submissions and bad bytes are refused without harm.
 //!
 //! Sizes are kept small (a few ciphertexts) so the file runs in seconds on
 //! two cores.
+#![cfg(feature = "he")]
 
 use privml::Error;
 use privml::he::{

@@ -16,7 +16,7 @@ use privml::net::frame::{self, HEADER_LEN, KIND_HELLO};
 use privml::net::tcp::{self, ConnectOptions, WireStats};
 use privml::net::tls::{self, Credentials};
 use privml::ring::RingElement;
-use privml::{Cost, Error, Ring, Shared, SharedConfig};
+use privml::{Cost, DecodeError, Error, Origin, Ring, Shared, SharedConfig};
 
 /// Secret inputs from parties 0 and 1, an elementwise product, a matrix
 /// product and a reveal.
@@ -293,10 +293,22 @@ fn an_oversized_frame_from_a_peer_is_refused() {
         (r0, p1.join().unwrap())
     });
     match &r0 {
-        Err(Error::MalformedFrame {
-            party: 2, reason, ..
+        Err(Error::Decode {
+            what: "frame",
+            origin: Origin::Peer { party: 2, .. },
+            error,
         }) => {
-            assert!(reason.contains("1099511627776"), "{reason}");
+            assert!(
+                matches!(
+                    error,
+                    DecodeError::TooLarge {
+                        declared: 1099511627776,
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+            assert!(error.to_string().contains("1099511627776"), "{error}");
         }
         other => panic!("party 0: expected a malformed frame from party 2, got {other:?}"),
     }

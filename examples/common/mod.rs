@@ -1,5 +1,8 @@
 //! Shared by the examples: `--domain plain|fixed|shared` and `--ring 64|128`.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several examples, each of which uses only some of it"
+)]
 
 use privml::SharedConfig;
 use privml::runner::{DomainKind, Exec};

@@ -155,7 +155,6 @@ pub fn load_bundled(name: &str) -> Result<Dataset> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
 

@@ -277,7 +277,6 @@ fn list_columns(header: &[String]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
     use crate::data::test_csv as ds;

@@ -519,7 +519,6 @@ pub fn train_test_split(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
     use crate::data::test_csv as ds;

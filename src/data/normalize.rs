@@ -273,7 +273,6 @@ impl Normalizer {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
     use ndarray::array;

@@ -161,7 +161,13 @@ pub struct RoundAggregator {
     opts: AggregationOptions,
     share: ShareParams,
     // Always `None` without the `he` feature (`HeSide` is then uninhabited).
-    #[cfg_attr(not(feature = "he"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "he"),
+        expect(
+            dead_code,
+            reason = "without `he`, `HeSide` is uninhabited and the field never read"
+        )
+    )]
     he: Option<HeSide>,
 }
 

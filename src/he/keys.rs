@@ -4,7 +4,7 @@ use fhe::bfv::{self, Ciphertext, Encoding, Plaintext};
 use fhe_traits::{
     DeserializeParametrized, FheDecoder, FheDecrypter, FheEncoder, FheEncrypter, Serialize,
 };
-use rand::{CryptoRng, TryRng};
+use rand::CryptoRng;
 use rand09::SeedableRng;
 use rand09::rngs::StdRng as BackendRng;
 use rayon::prelude::*;
@@ -30,9 +30,7 @@ fn backend_err(op: &'static str) -> impl Fn(fhe::Error) -> Error {
 fn os_seeds(n: usize) -> Result<Vec<BackendSeed>> {
     let mut seeds = vec![[0u8; 32]; n];
     for s in &mut seeds {
-        rand::rngs::SysRng
-            .try_fill_bytes(s)
-            .map_err(|e| Error::Io(std::io::Error::other(format!("OS RNG failed: {e}"))))?;
+        crate::ring::prg::fill_from_os(s)?;
     }
     Ok(seeds)
 }

@@ -175,7 +175,10 @@ impl Party {
     /// `ys[k]` (replicated shares, flattened). `index[k]` maps element e of
     /// y_k to the element of x it is multiplied by (broadcasting); `None`
     /// means y_k has x's shape.
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "(d, d·y_k) as pairs of share vectors, the layout of replicated shares throughout mpc; a named type would be used once"
+    )]
     pub fn nonneg_select<T: RingElement>(
         &mut self,
         x: (&[T], &[T]),

@@ -22,7 +22,6 @@ pub struct Party {
 
 /// Sub-stream numbers within one operation (see [`PrfKey::stream`](crate::ring::prg::PrfKey::stream)).
 pub(crate) mod sub {
-    #![allow(dead_code)]
     pub const SHARE: u8 = 0;
     pub const ZERO: u8 = 1;
 }

@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FileOp, Result};
 use crate::party_id::PartyId;
 
 #[derive(Deserialize)]
@@ -147,10 +147,7 @@ fn seconds(path: &Path, name: &str, v: Option<f64>) -> Result<Option<Duration>> 
 impl PartiesConfig {
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::BadFile {
-            path: path.display().to_string(),
-            reason: format!("cannot read the parties file: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::file(FileOp::Read, path, e))?;
         Self::parse(&text, path)
     }
 
@@ -305,9 +302,16 @@ key = "p1.key"
         let only_two = GOOD.split("[[party]]\nid = 1").next().unwrap();
         let e = err(only_two);
         assert!(e.contains("no [[party]] entry for party 1"), "{e}");
-        let e = PartiesConfig::load(Path::new("/nonexistent/parties.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot read the parties file"), "{e}");
+        let missing = Path::new("/nonexistent/parties.toml");
+        let e = PartiesConfig::load(missing).unwrap_err();
+        assert!(
+            matches!(&e, Error::FileIo { op: FileOp::Read, path, .. } if path == missing),
+            "{e:?}"
+        );
+        let e = e.to_string();
+        assert!(
+            e.contains("cannot read") && e.contains("/nonexistent/parties.toml"),
+            "{e}"
+        );
     }
 }

@@ -52,6 +52,7 @@
 use std::io::{self, Read, Write};
 
 use super::Frame;
+use crate::error::DecodeError;
 use crate::ring::{Payload, RingElement};
 
 /// Bytes of the fixed frame header.
@@ -137,6 +138,44 @@ pub enum FrameError {
     /// The underlying reader failed.
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+impl FrameError {
+    /// What is wrong with the bytes, as the crate's [`DecodeError`]; `None`
+    /// for a stream that ended between frames or failed ([`FrameError::Closed`],
+    /// [`FrameError::Io`]), which are transport failures, not bad bytes.
+    pub fn decode_error(&self) -> Option<DecodeError> {
+        Some(match self {
+            FrameError::Closed | FrameError::Io(_) => return None,
+            FrameError::Truncated { got, expected } => DecodeError::Truncated {
+                needed: *expected,
+                available: *got,
+            },
+            FrameError::BadMagic(_) => DecodeError::BadMagic {
+                expected: "privml frame",
+            },
+            FrameError::BadVersion { got } => DecodeError::UnsupportedVersion {
+                found: u32::from(*got),
+                supported: u32::from(VERSION),
+            },
+            FrameError::BadKind(_) => DecodeError::BadField {
+                field: "kind",
+                reason: self.to_string(),
+            },
+            FrameError::BadReserved(_) => DecodeError::BadField {
+                field: "reserved",
+                reason: self.to_string(),
+            },
+            FrameError::BadLength { .. } => DecodeError::BadField {
+                field: "length",
+                reason: self.to_string(),
+            },
+            FrameError::TooLarge { len, max } => DecodeError::TooLarge {
+                declared: *len,
+                max: *max,
+            },
+        })
+    }
 }
 
 /// A checked header.
@@ -429,6 +468,31 @@ mod tests {
             decode_header(&encode_header(KIND_ABORT, 0, 1 << 20), 1 << 30),
             Err(FrameError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn decode_errors_of_bad_bytes_only() {
+        let too_large = decode_header(&encode_header(1, 0, 2048), 1024).unwrap_err();
+        assert_eq!(
+            too_large.decode_error(),
+            Some(DecodeError::TooLarge {
+                declared: 2048,
+                max: 1024
+            })
+        );
+        let truncated = read_message(&mut &encode_header(1, 0, 8)[..], 1024).unwrap_err();
+        assert_eq!(
+            truncated.decode_error(),
+            Some(DecodeError::Truncated {
+                needed: HEADER_LEN as u64 + 8,
+                available: HEADER_LEN as u64
+            })
+        );
+        assert_eq!(FrameError::Closed.decode_error(), None);
+        assert_eq!(
+            FrameError::Io(io::ErrorKind::BrokenPipe.into()).decode_error(),
+            None
+        );
     }
 
     #[test]

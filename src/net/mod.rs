@@ -8,7 +8,7 @@
 //!   belongs to, so that two parties that have fallen out of step notice at
 //!   the first message instead of computing garbage;
 //! - checks that every frame has the element type and length the protocol
-//!   expects ([`Error::MalformedFrame`] otherwise);
+//!   expects ([`Error::Decode`] of a `"frame"` from the peer otherwise);
 //! - turns a closed channel into [`Error::PeerDisconnected`] and a silent
 //!   peer into [`Error::Timeout`], naming the peer and the operation;
 //! - counts the bytes, frames and rounds this party sent ([`NetStats`]),
@@ -30,7 +30,7 @@ pub mod tls;
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Origin, Result};
 use crate::ring::{Payload, RingElement};
 
 /// One message: the round it belongs to and its payload.
@@ -50,7 +50,7 @@ pub enum ChannelError {
     /// Nothing arrived within the timeout.
     Timeout,
     /// Bytes arrived that do not form a valid frame.
-    Malformed(String),
+    Malformed(DecodeError),
 }
 
 /// A bidirectional, ordered, reliable link to one peer.
@@ -185,11 +185,19 @@ impl Net {
                 op: self.op.to_string(),
                 timeout: self.timeout,
             },
-            ChannelError::Malformed(reason) => Error::MalformedFrame {
+            ChannelError::Malformed(error) => self.malformed(peer, error),
+        }
+    }
+
+    /// A frame from `peer` that is not what the current round expects.
+    fn malformed(&self, peer: usize, error: DecodeError) -> Error {
+        Error::Decode {
+            what: "frame",
+            origin: Origin::Peer {
                 party: peer,
                 op: self.op.to_string(),
-                reason,
             },
+            error,
         }
     }
 
@@ -218,40 +226,40 @@ impl Net {
         let r = self.channel(peer)?.recv(timeout);
         let frame = r.map_err(|e| self.map_err(peer, e))?;
         if frame.round != self.stats.rounds {
-            return Err(Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: format!(
-                    "out of step: frame of round {} arrived in round {}",
-                    frame.round, self.stats.rounds
-                ),
-            });
+            return Err(self.malformed(
+                peer,
+                DecodeError::BadField {
+                    field: "round",
+                    reason: format!(
+                        "out of step: frame of round {} arrived in round {}",
+                        frame.round, self.stats.rounds
+                    ),
+                },
+            ));
         }
         Ok(frame)
     }
 
     /// Receives exactly `len` ring elements from `peer` (any other type or
-    /// length is a [`Error::MalformedFrame`]).
+    /// length is an [`Error::Decode`]).
     pub fn recv_elems<T: RingElement>(&mut self, peer: usize, len: usize) -> Result<Vec<T>> {
         let frame = self.recv_frame(peer)?;
         let v = match frame.payload {
-            Payload::Bytes(b) => T::from_bytes_payload(&b).map_err(|e| Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: e.to_string(),
-            })?,
-            p => T::from_payload(p).map_err(|kind| Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: format!("expected {} elements, got {kind}", T::NAME),
+            Payload::Bytes(b) => {
+                T::from_bytes_payload(&b).map_err(|e| self.malformed(peer, e.into()))?
+            }
+            p => T::from_payload(p).map_err(|kind| {
+                self.malformed(peer, wrong_kind(format!("{} elements", T::NAME), kind))
             })?,
         };
         if v.len() != len {
-            return Err(Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: format!("expected {len} elements, got {}", v.len()),
-            });
+            return Err(self.malformed(
+                peer,
+                DecodeError::WrongLength {
+                    expected: len as u64,
+                    found: v.len() as u64,
+                },
+            ));
         }
         Ok(v)
     }
@@ -261,15 +269,14 @@ impl Net {
         let frame = self.recv_frame(peer)?;
         match frame.payload {
             Payload::Bytes(b) if b.len() <= max => Ok(b),
-            p => Err(Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: format!(
-                    "expected at most {max} bytes, got {} of {}",
-                    p.byte_len(),
-                    p.kind_name()
-                ),
-            }),
+            Payload::Bytes(b) => Err(self.malformed(
+                peer,
+                DecodeError::TooLarge {
+                    declared: b.len() as u64,
+                    max: max as u64,
+                },
+            )),
+            p => Err(self.malformed(peer, wrong_kind("bytes", p.kind_name()))),
         }
     }
 
@@ -278,15 +285,22 @@ impl Net {
         let frame = self.recv_frame(peer)?;
         match frame.payload {
             Payload::Bytes(b) if b.len() == len => Ok(b),
-            p => Err(Error::MalformedFrame {
-                party: peer,
-                op: self.op.to_string(),
-                reason: format!(
-                    "expected {len} bytes, got {} of {}",
-                    p.byte_len(),
-                    p.kind_name()
-                ),
-            }),
+            Payload::Bytes(b) => Err(self.malformed(
+                peer,
+                DecodeError::WrongLength {
+                    expected: len as u64,
+                    found: b.len() as u64,
+                },
+            )),
+            p => Err(self.malformed(peer, wrong_kind("bytes", p.kind_name()))),
         }
+    }
+}
+
+/// A payload of another element type than the protocol expects.
+fn wrong_kind(expected: impl Into<String>, found: &str) -> DecodeError {
+    DecodeError::WrongKind {
+        expected: expected.into(),
+        found: found.to_string(),
     }
 }

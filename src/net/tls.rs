@@ -31,7 +31,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
-use crate::error::{Error, Result, TlsError};
+use crate::error::{Error, FileOp, Result, TlsError};
 use crate::party_id::PartyId;
 
 /// The name in party `id`'s certificate: `party{id}.privml`.
@@ -49,7 +49,7 @@ fn server_name(id: PartyId) -> Result<ServerName<'static>> {
 }
 
 /// A rustls error with what this party was doing.
-fn rustls_error(context: &str, source: rustls::Error) -> Error {
+pub(super) fn rustls_error(context: &str, source: rustls::Error) -> Error {
     Error::Tls(TlsError::Rustls {
         context: context.to_string(),
         source,
@@ -76,7 +76,7 @@ fn bad_file(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| bad_file(path, format!("cannot read: {e}")))
+    std::fs::read(path).map_err(|e| Error::file(FileOp::Read, path, e))
 }
 
 /// Reads all certificates of a PEM file (at least one).
@@ -344,7 +344,7 @@ fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    let io = |e: std::io::Error| bad_file(path, format!("cannot write: {e}"));
+    let io = |e: std::io::Error| Error::file(FileOp::Write, path, e);
     let mut f = o.open(path).map_err(io)?;
     #[cfg(unix)]
     if secret {
@@ -415,7 +415,7 @@ pub fn keygen(
         "party2.key",
         "parties.toml",
     ];
-    std::fs::create_dir_all(dir).map_err(|e| bad_file(dir, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(FileOp::CreateDir, dir, e))?;
     if !overwrite {
         let existing: Vec<String> = names
             .iter()

@@ -10,7 +10,10 @@
 //! run on rayon's pool when the product is large enough to pay for it.
 //!
 //! This is the only module with `unsafe`: calling a `#[target_feature]`
-//! function is unsafe, and each call is guarded by a run-time feature check.
+//! function is unsafe, and each call is guarded by a run-time check of every
+//! feature the called copy is compiled with. The module is private to the
+//! crate; [`matmul`] and [`matmul_acc`] are re-exported from
+//! [`ring`](crate::ring) as safe functions.
 
 use rayon::prelude::*;
 
@@ -98,8 +101,10 @@ fn row_tail<T: RingElement>(
     }
 }
 
-/// The portable kernel (no target features); exposed for cross-checking.
-pub fn matmul_acc_portable<T: RingElement>(
+/// The portable kernel (no target features), for cross-checking the
+/// dispatched copies.
+#[cfg(test)]
+fn matmul_acc_portable<T: RingElement>(
     a: &[T],
     b: &[T],
     c: &mut [T],
@@ -110,13 +115,24 @@ pub fn matmul_acc_portable<T: RingElement>(
     matmul_acc_body(a, b, c, m, k, n)
 }
 
+/// The AVX2 and AVX-512 copies of the kernel and the run-time choice
+/// between them. Each copy's `#[target_feature]` list names every feature it
+/// is compiled with, including those the compiler would imply (AVX-512F
+/// implies AVX2, FMA and F16C; AVX2, FMA and F16C imply AVX, which implies
+/// SSE4.2, SSE4.1, SSSE3 and SSE3; SSE and SSE2 are part of x86-64 itself),
+/// and the check before each call tests exactly that list.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "calling a #[target_feature] function is unsafe; each call is guarded by a run-time check of every feature it is compiled with"
+)]
 mod x86 {
+    use std::arch::is_x86_feature_detected as has;
+
     use super::*;
 
-    #[target_feature(enable = "avx2")]
-    pub(super) fn matmul_acc_avx2<T: RingElement>(
+    #[target_feature(enable = "avx2,avx,sse4.2,sse4.1,ssse3,sse3")]
+    fn matmul_acc_avx2<T: RingElement>(
         a: &[T],
         b: &[T],
         c: &mut [T],
@@ -127,8 +143,20 @@ mod x86 {
         matmul_acc_body(a, b, c, m, k, n)
     }
 
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    pub(super) fn matmul_acc_avx512<T: RingElement>(
+    /// Whether the CPU has every feature of [`matmul_acc_avx2`]'s list.
+    fn has_avx2_features() -> bool {
+        has!("avx2")
+            && has!("avx")
+            && has!("sse4.2")
+            && has!("sse4.1")
+            && has!("ssse3")
+            && has!("sse3")
+    }
+
+    #[target_feature(
+        enable = "avx512f,avx512dq,avx512vl,avx2,fma,f16c,avx,sse4.2,sse4.1,ssse3,sse3"
+    )]
+    fn matmul_acc_avx512<T: RingElement>(
         a: &[T],
         b: &[T],
         c: &mut [T],
@@ -137,6 +165,39 @@ mod x86 {
         n: usize,
     ) {
         matmul_acc_body(a, b, c, m, k, n)
+    }
+
+    /// Whether the CPU has every feature of [`matmul_acc_avx512`]'s list.
+    fn has_avx512_features() -> bool {
+        has!("avx512f")
+            && has!("avx512dq")
+            && has!("avx512vl")
+            && has!("fma")
+            && has!("f16c")
+            && has_avx2_features()
+    }
+
+    /// The copies of the kernel, fastest first.
+    #[derive(Clone, Copy)]
+    enum Variant {
+        Avx512,
+        Avx2,
+        Portable,
+    }
+
+    /// The copy to run, chosen once per process (the feature checks cost
+    /// about 7 ns; a product can be a handful of multiply-adds).
+    fn best_variant() -> Variant {
+        static CHOICE: std::sync::OnceLock<Variant> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            if has_avx512_features() {
+                Variant::Avx512
+            } else if has_avx2_features() {
+                Variant::Avx2
+            } else {
+                Variant::Portable
+            }
+        })
     }
 
     pub(super) fn dispatch<T: RingElement>(
@@ -147,17 +208,56 @@ mod x86 {
         k: usize,
         n: usize,
     ) {
-        if std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU supports AVX-512F/DQ/VL (checked just above), which is
-            // all that the target_feature attribute of this function requires.
-            unsafe { matmul_acc_avx512(a, b, c, m, k, n) }
-        } else if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { matmul_acc_avx2(a, b, c, m, k, n) }
-        } else {
-            matmul_acc_body(a, b, c, m, k, n)
+        match best_variant() {
+            // SAFETY: `matmul_acc_avx512` is compiled with AVX-512F,
+            // AVX-512DQ, AVX-512VL, AVX2, FMA, F16C, AVX, SSE4.2, SSE4.1,
+            // SSSE3 and SSE3, and `best_variant` is `Avx512` only after
+            // `has_avx512_features` found that this CPU supports every one
+            // of them. That is the only requirement of the call: the function
+            // itself is safe code.
+            Variant::Avx512 => unsafe { matmul_acc_avx512(a, b, c, m, k, n) },
+            // SAFETY: `matmul_acc_avx2` is compiled with AVX2, AVX, SSE4.2,
+            // SSE4.1, SSSE3 and SSE3, and `best_variant` is `Avx2` only after
+            // `has_avx2_features` found that this CPU supports every one of
+            // them. That is the only requirement of the call: the function
+            // itself is safe code.
+            Variant::Avx2 => unsafe { matmul_acc_avx2(a, b, c, m, k, n) },
+            Variant::Portable => matmul_acc_body(a, b, c, m, k, n),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::ring::prg::{AesPrg, Seed};
+
+        /// Every copy this CPU can run agrees with the portable one (the
+        /// dispatcher only ever runs the best, so the AVX2 copy is otherwise
+        /// untested on AVX-512 machines).
+        #[test]
+        fn every_supported_copy_matches_the_portable_one() {
+            let (m, k, n) = (9, 140, 37);
+            let mut g = AesPrg::new(&Seed::from_u64(5));
+            let a: Vec<u64> = g.vec(m * k);
+            let b: Vec<u64> = g.vec(k * n);
+            let mut want = vec![0u64; m * n];
+            matmul_acc_body(&a, &b, &mut want, m, k, n);
+            if has_avx2_features() {
+                let mut c = vec![0u64; m * n];
+                // SAFETY: `has_avx2_features` found every feature
+                // `matmul_acc_avx2` is compiled with (AVX2, AVX, SSE4.2,
+                // SSE4.1, SSSE3, SSE3).
+                unsafe { matmul_acc_avx2(&a, &b, &mut c, m, k, n) };
+                assert_eq!(c, want, "AVX2 copy");
+            }
+            if has_avx512_features() {
+                let mut c = vec![0u64; m * n];
+                // SAFETY: `has_avx512_features` found every feature
+                // `matmul_acc_avx512` is compiled with (AVX-512F, AVX-512DQ,
+                // AVX-512VL, AVX2, FMA, F16C, AVX, SSE4.2, SSE4.1, SSSE3, SSE3).
+                unsafe { matmul_acc_avx512(&a, &b, &mut c, m, k, n) };
+                assert_eq!(c, want, "AVX-512 copy");
+            }
         }
     }
 }
@@ -184,7 +284,7 @@ fn matmul_acc_serial<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k:
 /// # Examples
 ///
 /// ```
-/// use privml::ring::kernels::matmul_acc;
+/// use privml::ring::matmul_acc;
 /// let a = [1u64, 2, 3, 4]; // 2 x 2
 /// let b = [5u64, 6, 7, 8];
 /// let mut c = [0u64; 4];

@@ -22,14 +22,20 @@
 //! assert_eq!(back, [1, 2]);
 //! ```
 
-pub mod kernels;
+// The only module with `unsafe` (target-feature dispatch); its safe entry
+// points are re-exported below.
+pub(crate) mod kernels;
 pub mod prg;
+
+pub use kernels::{matmul, matmul_acc};
 
 use std::borrow::Cow;
 use std::fmt::Debug;
 
 use num_traits::{One, WrappingAdd, WrappingMul, WrappingNeg, WrappingSub, Zero};
 use rand_core::Rng;
+
+use crate::error::DecodeError;
 
 /// A message payload: ring elements travel as typed vectors so that the
 /// in-memory transport moves them without copying, and the TCP transport
@@ -180,6 +186,15 @@ pub struct LengthError {
 impl std::fmt::Display for LengthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "expected {} bytes, got {}", self.expected, self.got)
+    }
+}
+
+impl From<LengthError> for DecodeError {
+    fn from(e: LengthError) -> Self {
+        DecodeError::WrongLength {
+            expected: e.expected as u64,
+            found: e.got as u64,
+        }
     }
 }
 

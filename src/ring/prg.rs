@@ -34,17 +34,37 @@ use rand_core::{TryCryptoRng, TryRng};
 use super::RingElement;
 use crate::error::{Error, Result};
 
+/// Fills `buf` from the operating system's cryptographic RNG: the source of
+/// every seed and key that is not fixed for a test.
+///
+/// # Errors
+///
+/// [`Error::OsRng`] if the operating system cannot provide randomness (there
+/// is no fallback to a weaker source).
+///
+/// # Examples
+///
+/// ```
+/// let mut key = [0u8; 32];
+/// privml::ring::prg::fill_from_os(&mut key)?;
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn fill_from_os(buf: &mut [u8]) -> Result<()> {
+    rand::rngs::SysRng
+        .try_fill_bytes(buf)
+        .map_err(|e| Error::OsRng(e.into()))
+}
+
 /// A 128-bit PRG seed. It is a secret: no `Display`, and `Debug` shows nothing.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Seed([u8; 16]);
 
 impl Seed {
-    /// A fresh seed from the operating system's cryptographic RNG.
+    /// A fresh seed from the operating system's cryptographic RNG
+    /// ([`Error::OsRng`] if it fails).
     pub fn random() -> Result<Self> {
         let mut s = [0u8; 16];
-        rand::rngs::SysRng
-            .try_fill_bytes(&mut s)
-            .map_err(|e| Error::Io(std::io::Error::other(format!("OS RNG failed: {e}"))))?;
+        fill_from_os(&mut s)?;
         Ok(Seed(s))
     }
 

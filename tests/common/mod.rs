@@ -1,7 +1,10 @@
 //! Random programs over the `Ring` trait, an interpreter that runs them on
 //! any domain, and a forward error analysis that gives the tolerance a
 //! fixed-point run must meet against the f64 reference.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only some of it"
+)]
 
 use ndarray::{Array2, ArrayD};
 use privml::{Result, Ring};

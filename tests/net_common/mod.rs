@@ -1,5 +1,8 @@
 //! Helpers of the network tests: temporary deployments on free loopback ports.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only some of it"
+)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,10 @@
 //! empty directory with a recognisable name, removed when dropped (also when
 //! the test fails), so parallel tests never share files and nothing is left
 //! behind in the system's temporary directory.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each integration test binary includes this module and uses a different part of it"
+)]
 
 use std::ffi::OsStr;
 use std::ops::Deref;

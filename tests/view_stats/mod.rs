@@ -1,7 +1,10 @@
 //! Statistics for the privacy tests: is a party's (or a server's) view
 //! distinguishable between two secrets, and is it uniform? Shared by
 //! `privacy.rs` and `federated.rs`.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only some of it"
+)]
 
 /// Chi-square 0.9999 quantile for 255 degrees of freedom (Wilson–Hilferty).
 pub const CHI2_255: f64 = 348.0;

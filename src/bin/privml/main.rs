@@ -1,4 +1,6 @@
 //! `privml`: private machine learning with three-party secret sharing.
+// Arguments and files reach most of this binary: no `unwrap()` (see src/lib.rs).
+#![warn(clippy::unwrap_used)]
 
 /// `print!` for the command's results. If stdout is closed (piped into
 /// `head`, say), the program ends quietly instead of panicking; any other

@@ -41,13 +41,13 @@
 //! # Failures
 //!
 //! - [`Channel::recv`] waits at most its timeout for the next frame
-//!   ([`ChannelError::Timeout`]);
+//!   ([`ChannelError::Timeout`](super::ChannelError::Timeout));
 //! - a send blocked longer than [`ConnectOptions::io_timeout`] (a peer
-//!   that stopped reading) is [`ChannelError::Timeout`];
+//!   that stopped reading) is [`ChannelError::Timeout`](super::ChannelError::Timeout);
 //! - end of stream, with or without TLS `close_notify`, or a reset, is
-//!   [`ChannelError::Disconnected`] once the frames before it are consumed;
+//!   [`ChannelError::Disconnected`](super::ChannelError::Disconnected) once the frames before it are consumed;
 //! - a frame that does not decode, or a TLS record that does not
-//!   authenticate, is [`ChannelError::Malformed`]. Payloads above
+//!   authenticate, is [`ChannelError::Malformed`](super::ChannelError::Malformed). Payloads above
 //!   [`ConnectOptions::max_frame_bytes`] are refused from the header alone.
 //!
 //! A party that stops on an error can tell its remaining peer why with
@@ -57,6 +57,13 @@
 //! disconnected during mul" instead of blaming the messenger).
 //! Dropping a channel sends TLS `close_notify` and shuts the socket for
 //! writing.
+//!
+//! # Layout
+//!
+//! This file sets the connections up (listening, dialling with retries,
+//! accepting, deadlines); `hello.rs` is the hello's format; `channel.rs` is
+//! the channel I/O over an established connection (sending, the reader
+//! thread, abort frames, counters).
 //!
 //! # Examples
 //!
@@ -78,19 +85,23 @@
 //! # Ok::<(), privml::Error>(())
 //! ```
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+mod channel;
+mod hello;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
+use self::channel::Link;
+pub use self::channel::{FLUSH_BYTES, LinkHandle, TlsChannel, WireStats};
+use self::hello::{hello_body, hello_session, parse_hello};
 use super::config::PartiesConfig;
-use super::frame::{self, FrameError, HEADER_LEN, KIND_ABORT, KIND_HELLO, Message};
-use super::tls::{self, Credentials};
-use super::{Channel, ChannelError, DEFAULT_TIMEOUT, Frame};
+use super::frame::{self, FrameError, KIND_HELLO, Message};
+use super::tls::{self, Credentials, rustls_error};
+use super::{Channel, DEFAULT_TIMEOUT};
 use crate::error::{DecodeError, Error, Origin, Result, TlsError};
 use crate::party_id::PartyId;
 
@@ -101,19 +112,6 @@ pub const DEFAULT_CONNECT_DEADLINE: Duration = Duration::from_secs(60);
 /// Longest a listening party waits for one client's handshake (so that a
 /// stray client cannot hold up the set-up for long).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Ciphertext is handed to the socket in batches of about this size.
-pub const FLUSH_BYTES: usize = 256 * 1024;
-/// Payloads up to this size are copied behind their header and sent as one
-/// TLS record; larger ones are sent from the tensor's memory.
-const SMALL_FRAME: usize = 4096;
-/// Socket reads are at most this large.
-const READ_BUF: usize = 64 * 1024;
-/// Longest the reason in an abort frame may be.
-const MAX_ABORT_REASON: usize = 4096;
-/// Longest the job description in a hello may be.
-const MAX_SESSION: usize = 16 * 1024;
-/// Version of the hello body.
-const HELLO_VERSION: u8 = 1;
 
 /// Settings of the connection set-up and the links.
 #[derive(Debug, Clone)]
@@ -163,432 +161,6 @@ impl ConnectOptions {
     }
 }
 
-/// What one link carried, as counted by the transport.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WireStats {
-    /// Data frames sent.
-    pub frames_sent: u64,
-    /// Payload bytes of those frames.
-    pub payload_bytes_sent: u64,
-    /// Header bytes of those frames.
-    pub header_bytes_sent: u64,
-    /// Bytes handed to the socket after set-up (TLS records of data,
-    /// control frames and alerts).
-    pub tls_bytes_sent: u64,
-    /// Bytes read from the socket after set-up.
-    pub tls_bytes_received: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    frames: AtomicU64,
-    payload: AtomicU64,
-    header: AtomicU64,
-    tls_sent: AtomicU64,
-    tls_received: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The sending side of a connection: the socket and a ciphertext buffer.
-struct Out {
-    sock: TcpStream,
-    buf: Vec<u8>,
-    broken: bool,
-}
-
-/// One TLS connection, shared by the channel (sending) and its reader
-/// thread (receiving). Lock order: `out`, then `conn`; `conn` is never held
-/// during socket I/O.
-struct Io {
-    conn: Mutex<Connection>,
-    out: Mutex<Out>,
-    closed: AtomicBool,
-    peer_abort: Mutex<Option<String>>,
-    counters: Counters,
-}
-
-impl Io {
-    fn drain_into(&self, buf: &mut Vec<u8>) -> io::Result<()> {
-        let mut c = lock(&self.conn);
-        while c.wants_write() {
-            c.write_tls(buf)?;
-        }
-        Ok(())
-    }
-
-    fn flush_out(&self, out: &mut Out) -> io::Result<()> {
-        if !out.buf.is_empty() {
-            out.sock.write_all(&out.buf)?;
-            self.counters
-                .tls_sent
-                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-            out.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// Encrypts and sends `parts` in order, as one uninterrupted sequence.
-    fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut out = lock(&self.out);
-        if out.broken {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the link failed earlier",
-            ));
-        }
-        let r = self.write_parts_locked(&mut out, parts);
-        if r.is_err() {
-            out.broken = true;
-        }
-        r
-    }
-
-    fn write_parts_locked(&self, out: &mut Out, parts: &[&[u8]]) -> io::Result<()> {
-        for part in parts {
-            let mut rest = *part;
-            while !rest.is_empty() {
-                {
-                    let mut c = lock(&self.conn);
-                    let n = c.writer().write(rest)?;
-                    rest = &rest[n..];
-                    while c.wants_write() {
-                        c.write_tls(&mut out.buf)?;
-                    }
-                    if n == 0 && out.buf.is_empty() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the TLS connection accepts no more data",
-                        ));
-                    }
-                }
-                if out.buf.len() >= FLUSH_BYTES {
-                    self.flush_out(out)?;
-                }
-            }
-        }
-        self.drain_into(&mut out.buf)?;
-        self.flush_out(out)
-    }
-
-    /// Sends what TLS has queued (alerts, key updates) unless a sender is
-    /// busy, in which case its next batch carries it.
-    fn try_flush(&self) {
-        let mut out = match self.out.try_lock() {
-            Ok(o) => o,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        if out.broken {
-            return;
-        }
-        let mut buf = std::mem::take(&mut out.buf);
-        if self.drain_into(&mut buf).is_ok() {
-            out.buf = buf;
-            if self.flush_out(&mut out).is_err() {
-                out.broken = true;
-            }
-        }
-    }
-
-    /// Sends `close_notify` (best effort, bounded wait) and shuts the socket
-    /// for writing. The reader thread ends when the peer closes too.
-    fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let mut out = lock(&self.out);
-        if !out.broken {
-            let _ = out.sock.set_write_timeout(Some(Duration::from_secs(2)));
-            lock(&self.conn).send_close_notify();
-            let mut buf = std::mem::take(&mut out.buf);
-            if self.drain_into(&mut buf).is_ok() {
-                out.buf = buf;
-                let _ = self.flush_out(&mut out);
-            }
-        }
-        let _ = out.sock.shutdown(Shutdown::Write);
-    }
-}
-
-/// Plaintext reader over the shared TLS state (used by the reader thread).
-struct TlsReader {
-    io: Arc<Io>,
-    sock: TcpStream,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
-}
-
-fn tls_error(e: rustls::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e)
-}
-
-impl Read for TlsReader {
-    fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        if dst.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            {
-                let mut c = lock(&self.io.conn);
-                match c.reader().read(dst) {
-                    Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                let fed = if self.start < self.end {
-                    let mut pending = &self.buf[self.start..self.end];
-                    let n = c.read_tls(&mut pending)?;
-                    self.start += n;
-                    true
-                } else if self.eof {
-                    c.read_tls(&mut io::empty())?;
-                    true
-                } else {
-                    false
-                };
-                let state = c.process_new_packets();
-                let wants_write = c.wants_write();
-                drop(c);
-                if wants_write {
-                    self.io.try_flush();
-                }
-                let state = state.map_err(tls_error)?;
-                if fed || state.plaintext_bytes_to_read() > 0 {
-                    continue;
-                }
-            }
-            let n = self.sock.read(&mut self.buf)?;
-            self.io
-                .counters
-                .tls_received
-                .fetch_add(n as u64, Ordering::Relaxed);
-            if n == 0 {
-                self.eof = true;
-            }
-            self.start = 0;
-            self.end = n;
-        }
-    }
-}
-
-fn is_disconnect(e: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected
-    )
-}
-
-fn reader_loop(mut rd: TlsReader, tx: Sender<std::result::Result<Frame, ChannelError>>, max: u64) {
-    loop {
-        let item = match frame::read_message(&mut rd, max) {
-            Ok(Message::Data(f)) => Ok(f),
-            Ok(Message::Abort(reason)) => {
-                *lock(&rd.io.peer_abort) = Some(reason);
-                Err(ChannelError::Disconnected)
-            }
-            Ok(Message::Hello(_)) => Err(ChannelError::Malformed(
-                "a hello frame after set-up".to_string(),
-            )),
-            Err(FrameError::Closed | FrameError::Truncated { .. }) => {
-                Err(ChannelError::Disconnected)
-            }
-            Err(FrameError::Io(e)) if is_disconnect(&e) => Err(ChannelError::Disconnected),
-            Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
-                Err(ChannelError::Malformed(format!("TLS: {e}")))
-            }
-            Err(FrameError::Io(_)) => Err(ChannelError::Disconnected),
-            Err(e) => Err(ChannelError::Malformed(e.to_string())),
-        };
-        let stop = item.is_err();
-        if tx.send(item).is_err() || stop {
-            return;
-        }
-    }
-}
-
-/// Closes the connection when the last of the channel and its handles goes.
-struct Owner {
-    io: Arc<Io>,
-    peer: PartyId,
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.io.close();
-    }
-}
-
-/// A [`Channel`] to one peer over TCP with mutual TLS. Made by [`connect`].
-pub struct TlsChannel {
-    owner: Arc<Owner>,
-    rx: Receiver<std::result::Result<Frame, ChannelError>>,
-}
-
-impl std::fmt::Debug for TlsChannel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsChannel")
-            .field("peer", &self.owner.peer)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-fn stats_of(io: &Io) -> WireStats {
-    let c = &io.counters;
-    WireStats {
-        frames_sent: c.frames.load(Ordering::Relaxed),
-        payload_bytes_sent: c.payload.load(Ordering::Relaxed),
-        header_bytes_sent: c.header.load(Ordering::Relaxed),
-        tls_bytes_sent: c.tls_sent.load(Ordering::Relaxed),
-        tls_bytes_received: c.tls_received.load(Ordering::Relaxed),
-    }
-}
-
-impl TlsChannel {
-    /// The peer's id.
-    pub fn peer(&self) -> PartyId {
-        self.owner.peer
-    }
-
-    /// What this link carried so far.
-    pub fn stats(&self) -> WireStats {
-        stats_of(&self.owner.io)
-    }
-
-    /// A handle on the same connection that outlives the channel being
-    /// moved into a [`Net`](super::Net) (the connection stays open while a
-    /// handle exists).
-    pub fn handle(&self) -> LinkHandle {
-        LinkHandle {
-            owner: Arc::clone(&self.owner),
-        }
-    }
-
-    fn spawn(link: Link, peer: PartyId, me: PartyId, opts: &ConnectOptions) -> Result<Self> {
-        let Link { conn, sock } = link;
-        sock.set_read_timeout(None)?;
-        sock.set_write_timeout(Some(opts.io_timeout.max(Duration::from_millis(1))))?;
-        let rsock = sock.try_clone()?;
-        let io = Arc::new(Io {
-            conn: Mutex::new(conn),
-            out: Mutex::new(Out {
-                sock,
-                buf: Vec::new(),
-                broken: false,
-            }),
-            closed: AtomicBool::new(false),
-            peer_abort: Mutex::new(None),
-            counters: Counters::default(),
-        });
-        let (tx, rx) = mpsc::channel();
-        let reader = TlsReader {
-            io: Arc::clone(&io),
-            sock: rsock,
-            buf: vec![0; READ_BUF],
-            start: 0,
-            end: 0,
-            eof: false,
-        };
-        let max = opts.max_frame_bytes;
-        std::thread::Builder::new()
-            .name(format!("privml-rx-{me}-from-{peer}"))
-            .spawn(move || reader_loop(reader, tx, max))?;
-        Ok(TlsChannel {
-            owner: Arc::new(Owner { io, peer }),
-            rx,
-        })
-    }
-}
-
-impl Channel for TlsChannel {
-    fn send(&mut self, frame: Frame) -> std::result::Result<(), ChannelError> {
-        let (header, bytes) = frame::frame_parts(&frame);
-        let io = &self.owner.io;
-        let r = if bytes.len() <= SMALL_FRAME {
-            // One TLS record for header and payload: the copy is cheaper
-            // than a second record's 22 bytes of overhead.
-            let mut whole = Vec::with_capacity(HEADER_LEN + bytes.len());
-            whole.extend_from_slice(&header);
-            whole.extend_from_slice(&bytes);
-            io.write_parts(&[&whole])
-        } else {
-            io.write_parts(&[&header, &bytes])
-        };
-        r.map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ChannelError::Timeout,
-            _ => ChannelError::Disconnected,
-        })?;
-        let c = &io.counters;
-        c.frames.fetch_add(1, Ordering::Relaxed);
-        c.header.fetch_add(HEADER_LEN as u64, Ordering::Relaxed);
-        c.payload.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn recv(&mut self, timeout: Duration) -> std::result::Result<Frame, ChannelError> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err(ChannelError::Disconnected),
-        }
-    }
-
-    fn overhead_bytes(&self) -> u64 {
-        self.owner.io.counters.header.load(Ordering::Relaxed)
-    }
-}
-
-/// A second handle on a connection: statistics, and a way to tell the peer
-/// why this party stops. The connection closes when the channel and all
-/// handles are dropped.
-#[derive(Clone)]
-pub struct LinkHandle {
-    owner: Arc<Owner>,
-}
-
-impl std::fmt::Debug for LinkHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkHandle")
-            .field("peer", &self.owner.peer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LinkHandle {
-    /// The peer's id.
-    pub fn peer(&self) -> PartyId {
-        self.owner.peer
-    }
-
-    /// What the link carried so far.
-    pub fn stats(&self) -> WireStats {
-        stats_of(&self.owner.io)
-    }
-
-    /// Tells the peer that this party stops, and why (best effort: ignored
-    /// if the link is already down). The reason is cut at 4 KiB.
-    pub fn abort(&self, reason: &str) {
-        let mut end = reason.len().min(MAX_ABORT_REASON);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        let body = &reason.as_bytes()[..end];
-        let header = frame::encode_header(KIND_ABORT, 0, body.len() as u64);
-        let _ = self.owner.io.write_parts(&[&header, body]);
-    }
-
-    /// The reason the peer gave when it stopped with an abort frame.
-    pub fn peer_abort(&self) -> Option<String> {
-        lock(&self.owner.io.peer_abort).clone()
-    }
-}
-
 /// A party's two links, as [`connect`] returns them.
 #[derive(Debug)]
 pub struct PartyLinks {
@@ -610,12 +182,6 @@ impl PartyLinks {
     }
 }
 
-/// A handshaken connection, before its reader thread starts.
-struct Link {
-    conn: Connection,
-    sock: TcpStream,
-}
-
 /// Party `me`'s links to the other two, as the parties file describes them.
 /// Loads this party's credentials, checks that its certificate names it and
 /// verifies to the CA, then connects as described in the [module
@@ -623,7 +189,8 @@ struct Link {
 ///
 /// # Errors
 ///
-/// [`Error::BadFile`] for unreadable certificates or keys, [`Error::Tls`]
+/// [`Error::FileIo`] for unreadable certificate or key files,
+/// [`Error::BadFile`] for ones that do not parse, [`Error::Tls`]
 /// for credentials that do not fit or a peer that refuses this party's
 /// certificate, [`Error::Unreachable`] for a peer still missing at the
 /// deadline, [`Error::InvalidParameter`] (`job`) when a peer runs a
@@ -675,23 +242,28 @@ pub fn connect_with(
     } else {
         None
     };
+    let setup = Setup {
+        me,
+        addresses,
+        listen,
+        deadline,
+        opts,
+    };
     let mut links: [Option<Link>; 3] = [None, None, None];
     let client = tls::client_config(creds)?;
-    for peer in 0..me {
-        links[peer] = Some(dial(&client, me, peer, &addresses[peer], deadline, opts)?);
+    for (peer, link) in links.iter_mut().enumerate().take(me) {
+        *link = Some(dial(&client, peer, &setup)?);
     }
     if let Some(listener) = listener {
         let allowed: Vec<PartyId> = (me + 1..3).collect();
         let server = tls::server_config(creds, &allowed)?;
-        accept_all(
-            &listener, &server, me, &allowed, addresses, listen, deadline, opts, &mut links,
-        )?;
+        accept_all(&listener, &server, &allowed, &setup, &mut links)?;
     }
     let (n, p) = ((me + 1) % 3, (me + 2) % 3);
     let take = |links: &mut [Option<Link>; 3], k: PartyId| {
         links[k]
             .take()
-            .ok_or_else(|| Error::invalid("links", format!("no link to party {k}")))
+            .ok_or_else(|| Error::internal("tcp::connect_with", format!("no link to party {k}")))
     };
     let next_link = take(&mut links, n)?;
     let prev_link = take(&mut links, p)?;
@@ -701,42 +273,10 @@ pub fn connect_with(
     })
 }
 
-fn hello_body(from: PartyId, to: PartyId, session: &str) -> Vec<u8> {
-    let mut end = session.len().min(MAX_SESSION);
-    while !session.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut b = vec![HELLO_VERSION, from as u8, to as u8];
-    b.extend_from_slice(&session.as_bytes()[..end]);
-    b
-}
-
-/// A hello's (from, to, session).
-fn parse_hello(b: &[u8]) -> std::result::Result<(PartyId, PartyId, String), String> {
-    match b {
-        [HELLO_VERSION, from, to, rest @ ..] if *from < 3 && *to < 3 => Ok((
-            *from as PartyId,
-            *to as PartyId,
-            String::from_utf8_lossy(rest).into_owned(),
-        )),
-        [v, ..] if *v != HELLO_VERSION => {
-            Err(format!("hello version {v}, expected {HELLO_VERSION}"))
-        }
-        _ => Err("malformed hello".to_string()),
-    }
-}
-
 /// `peer` described another job than this party's: the typed error naming
 /// the first field that differs (see [`super::session`]).
 fn session_mismatch(peer: PartyId, ours: &str, theirs: &str) -> Error {
     super::session::mismatch(peer, ours, theirs)
-}
-
-fn rustls_error(context: &str, source: rustls::Error) -> Error {
-    Error::Tls(TlsError::Rustls {
-        context: context.to_string(),
-        source,
-    })
 }
 
 fn bad_hello(peer: PartyId, addr: &str, error: DecodeError) -> Error {
@@ -762,16 +302,23 @@ fn set_timeouts(sock: &TcpStream, t: Duration) -> io::Result<()> {
     sock.set_nodelay(true)
 }
 
-fn dial(
-    cfg: &Arc<ClientConfig>,
+/// This party's side of the set-up: who it is, where everyone is, until
+/// when to try.
+struct Setup<'a> {
     me: PartyId,
-    peer: PartyId,
-    addr: &str,
+    addresses: &'a [String; 3],
+    listen: &'a str,
     deadline: Instant,
-    opts: &ConnectOptions,
-) -> Result<Link> {
+    opts: &'a ConnectOptions,
+}
+
+/// Connects to the lower-id party `peer`, retrying every [`RETRY_PAUSE`]
+/// until the deadline.
+fn dial(cfg: &Arc<ClientConfig>, peer: PartyId, setup: &Setup<'_>) -> Result<Link> {
+    let &Setup { deadline, opts, .. } = setup;
+    let addr = &setup.addresses[peer];
     loop {
-        let last = match dial_once(cfg, me, peer, addr, deadline, opts) {
+        let last = match dial_once(cfg, peer, setup) {
             Ok(link) => return Ok(link),
             Err(Attempt::Fatal(e)) => return Err(e),
             Err(Attempt::Retry(reason)) => reason,
@@ -787,14 +334,16 @@ fn dial(
     }
 }
 
+/// One attempt of [`dial`]: connect, TLS handshake, hellos.
 fn dial_once(
     cfg: &Arc<ClientConfig>,
-    me: PartyId,
     peer: PartyId,
-    addr: &str,
-    deadline: Instant,
-    opts: &ConnectOptions,
+    setup: &Setup<'_>,
 ) -> std::result::Result<Link, Attempt> {
+    let &Setup {
+        me, deadline, opts, ..
+    } = setup;
+    let addr = setup.addresses[peer].as_str();
     let remaining = deadline.saturating_duration_since(Instant::now());
     let resolved: Vec<SocketAddr> = addr
         .to_socket_addrs()
@@ -865,26 +414,14 @@ fn dial_once(
             ));
         }
         Err(e) => {
-            return Err(Attempt::Fatal(bad_hello(
-                peer,
-                addr,
-                DecodeError::BadField {
-                    field: "frame",
-                    reason: e.to_string(),
-                },
-            )));
+            return Err(match e.decode_error() {
+                Some(error) => Attempt::Fatal(bad_hello(peer, addr, error)),
+                None => Attempt::Retry(e.to_string()),
+            });
         }
     };
-    let (from, to, session) = parse_hello(&reply).map_err(|e| {
-        Attempt::Fatal(bad_hello(
-            peer,
-            addr,
-            DecodeError::BadField {
-                field: "hello",
-                reason: e,
-            },
-        ))
-    })?;
+    let (from, to, session) =
+        parse_hello(&reply).map_err(|e| Attempt::Fatal(bad_hello(peer, addr, e)))?;
     if from != peer || to != me {
         return Err(Attempt::Fatal(Error::Tls(TlsError::WrongPeer {
             expected: format!("party {peer} answering party {me} at {addr}"),
@@ -904,31 +441,28 @@ fn dial_once(
     })
 }
 
-/// The session as a hello carries it (cut like [`hello_body`] cuts it).
-fn hello_session(s: &str) -> String {
-    match parse_hello(&hello_body(0, 0, s)) {
-        Ok((_, _, s)) => s,
-        Err(_) => String::new(),
-    }
-}
-
 enum Incoming {
     Refused(String),
     Fatal(Error),
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Accepts connections until every party in `allowed` has a link (a party
+/// that connects again replaces its earlier link), refusing and logging
+/// clients that do not authenticate as one of them.
 fn accept_all(
     listener: &TcpListener,
     server: &Arc<ServerConfig>,
-    me: PartyId,
     allowed: &[PartyId],
-    addresses: &[String; 3],
-    listen: &str,
-    deadline: Instant,
-    opts: &ConnectOptions,
+    setup: &Setup<'_>,
     links: &mut [Option<Link>; 3],
 ) -> Result<()> {
+    let &Setup {
+        me,
+        addresses,
+        listen,
+        deadline,
+        opts,
+    } = setup;
     listener.set_nonblocking(true)?;
     loop {
         let Some(&missing) = allowed.iter().find(|&&p| links[p].is_none()) else {
@@ -1053,22 +587,4 @@ fn accept_one(
             sock,
         },
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hello_roundtrip_and_cut() {
-        let b = hello_body(2, 0, "demo tutorial");
-        assert_eq!(
-            parse_hello(&b).unwrap(),
-            (2, 0, "demo tutorial".to_string())
-        );
-        assert!(parse_hello(&[9, 0, 1]).is_err());
-        assert!(parse_hello(&[HELLO_VERSION, 3, 1]).is_err());
-        let long = "é".repeat(MAX_SESSION);
-        assert!(hello_session(&long).len() <= MAX_SESSION);
-    }
 }
