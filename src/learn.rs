@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{PartyId, Ring};
+use crate::domain::{PartyId, Ring, Session};
 use crate::error::{Error, Result};
 use crate::model_file::{ModelMeta, SavedModel};
 use crate::nn::{self, MiniBatch, MlpSpec};
@@ -152,7 +152,7 @@ fn input<R: Ring>(
 }
 
 /// A model id known to all parties: party 0 draws it, everyone learns it.
-fn joint_model_id<R: Ring>(r: &mut R) -> Result<[u8; 16]> {
+fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
     let mine = if r.owns(0) {
         Some(crate::ring::prg::Seed::random()?.expose_bytes())
     } else {
@@ -177,7 +177,7 @@ fn file_for<R: Ring>(r: &R, prefix: &std::path::Path) -> PathBuf {
 impl Job for TrainJob<'_> {
     type Output = TrainOutcome;
 
-    fn run<R: Ring>(&self, r: &mut R) -> Result<TrainOutcome> {
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<TrainOutcome> {
         let owner = self.data_owner;
         let mine = if r.owns(owner) {
             let d = self.data.ok_or_else(|| {
@@ -329,7 +329,7 @@ impl Job for PredictJob<'_> {
         self.data_owner
     }
 
-    fn run<R: Ring>(&self, r: &mut R) -> Result<Option<Predictions>> {
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<Option<Predictions>> {
         let path = match &self.model {
             ModelLocation::Prefix(p) => file_for(r, p),
             ModelLocation::File(p) => p.clone(),
