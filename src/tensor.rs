@@ -13,6 +13,24 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use crate::error::{Error, Result};
 
+/// The error for two shapes that do not fit `op`.
+pub fn mismatch(op: &'static str, left: &[usize], right: &[usize]) -> Error {
+    Error::ShapeMismatch {
+        op,
+        left: left.to_vec(),
+        right: right.to_vec(),
+    }
+}
+
+/// `Ok` if `ok`, else the error for shapes that do not fit `op`.
+fn fits(ok: bool, op: &'static str, left: &[usize], right: &[usize]) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(mismatch(op, left, right))
+    }
+}
+
 /// Maps `f` over `a` and `b` broadcast to `a`'s shape.
 pub fn zip_broadcast<A, B, C, F>(
     op: &'static str,
@@ -27,11 +45,7 @@ where
 {
     let bv = b
         .broadcast(a.raw_dim())
-        .ok_or_else(|| Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: b.shape().to_vec(),
-        })?;
+        .ok_or_else(|| mismatch(op, a.shape(), b.shape()))?;
     Ok(Zip::from(a).and(&bv).map_collect(f))
 }
 
@@ -42,39 +56,17 @@ pub fn check_broadcast(op: &'static str, a: &[usize], b: &[usize]) -> Result<()>
             .rev()
             .zip(a.iter().rev())
             .all(|(&bd, &ad)| bd == ad || bd == 1);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        })
-    }
+    fits(ok, op, a, b)
 }
 
 /// Checks that two shapes are equal.
 pub fn check_same(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
-    if a == b {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        })
-    }
+    fits(a == b, op, a, b)
 }
 
 /// For a matrix product of `a` (m x k) and `b` (k x n), returns (m, k, n).
 pub fn matmul_dims(op: &'static str, a: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
-    if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        });
-    }
+    fits(a.len() == 2 && b.len() == 2 && a[1] == b[0], op, a, b)?;
     Ok((a[0], a[1], b[1]))
 }
 
@@ -89,11 +81,7 @@ pub fn row_major<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
 /// A tensor of the given shape from row-major data (lengths are checked).
 pub fn from_vec<T>(op: &'static str, shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>> {
     let len = data.len();
-    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|_| Error::ShapeMismatch {
-        op,
-        left: shape.to_vec(),
-        right: vec![len],
-    })
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|_| mismatch(op, shape, &[len]))
 }
 
 /// For each element of a tensor of shape `big`, the flat index of the
@@ -101,35 +89,17 @@ pub fn from_vec<T>(op: &'static str, shape: &[usize], data: Vec<T>) -> Result<Ar
 pub fn broadcast_index(op: &'static str, big: &[usize], small: &[usize]) -> Result<Vec<usize>> {
     check_broadcast(op, big, small)?;
     let n: usize = small.iter().product();
-    let idx =
-        ArrayD::from_shape_vec(IxDyn(small), (0..n).collect::<Vec<usize>>()).map_err(|_| {
-            Error::ShapeMismatch {
-                op,
-                left: big.to_vec(),
-                right: small.to_vec(),
-            }
-        })?;
+    let idx = ArrayD::from_shape_vec(IxDyn(small), (0..n).collect::<Vec<usize>>())
+        .map_err(|_| mismatch(op, big, small))?;
     let b = idx
         .broadcast(IxDyn(big))
-        .ok_or_else(|| Error::ShapeMismatch {
-            op,
-            left: big.to_vec(),
-            right: small.to_vec(),
-        })?;
+        .ok_or_else(|| mismatch(op, big, small))?;
     Ok(b.iter().copied().collect())
 }
 
 /// Checks an axis index.
 pub fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
-    if axis < shape.len() {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: shape.to_vec(),
-            right: vec![axis],
-        })
-    }
+    fits(axis < shape.len(), op, shape, &[axis])
 }
 
 /// The shape of `shape` with `axis` reduced to length 1 (keep-dims reduction).

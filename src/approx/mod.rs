@@ -62,7 +62,7 @@ pub struct Polynomial {
 }
 
 impl Polynomial {
-    /// p(x) = Σ coeffs[k] x^k.
+    /// p(x) = Σ coeffs\[k\] x^k.
     pub fn new(name: impl Into<String>, coeffs: Vec<f64>) -> Self {
         Polynomial {
             name: name.into(),

@@ -26,6 +26,13 @@ fn check_party(p: PartyId) -> Result<()> {
     }
 }
 
+/// What party `owner` gave: the plaintext domain is every party, so it
+/// needs every owner's value.
+fn given<'v, V: ?Sized>(owner: PartyId, value: Option<&'v V>, what: &'static str) -> Result<&'v V> {
+    check_party(owner)?;
+    value.ok_or(Error::MissingValue { party: owner, what })
+}
+
 impl Clear {
     /// Predicting costs for ring elements of `elem_bytes` bytes.
     pub(crate) fn new(elem_bytes: u64) -> Self {
@@ -60,11 +67,7 @@ impl Clear {
         convert: impl FnOnce(&ArrayD<f64>) -> Result<X>,
     ) -> Result<X> {
         self.tracker.begin_op();
-        check_party(owner)?;
-        let value = value.ok_or(Error::MissingValue {
-            party: owner,
-            what: "input",
-        })?;
+        let value = given(owner, value, "input")?;
         tensor::check_same("input", value.shape(), shape)?;
         let x = convert(value)?;
         self.account(Op::Input { owner }, value.len());
@@ -83,15 +86,10 @@ impl Clear {
         Ok(())
     }
 
-    /// A public announcement: the plaintext domain is every party, so it
-    /// needs the data.
+    /// A public announcement (the data must be given).
     pub(crate) fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
         self.tracker.begin_op();
-        check_party(from)?;
-        let data = data.ok_or(Error::MissingValue {
-            party: from,
-            what: "announcement",
-        })?;
+        let data = given(from, data, "announcement")?;
         self.account(Op::Announce { from }, data.len());
         Ok(data.to_vec())
     }

@@ -64,7 +64,7 @@ pub trait Gadgets: Ring {
         self.add_public(&d2, &ndarray::arr0(-1.0).into_dyn())
     }
 
-    /// [a < b] as 1.0 / 0.0 (b broadcast to a's shape).
+    /// \[a < b\] as 1.0 / 0.0 (b broadcast to a's shape).
     fn less_than(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
         let diff = self.sub(a, b)?;
         let d = self.relu_derivative(&diff)?;

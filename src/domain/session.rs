@@ -1,7 +1,5 @@
-//! What a job needs besides arithmetic: public announcements between the
-//! parties, and saving, loading and cross-checking this evaluator's data of
-//! tensors. Kept apart from the arithmetic core ([`Ring`]) because a model
-//! never needs it; the jobs of [`crate::learn`] do.
+//! [`Session`]: what jobs need from a domain besides the arithmetic core
+//! of [`Ring`], and [`TensorData`], what it saves and loads.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +7,10 @@ use super::{PartyId, Ring};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::ring::RingElement;
 
-/// Session operations of a domain (see the [module documentation](self)).
+/// What a job needs from a domain besides arithmetic: public announcements
+/// between the parties, and saving, loading and cross-checking this
+/// evaluator's data of tensors. A model never needs it; the jobs of
+/// [`crate::learn`] do.
 ///
 /// # Examples
 ///

@@ -273,20 +273,14 @@ impl Party {
                 _ => T::zero(),
             }
         };
-        let da: Vec<T> = (0..n)
-            .map(|i| {
-                t_a[i]
-                    .wrapping_add(&e(true, i))
-                    .wrapping_sub(&two.wrapping_mul(&z[off + i]))
-            })
-            .collect();
-        let db: Vec<T> = (0..n)
-            .map(|i| {
-                t_b[i]
-                    .wrapping_add(&e(false, i))
-                    .wrapping_sub(&two.wrapping_mul(&zb[off + i]))
-            })
-            .collect();
-        Ok(((da, db), outs))
+        let d_side = |t: &[T], tz: &[T], first: bool| -> Vec<T> {
+            (0..n)
+                .map(|i| {
+                    t[i].wrapping_add(&e(first, i))
+                        .wrapping_sub(&two.wrapping_mul(&tz[off + i]))
+                })
+                .collect()
+        };
+        Ok(((d_side(&t_a, &z, true), d_side(&t_b, &zb, false)), outs))
     }
 }

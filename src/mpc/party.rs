@@ -30,7 +30,8 @@ pub(crate) mod sub {
 /// Largest public announcement accepted (16 MiB).
 const MAX_ANNOUNCE: usize = 16 << 20;
 
-fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
+/// dst += src, elementwise.
+pub(super) fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = d.wrapping_add(s);
     }

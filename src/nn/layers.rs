@@ -47,7 +47,7 @@ pub enum Activation {
     Relu,
     /// The piecewise-linear sigmoid clip(slope · x + 1/2, 0, 1) of SecureML
     /// (slope 1) and ABY3; slope 1/4 matches σ'(0) ("hard sigmoid"). Two
-    /// comparisons in one batch; the derivative slope · [0 < t < 1] comes
+    /// comparisons in one batch; the derivative slope · \[0 < t < 1\] comes
     /// with them.
     PiecewiseSigmoid {
         /// Slope of the middle segment.
