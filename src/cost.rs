@@ -305,7 +305,7 @@ impl CostModel {
     /// 2m + n integer products.
     pub fn compare(&self, bits: u32, n: usize, m: usize) -> Comm {
         let words = n.div_ceil(64) as u64;
-        let gates = crate::mpc::compare::msb_gates_per_round(bits);
+        let gates = msb_gates_per_round(bits);
         let mut c = Comm::default();
         for g in &gates {
             c.rounds += 1;
@@ -360,6 +360,32 @@ impl CostModel {
             Op::Trunc => self.trunc(n),
         }
     }
+}
+
+/// AND gates in each round of the sign extraction of `bits`-bit elements
+/// (see [`crate::mpc::compare`]): the carry-save layer (ℓ-1 gates), the
+/// generate bits (ℓ-2), then a carry tree over the ℓ-2 positions 1 … ℓ-2
+/// that combines neighbouring groups, 2 gates per pair except for the
+/// lowest group (1). For ℓ = 64: 8 rounds, 241 gates; ℓ = 128: 9 rounds,
+/// 489 gates.
+///
+/// # Examples
+///
+/// ```
+/// use privml::cost::msb_gates_per_round;
+/// assert_eq!(msb_gates_per_round(64), [63, 62, 61, 29, 15, 7, 3, 1]);
+/// ```
+pub fn msb_gates_per_round(bits: u32) -> Vec<usize> {
+    let l = bits as usize;
+    let mut rounds = vec![l - 1, l - 2];
+    // groups over positions 1..=l-2; only the first group is "lowest"
+    let mut groups = l - 2;
+    while groups > 1 {
+        let pairs = groups / 2;
+        rounds.push(2 * pairs - 1);
+        groups = pairs + groups % 2;
+    }
+    rounds
 }
 
 /// The protocol operations that communicate, for cost accounting.
@@ -469,6 +495,19 @@ mod tests {
             },
         ];
         assert_eq!(Cost::merge_parties(&parts).bytes_sent, [5, 6, 7]);
+    }
+
+    #[test]
+    fn gate_plan_matches_the_documented_counts() {
+        let g64 = msb_gates_per_round(64);
+        assert_eq!(g64.len(), 8);
+        assert_eq!(g64.iter().sum::<usize>(), 241);
+        let g128 = msb_gates_per_round(128);
+        assert_eq!(g128.len(), 9);
+        assert_eq!(
+            g128.iter().sum::<usize>(),
+            127 + 126 + 125 + 61 + 31 + 15 + 7 + 3 + 1
+        );
     }
 
     #[test]

@@ -75,6 +75,17 @@ pub enum Error {
         /// Shape of the right operand (or the requested shape).
         right: Vec<usize>,
     },
+    /// An index past the end of what it indexes (a row of a tensor, an
+    /// element of a gather's source).
+    #[error("index {index} is out of range in {op}: there are {len}")]
+    IndexOutOfRange {
+        /// The operation.
+        op: &'static str,
+        /// The offending index.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
     /// A NaN or infinity where a finite real number is needed.
     #[error("cannot encode non-finite value {value} (element {index}) as fixed point")]
     NonFinite {

@@ -32,8 +32,34 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    Fixed, OverflowPolicy, PartyId, Plain, Ring, Shared, SharedConfig, TensorData, Tracker,
-    TruncationMode,
+    DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId, Plain, Ring, Session,
+    Shared, SharedConfig, TensorData, Tracker, TruncationMode,
 };
 pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
 pub use fixed::FixedPoint;
+
+/// The traits and domains a program over [`Ring`] needs, in one import:
+/// `use privml::prelude::*;` brings the core trait, its extensions
+/// ([`Layout`], [`Gadgets`], [`Session`]) and the three domains into scope.
+///
+/// # Examples
+///
+/// ```
+/// use privml::prelude::*;
+///
+/// fn clipped_sum<R: Ring>(r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+///     let (c, _) = r.clip01(x)?; // a gadget
+///     let flat = r.reshape(&c, &[1, 3])?; // a layout helper
+///     r.sum_axis(&flat, 1) // the core
+/// }
+///
+/// let mut r = Plain::new();
+/// let x = r.constant(&ndarray::arr1(&[-1.0, 0.5, 2.0]).into_dyn())?;
+/// let s = clipped_sum(&mut r, &x)?;
+/// assert_eq!(r.reveal(&s)?.sum(), 1.5);
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub mod prelude {
+    pub use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Session, Shared};
+    pub use crate::error::{Error, Result};
+}

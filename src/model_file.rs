@@ -3,7 +3,7 @@
 //! A trained secret-shared model never exists in the clear: each party
 //! writes its own file with its two shares of every parameter, and nothing
 //! else secret. Loading needs all three parties again, and they check with
-//! [`Ring::check_agreement`](crate::Ring::check_agreement) that their files
+//! [`Session::check_agreement`](crate::Session::check_agreement) that their files
 //! belong together (same model, right parties, not corrupted) before
 //! predicting — a mismatched or damaged file is an error, not a wrong answer.
 //!

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::domain::PartyId;
-use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
+use crate::domain::{Fixed, Plain, Ring, Session, Shared, SharedConfig};
 use crate::error::{Error, Result};
 use crate::fixed::{DEFAULT_FRAC_BITS_64, DEFAULT_FRAC_BITS_128, FixedPoint};
 use crate::net::Channel;
@@ -24,8 +24,9 @@ use crate::net::Channel;
 pub trait Job: Sync {
     /// What a run returns (for `Shared`, party 0's result is kept).
     type Output: Send;
-    /// Runs the program on `r`.
-    fn run<R: Ring>(&self, r: &mut R) -> Result<Self::Output>;
+    /// Runs the program on `r` (every domain implements [`Session`] too, for
+    /// jobs that announce, save or load).
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<Self::Output>;
 
     /// Whose output an in-process shared run returns (party 0 unless the
     /// job's result is meant for another party).
@@ -271,7 +272,7 @@ pub fn run_local<J: Job>(
     cfg: &SharedConfig,
     job: &J,
 ) -> Result<(J::Output, Cost)> {
-    fn plain_run<J: Job, R: Ring>(job: &J, mut r: R) -> Result<(J::Output, Cost)> {
+    fn plain_run<J: Job, R: Ring + Session>(job: &J, mut r: R) -> Result<(J::Output, Cost)> {
         let o = job.run(&mut r)?;
         Ok((o, r.cost()))
     }

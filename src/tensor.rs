@@ -1,6 +1,7 @@
 //! Small helpers over `ndarray` tensors shared by all domains: broadcasting
-//! elementwise maps with shape errors instead of panics, matrix-shape checks,
-//! and contiguous views for the kernels.
+//! elementwise maps with shape errors instead of panics, shape and argument
+//! checks, and contiguous views for the kernels. (Layout changes are
+//! [`Gather`](crate::Gather) plans.)
 //!
 //! Broadcasting follows NumPy's rule in one direction: the right operand is
 //! broadcast to the left operand's shape (a bias row `[1, n]` or `[n]` added
@@ -8,9 +9,27 @@
 
 use std::borrow::Cow;
 
-use ndarray::{ArrayD, Axis, IxDyn, Zip};
+use ndarray::{ArrayD, IxDyn, Zip};
 
 use crate::error::{Error, Result};
+
+/// The error for two shapes that do not fit `op`.
+pub fn mismatch(op: &'static str, left: &[usize], right: &[usize]) -> Error {
+    Error::ShapeMismatch {
+        op,
+        left: left.to_vec(),
+        right: right.to_vec(),
+    }
+}
+
+/// `Ok` if `ok`, else the error for shapes that do not fit `op`.
+fn fits(ok: bool, op: &'static str, left: &[usize], right: &[usize]) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(mismatch(op, left, right))
+    }
+}
 
 /// Maps `f` over `a` and `b` broadcast to `a`'s shape.
 pub fn zip_broadcast<A, B, C, F>(
@@ -26,11 +45,7 @@ where
 {
     let bv = b
         .broadcast(a.raw_dim())
-        .ok_or_else(|| Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: b.shape().to_vec(),
-        })?;
+        .ok_or_else(|| mismatch(op, a.shape(), b.shape()))?;
     Ok(Zip::from(a).and(&bv).map_collect(f))
 }
 
@@ -41,39 +56,17 @@ pub fn check_broadcast(op: &'static str, a: &[usize], b: &[usize]) -> Result<()>
             .rev()
             .zip(a.iter().rev())
             .all(|(&bd, &ad)| bd == ad || bd == 1);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        })
-    }
+    fits(ok, op, a, b)
 }
 
 /// Checks that two shapes are equal.
 pub fn check_same(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
-    if a == b {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        })
-    }
+    fits(a == b, op, a, b)
 }
 
 /// For a matrix product of `a` (m x k) and `b` (k x n), returns (m, k, n).
 pub fn matmul_dims(op: &'static str, a: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
-    if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.to_vec(),
-            right: b.to_vec(),
-        });
-    }
+    fits(a.len() == 2 && b.len() == 2 && a[1] == b[0], op, a, b)?;
     Ok((a[0], a[1], b[1]))
 }
 
@@ -88,92 +81,7 @@ pub fn row_major<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
 /// A tensor of the given shape from row-major data (lengths are checked).
 pub fn from_vec<T>(op: &'static str, shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>> {
     let len = data.len();
-    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|_| Error::ShapeMismatch {
-        op,
-        left: shape.to_vec(),
-        right: vec![len],
-    })
-}
-
-/// Transpose of a matrix, materialised in row-major order.
-pub fn transpose2<T: Clone>(op: &'static str, a: &ArrayD<T>) -> Result<ArrayD<T>> {
-    if a.ndim() != 2 {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: vec![],
-        });
-    }
-    Ok(a.t().as_standard_layout().into_owned())
-}
-
-/// Reshape (the element count must match).
-pub fn reshape<T: Clone>(op: &'static str, a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
-    let n: usize = shape.iter().product();
-    if n != a.len() {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: shape.to_vec(),
-        });
-    }
-    from_vec(op, shape, row_major(a).into_owned())
-}
-
-/// Rows `start..end` of axis 0.
-pub fn slice_rows<T: Clone>(
-    op: &'static str,
-    a: &ArrayD<T>,
-    start: usize,
-    end: usize,
-) -> Result<ArrayD<T>> {
-    if a.ndim() == 0 || start > end || end > a.shape()[0] {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: vec![start, end],
-        });
-    }
-    Ok(a.slice_axis(Axis(0), (start..end).into())
-        .as_standard_layout()
-        .into_owned())
-}
-
-/// Rows of axis 0 at `indices`.
-pub fn gather_rows<T: Clone>(
-    op: &'static str,
-    a: &ArrayD<T>,
-    indices: &[usize],
-) -> Result<ArrayD<T>> {
-    let rows = a.shape().first().copied().unwrap_or(0);
-    if a.ndim() == 0 || indices.iter().any(|i| *i >= rows) {
-        return Err(Error::ShapeMismatch {
-            op,
-            left: a.shape().to_vec(),
-            right: indices.to_vec(),
-        });
-    }
-    Ok(a.select(Axis(0), indices).as_standard_layout().into_owned())
-}
-
-/// Tensors stacked along axis 0.
-pub fn concat_rows<T: Clone>(op: &'static str, parts: &[&ArrayD<T>]) -> Result<ArrayD<T>> {
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    let first = parts
-        .first()
-        .map(|p| p.shape().to_vec())
-        .unwrap_or_default();
-    ndarray::concatenate(Axis(0), &views)
-        .map(|a| a.as_standard_layout().into_owned())
-        .map_err(|_| Error::ShapeMismatch {
-            op,
-            left: first,
-            right: parts
-                .iter()
-                .skip(1)
-                .flat_map(|p| p.shape().to_vec())
-                .collect(),
-        })
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|_| mismatch(op, shape, &[len]))
 }
 
 /// For each element of a tensor of shape `big`, the flat index of the
@@ -181,35 +89,17 @@ pub fn concat_rows<T: Clone>(op: &'static str, parts: &[&ArrayD<T>]) -> Result<A
 pub fn broadcast_index(op: &'static str, big: &[usize], small: &[usize]) -> Result<Vec<usize>> {
     check_broadcast(op, big, small)?;
     let n: usize = small.iter().product();
-    let idx =
-        ArrayD::from_shape_vec(IxDyn(small), (0..n).collect::<Vec<usize>>()).map_err(|_| {
-            Error::ShapeMismatch {
-                op,
-                left: big.to_vec(),
-                right: small.to_vec(),
-            }
-        })?;
+    let idx = ArrayD::from_shape_vec(IxDyn(small), (0..n).collect::<Vec<usize>>())
+        .map_err(|_| mismatch(op, big, small))?;
     let b = idx
         .broadcast(IxDyn(big))
-        .ok_or_else(|| Error::ShapeMismatch {
-            op,
-            left: big.to_vec(),
-            right: small.to_vec(),
-        })?;
+        .ok_or_else(|| mismatch(op, big, small))?;
     Ok(b.iter().copied().collect())
 }
 
 /// Checks an axis index.
 pub fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
-    if axis < shape.len() {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            op,
-            left: shape.to_vec(),
-            right: vec![axis],
-        })
-    }
+    fits(axis < shape.len(), op, shape, &[axis])
 }
 
 /// The shape of `shape` with `axis` reduced to length 1 (keep-dims reduction).
@@ -217,6 +107,51 @@ pub fn reduced_shape(shape: &[usize], axis: usize) -> Vec<usize> {
     let mut s = shape.to_vec();
     s[axis] = 1;
     s
+}
+
+/// Checks that every element is finite (public values and plaintext inputs).
+pub fn check_finite(value: &ArrayD<f64>) -> Result<()> {
+    match value.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        Some((index, &value)) => Err(Error::NonFinite { value, index }),
+        None => Ok(()),
+    }
+}
+
+/// A two-dimensional view of a tensor whose shape was already checked to be
+/// a matrix (by [`matmul_dims`]).
+pub fn as_matrix<T>(a: &ArrayD<T>) -> Result<ndarray::ArrayView2<'_, T>> {
+    a.view()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| Error::internal("as_matrix", format!("{:?}: {e}", a.shape())))
+}
+
+/// Checks the arguments of `lincomb_public` (at least one term, one finite
+/// coefficient per term, at least one coefficient bit, equal shapes) and
+/// returns the first term.
+pub fn check_lincomb<'t, X>(
+    terms: &[&'t ArrayD<X>],
+    coeffs: &[f64],
+    bits: u32,
+) -> Result<&'t ArrayD<X>> {
+    let first = *terms
+        .first()
+        .ok_or_else(|| Error::invalid("terms", "lincomb_public needs at least one term"))?;
+    if terms.len() != coeffs.len() {
+        return Err(Error::invalid(
+            "coeffs",
+            format!("{} coefficients for {} terms", coeffs.len(), terms.len()),
+        ));
+    }
+    if bits == 0 {
+        return Err(Error::invalid("coeff_frac_bits", "must be at least 1"));
+    }
+    for t in terms {
+        check_same("lincomb_public", first.shape(), t.shape())?;
+    }
+    if let Some((index, &value)) = coeffs.iter().enumerate().find(|(_, c)| !c.is_finite()) {
+        return Err(Error::NonFinite { value, index });
+    }
+    Ok(first)
 }
 
 #[cfg(test)]
@@ -241,16 +176,29 @@ mod tests {
     }
 
     #[test]
-    fn matmul_dims_and_reshape_errors() {
+    fn matmul_dims_errors() {
         assert_eq!(matmul_dims("matmul", &[2, 3], &[3, 4]).unwrap(), (2, 3, 4));
         assert!(matmul_dims("matmul", &[2, 3], &[2, 4]).is_err());
         assert!(matmul_dims("matmul", &[2, 3, 1], &[3, 4]).is_err());
         let a = arr2(&[[1, 2, 3], [4, 5, 6]]).into_dyn();
-        assert!(reshape("reshape", &a, &[4]).is_err());
-        assert_eq!(reshape("reshape", &a, &[3, 2]).unwrap().shape(), &[3, 2]);
-        let t = transpose2("transpose", &a).unwrap();
-        assert_eq!(row_major(&t).into_owned(), vec![1, 4, 2, 5, 3, 6]);
-        assert!(slice_rows("rows", &a, 1, 3).is_err());
-        assert_eq!(slice_rows("rows", &a, 1, 2).unwrap().shape(), &[1, 3]);
+        assert_eq!(as_matrix(&a).unwrap().dim(), (2, 3));
+    }
+
+    #[test]
+    fn lincomb_arguments_are_checked() {
+        let a = arr2(&[[1.0, 2.0]]).into_dyn();
+        let b = arr2(&[[1.0], [2.0]]).into_dyn();
+        assert!(check_lincomb(&[&a, &a], &[1.0, 2.0], 8).is_ok());
+        assert!(check_lincomb::<f64>(&[], &[], 8).is_err());
+        assert!(check_lincomb(&[&a], &[1.0, 2.0], 8).is_err());
+        assert!(check_lincomb(&[&a], &[1.0], 0).is_err());
+        assert!(matches!(
+            check_lincomb(&[&a, &b], &[1.0, 2.0], 8),
+            Err(Error::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            check_lincomb(&[&a], &[f64::NAN], 8),
+            Err(Error::NonFinite { index: 0, .. })
+        ));
     }
 }

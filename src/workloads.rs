@@ -21,7 +21,7 @@ use ndarray::{Array1, Array2, ArrayD};
 
 use crate::approx::{self, EvalOptions, sigmoid};
 use crate::cost::Cost;
-use crate::domain::{Fixed, Plain, Ring, Shared, SharedConfig};
+use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Shared, SharedConfig};
 use crate::error::Result;
 use crate::experiments::boolean;
 use crate::nn::{self, init::Sampler};

@@ -2,7 +2,7 @@
 //! the plaintext results, exactly, across the whole fixed-point range.
 
 use ndarray::{Array1, Array2, ArrayD};
-use privml::{Fixed, FixedPoint, Plain, Ring, Shared, SharedConfig};
+use privml::{Fixed, FixedPoint, Gadgets, Plain, Ring, Shared, SharedConfig};
 use proptest::prelude::*;
 
 fn edge_values<T: privml::ring::RingElement>() -> Vec<f64> {

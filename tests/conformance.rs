@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Program, assert_within, error_bounds, largest, program, run};
-use privml::{Fixed, FixedPoint, Plain, Ring, Shared, SharedConfig};
+use privml::{Fixed, FixedPoint, Layout, Plain, Ring, Shared, SharedConfig};
 use proptest::prelude::*;
 
 /// Largest register magnitude we let random programs reach: products of two

@@ -202,7 +202,7 @@ fn small_program<R: Ring>(r: &mut R) -> privml::Result<()> {
     let ws = r.input(1, r.owns(1).then_some(&w), &[3, 1])?;
     let y = r.matmul(&xs, &ws)?; // 2 outputs
     let y2 = r.mul(&y, &y)?; // 2 products
-    let h = r.mul_public(&y2, &arr1(&[0.5]).into_dyn())?; // 2 truncations
+    let h = r.mul_public(&y2, 0.5)?; // 2 truncations
     let _ = r.add(&h, &y)?; // free
     r.reveal(&h)?; // 2 elements
     Ok(())

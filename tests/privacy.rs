@@ -14,7 +14,7 @@ use common::run_parties;
 use ndarray::{Array1, ArrayD};
 use privml::mpc::Replicated;
 use privml::ring::prg::{AesPrg, Seed};
-use privml::{FixedPoint, Ring, Shared, SharedConfig};
+use privml::{FixedPoint, Gadgets, Layout, Ring, Shared, SharedConfig};
 use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 const N: usize = 4096;

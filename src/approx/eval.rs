@@ -122,7 +122,7 @@ pub fn evaluate<R: Ring>(
     opts: &EvalOptions,
 ) -> Result<R::Tensor> {
     let t = if p.arg_scale != 1.0 {
-        r.mul_public(x, &arr0(1.0 / p.arg_scale).into_dyn())?
+        r.mul_public(x, 1.0 / p.arg_scale)?
     } else {
         x.clone()
     };

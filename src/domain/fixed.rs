@@ -2,8 +2,10 @@
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, TensorData, Tracker};
-use crate::cost::{CostModel, Op};
+use super::clear::Clear;
+use super::session::decode_elements;
+use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
+use crate::cost::Op;
 use crate::error::{Error, OverflowEvent, Result};
 use crate::fixed::FixedPoint;
 use crate::ring::RingElement;
@@ -81,8 +83,7 @@ const MAX_KEPT_EVENTS: usize = 256;
 #[derive(Debug)]
 pub struct Fixed<T: RingElement> {
     fp: FixedPoint<T>,
-    tracker: Tracker,
-    model: CostModel,
+    clear: Clear,
     policy: OverflowPolicy,
     mode: TruncationMode,
     rng: Option<AesPrg>,
@@ -106,8 +107,7 @@ impl<T: RingElement> Fixed<T> {
     pub fn with_format(fp: FixedPoint<T>) -> Self {
         Fixed {
             fp,
-            tracker: Tracker::default(),
-            model: CostModel::new(T::BYTES as u64),
+            clear: Clear::new(T::BYTES as u64),
             policy: OverflowPolicy::Error,
             mode: TruncationMode::Stochastic,
             rng: Some(AesPrg::new(&Seed::from_u64(0x5eed))),
@@ -153,7 +153,11 @@ impl<T: RingElement> Fixed<T> {
     }
 
     fn account(&mut self, op: Op, n: usize) {
-        self.tracker.cost.predict(&self.model, op, n);
+        self.clear.account(op, n);
+    }
+
+    fn begin_op(&mut self) -> u64 {
+        self.clear.tracker.begin_op()
     }
 
     /// Reports the elements of `values` whose magnitude is not below `limit`.
@@ -180,9 +184,9 @@ impl<T: RingElement> Fixed<T> {
         }
         let ev = OverflowEvent {
             op,
-            label: self.tracker.label,
-            layer: self.tracker.layer,
-            step: self.tracker.step,
+            label: self.clear.tracker.label,
+            layer: self.clear.tracker.layer,
+            step: self.clear.tracker.step,
             op_index,
             magnitude,
             limit,
@@ -231,20 +235,23 @@ impl<T: RingElement> Fixed<T> {
 impl<T: RingElement> Ring for Fixed<T> {
     type Tensor = ArrayD<T>;
 
-    fn describe(&self) -> String {
-        format!("fixed {}, {} fraction bits", T::NAME, self.fp.frac_bits())
-    }
-
-    fn frac_bits(&self) -> Option<u32> {
-        Some(self.fp.frac_bits())
-    }
-
-    fn party(&self) -> Option<PartyId> {
-        None
+    fn info(&self) -> DomainInfo {
+        DomainInfo::Fixed {
+            ring_bits: T::BITS,
+            frac_bits: self.fp.frac_bits(),
+        }
     }
 
     fn shape<'a>(&self, x: &'a ArrayD<T>) -> &'a [usize] {
         x.shape()
+    }
+
+    fn tracker(&self) -> &Tracker {
+        &self.clear.tracker
+    }
+
+    fn tracker_mut(&mut self) -> &mut Tracker {
+        &mut self.clear.tracker
     }
 
     fn input(
@@ -253,55 +260,44 @@ impl<T: RingElement> Ring for Fixed<T> {
         value: Option<&ArrayD<f64>>,
         shape: &[usize],
     ) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        if owner > 2 {
-            return Err(Error::InvalidParty(owner));
-        }
-        let value = value.ok_or_else(|| {
-            Error::invalid("value", "the plaintext domain needs every input value")
-        })?;
-        tensor::check_same("input", value.shape(), shape)?;
-        let e = self.encode(value)?;
-        self.account(Op::Input { owner }, e.len());
-        Ok(e)
+        let fp = self.fp;
+        self.clear
+            .input(owner, value, shape, |v| fp.encode_array(v))
     }
 
     fn constant(&mut self, value: &ArrayD<f64>) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
+        self.begin_op();
         self.encode(value)
     }
 
     fn reveal(&mut self, x: &ArrayD<T>) -> Result<ArrayD<f64>> {
-        self.tracker.begin_op();
-        self.account(Op::Reveal, x.len());
+        self.clear.pass_through(Op::Reveal, x.len())?;
         Ok(self.fp.decode_array(x))
     }
 
     fn reveal_to(&mut self, to: PartyId, x: &ArrayD<T>) -> Result<Option<ArrayD<f64>>> {
-        self.tracker.begin_op();
-        if to > 2 {
-            return Err(Error::InvalidParty(to));
-        }
-        self.account(Op::RevealTo { to }, x.len());
+        self.clear.pass_through(Op::RevealTo { to }, x.len())?;
         Ok(Some(self.fp.decode_array(x)))
     }
 
     fn reshare(&mut self, x: &ArrayD<T>) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        self.account(Op::Reshare, x.len());
+        self.clear.pass_through(Op::Reshare, x.len())?;
         Ok(x.clone())
     }
 
     fn add(&mut self, a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let sums = tensor::zip_broadcast("add", a, b, |x, y| self.dec(*x) + self.dec(*y))?;
         let lim = -self.fp.min_value();
         self.check("add", idx, sums.iter().copied(), lim)?;
         tensor::zip_broadcast("add", a, b, |x, y| x.wrapping_add(y))
     }
 
+    // Overridden so that the overflow check sees the true difference (the
+    // default, a + (-b), would check a wrapped -b for b = the ring's
+    // minimum) and reports it as `sub`, in one operation.
     fn sub(&mut self, a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let diffs = tensor::zip_broadcast("sub", a, b, |x, y| self.dec(*x) - self.dec(*y))?;
         let lim = -self.fp.min_value();
         self.check("sub", idx, diffs.iter().copied(), lim)?;
@@ -309,12 +305,12 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn neg(&mut self, a: &ArrayD<T>) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
+        self.begin_op();
         Ok(a.mapv(|x| x.wrapping_neg()))
     }
 
     fn add_public(&mut self, a: &ArrayD<T>, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let ce = self.encode(c)?;
         let sums = tensor::zip_broadcast("add_public", a, c, |x, y| self.dec(*x) + y)?;
         let lim = -self.fp.min_value();
@@ -323,7 +319,7 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn scale_int(&mut self, a: &ArrayD<T>, k: i64) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let lim = -self.fp.min_value();
         let vals: Vec<f64> = a.iter().map(|x| self.dec(*x) * k as f64).collect();
         self.check("scale_int", idx, vals.into_iter(), lim)?;
@@ -332,7 +328,7 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn sum_axis(&mut self, a: &ArrayD<T>, axis: usize) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         tensor::check_axis("sum_axis", a.shape(), axis)?;
         let sums = a.mapv(|x| self.dec(x)).sum_axis(Axis(axis));
         let lim = -self.fp.min_value();
@@ -343,29 +339,9 @@ impl<T: RingElement> Ring for Fixed<T> {
         Ok(r)
     }
 
-    fn transpose(&mut self, a: &ArrayD<T>) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        tensor::transpose2("transpose", a)
-    }
-
-    fn reshape(&mut self, a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        tensor::reshape("reshape", a, shape)
-    }
-
-    fn slice_rows(&mut self, a: &ArrayD<T>, start: usize, end: usize) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        tensor::slice_rows("slice_rows", a, start, end)
-    }
-
-    fn gather_rows(&mut self, a: &ArrayD<T>, indices: &[usize]) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        tensor::gather_rows("gather_rows", a, indices)
-    }
-
-    fn concat_rows(&mut self, parts: &[&ArrayD<T>]) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
-        tensor::concat_rows("concat_rows", parts)
+    fn gather(&mut self, parts: &[&ArrayD<T>], plan: &Gather) -> Result<ArrayD<T>> {
+        self.begin_op();
+        plan.apply(parts, T::zero())
     }
 
     fn nonneg_select(
@@ -373,7 +349,7 @@ impl<T: RingElement> Ring for Fixed<T> {
         x: &ArrayD<T>,
         ys: &[&ArrayD<T>],
     ) -> Result<(ArrayD<T>, Vec<ArrayD<T>>)> {
-        self.tracker.begin_op();
+        self.begin_op();
         let bit = x.mapv(|v| !v.msb());
         let mut out = Vec::with_capacity(ys.len());
         let mut m = 0;
@@ -394,21 +370,8 @@ impl<T: RingElement> Ring for Fixed<T> {
         Ok((bit.mapv(|b| if b { one } else { T::zero() }), out))
     }
 
-    fn mul_public(&mut self, a: &ArrayD<T>, c: &ArrayD<f64>) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
-        let ce = self.encode(c)?;
-        let prods =
-            tensor::zip_broadcast("mul_public", a, &ce, |x, y| self.dec(*x) * self.dec(*y))?;
-        let lim = self.fp.product_bound();
-        self.check("mul_public", idx, prods.iter().copied(), lim)?;
-        let raw = tensor::zip_broadcast("mul_public", a, &ce, |x, y| x.wrapping_mul(y))?;
-        let f = self.fp.frac_bits();
-        self.account(Op::Trunc, raw.len());
-        Ok(raw.mapv(|p| self.trunc(p, f)))
-    }
-
     fn div_pow2(&mut self, a: &ArrayD<T>, bits: u32) -> Result<ArrayD<T>> {
-        self.tracker.begin_op();
+        let idx = self.begin_op();
         if bits + 2 >= T::BITS {
             return Err(Error::invalid(
                 "bits",
@@ -416,7 +379,6 @@ impl<T: RingElement> Ring for Fixed<T> {
             ));
         }
         // The secure truncation needs |x| < 2^(ℓ-2) in ring units.
-        let idx = self.tracker.op_index - 1;
         let lim = (2.0f64).powi((T::BITS - 2) as i32) / self.fp.scale();
         let vals: Vec<f64> = a.iter().map(|x| self.dec(*x)).collect();
         self.check("div_pow2", idx, vals.into_iter(), lim)?;
@@ -425,7 +387,7 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn mul_many(&mut self, pairs: &[(&ArrayD<T>, &ArrayD<T>)]) -> Result<Vec<ArrayD<T>>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let lim = self.fp.product_bound();
         let f = self.fp.frac_bits();
         let mut out = Vec::with_capacity(pairs.len());
@@ -442,22 +404,15 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn matmul_many(&mut self, pairs: &[(&ArrayD<T>, &ArrayD<T>)]) -> Result<Vec<ArrayD<T>>> {
-        let idx = self.tracker.begin_op();
+        let idx = self.begin_op();
         let f = self.fp.frac_bits();
         let mut out = Vec::with_capacity(pairs.len());
         let mut outputs = 0;
         for (a, b) in pairs {
             let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
             // Magnitude check in f64 (fast, and exact enough for a bound check).
-            let af = a
-                .mapv(|x| self.dec(x))
-                .into_dimensionality::<ndarray::Ix2>()
-                .map_err(|e| Error::invalid("a", e.to_string()))?;
-            let bf = b
-                .mapv(|x| self.dec(x))
-                .into_dimensionality::<ndarray::Ix2>()
-                .map_err(|e| Error::invalid("b", e.to_string()))?;
-            let prods = af.dot(&bf);
+            let (af, bf) = (a.mapv(|x| self.dec(x)), b.mapv(|x| self.dec(x)));
+            let prods = tensor::as_matrix(&af)?.dot(&tensor::as_matrix(&bf)?);
             self.check(
                 "matmul",
                 idx,
@@ -479,8 +434,8 @@ impl<T: RingElement> Ring for Fixed<T> {
         coeffs: &[f64],
         coeff_frac_bits: u32,
     ) -> Result<ArrayD<T>> {
-        let idx = self.tracker.begin_op();
-        let first = super::plain::check_lincomb(terms, coeffs, coeff_frac_bits)?;
+        let idx = self.begin_op();
+        let first = tensor::check_lincomb(terms, coeffs, coeff_frac_bits)?;
         let enc: Vec<T> = coeffs
             .iter()
             .enumerate()
@@ -497,6 +452,12 @@ impl<T: RingElement> Ring for Fixed<T> {
         self.check("lincomb_public", idx, exact.iter().copied(), limit)?;
         self.account(Op::Trunc, raw.len());
         Ok(raw.mapv(|p| self.trunc(p, coeff_frac_bits)))
+    }
+}
+
+impl<T: RingElement> Session for Fixed<T> {
+    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.clear.announce(from, data)
     }
 
     fn export(&self, x: &ArrayD<T>) -> TensorData {
@@ -516,9 +477,7 @@ impl<T: RingElement> Ring for Fixed<T> {
                 frac_bits,
                 data,
             } if *ring_bits == T::BITS && *frac_bits == self.fp.frac_bits() => {
-                let v = T::from_bytes_payload(data)
-                    .map_err(|e| Error::invalid("tensor", e.to_string()))?;
-                tensor::from_vec("import", shape, v)
+                tensor::from_vec("import", shape, decode_elements(data)?)
             }
             other => Err(Error::invalid(
                 "tensor",
@@ -528,28 +487,6 @@ impl<T: RingElement> Ring for Fixed<T> {
     }
 
     fn check_agreement(&mut self, _tensors: &[&ArrayD<T>], _tag: &[u8]) -> Result<()> {
-        self.tracker.begin_op();
-        self.account(Op::Agreement, 0);
-        Ok(())
-    }
-
-    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
-        self.tracker.begin_op();
-        if from > 2 {
-            return Err(Error::InvalidParty(from));
-        }
-        let data = data.ok_or_else(|| {
-            Error::invalid("data", "the plaintext domain needs the announced data")
-        })?;
-        self.account(Op::Announce { from }, data.len());
-        Ok(data.to_vec())
-    }
-
-    fn tracker(&self) -> &Tracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut Tracker {
-        &mut self.tracker
+        self.clear.check_agreement()
     }
 }

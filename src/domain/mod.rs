@@ -16,6 +16,23 @@
 //!
 //! Public values enter and leave as `ndarray::ArrayD<f64>`.
 //!
+//! # The shape of the interface
+//!
+//! Following swanky's `Fancy` traits: a small core that every domain
+//! implements, and everything else written once on top of it.
+//!
+//! | trait | holds | implemented |
+//! |---|---|---|
+//! | [`Ring`] | the core: data in and out, local arithmetic, the one layout operation [`Ring::gather`], the batched products and the comparison [`Ring::nonneg_select`]; conveniences (`sub`, `mul`, `matmul`, labels, ...) as provided methods | by each domain |
+//! | [`Layout`] | transpose, reshape, row slices, row gathers, concatenation: [`Gather`] plans run by [`Ring::gather`] | once, for every `R: Ring` |
+//! | [`Gadgets`] | non-linear functions built from the core: ReLU, sign, comparisons, clipping, max, argmax | once, for every `R: Ring` |
+//! | [`Session`] | what a job needs besides arithmetic: public announcements, saving, loading and cross-checking this evaluator's data of tensors | by each domain |
+//!
+//! A new domain implements the twenty required methods of [`Ring`] (and
+//! [`Session`] if it is to run whole jobs) and gets every layout helper and
+//! gadget for free; `use privml::prelude::*` brings all four traits into
+//! scope.
+//!
 //! # Examples
 //!
 //! ```
@@ -40,107 +57,117 @@
 //! # Ok::<(), privml::Error>(())
 //! ```
 
+mod clear;
 mod fixed;
+pub mod gadgets;
+pub mod layout;
 mod plain;
+mod session;
 mod shared;
 
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
+pub use gadgets::{Clipped, Gadgets};
+pub use layout::{Gather, Layout};
 pub use plain::Plain;
+pub use session::{Session, TensorData};
 pub use shared::{Shared, SharedConfig};
 
+use std::fmt;
+
 use ndarray::ArrayD;
-use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::error::Result;
 
-/// One evaluator's local data of a tensor, for saving and loading: the
-/// values for plaintext domains, this party's two shares for `Shared`.
-/// Saving shares discloses nothing; `Debug` does not print them.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub enum TensorData {
-    /// f64 values (`Plain`).
-    Clear {
-        /// Shape.
-        shape: Vec<usize>,
-        /// Row-major values.
-        values: Vec<f64>,
-    },
-    /// Fixed-point ring elements in the clear (`Fixed`).
-    ClearRing {
-        /// Shape.
-        shape: Vec<usize>,
-        /// ℓ.
+pub use crate::party_id::PartyId;
+
+/// What an evaluator is: its domain, ring and fixed-point format, and the
+/// party it plays. `Display` gives the description [`Ring::describe`]
+/// returns.
+///
+/// # Examples
+///
+/// ```
+/// use privml::{DomainInfo, Fixed, Plain, Ring};
+///
+/// assert_eq!(Plain::new().info(), DomainInfo::Plain);
+/// let f = Fixed::<u64>::new().info();
+/// assert_eq!((f.ring_bits(), f.frac_bits(), f.party()), (Some(64), Some(16), None));
+/// assert_eq!(f.to_string(), "fixed Z_2^64, 16 fraction bits");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DomainInfo {
+    /// `f64` in the clear (plays all three parties at once).
+    Plain,
+    /// Fixed point in the clear (plays all three parties at once).
+    Fixed {
+        /// ℓ, the ring's bits.
         ring_bits: u32,
-        /// f.
+        /// f, the fraction bits.
         frac_bits: u32,
-        /// Little-endian elements.
-        data: Vec<u8>,
     },
-    /// One party's replicated shares (`Shared`).
-    Shares {
-        /// Shape.
-        shape: Vec<usize>,
-        /// ℓ.
+    /// One party of the secret-shared computation.
+    Shared {
+        /// ℓ, the ring's bits.
         ring_bits: u32,
-        /// f.
+        /// f, the fraction bits.
         frac_bits: u32,
-        /// The party these shares belong to.
-        party: u8,
-        /// x_i, little-endian.
-        a: Vec<u8>,
-        /// x_{i+1}, little-endian.
-        b: Vec<u8>,
+        /// The party this evaluator plays.
+        party: PartyId,
     },
 }
 
-impl TensorData {
-    /// The tensor's shape.
-    pub fn shape(&self) -> &[usize] {
-        match self {
-            TensorData::Clear { shape, .. }
-            | TensorData::ClearRing { shape, .. }
-            | TensorData::Shares { shape, .. } => shape,
-        }
-    }
-
-    /// What kind of data this is, for error messages.
-    pub fn kind(&self) -> String {
-        match self {
-            TensorData::Clear { .. } => "plain f64 values".to_string(),
-            TensorData::ClearRing {
-                ring_bits,
-                frac_bits,
-                ..
-            } => format!("fixed-point Z_2^{ring_bits} values ({frac_bits} fraction bits)"),
-            TensorData::Shares {
-                ring_bits,
-                frac_bits,
-                party,
-                ..
-            } => {
-                format!("party {party}'s shares in Z_2^{ring_bits} ({frac_bits} fraction bits)")
+impl DomainInfo {
+    /// ℓ, or `None` for `f64`.
+    pub fn ring_bits(&self) -> Option<u32> {
+        match *self {
+            DomainInfo::Plain => None,
+            DomainInfo::Fixed { ring_bits, .. } | DomainInfo::Shared { ring_bits, .. } => {
+                Some(ring_bits)
             }
         }
     }
-}
 
-impl std::fmt::Debug for TensorData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "TensorData({}, shape {:?}, <data redacted>)",
-            self.kind(),
-            self.shape()
-        )
+    /// Fraction bits of the fixed-point format, `None` for `f64`.
+    pub fn frac_bits(&self) -> Option<u32> {
+        match *self {
+            DomainInfo::Plain => None,
+            DomainInfo::Fixed { frac_bits, .. } | DomainInfo::Shared { frac_bits, .. } => {
+                Some(frac_bits)
+            }
+        }
+    }
+
+    /// The party played, `None` for the plaintext domains (which play all
+    /// three at once).
+    pub fn party(&self) -> Option<PartyId> {
+        match *self {
+            DomainInfo::Shared { party, .. } => Some(party),
+            _ => None,
+        }
     }
 }
 
-/// What [`Ring::clip01_with`] returns: the clipped value, the inside
-/// indicator, and the indicator times each extra operand.
-pub type Clipped<T> = (T, T, Vec<T>);
-
-pub use crate::party_id::PartyId;
+impl fmt::Display for DomainInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainInfo::Plain => f.write_str("plain f64"),
+            DomainInfo::Fixed {
+                ring_bits,
+                frac_bits,
+            } => write!(f, "fixed Z_2^{ring_bits}, {frac_bits} fraction bits"),
+            DomainInfo::Shared {
+                ring_bits,
+                frac_bits,
+                party,
+            } => write!(
+                f,
+                "shared (party {party} of 3) Z_2^{ring_bits}, {frac_bits} fraction bits"
+            ),
+        }
+    }
+}
 
 /// Where a program is, for error messages and overflow reports, plus its
 /// cost counters. Every domain owns one.
@@ -183,32 +210,31 @@ impl Tracker {
     }
 }
 
-/// A numeric domain that generic models are written against.
+/// A numeric domain that generic models are written against: the core
+/// every domain implements (see the [module documentation](self) for the
+/// traits built on top of it).
 ///
 /// All methods take `&mut self` because every operation is counted, and in
-/// `Shared` most of them talk to the other parties.
+/// `Shared` most of them talk to the other parties. Each required method is
+/// one counted operation; a provided method costs what the core operations
+/// it calls cost.
 pub trait Ring {
     /// A tensor in this domain.
     type Tensor: Clone + Send + 'static;
 
-    /// A description such as `"fixed Z_2^64, 16 fraction bits"`.
-    fn describe(&self) -> String;
+    // ----- what this evaluator is --------------------------------------------
 
-    /// Fraction bits of the fixed-point format, `None` for `Plain`.
-    fn frac_bits(&self) -> Option<u32>;
-
-    /// This evaluator's party id, or `None` for plaintext domains (which play
-    /// all three parties at once).
-    fn party(&self) -> Option<PartyId>;
-
-    /// Whether this evaluator holds the private inputs of `owner`: always in
-    /// plaintext domains, only on party `owner` in `Shared`.
-    fn owns(&self, owner: PartyId) -> bool {
-        self.party().is_none_or(|p| p == owner)
-    }
+    /// The domain, ring, fixed-point format and party of this evaluator.
+    fn info(&self) -> DomainInfo;
 
     /// The shape of a tensor.
     fn shape<'a>(&self, x: &'a Self::Tensor) -> &'a [usize];
+
+    /// The program location tracker (label, layer, step, cost counters).
+    fn tracker(&self) -> &Tracker;
+
+    /// Mutable access to the tracker.
+    fn tracker_mut(&mut self) -> &mut Tracker;
 
     // ----- data in and out -------------------------------------------------
 
@@ -237,8 +263,6 @@ pub trait Ring {
 
     /// `a + b`, with `b` broadcast to `a`'s shape.
     fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
-    /// `a - b`, with `b` broadcast to `a`'s shape.
-    fn sub(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// `-a`.
     fn neg(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// `a + c` for a public `c` broadcast to `a`'s shape.
@@ -247,23 +271,16 @@ pub trait Ring {
     fn scale_int(&mut self, a: &Self::Tensor, k: i64) -> Result<Self::Tensor>;
     /// Sum along `axis`, keeping it with length 1.
     fn sum_axis(&mut self, a: &Self::Tensor, axis: usize) -> Result<Self::Tensor>;
-    /// Transpose of a matrix.
-    fn transpose(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
-    /// Same elements, new shape.
-    fn reshape(&mut self, a: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
-    /// Rows `start..end` along axis 0 (mini-batches).
-    fn slice_rows(&mut self, a: &Self::Tensor, start: usize, end: usize) -> Result<Self::Tensor>;
-    /// The rows of axis 0 at `indices`, in that order (repeats allowed).
-    fn gather_rows(&mut self, a: &Self::Tensor, indices: &[usize]) -> Result<Self::Tensor>;
-    /// Tensors stacked along axis 0 (all other axes must agree).
-    fn concat_rows(&mut self, parts: &[&Self::Tensor]) -> Result<Self::Tensor>;
+    /// The one layout operation: a new tensor whose elements are taken from
+    /// `parts` (or are zero) as `plan` says; see [`Gather`]. Transposes,
+    /// reshapes, slices, concatenations and zero-padded index maps are all
+    /// plans, built for the sources' shapes; the helpers of [`Layout`]
+    /// build and run them. Local in every domain: each share is rearranged
+    /// the same way, and a zero is a valid sharing of zero.
+    fn gather(&mut self, parts: &[&Self::Tensor], plan: &Gather) -> Result<Self::Tensor>;
 
     // ----- products (communication) -----------------------------------------
 
-    /// `a · c` for a public real `c` broadcast to `a`'s shape (one truncation).
-    fn mul_public(&mut self, a: &Self::Tensor, c: &ArrayD<f64>) -> Result<Self::Tensor>;
-    /// `a / 2^bits` (one truncation; exact to within one unit in the last place).
-    fn div_pow2(&mut self, a: &Self::Tensor, bits: u32) -> Result<Self::Tensor>;
     /// Several independent elementwise products in one communication step
     /// (the second operand of each pair is broadcast to the first's shape).
     fn mul_many(&mut self, pairs: &[(&Self::Tensor, &Self::Tensor)]) -> Result<Vec<Self::Tensor>>;
@@ -272,6 +289,8 @@ pub trait Ring {
         &mut self,
         pairs: &[(&Self::Tensor, &Self::Tensor)],
     ) -> Result<Vec<Self::Tensor>>;
+    /// `a / 2^bits` (one truncation; exact to within one unit in the last place).
+    fn div_pow2(&mut self, a: &Self::Tensor, bits: u32) -> Result<Self::Tensor>;
     /// Σ_k c_k · t_k for public real coefficients `coeffs` and same-shape
     /// secret `terms`, with the coefficients encoded at `coeff_frac_bits`
     /// fraction bits (≥ 1) and one truncation by that many bits for the whole
@@ -291,55 +310,62 @@ pub trait Ring {
     /// products d ⊙ y for each `y` in `ys`, with `x`'s shape broadcast to
     /// each y's. In `Shared` this is the sign extraction of
     /// [`crate::mpc::compare`]: 8 rounds of AND gates (ℓ = 64) plus 2 for
-    /// turning the bit into arithmetic shares and multiplexing.
+    /// turning the bit into arithmetic shares and multiplexing. The
+    /// comparison gadgets of [`Gadgets`] are built on it.
     fn nonneg_select(
         &mut self,
         x: &Self::Tensor,
         ys: &[&Self::Tensor],
     ) -> Result<(Self::Tensor, Vec<Self::Tensor>)>;
 
-    /// Public data from party `from` to everyone (shapes, feature names,
-    /// normalisation parameters): `from` passes `Some(bytes)`, the others
-    /// `None`, and all get the bytes back. One round; nothing secret may go
-    /// through here.
-    fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>>;
+    // ----- provided: what this evaluator is ----------------------------------
 
-    // ----- saving and loading ------------------------------------------------
+    /// A description such as `"fixed Z_2^64, 16 fraction bits"`.
+    fn describe(&self) -> String {
+        self.info().to_string()
+    }
 
-    /// This evaluator's local data of `x` (this party's shares in `Shared`).
-    fn export(&self, x: &Self::Tensor) -> TensorData;
+    /// Fraction bits of the fixed-point format, `None` for `Plain`.
+    fn frac_bits(&self) -> Option<u32> {
+        self.info().frac_bits()
+    }
 
-    /// Rebuilds a tensor from [`TensorData`] exported by the same kind of
-    /// evaluator (same domain, ring, fraction bits and party); anything else
-    /// is an error naming both.
-    fn import(&mut self, data: &TensorData) -> Result<Self::Tensor>;
+    /// This evaluator's party id, or `None` for plaintext domains (which play
+    /// all three parties at once).
+    fn party(&self) -> Option<PartyId> {
+        self.info().party()
+    }
 
-    /// Checks that the parties hold consistent shares of `tensors` (for
-    /// example loaded from three files): each party sends a digest of
-    /// `tag` and its second shares to its successor, which compares it with
-    /// the digest of its own first shares. One round, 32 bytes per party;
-    /// a no-op (with the same predicted cost) in the clear.
-    fn check_agreement(&mut self, tensors: &[&Self::Tensor], tag: &[u8]) -> Result<()>;
+    /// Whether this evaluator holds the private inputs of `owner`: always in
+    /// plaintext domains, only on party `owner` in `Shared`.
+    fn owns(&self, owner: PartyId) -> bool {
+        self.party().is_none_or(|p| p == owner)
+    }
 
-    // ----- bookkeeping -------------------------------------------------------
+    // ----- provided: arithmetic ----------------------------------------------
 
-    /// The program location tracker.
-    fn tracker(&self) -> &Tracker;
-    /// Mutable access to the tracker.
-    fn tracker_mut(&mut self) -> &mut Tracker;
-
-    // ----- provided ----------------------------------------------------------
+    /// `a - b`, with `b` broadcast to `a`'s shape: `a + (-b)`, two
+    /// operations. The three domains override it with one operation (`Shared`
+    /// for speed, one pass over the shares instead of two; `Fixed` so that
+    /// the overflow check sees the true difference and names `sub`; `Plain`
+    /// so that operation numbers stay the same in every domain).
+    fn sub(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        let minus_b = self.neg(b)?;
+        self.add(a, &minus_b)
+    }
 
     /// Elementwise product `a ⊙ b` (`b` broadcast to `a`'s shape).
     fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
         let mut v = self.mul_many(&[(a, b)])?;
-        Ok(v.remove(0))
+        v.pop()
+            .ok_or_else(|| crate::Error::internal("mul", "mul_many returned no product"))
     }
 
     /// Matrix product of two secret matrices.
     fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
         let mut v = self.matmul_many(&[(a, b)])?;
-        Ok(v.remove(0))
+        v.pop()
+            .ok_or_else(|| crate::Error::internal("matmul", "matmul_many returned no product"))
     }
 
     /// `a ⊙ a`.
@@ -353,139 +379,23 @@ pub trait Ring {
         self.add_public(&n, c)
     }
 
-    /// max(x, 0), elementwise.
-    fn relu(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
-        let (_, mut v) = self.nonneg_select(x, &[x])?;
-        Ok(v.remove(0))
-    }
-
-    /// (max(x, 0), [x ≥ 0]): ReLU and its derivative from one comparison.
-    fn relu_with_derivative(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
-        let (d, mut v) = self.nonneg_select(x, &[x])?;
-        Ok((v.remove(0), d))
-    }
-
-    /// [x ≥ 0] as 1.0 / 0.0 (the derivative of ReLU).
-    fn relu_derivative(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
-        Ok(self.nonneg_select(x, &[])?.0)
-    }
-
-    /// +1 where x ≥ 0, -1 where x < 0.
-    fn sign(&mut self, x: &Self::Tensor) -> Result<Self::Tensor> {
-        let d = self.relu_derivative(x)?;
-        let d2 = self.scale_int(&d, 2)?;
-        self.add_public(&d2, &ndarray::arr0(-1.0).into_dyn())
-    }
-
-    /// \[a < b\] as 1.0 / 0.0 (b broadcast to a's shape).
-    fn less_than(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
-        let diff = self.sub(a, b)?;
-        let d = self.relu_derivative(&diff)?;
-        self.public_sub(&ndarray::arr0(1.0).into_dyn(), &d)
-    }
-
-    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise, from one batched
-    /// comparison of t and t - 1 (bits only) and one product:
-    /// clip = ([t ≥ 0] - [t ≥ 1]) ⊙ t + [t ≥ 1]. `extra` are multiplied by
-    /// the inside indicator in the same product round (for example a slope).
-    fn clip01_with(
-        &mut self,
-        t: &Self::Tensor,
-        extra: &[&Self::Tensor],
-    ) -> Result<Clipped<Self::Tensor>> {
-        let shape = self.shape(t).to_vec();
-        let n: usize = shape.iter().product();
-        let row = self.reshape(t, &[1, n])?;
-        let shifted = self.add_public(&row, &ndarray::arr0(-1.0).into_dyn())?;
-        let both = self.concat_rows(&[&row, &shifted])?;
-        let (d, _) = self.nonneg_select(&both, &[])?;
-        let (d0, d1) = (self.slice_rows(&d, 0, 1)?, self.slice_rows(&d, 1, 2)?);
-        let inside = self.sub(&d0, &d1)?;
-        let inside = self.reshape(&inside, &shape)?;
-        let d1 = self.reshape(&d1, &shape)?;
-        let mut pairs: Vec<(&Self::Tensor, &Self::Tensor)> = vec![(&inside, t)];
-        pairs.extend(extra.iter().map(|e| (&inside, *e)));
-        let mut prods = self.mul_many(&pairs)?;
-        let rest = prods.split_off(1);
-        let value = self.add(&prods[0], &d1)?;
-        Ok((value, inside, rest))
-    }
-
-    /// (clip(t, 0, 1), [0 ≤ t < 1]) elementwise (see [`clip01_with`](Self::clip01_with)).
-    fn clip01(&mut self, t: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
-        let (v, inside, _) = self.clip01_with(t, &[])?;
-        Ok((v, inside))
-    }
-
-    /// max(a, b) elementwise: b + relu(a - b).
-    fn max(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
-        let diff = self.sub(a, b)?;
-        let r = self.relu(&diff)?;
-        self.add(b, &r)
-    }
-
-    /// For a matrix x of shape [rows, k]: the row maxima ([rows, 1]) and a
-    /// one-hot matrix ([rows, k]) marking the first maximal column of each
-    /// row. A tournament of ⌈log₂ k⌉ levels, each one comparison round
-    /// over all pairs at once.
-    fn argmax_rows(&mut self, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
-        let shape = self.shape(x).to_vec();
-        if shape.len() != 2 || shape[1] == 0 {
-            return Err(crate::Error::ShapeMismatch {
-                op: "argmax_rows",
-                left: shape,
-                right: vec![],
-            });
-        }
-        let (rows, k) = (shape[0], shape[1]);
-        // candidates along axis 0: values [c, rows, 1], one-hots [c, rows, k]
-        let xt = self.transpose(x)?;
-        let mut vals = self.reshape(&xt, &[k, rows, 1])?;
-        let eye = ndarray::Array3::from_shape_fn((k, rows, k), |(c, _, j)| (c == j) as u8 as f64)
-            .into_dyn();
-        let mut hots = self.constant(&eye)?;
-        let mut count = k;
-        while count > 1 {
-            let pairs = count / 2;
-            let left: Vec<usize> = (0..pairs).map(|p| 2 * p).collect();
-            let right: Vec<usize> = (0..pairs).map(|p| 2 * p + 1).collect();
-            let (vl, vr) = (
-                self.gather_rows(&vals, &left)?,
-                self.gather_rows(&vals, &right)?,
-            );
-            let (hl, hr) = (
-                self.gather_rows(&hots, &left)?,
-                self.gather_rows(&hots, &right)?,
-            );
-            let diff = self.sub(&vl, &vr)?;
-            // d = [left ≥ right]: ties keep the lower column
-            let (_, sel) = self.nonneg_select(&diff, &[&diff, &hl, &hr])?;
-            let v = self.add(&vr, &sel[0])?;
-            let h = self.add(&sel[1], &hr)?;
-            let h = self.sub(&h, &sel[2])?;
-            if count % 2 == 1 {
-                let last = [count - 1];
-                let (lv, lh) = (
-                    self.gather_rows(&vals, &last)?,
-                    self.gather_rows(&hots, &last)?,
-                );
-                vals = self.concat_rows(&[&v, &lv])?;
-                hots = self.concat_rows(&[&h, &lh])?;
-            } else {
-                vals = v;
-                hots = h;
-            }
-            count = pairs + count % 2;
-        }
-        let m = self.reshape(&vals, &[rows, 1])?;
-        let h = self.reshape(&hots, &[rows, k])?;
-        Ok((m, h))
+    /// `a · c` for a public real `c` (one truncation): a one-term
+    /// [`lincomb_public`](Self::lincomb_public) with the coefficient at the
+    /// format's fraction bits, so the product must stay below 2^(ℓ-2-2f) in
+    /// value units, like a secret product. (For a public *tensor* factor,
+    /// make it a [`constant`](Self::constant) and [`mul`](Self::mul).)
+    fn mul_public(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
+        // `Plain` computes in f64 and only asks for at least one bit.
+        let bits = self.frac_bits().unwrap_or(1);
+        self.lincomb_public(&[a], &[c], bits)
     }
 
     /// A public scalar as a tensor of shape `[]` (broadcasts anywhere).
     fn scalar(&mut self, v: f64) -> Result<Self::Tensor> {
         self.constant(&ndarray::arr0(v).into_dyn())
     }
+
+    // ----- provided: bookkeeping ---------------------------------------------
 
     /// Labels the following operations (shown in errors and overflow reports).
     fn set_label(&mut self, label: &'static str) {

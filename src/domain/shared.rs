@@ -4,14 +4,16 @@ use std::time::Duration;
 
 use ndarray::{ArrayD, Axis};
 
-use super::{PartyId, Ring, TensorData, Tracker};
+use super::session::decode_elements;
+use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
 use crate::cost::{Cost, Op};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
+use crate::mpc::product::{extend_cross_terms, matmul_cross_terms};
 use crate::mpc::{Party, Replicated};
 use crate::net::{Channel, DEFAULT_TIMEOUT, Net, NetStats, memory};
+use crate::ring::RingElement;
 use crate::ring::prg::Seed;
-use crate::ring::{RingElement, kernels};
 use crate::tensor;
 
 /// Settings of a secure run.
@@ -108,7 +110,7 @@ fn root_cause(errors: Vec<Error>) -> Error {
             first = Some(e);
         }
     }
-    first.unwrap_or_else(|| Error::invalid("simulation", "failed without an error"))
+    first.unwrap_or_else(|| Error::internal("Shared::simulate", "failed without an error"))
 }
 
 impl<T: RingElement> Shared<T> {
@@ -191,8 +193,12 @@ impl<T: RingElement> Shared<T> {
         if !errs.is_empty() {
             return Err(root_cause(errs));
         }
-        oks.try_into()
-            .map_err(|_| Error::invalid("simulation", "expected three results"))
+        oks.try_into().map_err(|v: Vec<O>| {
+            Error::internal(
+                "Shared::simulate",
+                format!("{} results for 3 parties", v.len()),
+            )
+        })
     }
 
     /// Like [`Shared::simulate`], also returning the merged cost of the three
@@ -296,87 +302,29 @@ impl<T: RingElement> Shared<T> {
         }
         Ok(out)
     }
-
-    /// Appends this party's additive share of x ⊙ y (y broadcast to x's
-    /// shape) to `z`: x_i·(y_i + y_{i+1}) + x_{i+1}·y_i.
-    fn push_cross_terms(z: &mut Vec<T>, x: &Replicated<T>, y: &Replicated<T>) -> Result<()> {
-        let cross = |xa: &T, xb: &T, ya: &T, yb: &T| {
-            xa.wrapping_mul(&ya.wrapping_add(yb))
-                .wrapping_add(&xb.wrapping_mul(ya))
-        };
-        if let (Some(xa), Some(xb), Some(ya), Some(yb)) = (
-            x.a.as_slice(),
-            x.b.as_slice(),
-            y.a.as_slice(),
-            y.b.as_slice(),
-        ) && x.shape() == y.shape()
-        {
-            // Extending from zipped slice iterators writes each element
-            // once (no zero-fill first).
-            z.extend(
-                xa.iter()
-                    .zip(xb)
-                    .zip(ya)
-                    .zip(yb)
-                    .map(|(((p, q), r), s)| cross(p, q, r, s)),
-            );
-            return Ok(());
-        }
-        let t = Self::cross_terms(x, y)?;
-        z.extend(t.iter().copied());
-        Ok(())
-    }
-
-    /// This party's additive share of x ⊙ y (y broadcast to x's shape):
-    /// x_i·(y_i + y_{i+1}) + x_{i+1}·y_i.
-    fn cross_terms(x: &Replicated<T>, y: &Replicated<T>) -> Result<ArrayD<T>> {
-        let ya =
-            y.a.broadcast(x.a.raw_dim())
-                .ok_or_else(|| Error::ShapeMismatch {
-                    op: "mul",
-                    left: x.shape().to_vec(),
-                    right: y.shape().to_vec(),
-                })?;
-        let yb =
-            y.b.broadcast(x.a.raw_dim())
-                .ok_or_else(|| Error::ShapeMismatch {
-                    op: "mul",
-                    left: x.shape().to_vec(),
-                    right: y.shape().to_vec(),
-                })?;
-        Ok(ndarray::Zip::from(&x.a)
-            .and(&x.b)
-            .and(&ya)
-            .and(&yb)
-            .map_collect(|xa, xb, ya, yb| {
-                xa.wrapping_mul(&ya.wrapping_add(yb))
-                    .wrapping_add(&xb.wrapping_mul(ya))
-            }))
-    }
 }
 
 impl<T: RingElement> Ring for Shared<T> {
     type Tensor = Replicated<T>;
 
-    fn describe(&self) -> String {
-        format!(
-            "shared (party {} of 3) {}, {} fraction bits",
-            self.me(),
-            T::NAME,
-            self.fp.frac_bits()
-        )
-    }
-
-    fn frac_bits(&self) -> Option<u32> {
-        Some(self.fp.frac_bits())
-    }
-
-    fn party(&self) -> Option<PartyId> {
-        Some(self.me())
+    fn info(&self) -> DomainInfo {
+        DomainInfo::Shared {
+            ring_bits: T::BITS,
+            frac_bits: self.fp.frac_bits(),
+            party: self.me(),
+        }
     }
 
     fn shape<'a>(&self, x: &'a Replicated<T>) -> &'a [usize] {
         x.shape()
+    }
+
+    fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    fn tracker_mut(&mut self) -> &mut Tracker {
+        &mut self.tracker
     }
 
     fn input(
@@ -391,11 +339,9 @@ impl<T: RingElement> Ring for Shared<T> {
         }
         let n: usize = shape.iter().product();
         let (a, b) = if self.me() == owner {
-            let value = value.ok_or_else(|| {
-                Error::invalid(
-                    "value",
-                    format!("party {owner} owns this input but passed None"),
-                )
+            let value = value.ok_or(Error::MissingValue {
+                party: owner,
+                what: "input",
             })?;
             tensor::check_same("input", value.shape(), shape)?;
             let enc = self.encode(value)?;
@@ -461,6 +407,8 @@ impl<T: RingElement> Ring for Shared<T> {
         self.map2("add", x, y, |p, q| p.wrapping_add(q))
     }
 
+    // Overridden for speed: one pass over each share instead of a negation
+    // and an addition.
     fn sub(&mut self, x: &Replicated<T>, y: &Replicated<T>) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         self.map2("sub", x, y, |p, q| p.wrapping_sub(q))
@@ -509,45 +457,13 @@ impl<T: RingElement> Ring for Shared<T> {
         })
     }
 
-    fn transpose(&mut self, x: &Replicated<T>) -> Result<Replicated<T>> {
-        self.tracker.begin_op();
-        Ok(Replicated {
-            a: tensor::transpose2("transpose", &x.a)?,
-            b: tensor::transpose2("transpose", &x.b)?,
-        })
-    }
-
-    fn reshape(&mut self, x: &Replicated<T>, shape: &[usize]) -> Result<Replicated<T>> {
-        self.tracker.begin_op();
-        Ok(Replicated {
-            a: tensor::reshape("reshape", &x.a, shape)?,
-            b: tensor::reshape("reshape", &x.b, shape)?,
-        })
-    }
-
-    fn slice_rows(&mut self, x: &Replicated<T>, start: usize, end: usize) -> Result<Replicated<T>> {
-        self.tracker.begin_op();
-        Ok(Replicated {
-            a: tensor::slice_rows("slice_rows", &x.a, start, end)?,
-            b: tensor::slice_rows("slice_rows", &x.b, start, end)?,
-        })
-    }
-
-    fn gather_rows(&mut self, x: &Replicated<T>, indices: &[usize]) -> Result<Replicated<T>> {
-        self.tracker.begin_op();
-        Ok(Replicated {
-            a: tensor::gather_rows("gather_rows", &x.a, indices)?,
-            b: tensor::gather_rows("gather_rows", &x.b, indices)?,
-        })
-    }
-
-    fn concat_rows(&mut self, parts: &[&Replicated<T>]) -> Result<Replicated<T>> {
+    fn gather(&mut self, parts: &[&Replicated<T>], plan: &Gather) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         let a: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.a).collect();
         let b: Vec<&ArrayD<T>> = parts.iter().map(|p| &p.b).collect();
         Ok(Replicated {
-            a: tensor::concat_rows("concat_rows", &a)?,
-            b: tensor::concat_rows("concat_rows", &b)?,
+            a: plan.apply(&a, T::zero())?,
+            b: plan.apply(&b, T::zero())?,
         })
     }
 
@@ -594,19 +510,6 @@ impl<T: RingElement> Ring for Shared<T> {
         Ok((d, out))
     }
 
-    fn mul_public(&mut self, x: &Replicated<T>, c: &ArrayD<f64>) -> Result<Replicated<T>> {
-        self.tracker.begin_op();
-        let ce = self.encode(c)?;
-        let z = tensor::zip_broadcast("mul_public", &x.a, &ce, |p, q| p.wrapping_mul(q))?;
-        let f = self.fp.frac_bits();
-        let (a, b) =
-            self.party
-                .trunc_additive(tensor::row_major(&z).into_owned(), f, "mul_public")?;
-        self.tracker.cost.count_op(Op::Trunc, z.len());
-        self.sync();
-        self.pair("mul_public", x.shape(), a, b)
-    }
-
     fn div_pow2(&mut self, x: &Replicated<T>, bits: u32) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         let (a, b) =
@@ -626,7 +529,15 @@ impl<T: RingElement> Ring for Shared<T> {
         let mut z = Vec::with_capacity(total);
         let mut shapes = Vec::with_capacity(pairs.len());
         for (x, y) in pairs {
-            Self::push_cross_terms(&mut z, x, y)?;
+            // y is broadcast to x's shape: x's element e meets y's y_at[e]
+            let y_at = if x.shape() == y.shape() {
+                None
+            } else {
+                Some(tensor::broadcast_index("mul", x.shape(), y.shape())?)
+            };
+            let (xa, xb) = (tensor::row_major(&x.a), tensor::row_major(&x.b));
+            let (ya, yb) = (tensor::row_major(&y.a), tensor::row_major(&y.b));
+            extend_cross_terms(&mut z, (&xa, &xb), (&ya, &yb), y_at.as_deref());
             shapes.push(x.shape().to_vec());
         }
         let f = self.fp.frac_bits();
@@ -645,16 +556,9 @@ impl<T: RingElement> Ring for Shared<T> {
         let mut dims = Vec::with_capacity(pairs.len());
         for (x, y) in pairs {
             let (m, k, n) = tensor::matmul_dims("matmul", x.shape(), y.shape())?;
-            let xa = tensor::row_major(&x.a);
-            let xb = tensor::row_major(&x.b);
-            let ya = tensor::row_major(&y.a);
-            let ysum: Vec<T> = ya
-                .iter()
-                .zip(tensor::row_major(&y.b).iter())
-                .map(|(p, q)| p.wrapping_add(q))
-                .collect();
-            let mut part = kernels::matmul(&xa, &ysum, m, k, n);
-            kernels::matmul_acc(&xb, &ya, &mut part, m, k, n);
+            let (xa, xb) = (tensor::row_major(&x.a), tensor::row_major(&x.b));
+            let (ya, yb) = (tensor::row_major(&y.a), tensor::row_major(&y.b));
+            let part = matmul_cross_terms((&xa, &xb), (&ya, &yb), (m, k, n));
             if z.is_empty() {
                 z = part;
             } else {
@@ -679,24 +583,33 @@ impl<T: RingElement> Ring for Shared<T> {
     ) -> Result<Replicated<T>> {
         self.tracker.begin_op();
         let firsts: Vec<&ArrayD<T>> = terms.iter().map(|t| &t.a).collect();
-        let first = super::plain::check_lincomb(&firsts, coeffs, coeff_frac_bits)?;
+        let first = tensor::check_lincomb(&firsts, coeffs, coeff_frac_bits)?;
         let shape = first.shape().to_vec();
-        let mut z = ArrayD::from_elem(first.raw_dim(), T::zero());
+        // Σ c_k·t_k on the first shares: a local product with public
+        // constants, written straight into the buffer the truncation takes.
+        let mut z: Vec<T> = Vec::new();
         for (i, (t, c)) in firsts.iter().zip(coeffs).enumerate() {
             let ce = crate::fixed::encode_with_bits::<T>(*c, coeff_frac_bits, i)?;
-            z.zip_mut_with(t, |r, v| *r = r.wrapping_add(&v.wrapping_mul(&ce)));
+            let t = tensor::row_major(t);
+            if i == 0 {
+                z = t.iter().map(|v| v.wrapping_mul(&ce)).collect();
+            } else {
+                for (r, v) in z.iter_mut().zip(t.iter()) {
+                    *r = r.wrapping_add(&v.wrapping_mul(&ce));
+                }
+            }
         }
         let n = z.len();
-        let (a, b) = self.party.trunc_additive(
-            tensor::row_major(&z).into_owned(),
-            coeff_frac_bits,
-            "lincomb_public",
-        )?;
+        let (a, b) = self
+            .party
+            .trunc_additive(z, coeff_frac_bits, "lincomb_public")?;
         self.tracker.cost.count_op(Op::Trunc, n);
         self.sync();
         self.pair("lincomb_public", &shape, a, b)
     }
+}
 
+impl<T: RingElement> Session for Shared<T> {
     fn export(&self, x: &Replicated<T>) -> TensorData {
         TensorData::Shares {
             shape: x.shape().to_vec(),
@@ -721,10 +634,7 @@ impl<T: RingElement> Ring for Shared<T> {
                 && *frac_bits == self.fp.frac_bits()
                 && *party as usize == self.me() =>
             {
-                let bad = |e: crate::ring::LengthError| Error::invalid("tensor", e.to_string());
-                let a = T::from_bytes_payload(a).map_err(bad)?;
-                let b = T::from_bytes_payload(b).map_err(bad)?;
-                self.pair("import", shape, a, b)
+                self.pair("import", shape, decode_elements(a)?, decode_elements(b)?)
             }
             other => Err(Error::invalid(
                 "tensor",
@@ -757,13 +667,5 @@ impl<T: RingElement> Ring for Shared<T> {
         self.tracker.cost.count_op(Op::Announce { from }, out.len());
         self.sync();
         Ok(out)
-    }
-
-    fn tracker(&self) -> &Tracker {
-        &self.tracker
-    }
-
-    fn tracker_mut(&mut self) -> &mut Tracker {
-        &mut self.tracker
     }
 }

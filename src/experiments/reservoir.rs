@@ -13,7 +13,7 @@ use ndarray::{Array2, ArrayD, arr2};
 
 use super::Log;
 use crate::cost::Cost;
-use crate::domain::Ring;
+use crate::domain::{Layout, Ring};
 use crate::error::Result;
 use crate::runner::{Job, speaks};
 

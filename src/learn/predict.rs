@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use super::{decode, encode, file_for, input};
-use crate::domain::{PartyId, Ring};
+use crate::domain::{PartyId, Ring, Session};
 use crate::error::{Error, Result};
 use crate::model_file::{Architecture, SavedModel, write_atomic};
 use crate::nn;
@@ -115,7 +115,7 @@ impl Job for PredictJob<'_> {
         self.data_owner
     }
 
-    fn run<R: Ring>(&self, r: &mut R) -> Result<Option<Predictions>> {
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<Option<Predictions>> {
         let path = match &self.model {
             ModelLocation::Prefix(p) => file_for(r, p),
             ModelLocation::File(p) => p.clone(),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pipeline::{DataSpec, TrainData};
 use super::{DEFAULT_DATA_OWNER, decode, encode, file_for, input};
-use crate::domain::{PartyId, Ring};
+use crate::domain::{PartyId, Ring, Session};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
 use crate::nn::{self, MiniBatch, MlpSpec};
@@ -224,7 +224,7 @@ impl<'a> TrainJob<'a> {
 }
 
 /// A model id known to all parties: party 0 draws it, everyone learns it.
-fn joint_model_id<R: Ring>(r: &mut R) -> Result<[u8; 16]> {
+fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
     let mine = if r.owns(0) {
         Some(crate::ring::prg::Seed::random()?.expose_bytes())
     } else {
@@ -250,7 +250,7 @@ fn joint_model_id<R: Ring>(r: &mut R) -> Result<[u8; 16]> {
 impl Job for TrainJob<'_> {
     type Output = TrainOutcome;
 
-    fn run<R: Ring>(&self, r: &mut R) -> Result<TrainOutcome> {
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<TrainOutcome> {
         let settings = self.settings;
         let owner = settings.data_owner;
         let mine = if r.owns(owner) {

@@ -34,7 +34,7 @@
 //! |---|---|---|---|
 //! | input | 1 | owner 2n | two shares from PRF keys, the third sent to both neighbours |
 //! | add, sub, public ops | 0 | 0 | local |
-//! | integer product | 1 | n | ABY3: cross terms + zero-sharing, one element to the predecessor |
+//! | integer product | 1 | n | ABY3: cross terms ([`product`]) + zero-sharing, one element to the predecessor |
 //! | fixed-point product / matmul | 2 | 2n | see [`trunc`]: product and truncation fused |
 //! | truncation | 2 | 2n | see [`trunc`] |
 //! | reshare | 1 | n | |
@@ -44,6 +44,7 @@ pub mod binary;
 pub mod compare;
 mod keys;
 mod party;
+pub mod product;
 mod share;
 pub mod trunc;
 

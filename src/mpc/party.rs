@@ -29,7 +29,8 @@ pub(crate) mod sub {
 /// Largest public announcement accepted (16 MiB).
 const MAX_ANNOUNCE: usize = 16 << 20;
 
-fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
+/// dst += src, elementwise.
+pub(super) fn add_into<T: RingElement>(dst: &mut [T], src: &[T]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = d.wrapping_add(s);
     }
@@ -81,7 +82,7 @@ impl Party {
     }
 
     /// Private input of `n` elements by `owner`. The owner passes
-    /// `Some(value)`; the others pass `None`.
+    /// `Some(value)`; the others pass `None`. One round.
     ///
     /// # Security
     ///
@@ -99,13 +100,26 @@ impl Party {
         }
         let op = self.next_op();
         self.net.begin_round("input");
+        self.input_messages(op, owner, value.map(|v| v.iter().copied()), n)
+    }
+
+    /// The messages of [`input`](Self::input) within a round that is
+    /// already open, with the keystreams of operation `op`: for protocols
+    /// that input a value in the same round as other messages (the
+    /// comparison's bit-to-arithmetic step). `value` is read once, element
+    /// by element, on the owner only.
+    pub(crate) fn input_messages<T: RingElement>(
+        &mut self,
+        op: u64,
+        owner: usize,
+        value: Option<impl ExactSizeIterator<Item = T>>,
+        n: usize,
+    ) -> Result<(Vec<T>, Vec<T>)> {
         let me = self.me();
         if me == owner {
-            let value = value.ok_or_else(|| {
-                Error::invalid(
-                    "value",
-                    format!("party {me} owns this input but gave no value"),
-                )
+            let value = value.ok_or(Error::MissingValue {
+                party: me,
+                what: "input",
             })?;
             if value.len() != n {
                 return Err(Error::ShapeMismatch {
@@ -117,7 +131,6 @@ impl Party {
             let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
             let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);
             let third: Vec<T> = value
-                .iter()
                 .zip(a.iter().zip(&b))
                 .map(|(v, (x, y))| v.wrapping_sub(x).wrapping_sub(y))
                 .collect();
@@ -182,8 +195,9 @@ impl Party {
         self.next_op();
         self.net.begin_round("announce");
         if self.me() == from {
-            let data = data.ok_or_else(|| {
-                Error::invalid("data", format!("party {from} announces but gave no data"))
+            let data = data.ok_or(Error::MissingValue {
+                party: from,
+                what: "announcement",
             })?;
             let (nx, pv) = (self.net.next_id(), self.net.prev_id());
             self.net
@@ -215,16 +229,28 @@ impl Party {
 
     /// Turns this party's additive share `z` (the three parties' `z` sum to
     /// the secret) into a replicated share, re-randomised by a zero-sharing:
-    /// one element to the predecessor. This finishes an integer product and
-    /// is a `reshare` when `z` is the first share of a replicated value.
+    /// one element to the predecessor. This finishes an integer product (see
+    /// [`product`](super::product)) and is a `reshare` when `z` is the first
+    /// share of a replicated value.
     pub fn additive_to_replicated<T: RingElement>(
         &mut self,
-        mut z: Vec<T>,
+        z: Vec<T>,
         op_name: &'static str,
     ) -> Result<(Vec<T>, Vec<T>)> {
         let op = self.next_op();
-        self.add_zero_share(op, &mut z);
         self.net.begin_round(op_name);
+        self.additive_to_replicated_messages(op, z)
+    }
+
+    /// The messages of [`additive_to_replicated`](Self::additive_to_replicated)
+    /// within a round that is already open, with the zero-sharing of
+    /// operation `op`.
+    pub(crate) fn additive_to_replicated_messages<T: RingElement>(
+        &mut self,
+        op: u64,
+        mut z: Vec<T>,
+    ) -> Result<(Vec<T>, Vec<T>)> {
+        self.add_zero_share(op, &mut z);
         let (nx, pv) = (self.net.next_id(), self.net.prev_id());
         let n = z.len();
         self.net.send_elems(pv, z.clone())?;

@@ -58,7 +58,7 @@ use crate::error::{Error, Result};
 use crate::ring::RingElement;
 use crate::ring::prg::AesPrg;
 
-use super::party::Party;
+use super::party::{Party, add_into};
 
 /// Sub-streams of the k20 and k12 keystreams used by one truncation.
 mod sub {
@@ -133,13 +133,8 @@ impl Party {
                 each_chunk(&mut m0, k20.stream(op, sub::MASK), |v, r| {
                     v.wrapping_add(&r).wrapping_add(&off)
                 });
-                self.net.send_elems(1, m0.clone())?;
-                // c = m0 + m1, in the received buffer
-                let mut c = self.net.recv_elems::<T>(1, n)?;
-                for (v, m) in c.iter_mut().zip(&m0) {
-                    *v = v.wrapping_add(m);
-                }
-                drop(m0);
+                // c = m0 + m1
+                let mut c = self.exchange_sum(1, m0)?;
                 let y0: Vec<T> = k20.elems(op, sub::OUT, n);
                 // s0 = P0's half - y0, in place over c
                 let (mut hs, mut bs) = (
@@ -156,13 +151,8 @@ impl Party {
                         *ci = p0_half(*ci, *hi, *bi, m).wrapping_sub(yi);
                     }
                 }
-                let s0 = c;
                 self.net.begin_round(op_name);
-                self.net.send_elems(1, s0.clone())?;
-                let mut y1 = self.net.recv_elems::<T>(1, n)?;
-                for (v, s) in y1.iter_mut().zip(&s0) {
-                    *v = v.wrapping_add(s);
-                }
+                let y1 = self.exchange_sum(1, c)?;
                 Ok((y0, y1))
             }
             1 => {
@@ -171,12 +161,7 @@ impl Party {
                 each_chunk(&mut m1, k12.stream(op, sub::MASK), |v, r| {
                     v.wrapping_add(&r)
                 });
-                self.net.send_elems(0, m1.clone())?;
-                let mut c = self.net.recv_elems::<T>(0, n)?;
-                for (v, m) in c.iter_mut().zip(&m1) {
-                    *v = v.wrapping_add(m);
-                }
-                drop(m1);
+                let mut c = self.exchange_sum(0, m1)?;
                 let dealt = self.net.recv_elems::<T>(2, 2 * n)?;
                 let (h1, b1) = dealt.split_at(n);
                 let y2: Vec<T> = k12.elems(op, sub::OUT, n);
@@ -184,13 +169,8 @@ impl Party {
                     *ci = p1_half(*ci, *h, *b, m).wrapping_sub(y);
                 }
                 drop(dealt);
-                let s1 = c;
                 self.net.begin_round(op_name);
-                self.net.send_elems(0, s1.clone())?;
-                let mut y1 = self.net.recv_elems::<T>(0, n)?;
-                for (v, s) in y1.iter_mut().zip(&s1) {
-                    *v = v.wrapping_add(s);
-                }
+                let y1 = self.exchange_sum(0, c)?;
                 Ok((y1, y2))
             }
             _ => {
@@ -234,6 +214,18 @@ impl Party {
                 Ok((y2, y0))
             }
         }
+    }
+}
+
+impl Party {
+    /// Sends `mine` to `peer` and returns `mine` plus what `peer` sent:
+    /// how parties 0 and 1 open a value both mask (c in round 1, y1 in
+    /// round 2).
+    fn exchange_sum<T: RingElement>(&mut self, peer: usize, mine: Vec<T>) -> Result<Vec<T>> {
+        self.net.send_elems(peer, mine.clone())?;
+        let mut sum = self.net.recv_elems::<T>(peer, mine.len())?;
+        add_into(&mut sum, &mine);
+        Ok(sum)
     }
 }
 

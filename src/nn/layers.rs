@@ -3,7 +3,7 @@
 use ndarray::arr0;
 
 use crate::approx::{self, EvalOptions, Polynomial};
-use crate::domain::Ring;
+use crate::domain::{Gadgets, Ring};
 use crate::error::{Error, Result};
 
 /// A dense layer y = x · W (+ b), with x of shape [batch, in], W of shape
@@ -94,7 +94,7 @@ pub(crate) fn piecewise<R: Ring>(
     let scaled = if slope == 1.0 {
         x.clone()
     } else {
-        r.mul_public(x, &arr0(slope).into_dyn())?
+        r.mul_public(x, slope)?
     };
     let t = r.add_public(&scaled, &arr0(0.5).into_dyn())?;
     if slope == 1.0 {

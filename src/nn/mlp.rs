@@ -162,7 +162,11 @@ pub fn mlp_with_parameters<R: Ring>(
     let mut layers = Vec::new();
     for (k, w) in widths.windows(2).enumerate() {
         let (Some(weights), Some(bias)) = (it.next(), it.next()) else {
-            return Err(Error::invalid("model", "missing parameter tensors"));
+            // the count was checked above
+            return Err(Error::internal(
+                "mlp_with_parameters",
+                format!("parameters of layer {k} missing"),
+            ));
         };
         for (t, want_shape) in [(&weights, vec![w[0], w[1]]), (&bias, vec![1, w[1]])] {
             if r.shape(t) != want_shape.as_slice() {

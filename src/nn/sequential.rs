@@ -3,7 +3,7 @@
 use ndarray::ArrayD;
 
 use super::layers::{Derivative, Layer};
-use crate::domain::Ring;
+use crate::domain::{Layout, Ring};
 use crate::error::{Error, Result};
 
 /// Layers applied in order. Generic over the domain: the same model trains
@@ -109,10 +109,12 @@ impl<R: Ring> Sequential<R> {
             match &mut self.layers[i] {
                 Layer::Activation(_) => {
                     r.set_label("backward: activation");
-                    let k = which
-                        .iter()
-                        .position(|w| *w == i)
-                        .ok_or_else(|| Error::invalid("backward", "missing derivative"))?;
+                    let k = which.iter().position(|w| *w == i).ok_or_else(|| {
+                        Error::internal(
+                            "Sequential::backward",
+                            format!("no derivative saved for activation layer {i}"),
+                        )
+                    })?;
                     let d = std::mem::replace(&mut derivs[k], delta.clone());
                     delta = r.mul(&delta, &d)?;
                 }

@@ -3,7 +3,7 @@
 use ndarray::ArrayD;
 
 use super::sequential::Sequential;
-use crate::domain::Ring;
+use crate::domain::{Gadgets, Layout, Ring};
 use crate::error::Result;
 
 /// The mean absolute error revealed at a reporting iteration.

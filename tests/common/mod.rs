@@ -7,7 +7,7 @@
 )]
 
 use ndarray::{Array2, ArrayD};
-use privml::{Result, Ring};
+use privml::{Gadgets, Gather, Layout, Result, Ring};
 use proptest::prelude::*;
 
 /// One step of a random program. Operand indices are taken modulo the number
@@ -30,6 +30,17 @@ pub enum Step {
     MatmulTwo(usize, usize, usize),
     Relu(usize),
     Max(usize, usize),
+    /// Reshape to a vector and back.
+    Reshape(usize),
+    /// n rows picked by index (mod n), repeats allowed.
+    GatherRows(usize, [usize; 4]),
+    /// A general index map on the n x n elements (mod n²), `None` = zero.
+    Gather(usize, Vec<Option<usize>>),
+    /// The first k rows of one register over the last n - k of another
+    /// (k mod n + 1).
+    SliceConcat(usize, usize, usize),
+    /// Rows k..k+n (k mod n + 1) of two registers stacked.
+    ConcatSlice(usize, usize, usize),
 }
 
 /// Square n x n inputs from parties 0, 1, 2 and a list of steps.
@@ -66,7 +77,17 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(a, b, c, d, bits)| Step::Lincomb(a, b, c, d, bits)),
         (i.clone(), i.clone(), i.clone()).prop_map(|(a, b, c)| Step::MatmulTwo(a, b, c)),
         i.clone().prop_map(Step::Relu),
-        (i.clone(), i).prop_map(|(a, b)| Step::Max(a, b)),
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::Max(a, b)),
+        i.clone().prop_map(Step::Reshape),
+        (i.clone(), proptest::array::uniform4(0usize..16))
+            .prop_map(|(a, rows)| Step::GatherRows(a, rows)),
+        (
+            i.clone(),
+            proptest::collection::vec(proptest::option::weighted(0.8, 0usize..16), 16)
+        )
+            .prop_map(|(a, map)| Step::Gather(a, map)),
+        (i.clone(), i.clone(), 0usize..5).prop_map(|(a, b, k)| Step::SliceConcat(a, b, k)),
+        (i.clone(), i, 0usize..5).prop_map(|(a, b, k)| Step::ConcatSlice(a, b, k)),
     ]
 }
 
@@ -87,6 +108,7 @@ pub fn program() -> impl Strategy<Value = Program> {
 /// Runs `p` on `r` and reveals every register.
 pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
     let shape = [p.n, p.n];
+    let n = p.n;
     let mut regs = Vec::new();
     for (owner, x) in p.inputs.iter().enumerate() {
         let v = x.clone().into_dyn();
@@ -100,7 +122,7 @@ pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
             Step::Sub(a, b) => r.sub(&regs[a % k], &regs[b % k])?,
             Step::Neg(a) => r.neg(&regs[a % k])?,
             Step::AddPublic(a, c) => r.add_public(&regs[a % k], &ndarray::arr0(c).into_dyn())?,
-            Step::MulPublic(a, c) => r.mul_public(&regs[a % k], &ndarray::arr0(c).into_dyn())?,
+            Step::MulPublic(a, c) => r.mul_public(&regs[a % k], c)?,
             Step::ScaleInt(a, c) => r.scale_int(&regs[a % k], c)?,
             Step::Mul(a, b) => r.mul(&regs[a % k], &regs[b % k])?,
             Step::MulTwo(a, b, c) => {
@@ -128,6 +150,33 @@ pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
                 regs.push(first);
                 second
             }
+            Step::Reshape(a) => {
+                let flat = r.reshape(&regs[a % k], &[n * n])?;
+                r.reshape(&flat, &shape)?
+            }
+            Step::GatherRows(a, rows) => {
+                let picked: Vec<usize> = (0..n).map(|i| rows[i] % n).collect();
+                r.gather_rows(&regs[a % k], &picked)?
+            }
+            Step::Gather(a, ref map) => {
+                let index: Vec<Option<usize>> = map[..n * n]
+                    .iter()
+                    .map(|i| i.map(|i| i % (n * n)))
+                    .collect();
+                let plan = Gather::from_indices(&shape, &shape, &index)?;
+                r.gather(&[&regs[a % k]], &plan)?
+            }
+            Step::SliceConcat(a, b, c) => {
+                let c = c % (n + 1);
+                let top = r.slice_rows(&regs[a % k], 0, c)?;
+                let bottom = r.slice_rows(&regs[b % k], c, n)?;
+                r.concat_rows(&[&top, &bottom])?
+            }
+            Step::ConcatSlice(a, b, c) => {
+                let c = c % (n + 1);
+                let both = r.concat_rows(&[&regs[a % k], &regs[b % k]])?;
+                r.slice_rows(&both, c, c + n)?
+            }
         };
         regs.push(t);
     }
@@ -149,7 +198,13 @@ pub fn error_bounds(p: &Program, plain: &[ArrayD<f64>], ulp: f64) -> Vec<f64> {
         let k = e.len();
         let b = match *s {
             Step::Add(a, b) | Step::Sub(a, b) => e[a % k] + e[b % k],
-            Step::Neg(a) | Step::Transpose(a) | Step::Reshare(a) => e[a % k],
+            Step::Neg(a)
+            | Step::Transpose(a)
+            | Step::Reshare(a)
+            | Step::Reshape(a)
+            | Step::GatherRows(a, _)
+            | Step::Gather(a, _) => e[a % k],
+            Step::SliceConcat(a, b, _) | Step::ConcatSlice(a, b, _) => e[a % k].max(e[b % k]),
             Step::AddPublic(a, _) => e[a % k] + ulp / 2.0,
             Step::MulPublic(a, c) => c.abs() * e[a % k] + m(a % k, &e) * ulp / 2.0 + ulp,
             Step::ScaleInt(a, c) => c.unsigned_abs() as f64 * e[a % k],
