@@ -524,11 +524,8 @@ pub enum Rejection {
     Duplicate,
     /// The submission's bytes do not decode (bad magic, version or kind,
     /// truncated or padded, checksum mismatch, inconsistent header).
-    #[error("malformed submission: {reason}")]
-    Malformed {
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error("malformed submission: {0}")]
+    Malformed(#[from] DecodeError),
     /// The submission is for another round of federated training.
     #[error("it is for round {got}, the aggregate is for round {expected}")]
     WrongRound {
