@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
 use privml::fl::{
-    Aggregation, AggregationOptions, ClientId, ClientUpdate, HeRound, MpcRound, RoundAggregator,
-    ShareEncoding, ShareParams, ShareServer, UpdateMeta, encrypt_update, share_update,
+    Aggregation, AggregationOptions, AggregationRound, ClientId, ClientUpdate, HeRound, MpcRound,
+    RoundAggregator, ShareEncoding, ShareParams, ShareServer, UpdateMeta, encrypt_update,
+    share_update,
 };
 use privml::he::{HeParams, KeyPair};
 use privml::ring::prg::{AesPrg, Seed};
@@ -216,11 +217,11 @@ fn per_operation(c: &mut Criterion) {
                 for k in 0..2 {
                     let c = ClientId(k);
                     let m = share_update(&p, UpdateMeta::new(c, 1, 1), &update).expect("share");
-                    r.submit(c, [&m[0], &m[1], &m[2]]).expect("add");
+                    r.submit(c, &[&m[0], &m[1], &m[2]]).expect("add");
                 }
                 r
             },
-            |r| r.reveal().expect("reveal"),
+            |r| r.open(&()).expect("reveal"),
             BatchSize::LargeInput,
         )
     });
@@ -234,12 +235,12 @@ fn per_operation(c: &mut Criterion) {
     g.bench_function("he_aggregator_submit", |b| {
         b.iter_batched_ref(
             || HeRound::new(pk.clone(), 1, PARAMS),
-            |r| r.submit(ClientId(0), black_box(&msg)).expect("add"),
+            |r| r.submit(ClientId(0), &[black_box(&msg)]).expect("add"),
             BatchSize::LargeInput,
         )
     });
     let mut r = HeRound::new(pk.clone(), 1, PARAMS);
-    r.submit(ClientId(0), &msg).expect("add");
+    r.submit(ClientId(0), &[&msg]).expect("add");
     let sum = r.finish();
     g.bench_function("he_owner_decrypt_mean", |b| {
         b.iter(|| sum.decrypt_mean(&sk).expect("decrypt"))

@@ -15,8 +15,8 @@
 //! malformed update, printing per-round accuracy, bytes and time.
 
 use privml::fl::{
-    Aggregation, ClientId, Fault, FederatedConfig, HeRound, MpcRound, ShareParams, Split,
-    UpdateMeta, encrypt_update, run_federated, share_update,
+    Aggregation, AggregationRound, ClientId, Fault, FederatedConfig, HeRound, MpcRound,
+    ShareParams, Split, UpdateMeta, encrypt_update, run_federated, share_update,
 };
 use privml::he::{HeParams, KeyPair};
 
@@ -51,7 +51,7 @@ fn by_hand() -> privml::Result<()> {
             msgs[1].len(),
             msgs[2].len()
         );
-        round.submit(meta.client, [&msgs[0], &msgs[1], &msgs[2]])?;
+        round.submit(meta.client, &[&msgs[0], &msgs[1], &msgs[2]])?;
     }
     // A malformed submission: refused by name, the sum untouched.
     let bad = share_update(
@@ -59,10 +59,10 @@ fn by_hand() -> privml::Result<()> {
         UpdateMeta::new(ClientId(3), 1, 5),
         &[1.0, 2.0, 3.0],
     )?;
-    if let Err(e) = round.submit(ClientId(3), [&bad[0], &bad[1], &bad[2]]) {
+    if let Err(e) = round.submit(ClientId(3), &[&bad[0], &bad[1], &bad[2]]) {
         println!("  refused: {e}");
     }
-    let sum = round.reveal()?;
+    let sum = round.open(&())?;
     println!(
         "MPC: servers revealed the sum of {} updates (total weight {}); mean {:?}",
         sum.accepted.len(),
@@ -77,7 +77,7 @@ fn by_hand() -> privml::Result<()> {
     for (k, u) in updates.iter().enumerate() {
         let meta = UpdateMeta::new(ClientId(k as u32), 1, weights[k]);
         let msg = encrypt_update(&pk, meta, u)?;
-        round.submit(meta.client, &msg)?;
+        round.submit(meta.client, &[&msg])?;
     }
     let sum = round.finish();
     println!(
@@ -111,9 +111,9 @@ fn main() -> privml::Result<()> {
                         "round {:2}: test accuracy {:.3}, {} accepted, {} bytes per client, {} bytes per server, {:.1} ms",
                         r.round,
                         r.test_accuracy,
-                        r.accepted,
-                        r.bytes_per_client,
-                        r.bytes_per_server.iter().max().unwrap_or(&0),
+                        r.outcome.accepted.len(),
+                        r.outcome.bytes_per_client,
+                        r.outcome.bytes_from_clients.iter().max().unwrap_or(&0),
                         r.time_round.as_secs_f64() * 1e3
                     );
                 }
@@ -123,9 +123,10 @@ fn main() -> privml::Result<()> {
                 report.final_accuracy,
                 report.initial_accuracy,
                 report.rounds[0]
-                    .rejected
+                    .outcome
+                    .refused
                     .first()
-                    .map(|(c, why)| format!("every round refused {c}: {why}"))
+                    .map(|r| format!("every round refused {}: {}", r.client, r.error))
                     .unwrap_or_default()
             );
         }

@@ -224,16 +224,6 @@ pub enum Error {
         /// The number of clients the encoding leaves headroom for.
         max_clients: u32,
     },
-    /// Bytes that are not a valid encoding of the expected object (truncated,
-    /// wrong magic or version, inconsistent header, checksum mismatch,
-    /// out-of-range coefficient).
-    #[error("malformed {what}: {reason}")]
-    Malformed {
-        /// What was being decoded (`"encrypted update"`, `"public key"`, ...).
-        what: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A ciphertext presented to a key it was not encrypted for.
     #[error(
         "{what} belongs to key {got:016x} (parameters {got_params}), not to key {expected:016x} (parameters {expected_params})"
@@ -539,11 +529,8 @@ pub enum Rejection {
     Duplicate,
     /// The submission's bytes do not decode (bad magic, version or kind,
     /// truncated or padded, checksum mismatch, inconsistent header).
-    #[error("malformed submission: {reason}")]
-    Malformed {
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error("malformed submission: {0}")]
+    Malformed(#[from] DecodeError),
     /// The submission is for another round of federated training.
     #[error("it is for round {got}, the aggregate is for round {expected}")]
     WrongRound {

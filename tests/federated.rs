@@ -11,11 +11,12 @@
 mod view_stats;
 
 use privml::Error;
-use privml::error::Rejection;
+use privml::error::{DecodeError, Rejection};
 use privml::fl::{
-    Aggregation, AggregationOptions, ClientId, ClientUpdate, Fault, FederatedConfig, HEADER_LEN,
-    HeRound, MpcRound, RoundAggregator, ShareEncoding, ShareParams, ShareServer, Split, UpdateMeta,
-    Weighting, encrypt_update, prepare_data, run_federated, share_update, share_update_with_rng,
+    Aggregation, AggregationOptions, AggregationRound, AggregationScheme, Cleartext, ClientId,
+    ClientUpdate, Fault, FederatedConfig, HEADER_LEN, HeRound, MpcRound, OpenedSum,
+    RoundAggregator, ShareEncoding, ShareParams, ShareServer, Split, UpdateMeta, Weighting,
+    encrypt_update, prepare_data, run_federated, share_update, share_update_with_rng,
     split_clients,
 };
 use privml::he::{HeParams, KeyPair};
@@ -139,9 +140,9 @@ fn mpc_aggregate_is_exactly_the_fixed_point_sum() {
             for (k, (v, w)) in data.iter().zip(weights).enumerate() {
                 let c = ClientId(k as u32);
                 let m = share_update(&p, UpdateMeta::new(c, 4, w), v).expect("share");
-                round.submit(c, [&m[0], &m[1], &m[2]]).expect("accepted");
+                round.submit(c, &[&m[0], &m[1], &m[2]]).expect("accepted");
             }
-            let sum = round.reveal().expect("reveal");
+            let sum = round.open(&()).expect("reveal");
             for i in 0..len {
                 let exact: i64 = data
                     .iter()
@@ -182,13 +183,13 @@ fn federated_training_matches_plain_federated_averaging() {
             |r| {
                 // Every round's opened mean is within the fixed-point bound
                 // of the plaintext mean of the very same updates.
-                assert!(r.aggregated);
+                assert!(r.aggregated());
                 assert!(
-                    r.deviation <= r.tolerance,
+                    r.outcome.deviation <= r.outcome.tolerance,
                     "{agg} round {}: {:.3e} > {:.3e}",
                     r.round,
-                    r.deviation,
-                    r.tolerance
+                    r.outcome.deviation,
+                    r.outcome.tolerance
                 );
             },
         )
@@ -199,6 +200,122 @@ fn federated_training_matches_plain_federated_averaging() {
         assert!(d < 1e-4, "{agg}: final parameters differ by {d:.3e}");
         assert_eq!(run.final_accuracy, plain.final_accuracy, "{agg}");
     }
+}
+
+// ----- one interface for every method ----------------------------------------
+
+/// One round of `scheme` driven through the traits alone: every client
+/// protects its update, the round takes each client's messages, a stale
+/// submission is refused without touching the sum, and the round is opened.
+fn round_through_the_traits<S: AggregationScheme>(
+    scheme: &S,
+    opener: &<S::Round as AggregationRound>::Opener,
+    data: &[Vec<f64>],
+    weights: &[u32],
+) -> OpenedSum {
+    let mut round = scheme.start_round(3, data[0].len()).expect("start");
+    for (k, (v, w)) in data.iter().zip(weights).enumerate() {
+        let meta = UpdateMeta::new(ClientId(k as u32), 3, *w);
+        let msgs = scheme.protect(meta, v).expect("protect");
+        let msgs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        round.submit(meta.client, &msgs).expect("accepted");
+        // The same client again, for another round: refused, sum untouched.
+        let stale = scheme
+            .protect(UpdateMeta::new(meta.client, 2, *w), v)
+            .expect("protect");
+        let stale: Vec<&[u8]> = stale.iter().map(Vec::as_slice).collect();
+        match round.submit(meta.client, &stale) {
+            Err(Error::UpdateRejected {
+                reason:
+                    Rejection::WrongRound {
+                        expected: 3,
+                        got: 2,
+                    },
+                ..
+            }) => {}
+            other => panic!("stale submission: {other:?}"),
+        }
+        // One message too many is the caller's mistake, not a rejection.
+        let mut more = msgs.clone();
+        more.push(msgs[0]);
+        assert!(matches!(
+            round.submit(meta.client, &more),
+            Err(Error::InvalidParameter {
+                name: "messages",
+                ..
+            })
+        ));
+    }
+    assert_eq!(round.count(), data.len());
+    assert_eq!(
+        round.total_weight(),
+        weights.iter().map(|w| u64::from(*w)).sum::<u64>()
+    );
+    round.open(opener).expect("open")
+}
+
+#[test]
+fn every_method_opens_the_same_mean_through_one_interface() {
+    let len = 4100; // two HE ciphertexts
+    let data: Vec<Vec<f64>> = (0..5).map(|k| values(k + 90, len, 20.0)).collect();
+    let weights = [7u32, 1, 30, 2, 11];
+    let all: Vec<usize> = (0..5).collect();
+    let want = plain_mean(&data, &weights, &all);
+    let tw: f64 = weights.iter().map(|w| *w as f64).sum();
+
+    let plain = round_through_the_traits(&Cleartext, &(), &data, &weights);
+    let (pk, sk) = KeyPair::generate(&HeParams::default()).expect("keys");
+    let explicit = ShareParams::default();
+    let seeded = ShareParams::default().with_encoding(ShareEncoding::Seeded);
+    let opened = [
+        ("plain", Cleartext.sum_tolerance(5), plain),
+        (
+            "mpc explicit",
+            explicit.sum_tolerance(5),
+            round_through_the_traits(&explicit, &(), &data, &weights),
+        ),
+        (
+            "mpc seeded",
+            seeded.sum_tolerance(5),
+            round_through_the_traits(&seeded, &(), &data, &weights),
+        ),
+        (
+            "he",
+            pk.sum_tolerance(5),
+            round_through_the_traits(&pk, &sk, &data, &weights),
+        ),
+    ];
+    // The documented bound: 5 roundings to the 2^-16 grid, over Σw.
+    assert_eq!(explicit.sum_tolerance(5), 5.0 * (0.5f64).powi(17));
+    assert_eq!(pk.sum_tolerance(5), 5.0 * (0.5f64).powi(17));
+    assert_eq!(Cleartext.sum_tolerance(5), 0.0);
+    let plain_mean_opened = opened[0].2.mean().expect("mean");
+    for (name, tolerance, sum) in &opened {
+        let expected_accepted: Vec<(ClientId, u32)> = weights
+            .iter()
+            .enumerate()
+            .map(|(k, w)| (ClientId(k as u32), *w))
+            .collect();
+        assert_eq!(sum.accepted, expected_accepted, "{name}");
+        assert_eq!(sum.total_weight, tw as u64, "{name}");
+        let mean = sum.mean().expect("mean");
+        // Against the f64 mean of the updates, and against each other.
+        let bound = tolerance / tw + 1e-12;
+        let d = max_diff(&mean, &want);
+        assert!(d <= bound, "{name}: {d:.3e} > {bound:.3e}");
+        let d = max_diff(&mean, &plain_mean_opened);
+        assert!(d <= bound, "{name} vs plain: {d:.3e} > {bound:.3e}");
+    }
+    // The fixed-point methods round the same way and add exactly: their
+    // sums are bit for bit equal.
+    assert_eq!(opened[1].2.sum, opened[2].2.sum);
+    assert_eq!(opened[1].2.sum, opened[3].2.sum);
+    // Every client's messages were counted, the refused ones too.
+    assert_eq!(opened[0].2.bytes_from_clients.len(), 1);
+    assert_eq!(opened[1].2.bytes_from_clients.len(), 3);
+    assert_eq!(opened[3].2.bytes_from_clients.len(), 1);
+    let plain_msg = (HEADER_LEN + 8 * len) as u64;
+    assert_eq!(opened[0].2.bytes_from_clients, vec![2 * 5 * plain_msg]);
 }
 
 // ----- what one server sees ---------------------------------------------------
@@ -431,11 +548,16 @@ fn federated_run_with_dropouts_counts_the_right_clients() {
     let mut some_dropout = false;
     for r in &report.rounds {
         assert!(r.dropped.contains(&ClientId(2)), "round {}", r.round);
-        assert_eq!(r.accepted + r.dropped.len(), 8, "round {}", r.round);
-        assert!(r.rejected.is_empty());
+        assert_eq!(
+            r.outcome.accepted.len() + r.dropped.len(),
+            8,
+            "round {}",
+            r.round
+        );
+        assert!(r.outcome.refused.is_empty());
         some_dropout |= r.dropped.len() > 1;
-        if r.aggregated {
-            assert!(r.deviation <= r.tolerance);
+        if r.aggregated() {
+            assert!(r.outcome.deviation <= r.outcome.tolerance);
         }
     }
     assert!(some_dropout, "dropout 0.3 never dropped anyone");
@@ -488,7 +610,7 @@ fn mpc_servers_refuse_every_kind_of_bad_message() {
     let c = ClientId(9);
     let good = share_update(&p, UpdateMeta::new(c, 7, 2), &u).expect("share");
     let reason = |round: &mut MpcRound, msgs: [&[u8]; 3]| -> Rejection {
-        match round.submit(c, msgs) {
+        match round.submit(c, &msgs) {
             Err(Error::UpdateRejected { client, reason }) => {
                 assert_eq!(client, "client-9");
                 reason
@@ -500,11 +622,14 @@ fn mpc_servers_refuse_every_kind_of_bad_message() {
     // Garbage, truncated, padded.
     let garbage = vec![0xAB; 300];
     let r = reason(&mut round, [&garbage, &garbage, &garbage]);
-    assert!(matches!(r, Rejection::Malformed { .. }), "{r:?}");
+    assert!(
+        matches!(r, Rejection::Malformed(DecodeError::BadMagic { .. })),
+        "{r:?}"
+    );
     let short = &good[1][..good[1].len() - 8];
     let r = reason(&mut round, [&good[0], short, &good[2]]);
     assert!(
-        matches!(&r, Rejection::RefusedByServer { server: 1, reason } if matches!(**reason, Rejection::Malformed { .. })),
+        matches!(&r, Rejection::RefusedByServer { server: 1, reason } if matches!(**reason, Rejection::Malformed(DecodeError::Checksum))),
         "{r:?}"
     );
     // Messages swapped between servers.
@@ -548,12 +673,12 @@ fn mpc_servers_refuse_every_kind_of_bad_message() {
     // Nothing so far touched the sum; now the good one, then a duplicate.
     assert_eq!(round.count(), 0);
     round
-        .submit(c, [&good[0], &good[1], &good[2]])
+        .submit(c, &[&good[0], &good[1], &good[2]])
         .expect("good");
     let again = share_update(&p, UpdateMeta::new(c, 7, 2), &u).expect("share");
     let r = reason(&mut round, [&again[0], &again[1], &again[2]]);
     assert_eq!(r, Rejection::Duplicate);
-    let sum = round.reveal().expect("reveal");
+    let sum = round.open(&()).expect("reveal");
     assert_eq!(sum.accepted, vec![(c, 2)]);
     let mean = sum.mean().expect("mean");
     assert!(max_diff(&mean, &u) <= 1e-5);
@@ -574,13 +699,13 @@ fn he_round_refuses_bad_submissions_naming_the_client() {
         encrypt_update(&pk, UpdateMeta::new(ClientId(6), 3, 1), &u).expect("enc"),
     ];
     for b in &bad {
-        let e = round.submit(c, b).expect_err("refused");
+        let e = round.submit(c, &[b]).expect_err("refused");
         assert_eq!(rejected_client(&e), "client-5", "{e}");
     }
     assert_eq!(round.count(), 0);
     let good = encrypt_update(&pk, UpdateMeta::new(c, 3, 4), &u).expect("enc");
-    round.submit(c, &good).expect("good");
-    assert!(round.submit(c, &good).is_err(), "duplicate accepted");
+    round.submit(c, &[&good]).expect("good");
+    assert!(round.submit(c, &[&good]).is_err(), "duplicate accepted");
     let mean = round.finish().decrypt_mean(&sk).expect("decrypt");
     assert!(max_diff(&mean, &u) <= 1e-5);
 }
@@ -640,18 +765,18 @@ fn sums_at_the_headroom_bound_do_not_wrap_and_one_more_is_refused() {
         let c = ClientId(k);
         let m = share_update(&p, UpdateMeta::new(c, 1, 1), &[top, -top]).expect("share");
         round
-            .submit(c, [&m[0], &m[1], &m[2]])
+            .submit(c, &[&m[0], &m[1], &m[2]])
             .expect("within headroom");
     }
     let m = share_update(&p, UpdateMeta::new(ClientId(4), 1, 1), &[1.0, 1.0]).expect("share");
-    match round.submit(ClientId(4), [&m[0], &m[1], &m[2]]) {
+    match round.submit(ClientId(4), &[&m[0], &m[1], &m[2]]) {
         Err(Error::UpdateRejected {
             reason: Rejection::TooManyUpdates { max: 4 },
             ..
         }) => {}
         other => panic!("{other:?}"),
     }
-    let sum = round.reveal().expect("reveal").sum;
+    let sum = round.open(&()).expect("reveal").sum;
     assert!(
         (sum[0] - 4.0 * top).abs() / (4.0 * top) < 1e-12,
         "{}",
@@ -788,9 +913,13 @@ fn a_hundred_clients_with_dropouts_and_a_faulty_one() {
         };
         let report = run_federated(&cfg, |r| {
             let faulty_present = !r.dropped.contains(&ClientId(42));
-            assert_eq!(r.rejected.len(), usize::from(faulty_present));
-            assert_eq!(r.accepted + r.dropped.len() + r.rejected.len(), 100);
-            assert!(r.deviation <= r.tolerance);
+            let out = &r.outcome;
+            assert_eq!(out.refused.len(), usize::from(faulty_present));
+            assert_eq!(
+                out.accepted.len() + r.dropped.len() + out.refused.len(),
+                100
+            );
+            assert!(out.deviation <= out.tolerance);
         })
         .expect("run");
         assert!(

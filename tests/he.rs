@@ -6,6 +6,7 @@
 #![cfg(feature = "he")]
 
 use privml::Error;
+use privml::error::DecodeError;
 use privml::he::{
     Aggregator, EncryptedSum, EncryptedUpdate, HeParams, KeyPair, PublicKey, Rejection, SecretKey,
 };
@@ -195,7 +196,10 @@ fn rejected_submissions_leave_the_sum_untouched() {
     bytes[mid] ^= 0x10;
     assert!(matches!(
         EncryptedUpdate::from_bytes(&bytes),
-        Err(Error::Malformed { .. })
+        Err(Error::Decode {
+            error: DecodeError::Checksum,
+            ..
+        })
     ));
     assert_eq!(agg.count(), 1);
 
@@ -230,7 +234,10 @@ fn from_bytes_rejects_truncated_padded_and_random_input() {
         assert!(
             matches!(
                 EncryptedUpdate::from_bytes(&bytes[..cut]),
-                Err(Error::Malformed { .. })
+                Err(Error::Decode {
+                    error: DecodeError::Truncated { .. },
+                    ..
+                })
             ),
             "cut at {cut}"
         );

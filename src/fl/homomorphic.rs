@@ -2,9 +2,11 @@
 //! encrypt under the model owner's public key, a keyless aggregator adds
 //! ciphertexts, the owner decrypts the sum only.
 
+use super::aggregate::{AggregationRound, AggregationScheme, OpenedSum};
+use super::plain::one_message;
 use super::wire::{self, Header, Kind};
 use super::{ClientId, UpdateMeta};
-use crate::error::{Error, Rejection, Result};
+use crate::error::{DecodeError, Error, Rejection, Result};
 use crate::he::{Aggregator, EncryptedSum, EncryptedUpdate, PublicKey, SecretKey};
 
 /// Client side: encrypts `update` (times `meta.weight`) under the owner's
@@ -40,15 +42,31 @@ pub fn encrypt_update(pk: &PublicKey, meta: UpdateMeta, update: &[f64]) -> Resul
 /// the owner's public key and nothing that decrypts.
 ///
 /// ```compile_fail
-/// use privml::fl::{ClientId, HeRound, UpdateMeta, encrypt_update};
+/// use privml::fl::{AggregationRound, ClientId, HeRound, UpdateMeta, encrypt_update};
 /// use privml::he::{HeParams, KeyPair};
 ///
 /// fn main() -> privml::Result<()> {
 ///     let (pk, _sk) = KeyPair::generate(&HeParams::default())?;
 ///     let mut round = HeRound::new(pk.clone(), 1, 2);
-///     round.submit(ClientId(0), &encrypt_update(&pk, UpdateMeta::new(ClientId(0), 1, 1), &[1.0, 2.0])?)?;
+///     round.submit(ClientId(0), &[&encrypt_update(&pk, UpdateMeta::new(ClientId(0), 1, 1), &[1.0, 2.0])?])?;
 ///     let sum = round.finish();
 ///     let _plain: Vec<f64> = sum.sum.decrypt_sum()?; // no such method: only SecretKey decrypts
+///     Ok(())
+/// }
+/// ```
+///
+/// Opening the round takes the owner's secret key, nothing the aggregator
+/// holds:
+///
+/// ```compile_fail
+/// use privml::fl::{AggregationRound, ClientId, HeRound, UpdateMeta, encrypt_update};
+/// use privml::he::{HeParams, KeyPair};
+///
+/// fn main() -> privml::Result<()> {
+///     let (pk, _sk) = KeyPair::generate(&HeParams::default())?;
+///     let mut round = HeRound::new(pk.clone(), 1, 2);
+///     round.submit(ClientId(0), &[&encrypt_update(&pk, UpdateMeta::new(ClientId(0), 1, 1), &[1.0, 2.0])?])?;
+///     let _opened = round.open(&pk)?; // the public key does not open it
 ///     Ok(())
 /// }
 /// ```
@@ -70,16 +88,17 @@ pub fn encrypt_update(pk: &PublicKey, meta: UpdateMeta, update: &[f64]) -> Resul
 /// # Examples
 ///
 /// ```
-/// use privml::fl::{ClientId, HeRound, UpdateMeta, encrypt_update};
+/// use privml::fl::{AggregationRound, ClientId, HeRound, UpdateMeta, encrypt_update};
 /// use privml::he::{HeParams, KeyPair};
 ///
 /// let (pk, sk) = KeyPair::generate(&HeParams::default())?; // model owner
 /// let mut round = HeRound::new(pk.clone(), 1, 2); // aggregator
 /// for (k, u) in [[1.0, 2.0], [3.0, -2.0]].iter().enumerate() {
 ///     let meta = UpdateMeta::new(ClientId(k as u32), 1, 1);
-///     round.submit(meta.client, &encrypt_update(&pk, meta, u)?)?;
+///     round.submit(meta.client, &[&encrypt_update(&pk, meta, u)?])?;
 /// }
-/// let mean = round.finish().decrypt_mean(&sk)?; // owner
+/// let sum = round.finish(); // aggregator → owner: the encrypted sum
+/// let mean = sum.decrypt_mean(&sk)?; // owner
 /// assert!((mean[0] - 2.0).abs() < 1e-4 && mean[1].abs() < 1e-4);
 /// # Ok::<(), privml::Error>(())
 /// ```
@@ -92,8 +111,9 @@ pub struct HeRound {
 }
 
 /// The encrypted sum of a round, with the public list of whose updates it
-/// holds: only [`decrypt_mean`](Self::decrypt_mean) with the owner's
-/// [`SecretKey`] opens it.
+/// holds: what the aggregator sends to the model owner. Only
+/// [`open`](Self::open) (or [`decrypt_mean`](Self::decrypt_mean)) with the
+/// owner's [`SecretKey`] opens it.
 #[derive(Debug, Clone)]
 pub struct HeRoundSum {
     /// The encrypted Σ_k weight_k · update_k.
@@ -107,22 +127,26 @@ pub struct HeRoundSum {
 }
 
 impl HeRoundSum {
-    /// Owner side: decrypts the sum and divides by the total weight. An
-    /// error if nothing was accepted or the key does not match.
+    /// Owner side: decrypts the sum. An error if the key does not match.
     ///
     /// # Security
     ///
     /// The owner learns the weighted sum of the accepted updates, and
     /// nothing else provided the aggregator does not collude with it.
+    pub fn open(&self, sk: &SecretKey) -> Result<OpenedSum> {
+        Ok(OpenedSum {
+            sum: sk.decrypt_sum(&self.sum)?,
+            accepted: self.accepted.clone(),
+            total_weight: self.total_weight,
+            bytes_from_clients: vec![self.bytes_from_clients],
+            bytes_server_out: vec![self.sum.byte_len() as u64],
+        })
+    }
+
+    /// Owner side: decrypts the sum and divides by the total weight. An
+    /// error if nothing was accepted or the key does not match.
     pub fn decrypt_mean(&self, sk: &SecretKey) -> Result<Vec<f64>> {
-        if self.total_weight == 0 {
-            return Err(Error::invalid(
-                "aggregate",
-                "no updates were accepted: no mean",
-            ));
-        }
-        let w = self.total_weight as f64;
-        Ok(sk.decrypt_sum(&self.sum)?.iter().map(|s| s / w).collect())
+        self.open(sk)?.mean()
     }
 }
 
@@ -142,26 +166,46 @@ impl HeRound {
         self.agg.public_key()
     }
 
-    /// Number of accepted updates.
-    pub fn count(&self) -> usize {
-        self.accepted.len()
+    /// Ends the round: the encrypted sum for the model owner.
+    pub fn finish(self) -> HeRoundSum {
+        let total_weight = self.total_weight();
+        HeRoundSum {
+            sum: self.agg.finish(),
+            accepted: self.accepted,
+            total_weight,
+            bytes_from_clients: self.bytes_in,
+        }
+    }
+}
+
+impl AggregationScheme for PublicKey {
+    type Round = HeRound;
+
+    /// One message: [`encrypt_update`].
+    fn protect(&self, meta: UpdateMeta, update: &[f64]) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![encrypt_update(self, meta, update)?])
     }
 
-    /// The accepted clients and their weights.
-    pub fn accepted(&self) -> &[(ClientId, u32)] {
-        &self.accepted
+    fn start_round(&self, round: u32, len: usize) -> Result<HeRound> {
+        Ok(HeRound::new(self.clone(), round, len))
     }
 
-    /// Bytes received so far.
-    pub fn bytes_from_clients(&self) -> u64 {
-        self.bytes_in
+    fn sum_tolerance(&self, clients: usize) -> f64 {
+        self.params().sum_tolerance(clients)
     }
+}
 
-    /// Checks and adds `client`'s submission. Refused with
-    /// [`Error::UpdateRejected`] naming the client, the sum untouched, if the
-    /// envelope or the ciphertext is malformed, names another round or
-    /// client, has the wrong length, parameters or key, or repeats a client.
-    pub fn submit(&mut self, client: ClientId, bytes: &[u8]) -> Result<()> {
+impl AggregationRound for HeRound {
+    /// The model owner's key: the aggregator cannot open what it sums.
+    type Opener = SecretKey;
+
+    /// Checks and adds `client`'s submission, exactly one message. Refused
+    /// with [`Error::UpdateRejected`] naming the client, the sum untouched,
+    /// if the envelope or the ciphertext is malformed, names another round
+    /// or client, has the wrong length, parameters or key, or repeats a
+    /// client.
+    fn submit(&mut self, client: ClientId, messages: &[&[u8]]) -> Result<()> {
+        let bytes = one_message("homomorphic aggregation", messages)?;
         self.bytes_in += bytes.len() as u64;
         let reject = |reason| Error::UpdateRejected {
             client: client.to_string(),
@@ -169,19 +213,20 @@ impl HeRound {
         };
         let (h, body) = wire::decode_submission(bytes, Kind::Encrypted, self.round, client.0)
             .map_err(reject)?;
-        let update = EncryptedUpdate::from_bytes(body).map_err(|e| {
-            reject(Rejection::Malformed {
-                reason: e.to_string(),
-            })
-        })?;
+        let update = match EncryptedUpdate::from_bytes(body) {
+            Ok(u) => u,
+            Err(Error::Decode { error, .. }) => return Err(reject(Rejection::Malformed(error))),
+            Err(e) => return Err(e),
+        };
         if update.len() as u64 != h.len {
-            return Err(reject(Rejection::Malformed {
+            return Err(reject(Rejection::Malformed(DecodeError::BadField {
+                field: "number of values",
                 reason: format!(
                     "the header says {} values, the ciphertexts hold {}",
                     h.len,
                     update.len()
                 ),
-            }));
+            })));
         }
         // The he aggregator checks length, parameters, key, duplicates and
         // headroom before it touches the sum.
@@ -190,14 +235,18 @@ impl HeRound {
         Ok(())
     }
 
-    /// Ends the round: the encrypted sum for the model owner.
-    pub fn finish(self) -> HeRoundSum {
-        let total_weight = self.accepted.iter().map(|(_, w)| *w as u64).sum();
-        HeRoundSum {
-            sum: self.agg.finish(),
-            accepted: self.accepted,
-            total_weight,
-            bytes_from_clients: self.bytes_in,
-        }
+    fn accepted(&self) -> &[(ClientId, u32)] {
+        &self.accepted
+    }
+
+    fn bytes_from_clients(&self) -> &[u64] {
+        std::slice::from_ref(&self.bytes_in)
+    }
+
+    /// [`finish`](HeRound::finish) (the aggregator) then
+    /// [`HeRoundSum::open`] (the owner, with its secret key), in one call
+    /// for a simulation that holds both roles.
+    fn open(self, sk: &SecretKey) -> Result<OpenedSum> {
+        self.finish().open(sk)
     }
 }

@@ -28,18 +28,27 @@
 //!     ..FederatedConfig::default()
 //! };
 //! let report = run_federated(&cfg, |r| {
-//!     println!("round {}: test accuracy {:.3}, {} bytes per client", r.round, r.test_accuracy, r.bytes_per_client);
+//!     println!("round {}: test accuracy {:.3}, {} bytes per client", r.round, r.test_accuracy, r.outcome.bytes_per_client);
 //! })?;
 //! assert!(report.final_accuracy > 0.9);
 //! # Ok::<(), privml::Error>(())
 //! ```
 //!
-//! The pieces can be used on their own: [`share_update`] (client),
-//! [`ShareServer`] (one server) and [`MpcRound`] (three servers and the
-//! reveal) for secret sharing; [`encrypt_update`] (client), [`HeRound`]
-//! (aggregator) and [`HeRoundSum::decrypt_mean`] (owner) for HE;
-//! [`RoundAggregator`] runs a whole round with either, or with the
-//! plaintext reference [`Aggregation::Plain`].
+//! # One interface, three methods
+//!
+//! Every method implements the same two traits, split by role:
+//! [`AggregationScheme`], the public side clients protect their updates
+//! with (and servers start rounds with), and [`AggregationRound`], the
+//! servers' side (`submit`, `accepted`, `bytes_from_clients`, `open`).
+//!
+//! | | scheme (clients) | round (servers) | opened by |
+//! |---|---|---|---|
+//! | secret sharing | [`ShareParams`] ([`share_update`]) | [`MpcRound`]: three [`ShareServer`]s | the servers together (reveal) |
+//! | homomorphic | [`PublicKey`](crate::he::PublicKey) ([`encrypt_update`]) | [`HeRound`]: one keyless aggregator | the owner's [`SecretKey`](crate::he::SecretKey) ([`HeRoundSum::open`]) |
+//! | cleartext reference | [`Cleartext`] ([`plain_update`]) | [`PlainRound`]: one trusted server | the server |
+//!
+//! [`RoundAggregator`] runs whole rounds of any of them through the traits
+//! (one generic driver; only its constructor knows which method it runs).
 //!
 //! # Who learns what
 //!
@@ -93,7 +102,7 @@
 //!   parameters, key, duplicates, headroom) are refused with
 //!   [`Error::UpdateRejected`] naming the client before anything is
 //!   added. The three MPC servers must agree on the accepted set: in
-//!   [`MpcRound::submit`] all three check their message before any adds (a
+//!   [`MpcRound`]'s `submit` all three check their message before any adds (a
 //!   message refused by one server only is refused by all,
 //!   [`Rejection::RefusedByServer`](crate::error::Rejection::RefusedByServer)); in a deployment they exchange one public
 //!   accept bit per client.
@@ -104,9 +113,10 @@
 //!   the index and the value), and servers refuse an (N+1)-th update, so the
 //!   sum never wraps. The only error is each client's rounding: the revealed
 //!   mean is within k · 2^−17 / Σ n_k of the plaintext mean of the same k
-//!   updates (checked every round: [`RoundReport::deviation`] ≤
-//!   [`RoundReport::tolerance`]). The secret sharing itself is exact.
-//!   HE uses the same encoding in its 42-bit plaintext ([`crate::he::HeParams`]).
+//!   updates (checked every round: [`RoundOutcome::deviation`] ≤
+//!   [`RoundOutcome::tolerance`]). The secret sharing itself is exact.
+//!   HE uses the same rule in its 42-bit plaintext ([`crate::he::HeParams`]):
+//!   both encode with [`crate::fixed::FixedEncoding`], with their own bounds.
 //! * **Share encoding** ([`ShareEncoding`]): explicit shares cost a client
 //!   3 × 2 × 8 = 48 bytes per value; seeded shares (x0, x1 expanded from
 //!   16-byte AES-CTR seeds, server 0 gets only the two seeds) cost 16, as
@@ -115,8 +125,9 @@
 //!   one-hidden-layer MLP) with a Chebyshev polynomial sigmoid, trained by
 //!   the generic [`nn`](crate::nn) code on [`Plain`](crate::Plain). A
 //!   polynomial sigmoid diverges outside its interval (±10), which feeds
-//!   back into ever larger weights; local training therefore uses weight
-//!   decay (default 0.002, the model settles at |pre-activation| ≈ 7) and
+//!   back into ever larger weights; local training therefore uses
+//!   [weight decay](crate::nn::WeightDecay) (default 0.002, the model
+//!   settles at |pre-activation| ≈ 7) and
 //!   fails with a clear error if pre-activations leave the interval anyway.
 //! * **Data**: the bundled Wisconsin breast-cancer set (569 × 30, binary),
 //!   80/20 train/test split, min-max scaled with the training ranges (a
@@ -185,6 +196,7 @@
 //! servers that must not collude, and, with explicit shares, three times
 //! the upload; seeded shares bring the upload to BFV's 16 bytes per value.
 
+mod aggregate;
 #[cfg(feature = "he")]
 mod homomorphic;
 mod model;
@@ -195,13 +207,14 @@ mod split;
 mod train;
 mod wire;
 
+pub use aggregate::{AggregationRound, AggregationScheme, OpenedSum};
 #[cfg(feature = "he")]
 pub use homomorphic::{HeRound, HeRoundSum, encrypt_update};
 pub use model::{LocalTraining, ModelSpec};
-pub use plain::{PlainRound, plain_update};
+pub use plain::{Cleartext, PlainRound, plain_update};
 pub use round::{AggregationOptions, ClientUpdate, Fault, Refusal, RoundAggregator, RoundOutcome};
 pub use secure::{
-    CheckedShares, MpcRound, MpcSum, ShareEncoding, ShareParams, ShareServer, share_update,
+    CheckedShares, MpcRound, ShareEncoding, ShareParams, ShareServer, share_update,
     share_update_with_rng,
 };
 pub use split::{Split, split_clients};

@@ -9,7 +9,7 @@ use rand::{RngExt, SeedableRng};
 use crate::approx::{Polynomial, sigmoid};
 use crate::domain::{Plain, Ring};
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Dense, Layer, Sequential};
+use crate::nn::{Activation, Dense, Layer, Sequential, WeightDecay};
 
 /// How a client trains locally each round.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,10 +147,10 @@ impl ModelSpec {
         let mut pos = 0;
         for (i, o) in self.layers() {
             let w = ArrayD::from_shape_vec(IxDyn(&[i, o]), params[pos..pos + i * o].to_vec())
-                .map_err(|e| Error::invalid("params", e.to_string()))?;
+                .map_err(|e| Error::internal("ModelSpec::build", e.to_string()))?;
             pos += i * o;
             let b = ArrayD::from_shape_vec(IxDyn(&[1, o]), params[pos..pos + o].to_vec())
-                .map_err(|e| Error::invalid("params", e.to_string()))?;
+                .map_err(|e| Error::internal("ModelSpec::build", e.to_string()))?;
             pos += o;
             let w = r.constant(&w)?;
             let b = r.constant(&b)?;
@@ -172,7 +172,7 @@ impl ModelSpec {
 
     /// Local training from `params`: `steps` full-batch gradient steps on
     /// (x, y), each `w += lr / n · ∂w` for the squared error ½Σ(y − p)²
-    /// (the nn module's convention), then weight decay
+    /// (the nn module's convention), then [`WeightDecay`]
     /// `W *= 1 − lr · weight_decay` on the weights (not the biases). Returns
     /// the new parameters.
     ///
@@ -203,11 +203,11 @@ impl ModelSpec {
             lr,
             weight_decay,
         } = opts;
+        let decay = WeightDecay::new(lr, weight_decay)?;
         let mut r = Plain::new();
         let mut net = self.build(&mut r, params)?;
         let xt = r.constant(&x.clone().into_dyn())?;
         let yt = r.constant(&y.clone().insert_axis(Axis(1)).into_dyn())?;
-        let decay = 1.0 - lr * weight_decay;
         let range = self.sigmoid.arg_scale;
         let mut new = params.to_vec();
         for step in 0..steps {
@@ -216,14 +216,7 @@ impl ModelSpec {
             let delta = r.sub(&yt, &out)?;
             net.backward(&mut r, &delta)?;
             net.update(&mut r, lr / n as f64)?;
-            if weight_decay != 0.0 {
-                for l in net.layers.iter_mut() {
-                    if let Layer::Dense(d) = l {
-                        // Plain tensors are f64 arrays: decay in place.
-                        d.weights *= decay;
-                    }
-                }
-            }
+            decay.apply(&mut r, &mut net)?;
             // Checked after every step: one step too far is enough to
             // overflow the next one.
             new = self.flatten(&mut r, &net)?;
@@ -262,7 +255,7 @@ impl ModelSpec {
                 });
             }
             let w = Array2::from_shape_vec((i, o), params[pos..pos + i * o].to_vec())
-                .map_err(|e| Error::invalid("params", e.to_string()))?;
+                .map_err(|e| Error::internal("ModelSpec::max_preactivation", e.to_string()))?;
             pos += i * o;
             let b = ndarray::ArrayView1::from(&params[pos..pos + o]);
             pos += o;

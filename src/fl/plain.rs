@@ -1,6 +1,7 @@
 //! The insecure reference: updates sent and summed in the clear, through
 //! the same envelope, checks and accounting as the secure methods.
 
+use super::aggregate::{AggregationRound, AggregationScheme, OpenedSum};
 use super::wire::{self, Header, Kind};
 use super::{ClientId, UpdateMeta};
 use crate::error::{Error, Rejection, Result};
@@ -18,6 +19,30 @@ pub fn plain_update(meta: UpdateMeta, update: &[f64]) -> Result<Vec<u8>> {
     }
     let header = Header::of_update(Kind::Plain, meta, 0, update.len());
     Ok(wire::encode(&header, &[&body]))
+}
+
+/// The cleartext reference as an [`AggregationScheme`]: clients send
+/// [`plain_update`]s to one trusted [`PlainRound`]. **No privacy**: it is
+/// what the secure methods are measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cleartext;
+
+impl AggregationScheme for Cleartext {
+    type Round = PlainRound;
+
+    /// One message: [`plain_update`].
+    fn protect(&self, meta: UpdateMeta, update: &[f64]) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![plain_update(meta, update)?])
+    }
+
+    fn start_round(&self, round: u32, len: usize) -> Result<PlainRound> {
+        Ok(PlainRound::new(round, len))
+    }
+
+    /// 0: the sum is computed in f64 on the updates themselves.
+    fn sum_tolerance(&self, _clients: usize) -> f64 {
+        0.0
+    }
 }
 
 /// A trusted server that sums plaintext updates: the reference the secure
@@ -41,8 +66,20 @@ impl PlainRound {
         }
     }
 
-    /// Checks and adds a submission (same refusals as the secure methods).
-    pub fn submit(&mut self, client: ClientId, bytes: &[u8]) -> Result<()> {
+    /// The weighted sum so far.
+    pub fn sum(&self) -> &[f64] {
+        &self.sum
+    }
+}
+
+impl AggregationRound for PlainRound {
+    /// The trusted server holds the sum in the clear.
+    type Opener = ();
+
+    /// Checks and adds a submission, exactly one message (same refusals as
+    /// the secure methods).
+    fn submit(&mut self, client: ClientId, messages: &[&[u8]]) -> Result<()> {
+        let bytes = one_message("the cleartext reference", messages)?;
         self.bytes_in += bytes.len() as u64;
         let reject = |reason| Error::UpdateRejected {
             client: client.to_string(),
@@ -68,28 +105,38 @@ impl PlainRound {
         Ok(())
     }
 
-    /// Number of accepted updates.
-    pub fn count(&self) -> usize {
-        self.accepted.len()
-    }
-
-    /// Bytes received so far.
-    pub fn bytes_from_clients(&self) -> u64 {
-        self.bytes_in
-    }
-
-    /// The accepted clients and their weights.
-    pub fn accepted(&self) -> &[(ClientId, u32)] {
+    fn accepted(&self) -> &[(ClientId, u32)] {
         &self.accepted
     }
 
-    /// Σ weight_k.
-    pub fn total_weight(&self) -> u64 {
-        self.accepted.iter().map(|(_, w)| *w as u64).sum()
+    fn bytes_from_clients(&self) -> &[u64] {
+        std::slice::from_ref(&self.bytes_in)
     }
 
-    /// The weighted sum.
-    pub fn sum(&self) -> &[f64] {
-        &self.sum
+    /// The sum as it is: the server saw every update anyway.
+    fn open(self, _: &()) -> Result<OpenedSum> {
+        let total_weight = self.total_weight();
+        Ok(OpenedSum {
+            sum: self.sum,
+            accepted: self.accepted,
+            total_weight,
+            bytes_from_clients: vec![self.bytes_in],
+            bytes_server_out: vec![0],
+        })
+    }
+}
+
+/// The one message of a method with one server; any other number is the
+/// caller's mistake.
+pub(super) fn one_message<'m>(method: &str, messages: &[&'m [u8]]) -> Result<&'m [u8]> {
+    match messages {
+        [one] => Ok(one),
+        _ => Err(Error::invalid(
+            "messages",
+            format!(
+                "{method} takes one message (one server), got {}",
+                messages.len()
+            ),
+        )),
     }
 }

@@ -1,38 +1,17 @@
-//! One aggregation round, whichever the method: the common interface the
-//! training loop and the benchmark use.
+//! One aggregation round, whichever the method: the driver the training
+//! loop and the benchmark use, written once against
+//! [`AggregationScheme`] and [`AggregationRound`].
 
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "he")]
-use super::homomorphic::{HeRound, encrypt_update};
-use super::plain::{PlainRound, plain_update};
-use super::secure::{MpcRound, ShareParams, share_update};
+use super::aggregate::{AggregationRound, AggregationScheme};
+use super::plain::Cleartext;
+use super::secure::ShareParams;
 use super::{Aggregation, ClientId, UpdateMeta};
 use crate::error::{Error, Result};
 #[cfg(feature = "he")]
-use crate::he::{HeParams, KeyPair, PublicKey, SecretKey};
-
-/// The model owner's side of homomorphic aggregation.
-#[cfg(feature = "he")]
-#[derive(Debug)]
-struct HeSide {
-    params: HeParams,
-    pk: PublicKey,
-    sk: SecretKey,
-}
-
-/// Without the `he` feature there is no homomorphic side.
-#[cfg(not(feature = "he"))]
-#[derive(Debug)]
-enum HeSide {}
-
-#[cfg(not(feature = "he"))]
-fn no_he() -> Error {
-    Error::invalid(
-        "aggregation",
-        "homomorphic aggregation needs privml built with the 'he' feature",
-    )
-}
+use crate::he::{HeParams, KeyPair};
 
 /// Options of the aggregation shared by all methods.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -133,8 +112,10 @@ pub struct RoundOutcome {
 /// HE, the model owner's keys, generated once).
 ///
 /// This simulates every role in one process; the role types it drives
-/// ([`ShareServer`](super::ShareServer) via [`MpcRound`],
-/// [`HeRound`], [`SecretKey`]) keep the roles' knowledge apart.
+/// (the [`AggregationScheme`] clients protect with, the
+/// [`AggregationRound`] the servers run, the opener only the owner holds)
+/// keep the roles' knowledge apart. Every method goes through the same
+/// code: only [`new`](Self::new) knows which one it is.
 ///
 /// # Examples
 ///
@@ -159,16 +140,7 @@ pub struct RoundAggregator {
     aggregation: Aggregation,
     len: usize,
     opts: AggregationOptions,
-    share: ShareParams,
-    // Always `None` without the `he` feature (`HeSide` is then uninhabited).
-    #[cfg_attr(
-        not(feature = "he"),
-        expect(
-            dead_code,
-            reason = "without `he`, `HeSide` is uninhabited and the field never read"
-        )
-    )]
-    he: Option<HeSide>,
+    method: Box<dyn RunRound>,
 }
 
 impl RoundAggregator {
@@ -178,25 +150,32 @@ impl RoundAggregator {
         if len == 0 {
             return Err(Error::invalid("len", "updates need at least one value"));
         }
-        let share =
-            ShareParams::new(opts.frac_bits, opts.max_clients)?.with_encoding(opts.share_encoding);
-        let he = match aggregation {
+        let method: Box<dyn RunRound> = match aggregation {
+            Aggregation::Mpc => Box::new(Simulated::new(
+                ShareParams::new(opts.frac_bits, opts.max_clients)?
+                    .with_encoding(opts.share_encoding),
+                (),
+            )),
             #[cfg(feature = "he")]
             Aggregation::He => {
-                let params = HeParams::new(opts.frac_bits, opts.max_clients)?;
-                let (pk, sk) = KeyPair::generate(&params)?;
-                Some(HeSide { params, pk, sk })
+                let (pk, sk) =
+                    KeyPair::generate(&HeParams::new(opts.frac_bits, opts.max_clients)?)?;
+                Box::new(Simulated::new(pk, sk))
             }
             #[cfg(not(feature = "he"))]
-            Aggregation::He => return Err(no_he()),
-            _ => None,
+            Aggregation::He => {
+                return Err(Error::invalid(
+                    "aggregation",
+                    "homomorphic aggregation needs privml built with the 'he' feature",
+                ));
+            }
+            Aggregation::Plain => Box::new(Simulated::new(Cleartext, ())),
         };
         Ok(RoundAggregator {
             aggregation,
             len,
             opts: *opts,
-            share,
-            he,
+            method,
         })
     }
 
@@ -215,20 +194,59 @@ impl RoundAggregator {
         self.len == 0
     }
 
-    /// The secret-sharing parameters (used by [`Aggregation::Mpc`]).
-    pub fn share_params(&self) -> &ShareParams {
-        &self.share
+    /// Runs round `round`: every client protects its update, the
+    /// aggregator(s) check and add each submission, and — if at least
+    /// `min_clients` were accepted — the weighted mean is opened.
+    pub fn run(&self, round: u32, updates: &[ClientUpdate<'_>]) -> Result<RoundOutcome> {
+        self.method.run(RoundInput {
+            round,
+            len: self.len,
+            min_clients: self.opts.min_clients,
+            updates,
+        })
+    }
+}
+
+/// What one round is run on.
+struct RoundInput<'a, 'u> {
+    round: u32,
+    len: usize,
+    min_clients: usize,
+    updates: &'a [ClientUpdate<'u>],
+}
+
+/// A method set up in this process, able to run whole rounds: the
+/// object-safe face of [`Simulated`], so that [`RoundAggregator`] holds any
+/// method behind one pointer.
+trait RunRound: std::fmt::Debug + Send + Sync {
+    fn run(&self, input: RoundInput<'_, '_>) -> Result<RoundOutcome>;
+}
+
+/// Every role of one method in one process: the public scheme (clients and
+/// servers) and the opener (the servers' nothing, or the owner's key).
+struct Simulated<S: AggregationScheme>
+where
+    <S::Round as AggregationRound>::Opener: Sized,
+{
+    scheme: S,
+    opener: <S::Round as AggregationRound>::Opener,
+    _round: PhantomData<fn() -> S::Round>,
+}
+
+impl<S: AggregationScheme> Simulated<S>
+where
+    <S::Round as AggregationRound>::Opener: Sized,
+{
+    fn new(scheme: S, opener: <S::Round as AggregationRound>::Opener) -> Self {
+        Simulated {
+            scheme,
+            opener,
+            _round: PhantomData,
+        }
     }
 
-    #[cfg(feature = "he")]
-    fn he_side(&self) -> Result<&HeSide> {
-        self.he
-            .as_ref()
-            .ok_or_else(|| Error::invalid("aggregation", "no HE keys"))
-    }
-
-    /// Client side for one update: the messages it sends (three for MPC,
-    /// one otherwise), with its fault applied.
+    /// Client side for one update: the messages it sends, with its fault
+    /// applied.
     fn protect(&self, round: u32, u: &ClientUpdate<'_>) -> Result<Vec<Vec<u8>>> {
         let mut meta = u.meta;
         let mut values = u.values;
@@ -237,45 +255,48 @@ impl RoundAggregator {
             Some(Fault::StaleRound) => meta.round = round.wrapping_sub(1),
             _ => {}
         }
-        let mut msgs = match self.aggregation {
-            Aggregation::Mpc => share_update(&self.share, meta, values)?.to_vec(),
-            #[cfg(feature = "he")]
-            Aggregation::He => vec![encrypt_update(&self.he_side()?.pk, meta, values)?],
-            #[cfg(not(feature = "he"))]
-            Aggregation::He => return Err(no_he()),
-            Aggregation::Plain => vec![plain_update(meta, values)?],
-        };
+        let mut msgs = self.scheme.protect(meta, values)?;
         if u.fault == Some(Fault::Corrupted)
-            && let Some(b) = msgs[0].last_mut()
+            && let Some(b) = msgs.first_mut().and_then(|m| m.last_mut())
         {
             *b ^= 0x01;
         }
         Ok(msgs)
     }
+}
 
-    /// Runs round `round`: every client protects its update, the
-    /// aggregator(s) check and add each submission, and — if at least
-    /// `min_clients` were accepted — the weighted mean is opened.
-    pub fn run(&self, round: u32, updates: &[ClientUpdate<'_>]) -> Result<RoundOutcome> {
+// Only the opener is printed by name: it may be a secret key, whose `Debug`
+// is redacted.
+impl<S> std::fmt::Debug for Simulated<S>
+where
+    S: AggregationScheme + std::fmt::Debug,
+    <S::Round as AggregationRound>::Opener: Sized + std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulated")
+            .field("scheme", &self.scheme)
+            .field("opener", &self.opener)
+            .finish()
+    }
+}
+
+impl<S> RunRound for Simulated<S>
+where
+    S: AggregationScheme + std::fmt::Debug + Send + Sync,
+    <S::Round as AggregationRound>::Opener: Sized + std::fmt::Debug + Send + Sync,
+{
+    fn run(&self, input: RoundInput<'_, '_>) -> Result<RoundOutcome> {
+        let RoundInput {
+            round,
+            len,
+            min_clients,
+            updates,
+        } = input;
+        let mut aggregate = self.scheme.start_round(round, len)?;
         let mut refused = Vec::new();
         let mut time_clients = Duration::ZERO;
         let mut time_servers = Duration::ZERO;
         let mut bytes_per_client = 0u64;
-
-        enum State {
-            Mpc(Box<MpcRound>),
-            #[cfg(feature = "he")]
-            He(HeRound),
-            Plain(PlainRound),
-        }
-        let mut state = match self.aggregation {
-            Aggregation::Mpc => State::Mpc(Box::new(MpcRound::new(round, self.len, self.share)?)),
-            #[cfg(feature = "he")]
-            Aggregation::He => State::He(HeRound::new(self.he_side()?.pk.clone(), round, self.len)),
-            #[cfg(not(feature = "he"))]
-            Aggregation::He => return Err(no_he()),
-            Aggregation::Plain => State::Plain(PlainRound::new(round, self.len)),
-        };
 
         for u in updates {
             let client = u.meta.client;
@@ -292,13 +313,9 @@ impl RoundAggregator {
             };
             time_clients += t.elapsed();
             bytes_per_client = bytes_per_client.max(msgs.iter().map(|m| m.len() as u64).sum());
+            let msgs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
             let t = Instant::now();
-            let res = match &mut state {
-                State::Mpc(r) => r.submit(client, [&msgs[0], &msgs[1], &msgs[2]]),
-                #[cfg(feature = "he")]
-                State::He(r) => r.submit(client, &msgs[0]),
-                State::Plain(r) => r.submit(client, &msgs[0]),
-            };
+            let res = aggregate.submit(client, &msgs);
             time_servers += t.elapsed();
             match res {
                 Ok(()) => {}
@@ -307,57 +324,30 @@ impl RoundAggregator {
             }
         }
 
+        let accepted = aggregate.accepted().to_vec();
+        let total_weight = aggregate.total_weight();
+        let bytes_from_clients = aggregate.bytes_from_clients().to_vec();
         let t = Instant::now();
-        let (accepted, bytes_from_clients, opened) = match state {
-            State::Mpc(r) => {
-                let accepted = r.accepted().to_vec();
-                let bytes = r.bytes_from_clients().to_vec();
-                if accepted.len() < self.opts.min_clients.max(1) {
-                    (accepted, bytes, None)
-                } else {
-                    let s = r.reveal()?;
-                    let out = s.bytes_between_servers.to_vec();
-                    (accepted, bytes, Some((s.mean()?, out)))
-                }
-            }
-            #[cfg(feature = "he")]
-            State::He(r) => {
-                let accepted = r.accepted().to_vec();
-                let bytes = vec![r.bytes_from_clients()];
-                if accepted.len() < self.opts.min_clients.max(1) {
-                    (accepted, bytes, None)
-                } else {
-                    let s = r.finish();
-                    let out = vec![s.sum.byte_len() as u64];
-                    (
-                        accepted,
-                        bytes,
-                        Some((s.decrypt_mean(&self.he_side()?.sk)?, out)),
-                    )
-                }
-            }
-            State::Plain(r) => {
-                let accepted = r.accepted().to_vec();
-                let bytes = vec![r.bytes_from_clients()];
-                if accepted.len() < self.opts.min_clients.max(1) {
-                    (accepted, bytes, None)
-                } else {
-                    let w = r.total_weight() as f64;
-                    let mean = r.sum().iter().map(|s| s / w).collect();
-                    (accepted, bytes, Some((mean, vec![0])))
-                }
-            }
+        let opened = if accepted.len() < min_clients.max(1) {
+            None
+        } else {
+            let sum = aggregate.open(&self.opener)?;
+            Some((sum.mean()?, sum.bytes_server_out))
         };
         let time_open = t.elapsed();
 
-        let total_weight: u64 = accepted.iter().map(|(_, w)| *w as u64).sum();
-        let servers = bytes_from_clients.len();
         let (mean, bytes_server_out) = match opened {
             Some((m, out)) => (Some(m), out),
-            None => (None, vec![0; servers]),
+            None => (None, vec![0; bytes_from_clients.len()]),
         };
         let (deviation, tolerance) = match &mean {
-            Some(m) => self.compare(m, &accepted, total_weight, updates),
+            Some(m) => deviation(
+                m,
+                &accepted,
+                total_weight,
+                updates,
+                self.scheme.sum_tolerance(accepted.len()),
+            ),
             None => (0.0, 0.0),
         };
         Ok(RoundOutcome {
@@ -375,40 +365,33 @@ impl RoundAggregator {
             tolerance,
         })
     }
+}
 
-    /// The plaintext weighted mean of the accepted updates, compared with
-    /// `mean`: (largest deviation, tolerance).
-    fn compare(
-        &self,
-        mean: &[f64],
-        accepted: &[(ClientId, u32)],
-        total_weight: u64,
-        updates: &[ClientUpdate<'_>],
-    ) -> (f64, f64) {
-        let mut reference = vec![0.0f64; self.len];
-        for (client, w) in accepted {
-            if let Some(u) = updates.iter().find(|u| u.meta.client == *client) {
-                for (r, v) in reference.iter_mut().zip(u.values) {
-                    *r += *w as f64 * v;
-                }
+/// The plaintext weighted mean of the accepted updates, compared with
+/// `mean`: (largest deviation, tolerance). The tolerance is the method's
+/// bound `sum_tolerance` on the sum, divided by the total weight, plus
+/// 1e-9 relative for f64.
+fn deviation(
+    mean: &[f64],
+    accepted: &[(ClientId, u32)],
+    total_weight: u64,
+    updates: &[ClientUpdate<'_>],
+    sum_tolerance: f64,
+) -> (f64, f64) {
+    let mut reference = vec![0.0f64; mean.len()];
+    for (client, w) in accepted {
+        if let Some(u) = updates.iter().find(|u| u.meta.client == *client) {
+            for (r, v) in reference.iter_mut().zip(u.values) {
+                *r += *w as f64 * v;
             }
         }
-        let tw = total_weight.max(1) as f64;
-        let mut dev = 0.0f64;
-        let mut largest = 0.0f64;
-        for (m, r) in mean.iter().zip(&reference) {
-            dev = dev.max((m - r / tw).abs());
-            largest = largest.max((r / tw).abs());
-        }
-        let k = accepted.len();
-        let tol = match self.aggregation {
-            Aggregation::Mpc => self.share.sum_tolerance(k) / tw,
-            #[cfg(feature = "he")]
-            Aggregation::He => self.he.as_ref().map_or(0.0, |h| h.params.sum_tolerance(k)) / tw,
-            #[cfg(not(feature = "he"))]
-            Aggregation::He => 0.0,
-            Aggregation::Plain => 0.0,
-        } + 1e-9 * largest.max(1e-3);
-        (dev, tol)
     }
+    let tw = total_weight.max(1) as f64;
+    let mut dev = 0.0f64;
+    let mut largest = 0.0f64;
+    for (m, r) in mean.iter().zip(&reference) {
+        dev = dev.max((m - r / tw).abs());
+        largest = largest.max((r / tw).abs());
+    }
+    (dev, sum_tolerance / tw + 1e-9 * largest.max(1e-3))
 }

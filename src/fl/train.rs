@@ -7,11 +7,12 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::model::{LocalTraining, ModelSpec};
-use super::round::{AggregationOptions, ClientUpdate, Fault, RoundAggregator};
+use super::round::{AggregationOptions, ClientUpdate, Fault, RoundAggregator, RoundOutcome};
 use super::split::{Split, split_clients};
 use super::{Aggregation, ClientId, ShareEncoding, UpdateMeta};
 use crate::data::{Bundled, Dataset, Normalizer, Scaling, train_test_split};
 use crate::error::{Error, Result};
+use crate::nn::WeightDecay;
 
 /// How client updates are weighted in the mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,12 +158,7 @@ impl FederatedConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::invalid("lr", format!("{} is not positive", self.lr)));
         }
-        if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay < 1.0) {
-            return Err(Error::invalid(
-                "weight_decay",
-                format!("{} is not in [0, 1/lr)", self.weight_decay),
-            ));
-        }
+        WeightDecay::new(self.lr, self.weight_decay)?;
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(
                 "dropout",
@@ -184,48 +180,37 @@ impl FederatedConfig {
     }
 }
 
-/// What happened in one round.
-#[derive(Debug, Clone, PartialEq)]
+/// What happened in one round: the aggregation's [`RoundOutcome`] and
+/// what training around it adds.
+#[derive(Debug)]
 pub struct RoundReport {
     /// 1-based round.
     pub round: usize,
     /// Clients that dropped out.
     pub dropped: Vec<ClientId>,
-    /// Clients whose updates went into the aggregate.
-    pub accepted: usize,
-    /// Refused clients and why.
-    pub rejected: Vec<(ClientId, String)>,
-    /// Whether an aggregate was revealed (enough clients) and applied.
-    pub aggregated: bool,
+    /// The aggregation: accepted and refused clients (and why), the opened
+    /// mean, bytes, the time to protect, aggregate and open, and the
+    /// deviation from the plaintext mean with its bound.
+    pub outcome: RoundOutcome,
     /// Accuracy of the global model on the test set after the round.
     pub test_accuracy: f64,
     /// Accuracy of the global model on the pooled training set.
     pub train_accuracy: f64,
-    /// Bytes one client uploaded.
-    pub bytes_per_client: u64,
-    /// Bytes each server received from the clients.
-    pub bytes_per_server: Vec<u64>,
-    /// Bytes each server sent to open the aggregate (MPC: to the other
-    /// servers; HE: the encrypted sum to the model owner).
-    pub bytes_server_out: Vec<u64>,
     /// Local training, all clients.
     pub time_local: Duration,
-    /// Protecting (encoding, sharing or encrypting) the updates, all clients.
-    pub time_protect: Duration,
-    /// Checking and adding submissions, all servers.
-    pub time_aggregate: Duration,
-    /// Revealing or decrypting the aggregate.
-    pub time_open: Duration,
     /// The whole round (training, aggregation, evaluation).
     pub time_round: Duration,
-    /// Largest |secure mean − plaintext mean of the same updates|.
-    pub deviation: f64,
-    /// Its guaranteed bound.
-    pub tolerance: f64,
+}
+
+impl RoundReport {
+    /// Whether an aggregate was opened (enough clients) and applied.
+    pub fn aggregated(&self) -> bool {
+        self.outcome.mean.is_some()
+    }
 }
 
 /// The result of [`run_federated`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct FederatedReport {
     /// The model.
     pub model: ModelSpec,
@@ -381,25 +366,11 @@ pub fn run_federated(
         let report = RoundReport {
             round,
             dropped,
-            accepted: out.accepted.len(),
-            rejected: out
-                .refused
-                .iter()
-                .map(|r| (r.client, r.error.to_string()))
-                .collect(),
-            aggregated: out.mean.is_some(),
+            outcome: out,
             test_accuracy,
             train_accuracy,
-            bytes_per_client: out.bytes_per_client,
-            bytes_per_server: out.bytes_from_clients.clone(),
-            bytes_server_out: out.bytes_server_out.clone(),
             time_local,
-            time_protect: out.time_clients,
-            time_aggregate: out.time_servers,
-            time_open: out.time_open,
             time_round: t_round.elapsed(),
-            deviation: out.deviation,
-            tolerance: out.tolerance,
         };
         log(&report);
         rounds.push(report);

@@ -1,7 +1,7 @@
 //! The envelope of every client → server message (see the
 //! [module docs](super#wire-format)).
 
-use crate::error::Rejection;
+use crate::error::{DecodeError, Rejection};
 
 /// Magic bytes of a submission.
 pub(crate) const MAGIC: [u8; 4] = *b"PMFL";
@@ -181,12 +181,6 @@ pub(crate) fn put_u64s(out: &mut Vec<u8>, v: &[u64]) {
     }
 }
 
-fn malformed(reason: impl Into<String>) -> Rejection {
-    Rejection::Malformed {
-        reason: reason.into(),
-    }
-}
-
 /// Decodes `bytes` and checks what every aggregator checks first: the body
 /// is of `kind`, for `round`, from `client`, with a weight of at least 1.
 pub(crate) fn decode_submission(
@@ -197,11 +191,10 @@ pub(crate) fn decode_submission(
 ) -> Result<(Header, &[u8]), Rejection> {
     let (h, body) = decode(bytes)?;
     if h.kind != kind {
-        return Err(malformed(format!(
-            "it holds a {}, not a {}",
-            h.kind.name(),
-            kind.name()
-        )));
+        return Err(Rejection::Malformed(DecodeError::WrongKind {
+            expected: kind.name().to_string(),
+            found: h.kind.name().to_string(),
+        }));
     }
     if h.round != round {
         return Err(Rejection::WrongRound {
@@ -215,31 +208,38 @@ pub(crate) fn decode_submission(
         });
     }
     if h.weight == 0 {
-        return Err(malformed("weight 0".to_string()));
+        return Err(Rejection::Malformed(DecodeError::BadField {
+            field: "weight",
+            reason: "0: a client's weight is at least 1".to_string(),
+        }));
     }
     Ok((h, body))
 }
 
 /// Parses the header and checks magic, version, kind and checksum. Returns
 /// the header and the body. Never panics on any input.
-pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), Rejection> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if bytes.len() < HEADER_LEN {
-        return Err(malformed(format!(
-            "{} bytes, shorter than the {HEADER_LEN}-byte header",
-            bytes.len()
-        )));
+        return Err(DecodeError::Truncated {
+            needed: HEADER_LEN as u64,
+            available: bytes.len() as u64,
+        });
     }
     if bytes[0..4] != MAGIC {
-        return Err(malformed("bad magic (not a privml federated submission)"));
+        return Err(DecodeError::BadMagic {
+            expected: "privml federated submission",
+        });
     }
     if bytes[4] != VERSION {
-        return Err(malformed(format!(
-            "format version {}, expected {VERSION}",
-            bytes[4]
-        )));
+        return Err(DecodeError::UnsupportedVersion {
+            found: bytes[4].into(),
+            supported: VERSION.into(),
+        });
     }
-    let kind = Kind::from_u8(bytes[5])
-        .ok_or_else(|| malformed(format!("unknown body kind {}", bytes[5])))?;
+    let kind = Kind::from_u8(bytes[5]).ok_or_else(|| DecodeError::BadField {
+        field: "body kind",
+        reason: format!("unknown kind {}", bytes[5]),
+    })?;
     let u32_at = |o: usize| {
         let mut a = [0u8; 4];
         a.copy_from_slice(&bytes[o..o + 4]);
@@ -265,7 +265,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), Rejection> {
     head.copy_from_slice(&bytes[..32]);
     let sum = checksum(&head, body);
     if sum != u64_at(32) {
-        return Err(malformed("checksum mismatch (corrupted in transit)"));
+        return Err(DecodeError::Checksum);
     }
     Ok((h, body))
 }

@@ -74,7 +74,7 @@ macro_rules! common_methods {
 
             /// Parses [`to_bytes`](Self::to_bytes). Truncated, padded,
             /// corrupted (checksum) or inconsistent input is
-            /// [`Error::Malformed`], never a panic. Whether it belongs to a
+            /// [`Error::Decode`], never a panic. Whether it belongs to a
             /// given key is checked when it is used.
             pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
                 let (header, cts) = wire::decode(bytes, $kind, $what)?;

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::params::{DEGREE, HeParams, WIRE_LEVEL, bfv};
 use super::wire::{Header, Kind, checksum};
 use super::{EncryptedSum, EncryptedUpdate};
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Origin, Result};
 
 /// Seed of the backend's RNG. The backend (`fhe`) is written against rand
 /// 0.9, this crate against rand 0.10: we bridge by drawing 32 bytes from a
@@ -245,35 +245,46 @@ impl PublicKey {
     }
 
     /// Parses [`to_bytes`](Self::to_bytes). Malformed input is
-    /// [`Error::Malformed`], never a panic. The key id is recomputed from
+    /// [`Error::Decode`], never a panic. The key id is recomputed from
     /// the bytes.
     ///
     /// The bytes must come from the owner over an authenticated channel: a
     /// substituted public key lets its maker decrypt every update.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |reason: String| Error::Malformed {
-            what: "public key",
-            reason,
-        };
+        let bad = |error: DecodeError| Error::decode("public key", Origin::Bytes, error);
+        let field =
+            |field: &'static str, reason: String| bad(DecodeError::BadField { field, reason });
         if bytes.len() < PK_HEADER {
-            return Err(bad(format!(
-                "{} bytes is shorter than the header",
-                bytes.len()
-            )));
+            return Err(bad(DecodeError::Truncated {
+                needed: PK_HEADER as u64,
+                available: bytes.len() as u64,
+            }));
         }
-        if bytes[..4] != PK_MAGIC || bytes[4] != PK_VERSION || bytes[5..8] != [0, 0, 0] {
-            return Err(bad("wrong magic, version or reserved bytes".into()));
+        if bytes[..4] != PK_MAGIC {
+            return Err(bad(DecodeError::BadMagic {
+                expected: "privml HE public key",
+            }));
+        }
+        if bytes[4] != PK_VERSION {
+            return Err(bad(DecodeError::UnsupportedVersion {
+                found: bytes[4].into(),
+                supported: PK_VERSION.into(),
+            }));
+        }
+        if bytes[5..8] != [0, 0, 0] {
+            return Err(field("reserved", "bytes 5 to 7 are not zero".into()));
         }
         let word = |at: usize| {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
         };
-        let params = HeParams::new(word(8), word(12))
-            .map_err(|e| bad(format!("invalid parameters: {e}")))?;
+        let params =
+            HeParams::new(word(8), word(12)).map_err(|e| field("parameters", e.to_string()))?;
         let body = &bytes[PK_HEADER..];
-        let inner = bfv::PublicKey::from_bytes(body, bfv()?).map_err(|e| bad(e.to_string()))?;
+        let inner =
+            bfv::PublicKey::from_bytes(body, bfv()?).map_err(|e| field("key", e.to_string()))?;
         // Canonical form only: the body must be exactly what we would write.
         if inner.to_bytes() != body {
-            return Err(bad("non-canonical encoding".into()));
+            return Err(field("key", "non-canonical encoding".into()));
         }
         Ok(PublicKey {
             params,

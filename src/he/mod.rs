@@ -185,7 +185,7 @@
 //!
 //! `from_bytes` checks every field, the exact length, the checksum and that
 //! every coefficient is reduced modulo q0, so a decoded update is always a
-//! well-formed ciphertext; bad input is an [`Error::Malformed`](crate::Error::Malformed),
+//! well-formed ciphertext; bad input is an [`Error::Decode`](crate::Error::Decode),
 //! never a panic. The checksum catches transmission errors, not tampering.
 
 mod aggregator;

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use fhe::bfv::{BfvParameters, BfvParametersBuilder};
 
 use crate::error::{Error, Result};
+use crate::fixed::FixedEncoding;
 
 /// Ring degree n: the number of SIMD slots, i.e. values per ciphertext.
 pub(crate) const DEGREE: usize = 4096;
@@ -172,7 +173,7 @@ impl HeParams {
     /// B = ⌊((t−1)/2) / max_clients⌋. Values beyond it are an error, never a
     /// silent wrap of the sum.
     pub fn max_abs_value(&self) -> f64 {
-        self.bound() as f64 / self.scale()
+        self.fixed_encoding().max_value()
     }
 
     /// Guaranteed bound on |decrypted sum − exact sum| per element for a sum
@@ -217,33 +218,22 @@ impl HeParams {
         ((T - 1) / 2) / u64::from(self.max_clients)
     }
 
+    /// The fixed-point encoding of one client's values: round(x · 2^f)
+    /// within ±B ([`crate::fixed::FixedEncoding`]).
+    pub(crate) fn fixed_encoding(&self) -> FixedEncoding {
+        FixedEncoding::symmetric(self.frac_bits, self.bound())
+    }
+
     /// Encodes an update as signed integers round(x · 2^f), checking every
     /// value: NaN and infinities are [`Error::NonFinite`], values whose
     /// `max_clients`-fold sum could wrap are [`Error::OutOfRange`]; both name
     /// the index.
     pub(crate) fn encode(&self, update: &[f64]) -> Result<Vec<i64>> {
-        let scale = self.scale();
-        let bound = self.bound() as f64;
+        let encoding = self.fixed_encoding();
         update
             .iter()
             .enumerate()
-            .map(|(index, &value)| {
-                if !value.is_finite() {
-                    return Err(Error::NonFinite { value, index });
-                }
-                let scaled = (value * scale).round();
-                if scaled.abs() > bound {
-                    let max = self.max_abs_value();
-                    return Err(Error::OutOfRange {
-                        value,
-                        index,
-                        min: -max,
-                        max,
-                    });
-                }
-                // |scaled| <= B < 2^41: exact in f64 and in i64.
-                Ok(scaled as i64)
-            })
+            .map(|(index, &value)| encoding.encode_i64(value, index))
             .collect()
     }
 

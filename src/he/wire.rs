@@ -14,7 +14,7 @@ use fhe_math::rq::{Poly, Representation, traits::TryConvertFrom};
 use ndarray::Array2;
 
 use super::params::{CT_BYTES, DEGREE, HeParams, POLY_BYTES, Q0, WIRE_LEVEL, bfv};
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Origin, Result};
 
 /// Bytes before the first ciphertext.
 pub(crate) const HEADER_LEN: usize = 48;
@@ -101,77 +101,15 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 }
 
 /// Parses and fully validates bytes of the expected `kind`. Never panics:
-/// every length is checked before it is used.
+/// every length is checked before it is used. Bad bytes are
+/// [`Error::Decode`] naming `what`.
 pub(crate) fn decode(
     bytes: &[u8],
     kind: Kind,
     what: &'static str,
 ) -> Result<(Header, Vec<Ciphertext>)> {
-    let bad = |reason: String| Error::Malformed { what, reason };
-    if bytes.len() < HEADER_LEN {
-        return Err(bad(format!(
-            "{} bytes is shorter than the {HEADER_LEN}-byte header",
-            bytes.len()
-        )));
-    }
-    if bytes[..4] != MAGIC {
-        return Err(bad("wrong magic (not a privml HE object)".into()));
-    }
-    if bytes[4] != VERSION {
-        return Err(bad(format!(
-            "format version {} (this build reads {VERSION})",
-            bytes[4]
-        )));
-    }
-    if bytes[5] != kind as u8 {
-        return Err(bad(format!(
-            "kind byte {} where {} ({what}) was expected",
-            bytes[5], kind as u8
-        )));
-    }
-    if bytes[6..8] != [0, 0] {
-        return Err(bad("reserved bytes are not zero".into()));
-    }
-    let params = HeParams::new(le_u32(bytes, 8), le_u32(bytes, 12))
-        .map_err(|e| bad(format!("invalid parameters: {e}")))?;
-    let key_id = le_u64(bytes, 16);
-    let len = le_u64(bytes, 24);
-    let count = le_u32(bytes, 32);
-    let n_ct = le_u32(bytes, 36) as usize;
-    let stored_sum = le_u64(bytes, 40);
-
-    let len = usize::try_from(len).map_err(|_| bad(format!("length {len} does not fit memory")))?;
-    if len == 0 && kind == Kind::Update {
-        return Err(bad("an update of zero values".into()));
-    }
-    match kind {
-        Kind::Update if count != 1 => {
-            return Err(bad(format!("an update must count 1 client, not {count}")));
-        }
-        Kind::Sum if count > params.max_clients() => {
-            return Err(bad(format!(
-                "it counts {count} updates, above max_clients = {}",
-                params.max_clients()
-            )));
-        }
-        _ => {}
-    }
-    let want_ct = if count == 0 { 0 } else { len.div_ceil(DEGREE) };
-    if n_ct != want_ct {
-        return Err(bad(format!(
-            "{n_ct} ciphertexts for {len} values and {count} updates (expected {want_ct})"
-        )));
-    }
-    let body = bytes.len() - HEADER_LEN;
-    if n_ct.checked_mul(CT_BYTES) != Some(body) {
-        return Err(bad(format!(
-            "body of {body} bytes, expected {n_ct} ciphertexts of {CT_BYTES} bytes"
-        )));
-    }
-    if checksum(&[&bytes[..40], &bytes[HEADER_LEN..]]) != stored_sum {
-        return Err(bad("checksum mismatch (corrupted in transit?)".into()));
-    }
-
+    let (header, body) =
+        decode_header(bytes, kind).map_err(|e| Error::decode(what, Origin::Bytes, e))?;
     let par = bfv()?;
     let ctx = par
         .context_at_level(WIRE_LEVEL)
@@ -179,14 +117,21 @@ pub(crate) fn decode(
             op: "decode",
             reason: e.to_string(),
         })?;
-    let mut cts = Vec::with_capacity(n_ct);
-    for (i, ct_bytes) in bytes[HEADER_LEN..].chunks_exact(CT_BYTES).enumerate() {
+    let mut cts = Vec::with_capacity(body.len() / CT_BYTES);
+    for (i, ct_bytes) in body.chunks_exact(CT_BYTES).enumerate() {
         let mut polys = Vec::with_capacity(2);
         for (j, poly_bytes) in ct_bytes.chunks_exact(POLY_BYTES).enumerate() {
             let coeffs = unpack(poly_bytes).ok_or_else(|| {
-                bad(format!(
-                    "ciphertext {i}, polynomial {j}: a coefficient is not reduced mod q0"
-                ))
+                Error::decode(
+                    what,
+                    Origin::Bytes,
+                    DecodeError::BadField {
+                        field: "coefficient",
+                        reason: format!(
+                            "ciphertext {i}, polynomial {j}: a coefficient is not reduced mod q0"
+                        ),
+                    },
+                )
             })?;
             polys.push(poly_from(coeffs, ctx)?);
         }
@@ -194,6 +139,108 @@ pub(crate) fn decode(
             op: "decode",
             reason: e.to_string(),
         })?);
+    }
+    Ok((header, cts))
+}
+
+/// The name of a kind byte, for errors.
+fn kind_name(byte: u8) -> String {
+    match byte {
+        1 => "an encrypted update".into(),
+        2 => "an encrypted sum".into(),
+        b => format!("unknown kind {b}"),
+    }
+}
+
+/// Checks the header, the body's length and the checksum; returns the
+/// header and the body (whole ciphertexts).
+fn decode_header(bytes: &[u8], kind: Kind) -> std::result::Result<(Header, &[u8]), DecodeError> {
+    let bad = |field: &'static str, reason: String| DecodeError::BadField { field, reason };
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated {
+            needed: HEADER_LEN as u64,
+            available: bytes.len() as u64,
+        });
+    }
+    if bytes[..4] != MAGIC {
+        return Err(DecodeError::BadMagic {
+            expected: "privml HE object",
+        });
+    }
+    if bytes[4] != VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            found: bytes[4].into(),
+            supported: VERSION.into(),
+        });
+    }
+    if bytes[5] != kind as u8 {
+        return Err(DecodeError::WrongKind {
+            expected: kind_name(kind as u8),
+            found: kind_name(bytes[5]),
+        });
+    }
+    if bytes[6..8] != [0, 0] {
+        return Err(bad("reserved", "bytes 6 and 7 are not zero".into()));
+    }
+    let params = HeParams::new(le_u32(bytes, 8), le_u32(bytes, 12))
+        .map_err(|e| bad("parameters", e.to_string()))?;
+    let key_id = le_u64(bytes, 16);
+    let len = le_u64(bytes, 24);
+    let count = le_u32(bytes, 32);
+    let n_ct = le_u32(bytes, 36) as usize;
+    let stored_sum = le_u64(bytes, 40);
+
+    let len = usize::try_from(len).map_err(|_| DecodeError::TooLarge {
+        declared: len,
+        max: usize::MAX as u64,
+    })?;
+    if len == 0 && kind == Kind::Update {
+        return Err(bad("number of values", "an update of zero values".into()));
+    }
+    match kind {
+        Kind::Update if count != 1 => {
+            return Err(bad(
+                "count",
+                format!("an update must count 1 client, not {count}"),
+            ));
+        }
+        Kind::Sum if count > params.max_clients() => {
+            return Err(bad(
+                "count",
+                format!(
+                    "it counts {count} updates, above max_clients = {}",
+                    params.max_clients()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let want_ct = if count == 0 { 0 } else { len.div_ceil(DEGREE) };
+    if n_ct != want_ct {
+        return Err(bad(
+            "number of ciphertexts",
+            format!("{n_ct} ciphertexts for {len} values and {count} updates (expected {want_ct})"),
+        ));
+    }
+    // n_ct <= u32::MAX and CT_BYTES < 2^16: the product fits a u64.
+    let body = &bytes[HEADER_LEN..];
+    let want_body = n_ct as u64 * CT_BYTES as u64;
+    match (body.len() as u64).cmp(&want_body) {
+        std::cmp::Ordering::Less => {
+            return Err(DecodeError::Truncated {
+                needed: HEADER_LEN as u64 + want_body,
+                available: bytes.len() as u64,
+            });
+        }
+        std::cmp::Ordering::Greater => {
+            return Err(DecodeError::TrailingBytes {
+                extra: body.len() as u64 - want_body,
+            });
+        }
+        std::cmp::Ordering::Equal => {}
+    }
+    if checksum(&[&bytes[..40], body]) != stored_sum {
+        return Err(DecodeError::Checksum);
     }
     Ok((
         Header {
@@ -203,7 +250,7 @@ pub(crate) fn decode(
             len,
             count,
         },
-        cts,
+        body,
     ))
 }
 
@@ -212,7 +259,8 @@ fn poly_from(coeffs: Vec<u64>, ctx: &Arc<fhe_math::rq::Context>) -> Result<Poly>
         op: "decode",
         reason: e,
     };
-    let arr = Array2::from_shape_vec((1, DEGREE), coeffs).map_err(|e| backend(e.to_string()))?;
+    let arr = Array2::from_shape_vec((1, DEGREE), coeffs)
+        .map_err(|e| Error::internal("he::wire::poly_from", e.to_string()))?;
     Poly::try_convert_from(arr, ctx, false, Representation::Ntt).map_err(|e| backend(e.to_string()))
 }
 

@@ -10,6 +10,7 @@ mod layers;
 mod mlp;
 mod numpy_rng;
 mod presets;
+mod regularize;
 mod sequential;
 mod train;
 
@@ -17,6 +18,7 @@ pub use layers::{Activation, ActivationLayer, Dense, Layer, piecewise_sigmoid_f6
 pub use mlp::{MlpSpec, mlp, mlp_with_parameters};
 pub use numpy_rng::NumpyRandom;
 pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
+pub use regularize::WeightDecay;
 pub use sequential::Sequential;
 pub use train::{
     BatchReport, ErrorReport, FullBatch, MiniBatch, accuracy, mean_square, train_full_batch,

@@ -111,11 +111,12 @@ fn ms(d: Duration) -> String {
 }
 
 fn line(r: &RoundReport, clients: usize) {
-    let servers = r.bytes_per_server.len();
-    let per_server = r.bytes_per_server.iter().copied().max().unwrap_or(0);
-    let out = r.bytes_server_out.iter().copied().max().unwrap_or(0);
-    let opened = if r.aggregated {
-        format!("dev {:.1e} <= {:.1e}", r.deviation, r.tolerance)
+    let out = &r.outcome;
+    let servers = out.bytes_from_clients.len();
+    let per_server = out.bytes_from_clients.iter().copied().max().unwrap_or(0);
+    let sent = out.bytes_server_out.iter().copied().max().unwrap_or(0);
+    let opened = if r.aggregated() {
+        format!("dev {:.1e} <= {:.1e}", out.deviation, out.tolerance)
     } else {
         "too few clients: nothing opened".to_string()
     };
@@ -124,25 +125,25 @@ fn line(r: &RoundReport, clients: usize) {
          {} ms (train {}, protect {}, aggregate {}, open {}) | {opened}",
         r.round,
         r.test_accuracy,
-        r.accepted,
+        out.accepted.len(),
         r.dropped.len(),
-        r.rejected.len(),
-        bytes(r.bytes_per_client),
+        out.refused.len(),
+        bytes(out.bytes_per_client),
         bytes(per_server),
         if servers > 1 {
             format!(" x{servers}")
         } else {
             String::new()
         },
-        bytes(out),
+        bytes(sent),
         ms(r.time_round),
         ms(r.time_local),
-        ms(r.time_protect),
-        ms(r.time_aggregate),
-        ms(r.time_open),
+        ms(out.time_clients),
+        ms(out.time_servers),
+        ms(out.time_open),
     );
-    for (c, why) in &r.rejected {
-        outln!("          rejected {c}: {why}");
+    for refusal in &out.refused {
+        outln!("          rejected {}: {}", refusal.client, refusal.error);
     }
 }
 
