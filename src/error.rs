@@ -75,6 +75,21 @@ pub enum Error {
         /// Shape of the right operand (or the requested shape).
         right: Vec<usize>,
     },
+    /// A shape with more elements than this party accepts for `op` (or
+    /// whose element count does not even fit in a `usize`): typically one
+    /// announced by another party, refused before anything is allocated.
+    #[error(
+        "the shape {shape:?} for {op} exceeds the limit of {max_elements} elements per tensor ({}; see SharedConfig::max_input_elements)",
+        shape_excess(.shape, *.max_elements)
+    )]
+    ShapeTooLarge {
+        /// The operation.
+        op: &'static str,
+        /// The shape as given (announced).
+        shape: Vec<usize>,
+        /// The largest element count accepted.
+        max_elements: usize,
+    },
     /// An index past the end of what it indexes (a row of a tensor, an
     /// element of a gather's source).
     #[error("index {index} is out of range in {op}: there are {len}")]
@@ -606,6 +621,18 @@ impl Error {
             name,
             reason: reason.into(),
         }
+    }
+}
+
+/// What makes `shape` exceed `max` elements, for a message: a dimension
+/// above the limit, an element count that overflows, or the count.
+fn shape_excess(shape: &[usize], max: usize) -> String {
+    if let Some((i, d)) = shape.iter().enumerate().find(|(_, d)| **d > max) {
+        return format!("dimension {i} is {d}");
+    }
+    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) => format!("{n} elements"),
+        None => "its element count overflows".to_string(),
     }
 }
 

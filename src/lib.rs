@@ -32,8 +32,8 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId, Plain, Ring, Session,
-    Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    DEFAULT_MAX_INPUT_ELEMENTS, DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy,
+    PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
 };
 pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
 pub use fixed::FixedPoint;

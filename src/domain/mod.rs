@@ -70,7 +70,7 @@ pub use gadgets::{Clipped, Gadgets};
 pub use layout::{Gather, Layout};
 pub use plain::Plain;
 pub use session::{Session, TensorData};
-pub use shared::{Shared, SharedConfig};
+pub use shared::{DEFAULT_MAX_INPUT_ELEMENTS, Shared, SharedConfig};
 
 use std::fmt;
 

@@ -26,7 +26,19 @@ pub struct SharedConfig {
     /// Fixed key seeds for reproducible test runs. `None` (the default) draws
     /// them from the operating system, which is what security requires.
     pub insecure_test_seed: Option<u64>,
+    /// The most elements a party accepts for one private input
+    /// ([`Ring::input`]): the shape of another party's input usually comes
+    /// from that party's announcement, so this bounds what a peer can make
+    /// this party allocate. A larger shape (or one whose element count
+    /// overflows) is [`Error::ShapeTooLarge`], before anything is allocated
+    /// or received. Default [`DEFAULT_MAX_INPUT_ELEMENTS`].
+    pub max_input_elements: usize,
 }
+
+/// Default of [`SharedConfig::max_input_elements`]: 2^27 elements, the most
+/// Z_2^64 elements one frame carries at the TCP transport's default frame
+/// limit (1 GiB), so a larger input could not be received anyway.
+pub const DEFAULT_MAX_INPUT_ELEMENTS: usize = 1 << 27;
 
 impl Default for SharedConfig {
     fn default() -> Self {
@@ -34,6 +46,7 @@ impl Default for SharedConfig {
             frac_bits: None,
             timeout: DEFAULT_TIMEOUT,
             insecure_test_seed: None,
+            max_input_elements: DEFAULT_MAX_INPUT_ELEMENTS,
         }
     }
 }
@@ -56,6 +69,42 @@ impl SharedConfig {
         self.insecure_test_seed = Some(s);
         self
     }
+
+    /// Sets the most elements accepted for one private input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::{Error, Ring, Shared, SharedConfig};
+    ///
+    /// let cfg = SharedConfig::default().max_input_elements(1000);
+    /// let e = Shared::<u64>::simulate_with(&cfg, |r| r.input(0, None, &[1 << 20, 1 << 20]))
+    ///     .unwrap_err();
+    /// assert!(matches!(e, Error::ShapeTooLarge { max_elements: 1000, .. }));
+    /// ```
+    pub fn max_input_elements(mut self, n: usize) -> Self {
+        self.max_input_elements = n;
+        self
+    }
+}
+
+/// The element count of `shape` if it is at most `max` (each dimension
+/// too, so that a zero dimension cannot hide a huge one), else
+/// [`Error::ShapeTooLarge`] naming the shape.
+fn checked_len(op: &'static str, shape: &[usize], max: usize) -> Result<usize> {
+    let too_large = || Error::ShapeTooLarge {
+        op,
+        shape: shape.to_vec(),
+        max_elements: max,
+    };
+    if shape.iter().any(|&d| d > max) {
+        return Err(too_large());
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= max)
+        .ok_or_else(too_large)
 }
 
 /// One party of the secure computation over Z_2^64 (`Shared<u64>`) or
@@ -94,6 +143,7 @@ pub struct Shared<T: RingElement> {
     party: Party,
     fp: FixedPoint<T>,
     tracker: Tracker,
+    max_input_elements: usize,
 }
 
 /// Which of several errors of a failed simulation to report: the first that
@@ -136,6 +186,7 @@ impl<T: RingElement> Shared<T> {
             party,
             fp,
             tracker: Tracker::default(),
+            max_input_elements: cfg.max_input_elements,
         })
     }
 
@@ -337,7 +388,7 @@ impl<T: RingElement> Ring for Shared<T> {
         if owner > 2 {
             return Err(Error::InvalidParty(owner));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_len("input", shape, self.max_input_elements)?;
         let (a, b) = if self.me() == owner {
             let value = value.ok_or(Error::MissingValue {
                 party: owner,

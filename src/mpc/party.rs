@@ -139,8 +139,11 @@ impl Party {
             self.net.send_elems(pv, third)?;
             Ok((a, b))
         } else if me == (owner + 1) % 3 {
-            let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
+            // Receive first: `n` may come from the owner's announcement, and
+            // nothing of that size is allocated until the owner has sent a
+            // frame of exactly `n` elements.
             let b = self.net.recv_elems(owner, n)?;
+            let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
             Ok((a, b))
         } else {
             let a = self.net.recv_elems(owner, n)?;
