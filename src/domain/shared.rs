@@ -208,13 +208,20 @@ impl<T: RingElement> Shared<T> {
         F: Fn(&mut Shared<T>) -> Result<O> + Sync,
     {
         let links = memory::triangle();
+        // Test builds: the parties join the caller's keystream audit scope.
+        #[cfg(feature = "audit-keystreams")]
+        let audit = crate::ring::audit::ScopeHandle::current();
         let results: Vec<Result<O>> = std::thread::scope(|s| {
             let handles: Vec<_> = links
                 .into_iter()
                 .enumerate()
                 .map(|(me, (next, prev))| {
                     let program = &program;
+                    #[cfg(feature = "audit-keystreams")]
+                    let audit = audit.clone();
                     s.spawn(move || -> Result<O> {
+                        #[cfg(feature = "audit-keystreams")]
+                        let _audit = audit.enter();
                         let mut r = Shared::new(me, Box::new(next), Box::new(prev), cfg)?;
                         program(&mut r)
                     })
