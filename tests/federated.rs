@@ -457,8 +457,8 @@ fn a_client_that_uses_one_seed_twice_is_caught() {
     let control = Audit::recording().with_control(NegativeControl::FederatedClientEqualSeeds);
     let (bodies, record) = audit::run(control, share);
     let held = seeded_server_vectors(&bodies);
-    for s in 1..3 {
-        let r = find_relation(&held[s], &x).expect("x from one seed and x2");
+    for (s, shares) in held.iter().enumerate().skip(1) {
+        let r = find_relation(shares, &x).expect("x from one seed and x2");
         assert_eq!((r.multiple, r.offset), (1, 0));
         let mut coefficients: Vec<i64> = r.terms.iter().map(|t| t.1).collect();
         coefficients.sort();

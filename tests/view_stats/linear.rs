@@ -98,88 +98,85 @@ pub fn find_relation(views: &[Vec<u64>], secret: &[u64]) -> Option<Relation> {
     let diff = |v: &[u64], e: usize| v[e].wrapping_sub(v[0]);
     let probes: Vec<[u64; 4]> = views.iter().map(|v| PROBES.map(|e| diff(v, e))).collect();
     let target = PROBES.map(|e| diff(secret, e));
-    let mut best = None;
-    let k = views.len();
-    let mut idx = Vec::with_capacity(MAX_TERMS);
-    let mut coef = Vec::with_capacity(MAX_TERMS);
-    search(
-        &probes,
-        &target,
-        k,
-        0,
-        &mut idx,
-        &mut coef,
-        [0; 4],
-        &mut |idx, coef, m| {
-            // Confirm at every element.
-            let at = |e: usize| -> u64 {
-                let s = idx
-                    .iter()
-                    .zip(coef)
-                    .fold(0u64, |s, (&j, &c)| s.wrapping_add(times(c, views[j][e])));
-                s.wrapping_sub(times(m, secret[e]))
-            };
-            let offset = at(0);
-            if (1..n).all(|e| at(e) == offset) {
-                best = Some(Relation {
-                    terms: idx.iter().copied().zip(coef.iter().copied()).collect(),
-                    multiple: m,
-                    offset,
-                });
-                true
-            } else {
-                false
-            }
-        },
-    );
-    best
+    let mut search = Search {
+        views,
+        secret,
+        probes,
+        target,
+        idx: Vec::with_capacity(MAX_TERMS),
+        coef: Vec::with_capacity(MAX_TERMS),
+    };
+    search.from(0, [0; 4])
 }
 
-/// Depth-first over subsets (increasing indices) and coefficients; calls
-/// `found` for every candidate that matches at the probes, stops when it
-/// returns true. Returns whether it stopped.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the recursion's state, passed down rather than kept in a struct for one function"
-)]
-fn search(
-    probes: &[[u64; 4]],
-    target: &[u64; 4],
-    k: usize,
-    from: usize,
-    idx: &mut Vec<usize>,
-    coef: &mut Vec<i64>,
-    acc: [u64; 4],
-    found: &mut dyn FnMut(&[usize], &[i64], i64) -> bool,
-) -> bool {
-    if !idx.is_empty() {
-        for m in [1i64, 2] {
-            let hit = (0..4).all(|p| acc[p] == times(m, target[p]));
-            if hit && found(idx, coef, m) {
-                return true;
+/// Depth-first search over subsets (increasing indices) and coefficients,
+/// with the running sums at the probes.
+struct Search<'a> {
+    views: &'a [Vec<u64>],
+    secret: &'a [u64],
+    probes: Vec<[u64; 4]>,
+    target: [u64; 4],
+    idx: Vec<usize>,
+    coef: Vec<i64>,
+}
+
+impl Search<'_> {
+    /// The current terms as a relation with multiple `m`, if it holds at
+    /// every element.
+    fn confirm(&self, m: i64) -> Option<Relation> {
+        let at = |e: usize| -> u64 {
+            let s = self.idx.iter().zip(&self.coef).fold(0u64, |s, (&j, &c)| {
+                s.wrapping_add(times(c, self.views[j][e]))
+            });
+            s.wrapping_sub(times(m, self.secret[e]))
+        };
+        let offset = at(0);
+        (1..self.secret.len())
+            .all(|e| at(e) == offset)
+            .then(|| Relation {
+                terms: self
+                    .idx
+                    .iter()
+                    .copied()
+                    .zip(self.coef.iter().copied())
+                    .collect(),
+                multiple: m,
+                offset,
+            })
+    }
+
+    /// The first relation among the current terms plus terms from `from`
+    /// on; `acc` holds the current terms' sums at the probes.
+    fn from(&mut self, from: usize, acc: [u64; 4]) -> Option<Relation> {
+        if !self.idx.is_empty() {
+            for m in [1i64, 2] {
+                let at_probes = (0..4).all(|p| acc[p] == times(m, self.target[p]));
+                if let Some(r) = at_probes.then(|| self.confirm(m)).flatten() {
+                    return Some(r);
+                }
             }
         }
-    }
-    if idx.len() == MAX_TERMS {
-        return false;
-    }
-    for j in from..k {
-        for c in COEFFS {
-            let mut next = acc;
-            for p in 0..4 {
-                next[p] = next[p].wrapping_add(times(c, probes[j][p]));
-            }
-            idx.push(j);
-            coef.push(c);
-            let stop = search(probes, target, k, j + 1, idx, coef, next, found);
-            idx.pop();
-            coef.pop();
-            if stop {
-                return true;
+        if self.idx.len() == MAX_TERMS {
+            return None;
+        }
+        for j in from..self.probes.len() {
+            for c in COEFFS {
+                let mut next = acc;
+                for (n, q) in next.iter_mut().zip(self.probes[j]) {
+                    *n = n.wrapping_add(times(c, q));
+                }
+                self.idx.push(j);
+                self.coef.push(c);
+                let found = self.from(j + 1, next);
+                self.idx.pop();
+                self.coef.pop();
+                if found.is_some() {
+                    return found;
+                }
             }
         }
+        None
     }
-    false
 }
 
 /// A channel that keeps every Z_2^64 message it receives, as a vector.
