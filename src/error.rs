@@ -319,6 +319,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file holding a secret (a share file, a private key) that other
+    /// users may read or write: refused, naming the file and the fix.
+    #[error(
+        "{what} {} is accessible to other users (mode {mode:03o}); it holds a secret and must be readable by its owner only: run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    FileNotPrivate {
+        /// What the file holds ("share file", "private key").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Operating-system I/O error without a file (a socket).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

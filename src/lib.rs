@@ -24,6 +24,7 @@ pub mod nn;
 pub mod party_id;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod private_file;
 pub mod ring;
 pub mod runner;
 pub mod session;

@@ -208,10 +208,34 @@ impl SavedModel {
     }
 
     /// Reads and checks a file: magic, version, checksum, encoding, and that
-    /// the description's domain is the tensors' own.
+    /// the description's domain is the tensors' own. A party's share file
+    /// that other users may read or write is refused
+    /// ([`Error::FileNotPrivate`], naming the `chmod` to run; see
+    /// [`crate::private_file`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::file(FileOp::Read, path, e))?;
+        let opened = crate::private_file::read(path)?;
+        let model = Self::decode(&opened.bytes, path)?;
+        if matches!(model.tensors.first(), Some(TensorData::Shares { .. })) {
+            opened.require_private(path, "share file")?;
+        }
+        Ok(model)
+    }
+
+    /// Decodes the bytes of a model file read from `path` (which names the
+    /// file in errors): the checks of [`load`](Self::load) but the
+    /// permissions. Never panics, whatever the bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use privml::model_file::SavedModel;
+    ///
+    /// let e = SavedModel::decode(b"PRIVML\x00\x02", Path::new("m.clear")).unwrap_err();
+    /// assert!(e.to_string().contains("truncated"), "{e}");
+    /// ```
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |error: DecodeError| Error::decode(WHAT, Origin::File(path.to_path_buf()), error);
         let Some(after_magic) = bytes.strip_prefix(MAGIC) else {
             return Err(bad(DecodeError::BadMagic {
@@ -283,8 +307,9 @@ impl SavedModel {
 }
 
 /// Writes `bytes` to `path` atomically: into a new temporary file in the
-/// same directory (readable by its owner only), synced to disk, then renamed
-/// over `path`; on Unix the directory is synced too, so the rename survives
+/// same directory (readable and writable by its owner only: mode 0600 on
+/// Unix, whatever the umask, so share files, models and predictions are
+/// never readable by other users), synced to disk, then renamed over `path`; on Unix the directory is synced too, so the rename survives
 /// a crash. `path` holds either its old content or all of `bytes`, never a
 /// part. Errors name `path`.
 ///
@@ -303,11 +328,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let write_err = |e| Error::file(FileOp::Write, path, e);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".privml-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".privml-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(
+            crate::private_file::PRIVATE_MODE,
+        ));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
     tmp.write_all(bytes).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path)

@@ -46,11 +46,28 @@ impl DomainArgs {
         }
     }
 
-    /// Running in this process.
+    /// Running in this process. A shared run here is three parties as
+    /// threads of one process: the first one warns, once, on stderr.
     pub fn local_exec(&self) -> Exec<'static> {
+        if self.domain == Domain::Shared {
+            warn_in_process();
+        }
         Exec::Local {
             kind: self.kind(),
             cfg: self.config(),
         }
     }
+}
+
+/// What an in-process shared run does not protect, said once per process.
+fn warn_in_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "privml: note: the three parties of this shared run are threads of this one \
+             process, which holds all three parties' shares (and writes all three share \
+             files): a simulation, not a secure deployment. Run `privml party` on three \
+             hosts to keep them apart (see docs/three-machines.md)."
+        );
+    });
 }
