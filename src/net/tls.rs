@@ -13,9 +13,14 @@
 //! clients, [`client_config`] with the server name checks servers). Any
 //! other certificate, or none, fails the handshake.
 //!
-//! [`keygen`] writes a complete test deployment (CA, three party keys and
-//! certificates, `parties.toml`); see `docs/three-machines.md` for moving it
-//! to three hosts.
+//! A deployment's keys are made where they are used: [`keygen_ca`] on the
+//! CA's machine (CA and `parties.toml`), [`keygen_party`] on each party's
+//! host (its key, which never leaves it, and a signing request), and
+//! [`sign_request`] on the CA's machine (the party's certificate), so that
+//! no host ever holds two parties' keys (`docs/three-machines.md`). For tests
+//! and trials on one machine, [`keygen`] writes a complete deployment into
+//! one directory. Key files are written with mode 0600 and refused when
+//! other users can read them ([`crate::private_file`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
