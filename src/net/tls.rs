@@ -102,7 +102,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 
 /// Reads a private key (PKCS#8, PKCS#1 or SEC1) from a PEM file. A key file
 /// that other users may read or write is refused
-/// ([`Error::FileNotPrivate`](crate::Error::FileNotPrivate), naming the
+/// ([`Error::FileNotPrivate`], naming the
 /// `chmod` to run).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let pem = private_file::read_private(path, "private key")?;

@@ -11,22 +11,24 @@
 //! With the cargo feature `audit-keystreams` (enabled for the test suite by
 //! the crate's dev-dependency on itself; release builds leave it out),
 //!
-//! - every party records each keystream it opens in a [`KeystreamLog`]:
+//! - every party records each keystream it opens in a `KeystreamLog`:
 //!   `(key, op, sub-stream)`, the key named by a fingerprint of its seed;
 //! - a second opening of the same keystream is a *reuse*: by default it
 //!   panics at once, naming the party and the stream, so every test that
 //!   runs a protocol (in any test file, through any API) also checks it;
-//! - [`run`] runs a closure in an audit scope: every party started inside
+//! - `run` runs a closure in an audit scope: every party started inside
 //!   it (the threads of [`Shared::simulate`](crate::Shared::simulate)
 //!   inherit it), and every federated client sharing an update, register
-//!   their logs there, so a test gets the [`Report`] of a whole program;
+//!   their logs there, so a test gets the `Report` of a whole program;
 //! - a scope can switch on one [`NegativeControl`]: a broken variant of the
 //!   protocol that reuses a keystream (and leaks), which the tests show the
 //!   record catches.
 //!
 //! Without the feature this module holds only [`NegativeControl`] and the
 //! crate-internal switch that reads it, which is then the constant `false`:
-//! the broken branches and every recording call are compiled away.
+//! the broken branches and every recording call are compiled away (so the
+//! items named here in code font, `KeystreamLog`, `run`, `Report`, exist in
+//! test builds only).
 //!
 //! # Examples
 //!
@@ -53,11 +55,11 @@
 use super::prg::{AesPrg, Seed};
 
 /// A deliberately broken protocol variant, for the negative controls of the
-/// privacy tests. Each reuses a keystream, which the [`KeystreamLog`] (and
+/// privacy tests. Each reuses a keystream, which the `KeystreamLog` (and
 /// for some, the view statistics) must detect.
 ///
 /// Only a test build (feature `audit-keystreams`) can switch one on, for
-/// the closure given to [`run`] and the parties it starts.
+/// the closure given to `run` and the parties it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NegativeControl {
@@ -91,7 +93,7 @@ pub(crate) fn broken(control: NegativeControl) -> bool {
 
 /// The keystreams one actor (a federated client) expands from seeds it drew
 /// itself: [`open`](Self::open) is [`AesPrg::new`], and in test builds also
-/// records the stream in the actor's [`KeystreamLog`]. Without the feature
+/// records the stream in the actor's `KeystreamLog`. Without the feature
 /// it is an empty type.
 pub(crate) struct SeedStreams {
     #[cfg(feature = "audit-keystreams")]

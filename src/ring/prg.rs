@@ -193,9 +193,8 @@ impl AesPrg {
 /// streams never overlap (each may run for 2^56 blocks) and a party that
 /// consumes more of one stream cannot shift any other.
 ///
-/// In test builds (feature `audit-keystreams`) a key made
-/// [`audited`](Self::audited) records every stream it opens in its owner's
-/// [`KeystreamLog`](super::audit::KeystreamLog): see [`super::audit`].
+/// In test builds (feature `audit-keystreams`) a key made `audited` records
+/// every stream it opens in its owner's keystream log: see [`super::audit`].
 #[derive(Clone)]
 pub struct PrfKey {
     cipher: Aes128,
