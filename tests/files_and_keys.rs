@@ -7,18 +7,18 @@
 #![cfg(all(unix, feature = "tls"))]
 
 mod net_common;
+mod tiny_training;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use net_common::TempDir;
-use privml::learn::{DataSource, DataSpec, TrainData, TrainJob, TrainSettings};
+use privml::learn::TrainJob;
 use privml::model_file::SavedModel;
 use privml::net::tcp::{self, ConnectOptions};
 use privml::net::tls::{self, Credentials};
-use privml::nn::MiniBatch;
-use privml::runner::{DomainKind, DomainSpec, run_local};
+use privml::runner::{DomainKind, run_local};
 use privml::{Error, Ring, Shared, SharedConfig};
 
 fn mode(p: &Path) -> u32 {
@@ -45,28 +45,7 @@ fn assert_not_private(e: &Error, path: &Path, what: &str) {
 }
 
 fn small_training(out: &Path) {
-    let settings = TrainSettings {
-        model: "mlp:2".parse().expect("model"),
-        sgd: MiniBatch {
-            epochs: 1,
-            batch: 16,
-            lr: 0.2,
-        },
-        data: DataSpec {
-            test_fraction: 0.25,
-            max_rows: Some(32),
-            scaling: Some(privml::data::Scaling::MinMax),
-        },
-        seed: 3,
-        data_owner: 1,
-        reveal_model: false,
-    };
-    let data = TrainData::prepare(
-        &DataSource::Bundled(privml::data::Bundled::BreastCancer),
-        &settings,
-        &DomainSpec::default(),
-    )
-    .expect("data");
+    let (settings, data) = tiny_training::tiny(32, 1, 16, 1);
     let job = TrainJob {
         out_prefix: Some(out.to_path_buf()),
         ..TrainJob::new(&settings, Some(&data))

@@ -4,55 +4,15 @@
 //! must never be allocated before the bytes arrive (checked with a counting
 //! allocator).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_stats;
 
+use alloc_stats::allocated_by;
 use privml::net::Frame;
 use privml::net::frame::{
     self, DEFAULT_MAX_PAYLOAD, FrameError, HEADER_LEN, Message, READ_CHUNK, encode_header,
 };
 use privml::ring::Payload;
 use proptest::prelude::*;
-
-/// Counts the bytes this thread allocates (tests run on several threads).
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a
-// const-initialised `Cell` that does not allocate.
-#[allow(
-    unsafe_code,
-    reason = "a global allocator implements the unsafe GlobalAlloc trait; this one only counts and forwards to System"
-)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + new_size));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Bytes allocated by this thread while running `f`.
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
 
 fn encode(frame: &Frame) -> Vec<u8> {
     let mut wire = Vec::new();

@@ -7,20 +7,21 @@
 //! Each harness feeds random bytes and mutations of valid inputs (with
 //! checksums recomputed where a checksum would otherwise stop everything
 //! early) and asserts: no panic, a typed error or a value, and no huge
-//! allocation. A counting global allocator records the largest single
-//! allocation of the process, and every case must stay below
+//! allocation. A counting global allocator (`tests/alloc_stats/`) records
+//! the largest single allocation of the process, and every case must stay
+//! below
 //! [`ALLOCATION_LIMIT`] (no test in this file needs more).
 //!
 //! The number of cases per harness is proptest's, bounded by
 //! `PROPTEST_CASES` (CI sets it; see `.ci/run`).
 #![cfg(all(unix, feature = "tls", feature = "he"))]
 
+mod alloc_stats;
 mod net_common;
+mod tiny_training;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use privml::learn::{TrainJob, TrainSettings};
 use privml::net::frame::{self, DEFAULT_MAX_PAYLOAD};
@@ -34,45 +35,9 @@ use proptest::prelude::*;
 /// the valid inputs here need, far below what a claimed length could ask.
 const ALLOCATION_LIMIT: usize = 64 << 20;
 
-/// Records the largest allocation of the process.
-struct Largest;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; the counter is an atomic that
-// does not allocate.
-#[allow(
-    unsafe_code,
-    reason = "a global allocator implements the unsafe GlobalAlloc trait; this one only records sizes and forwards to System"
-)]
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Largest = Largest;
-
 /// Fails the case if any allocation so far exceeded the limit.
 fn check_allocations(what: &str) -> Result<(), TestCaseError> {
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = alloc_stats::largest();
     prop_assert!(
         largest < ALLOCATION_LIMIT,
         "{what}: an allocation of {largest} bytes"
@@ -159,39 +124,12 @@ fn valid_frames() -> &'static [Vec<u8>] {
 
 // ----- model and share files ---------------------------------------------------
 
-/// Settings and rows of a tiny training run (16 rows of a bundled set),
-/// with data owner `owner`.
-fn tiny_training(owner: usize) -> (TrainSettings, privml::learn::TrainData) {
-    let settings = TrainSettings {
-        model: "mlp:2".parse().expect("model"),
-        sgd: privml::nn::MiniBatch {
-            epochs: 1,
-            batch: 4,
-            lr: 0.1,
-        },
-        data: privml::learn::DataSpec {
-            test_fraction: 0.25,
-            max_rows: Some(16),
-            scaling: Some(privml::data::Scaling::MinMax),
-        },
-        data_owner: owner,
-        ..TrainSettings::default()
-    };
-    let data = privml::learn::TrainData::prepare(
-        &privml::learn::DataSource::Bundled(privml::data::Bundled::BreastCancer),
-        &settings,
-        &privml::runner::DomainSpec::default(),
-    )
-    .expect("data");
-    (settings, data)
-}
-
 /// A clear model file and a share file (bytes), from a tiny training run.
 fn valid_model_files() -> &'static [Vec<u8>; 2] {
     static V: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
     V.get_or_init(|| {
         let dir = net_common::TempDir::new("fuzz-models");
-        let (settings, train) = tiny_training(1);
+        let (settings, train) = tiny_training::tiny(16, 1, 4, 1);
         let prefix = dir.join("m");
         let job = TrainJob {
             out_prefix: Some(prefix.clone()),
@@ -298,7 +236,7 @@ fn valid_announcement() -> &'static [u8] {
             }
         }
         let seen = Arc::new(Mutex::new(None));
-        let (settings, train) = tiny_training(0);
+        let (settings, train) = tiny_training::tiny(16, 1, 4, 0);
         let job = TrainJob::new(&settings, Some(&train));
         let links = memory::triangle();
         std::thread::scope(|s| {
@@ -620,5 +558,5 @@ fn the_harnesses_reach_past_the_first_checks() {
     std::thread::spawn(|| std::hint::black_box(vec![1u8; 3 << 20]))
         .join()
         .expect("thread");
-    assert!(LARGEST.load(Ordering::Relaxed) >= 3 << 20);
+    assert!(alloc_stats::largest() >= 3 << 20);
 }

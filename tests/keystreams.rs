@@ -10,6 +10,7 @@
 //! here the logs are collected per program and inspected.
 
 mod common;
+mod tiny_training;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,11 +19,10 @@ use privml::fl::{
     Aggregation, ClientId, FederatedConfig, ShareEncoding, ShareParams, UpdateMeta, run_federated,
     share_update,
 };
-use privml::learn::{DataSource, DataSpec, TrainData, TrainJob, TrainSettings};
-use privml::nn::MiniBatch;
+use privml::learn::TrainJob;
 use privml::ring::RingElement;
 use privml::ring::audit::{self, Audit, KeyId, NegativeControl, Report, StreamId};
-use privml::runner::{DomainKind, DomainSpec, run_local};
+use privml::runner::{DomainKind, run_local};
 use privml::{Error, Gadgets, Layout, Ring, Shared, SharedConfig};
 use proptest::prelude::*;
 
@@ -196,28 +196,7 @@ fn comparisons_never_reuse_a_keystream() {
 
 #[test]
 fn training_never_reuses_a_keystream() {
-    let settings = TrainSettings {
-        model: "mlp:4".parse().expect("model"),
-        sgd: MiniBatch {
-            epochs: 2,
-            batch: 16,
-            lr: 0.2,
-        },
-        data: DataSpec {
-            test_fraction: 0.25,
-            max_rows: Some(64),
-            scaling: Some(privml::data::Scaling::MinMax),
-        },
-        seed: 3,
-        data_owner: 1,
-        reveal_model: false,
-    };
-    let data = TrainData::prepare(
-        &DataSource::Bundled(privml::data::Bundled::BreastCancer),
-        &settings,
-        &DomainSpec::default(),
-    )
-    .expect("data");
+    let (settings, data) = tiny_training::tiny(64, 2, 16, 1);
     let job = TrainJob::new(&settings, Some(&data));
     let (out, report) = audit::run(Audit::recording(), || {
         run_local(DomainKind::Shared64, &SharedConfig::default(), &job)
@@ -277,6 +256,14 @@ fn products(r: &mut Shared<u64>) -> privml::Result<Vec<ArrayD<f64>>> {
     Ok(vec![r.reveal(&y)?, r.reveal(&h)?])
 }
 
+/// `f` in a recording audit scope, then again with `control` switched on.
+fn clean_and_broken<R>(control: NegativeControl, f: impl Fn() -> R) -> [(R, Report); 2] {
+    [
+        audit::run(Audit::recording(), &f),
+        audit::run(Audit::recording().with_control(control), &f),
+    ]
+}
+
 /// The reuses of `report` as (owner, op, sub-stream).
 fn reused(report: &Report) -> BTreeSet<(String, u64, u8)> {
     report
@@ -289,10 +276,8 @@ fn reused(report: &Report) -> BTreeSet<(String, u64, u8)> {
 #[test]
 fn a_truncation_mask_from_the_output_stream_is_caught() {
     let control = NegativeControl::TruncMaskFromOutputStream;
-    let (good, clean) = audit::run(Audit::recording(), || Shared::<u64>::simulate(products));
-    let (bad, report) = audit::run(Audit::recording().with_control(control), || {
-        Shared::<u64>::simulate(products)
-    });
+    let [(good, clean), (bad, report)] =
+        clean_and_broken(control, || Shared::<u64>::simulate(products));
     assert_clean(&clean, 1, "the same program, unbroken");
     // The broken variant still computes the right values: only the record
     // (or a test of correlations) can see the bug.
@@ -327,10 +312,8 @@ fn a_truncation_mask_from_the_output_stream_is_caught() {
 #[test]
 fn a_comparison_round_reusing_the_previous_zero_sharing_is_caught() {
     let control = NegativeControl::CompareReusesZeroSharing;
-    let (good, _) = audit::run(Audit::recording(), || Shared::<u64>::simulate(comparisons));
-    let (bad, report) = audit::run(Audit::recording().with_control(control), || {
-        Shared::<u64>::simulate(comparisons)
-    });
+    let [(good, _), (bad, report)] =
+        clean_and_broken(control, || Shared::<u64>::simulate(comparisons));
     assert_eq!(good.expect("run")[0], bad.expect("broken run")[0]);
     let reuses = report.reuses();
     // Every party, on both of its keys: the first AND round's XOR
@@ -354,12 +337,11 @@ fn a_federated_client_with_equal_seeds_is_caught() {
     let params = ShareParams::default().with_encoding(ShareEncoding::Seeded);
     let update = [0.5, -1.0, 2.0];
     let share = || share_update(&params, UpdateMeta::new(ClientId(7), 1, 1), &update);
-    let (ok, clean) = audit::run(Audit::recording(), share);
+    let [(ok, clean), (msgs, report)] = clean_and_broken(control, share);
     assert!(ok.is_ok());
     assert_eq!(clean.logs().len(), 1);
     assert_eq!(clean.logs()[0].streams().len(), 2);
     assert!(clean.reuses().is_empty());
-    let (msgs, report) = audit::run(Audit::recording().with_control(control), share);
     // The messages look as usual (two seeds to server 0) ...
     let msgs = msgs.expect("share");
     assert_eq!(msgs[0].len(), privml::fl::HEADER_LEN + 32);

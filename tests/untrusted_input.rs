@@ -4,66 +4,20 @@
 //! owner's frame of that size has arrived, and waits too long for
 //! `Instant::now() + wait` are refused with the limit.
 //!
-//! The allocation checks use a counting global allocator (per thread, as in
-//! `tests/frame_decoder.rs`): the party under test runs on the test's own
-//! thread.
+//! The allocation checks count per thread (`tests/alloc_stats/`): the party
+//! under test runs on the test's own thread.
 
+mod alloc_stats;
 #[cfg(all(feature = "tls", feature = "cli"))]
 mod net_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
+use alloc_stats::allocated_by;
 use privml::mpc::Party;
 use privml::net::{Net, memory};
 use privml::ring::prg::Seed;
 use privml::{DEFAULT_MAX_INPUT_ELEMENTS, Error, Ring, Shared, SharedConfig};
-
-/// Counts the bytes this thread allocates.
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a
-// const-initialised `Cell` that does not allocate.
-#[allow(
-    unsafe_code,
-    reason = "a global allocator implements the unsafe GlobalAlloc trait; this one only counts and forwards to System"
-)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + new_size));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Bytes allocated by this thread while running `f`.
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
 
 #[test]
 fn an_announced_shape_above_the_limit_is_refused_naming_it() {

@@ -519,9 +519,21 @@ pub fn keygen(
     base_port: u16,
     overwrite: bool,
 ) -> Result<Deployment> {
+    write_deployment(dir, hosts, base_port, overwrite, &[0, 1, 2])
+}
+
+/// A new CA in `dir` (`ca.pem`, `ca.key`), keys and certificates for
+/// `parties`, and the parties file; see [`keygen`] and [`keygen_ca`].
+fn write_deployment(
+    dir: &Path,
+    hosts: &[String; 3],
+    base_port: u16,
+    overwrite: bool,
+    parties: &[PartyId],
+) -> Result<Deployment> {
     let toml = parties_toml(hosts, base_port)?;
     let mut names = vec![CA_CERT.to_string(), CA_KEY.to_string()];
-    for id in 0..3 {
+    for &id in parties {
         names.push(party_cert_file(id));
         names.push(party_key_file(id));
     }
@@ -539,7 +551,7 @@ pub fn keygen(
     };
     put(CA_CERT, &ca.pem(), false)?;
     put(CA_KEY, &ca.key().serialize_pem(), true)?;
-    for id in 0..3 {
+    for &id in parties {
         let key = rcgen::KeyPair::generate().map_err(keygen_error)?;
         let cert = party_params(id)?
             .signed_by(&key, &ca)
@@ -585,20 +597,7 @@ pub fn keygen_ca(
     base_port: u16,
     overwrite: bool,
 ) -> Result<Deployment> {
-    let toml = parties_toml(hosts, base_port)?;
-    let names = [CA_CERT, CA_KEY, PARTIES_FILE].map(String::from);
-    prepare_dir(dir, &names, overwrite)?;
-    let ca_key = rcgen::KeyPair::generate().map_err(keygen_error)?;
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params()?, ca_key).map_err(keygen_error)?;
-    let files = vec![dir.join(CA_CERT), dir.join(CA_KEY), dir.join(PARTIES_FILE)];
-    write_file(&files[0], ca.pem().as_bytes(), false)?;
-    write_file(&files[1], ca.key().serialize_pem().as_bytes(), true)?;
-    write_file(&files[2], toml.as_bytes(), false)?;
-    Ok(Deployment {
-        dir: dir.to_path_buf(),
-        config: dir.join(PARTIES_FILE),
-        files,
-    })
+    write_deployment(dir, hosts, base_port, overwrite, &[])
 }
 
 /// SHA-256 of a public key (its DER bytes) in hex, in groups of four: what
