@@ -16,6 +16,7 @@ pub mod fixed;
 pub mod fl;
 #[cfg(feature = "he")]
 pub mod he;
+mod keyword;
 pub mod learn;
 pub mod model_file;
 pub mod mpc;

@@ -1,14 +1,12 @@
 //! Feature scaling fitted on training rows and re-applied unchanged to any
 //! other rows: [`Normalizer`] and its [`Scaling`].
 
-use std::fmt;
-use std::str::FromStr;
-
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 
 /// How [`Normalizer`] rescales each feature column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,36 +19,10 @@ pub enum Scaling {
     ZScore,
 }
 
-impl fmt::Display for Scaling {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scaling::MinMax => "min-max",
-            Scaling::ZScore => "z-score",
-        })
-    }
-}
-
-impl FromStr for Scaling {
-    type Err = Error;
-
-    /// Accepts `min-max`, `minmax`, `min_max`, `z-score`, `zscore`,
-    /// `z_score`, `standard` (case-insensitive).
-    fn from_str(s: &str) -> Result<Self> {
-        match s
-            .trim()
-            .to_ascii_lowercase()
-            .replace(['-', '_'], "")
-            .as_str()
-        {
-            "minmax" => Ok(Scaling::MinMax),
-            "zscore" | "standard" => Ok(Scaling::ZScore),
-            _ => Err(Error::invalid(
-                "scaling",
-                format!("unknown scaling '{s}'; use min-max or z-score"),
-            )),
-        }
-    }
-}
+keyword_enum!(Scaling, "scaling", {
+    MinMax => "min-max",
+    ZScore => "z-score" | "standard",
+});
 
 /// A per-column affine rescaling `x' = (x - shift) / divisor`, fit on the
 /// training data and then applied unchanged to any other data.

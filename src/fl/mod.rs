@@ -224,7 +224,7 @@ pub use train::{
 };
 pub use wire::HEADER_LEN;
 
-use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 use std::borrow::Cow;
 
 /// A client's id: public, carried in every submission.
@@ -285,27 +285,8 @@ pub enum Aggregation {
     Plain,
 }
 
-impl std::fmt::Display for Aggregation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Aggregation::Mpc => "mpc",
-            Aggregation::He => "he",
-            Aggregation::Plain => "plain",
-        })
-    }
-}
-
-impl std::str::FromStr for Aggregation {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "mpc" | "smpc" | "shares" => Ok(Aggregation::Mpc),
-            "he" | "bfv" => Ok(Aggregation::He),
-            "plain" | "none" => Ok(Aggregation::Plain),
-            _ => Err(Error::invalid(
-                "aggregation",
-                format!("'{s}': use mpc, he or plain"),
-            )),
-        }
-    }
-}
+keyword_enum!(Aggregation, "aggregation", {
+    Mpc => "mpc" | "smpc" | "shares",
+    He => "he" | "bfv",
+    Plain => "plain" | "none",
+});
