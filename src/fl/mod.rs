@@ -100,7 +100,7 @@
 //!   with.
 //! * **Malformed submissions** (bad format, checksum, round, sender, length,
 //!   parameters, key, duplicates, headroom) are refused with
-//!   [`Error::UpdateRejected`] naming the client before anything is
+//!   [`Error::UpdateRejected`](crate::Error::UpdateRejected) naming the client before anything is
 //!   added. The three MPC servers must agree on the accepted set: in
 //!   [`MpcRound`]'s `submit` all three check their message before any adds (a
 //!   message refused by one server only is refused by all,
@@ -109,7 +109,7 @@
 //! * **Fixed point** ([`ShareParams`]): Z_2^64 with 16 fraction bits; each
 //!   client's weighted values must satisfy |round(v · 2^16)| ≤
 //!   ⌊(2^63 − 1)/N⌋ for N = `max_clients` (default 1024, so |v| ≤ 1.4e11),
-//!   checked on the client ([`Error::UpdateOutOfRange`] names the client,
+//!   checked on the client ([`Error::UpdateOutOfRange`](crate::Error::UpdateOutOfRange) names the client,
 //!   the index and the value), and servers refuse an (N+1)-th update, so the
 //!   sum never wraps. The only error is each client's rounding: the revealed
 //!   mean is within k · 2^−17 / Σ n_k of the plaintext mean of the same k
