@@ -21,6 +21,6 @@ pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
 pub use regularize::WeightDecay;
 pub use sequential::Sequential;
 pub use train::{
-    BatchReport, ErrorReport, FullBatch, MiniBatch, accuracy, mean_square, train_full_batch,
-    train_minibatch,
+    BatchReport, ErrorReport, FullBatch, LossReport, MiniBatch, abs_error_total, accuracy,
+    mean_abs_error, mean_square, squared_error_total, train_full_batch, train_minibatch,
 };

@@ -164,13 +164,9 @@ impl Reporter<'_> {
                 }
                 *slot = Some(pb);
             }
-            Progress::Batch { epoch, batch, loss } => {
+            Progress::Batch { epoch, batch } => {
                 if let Some(pb) = slot.as_ref() {
-                    pb.set_message(format!(
-                        "epoch {} batch {} loss {loss:.4}",
-                        epoch + 1,
-                        batch + 1
-                    ));
+                    pb.set_message(format!("epoch {} batch {}", epoch + 1, batch + 1));
                     pb.inc(1);
                 }
             }
