@@ -4,6 +4,9 @@
 //!
 //! 1. full-batch training opened the whole residual y − output at every
 //!    report (its signs are the labels);
+//! 3. the normalisation every party receives (and every model file keeps)
+//!    was fitted on the training rows: per-feature minima and ranges,
+//!    values of single records;
 //! 4. opened outputs carried the stochastic rounding bit of their last
 //!    truncation, whose distribution depends on the dropped low bits, so
 //!    repeated openings told apart secrets that differ only there.
@@ -57,6 +60,28 @@ fn full_batch_training_opens_one_value_per_report_and_no_residual() {
     for rep in &out[0] {
         assert!(rep.error > 0.0 && rep.error < 1.0, "{rep:?}");
     }
+}
+
+/// Leak 3: by default, the announced normalisation must not be derived
+/// from the rows: the same whichever rows are trained on (another split,
+/// fewer rows). Fitted scaling changes with them.
+#[test]
+fn the_default_normalisation_does_not_depend_on_the_rows() {
+    let normaliser = |seed: u64, rows: Option<usize>| {
+        let mut s = TrainSettings::default();
+        s.seed = seed;
+        s.data.max_rows = rows;
+        let d = TrainData::prepare(
+            &DataSource::Bundled(Bundled::BreastCancer),
+            &s,
+            &DomainSpec::default(),
+        )
+        .unwrap();
+        d.table.normalizer.expect("the default scales the features")
+    };
+    let base = normaliser(3, None);
+    assert_eq!(normaliser(4, None), base, "another split");
+    assert_eq!(normaliser(3, Some(50)), base, "fifty rows");
 }
 
 // ----- leak 4: the low bits of opened outputs ------------------------------------------

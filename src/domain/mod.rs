@@ -31,7 +31,7 @@
 //!
 //! A new domain implements the twenty required methods of [`Ring`] (and
 //! [`Session`] if it is to run whole jobs) and gets every layout helper and
-//! gadget for free; `use privml::prelude::*` brings all four traits into
+//! gadget for free; `use privml::prelude::*` brings all five traits into
 //! scope.
 //!
 //! # Examples
