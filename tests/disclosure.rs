@@ -140,15 +140,17 @@ fn breast_cancer(settings: &TrainSettings) -> TrainData {
 }
 
 fn small_settings(reveal_model: bool) -> TrainSettings {
-    let mut s = TrainSettings::default();
-    s.model = "mlp:4".parse().unwrap();
-    s.sgd = MiniBatch {
-        epochs: 2,
-        batch: 32,
-        lr: 0.2,
+    let mut s = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: MiniBatch {
+            epochs: 2,
+            batch: 32,
+            lr: 0.2,
+        },
+        reveal_model,
+        ..TrainSettings::default()
     };
     s.data.max_rows = Some(200);
-    s.reveal_model = reveal_model;
     s
 }
 

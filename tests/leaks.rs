@@ -68,8 +68,10 @@ fn full_batch_training_opens_one_value_per_report_and_no_residual() {
 #[test]
 fn the_default_normalisation_does_not_depend_on_the_rows() {
     let normaliser = |seed: u64, rows: Option<usize>| {
-        let mut s = TrainSettings::default();
-        s.seed = seed;
+        let mut s = TrainSettings {
+            seed,
+            ..TrainSettings::default()
+        };
         s.data.max_rows = rows;
         let d = TrainData::prepare(
             &DataSource::Bundled(Bundled::BreastCancer),
@@ -127,12 +129,14 @@ fn residuals_differing_in_dropped_bits() -> (f64, f64) {
 fn predictions_are_opened_on_the_output_grid() {
     let dir = TempDir::new("leaks-predict");
     let prefix = dir.join("m");
-    let mut settings = TrainSettings::default();
-    settings.model = "mlp:4".parse().unwrap();
-    settings.sgd = MiniBatch {
-        epochs: 1,
-        batch: 32,
-        lr: 0.2,
+    let mut settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: MiniBatch {
+            epochs: 1,
+            batch: 32,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
     };
     settings.data.max_rows = Some(200);
     let data = TrainData::prepare(

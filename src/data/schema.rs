@@ -1,48 +1,4 @@
-//! The data owner's public schema: a declared value range for every
-//! feature, the default source of the normalisation.
-//!
-//! Scaling fitted on the training rows announces statistics of the rows to
-//! every party — and a minimum or a maximum is one person's value. A
-//! declared range is not a statistic: it is what the column *can* hold, by
-//! the definition of the measurement (a pixel is 0–255, a percentage
-//! 0–100, an age 0–130), written down before any data is shared, so
-//! announcing it discloses nothing about any record. Min-max scaling over
-//! declared ranges ([`Scaling::Declared`](super::Scaling::Declared)) maps
-//! every valid value into \[0, 1\], and a value outside its declared range
-//! is an error naming the file, the line and the column.
-//!
-//! # File format
-//!
-//! A CSV file with the header `feature,min,max` and one line per feature
-//! (any order; every feature of the table exactly once), `#` starting a
-//! comment line:
-//!
-//! ```text
-//! # ranges of the measurements, from the instrument's specification
-//! feature,min,max
-//! age,0,130
-//! systolic,50,250
-//! ```
-//!
-//! # Examples
-//!
-//! ```
-//! use privml::data::{FeatureRanges, Scaling};
-//!
-//! # fn main() -> privml::Result<()> {
-//! let csv = "feature,min,max\nheight,0.5,2.5\nweight,0,300\n";
-//! let ranges = FeatureRanges::read(csv.as_bytes(), "ranges.csv")?;
-//! let names = vec!["weight".to_string(), "height".to_string()];
-//! let norm = ranges.normalizer(&names)?;
-//! assert_eq!(norm.scaling(), Scaling::Declared);
-//! assert_eq!(norm.shift(), &[0.0, 0.5]);
-//! assert_eq!(norm.divisor(), &[300.0, 2.0]);
-//! // every feature must be declared
-//! let more = vec!["height".to_string(), "age".to_string()];
-//! assert!(ranges.normalizer(&more).unwrap_err().to_string().contains("'age'"));
-//! # Ok(())
-//! # }
-//! ```
+//! The data owner's public schema: [`FeatureRanges`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,8 +19,51 @@ pub struct FeatureRange {
     pub max: f64,
 }
 
-/// The declared ranges of a table's features (see the [module
-/// documentation](self)).
+/// The data owner's public schema: a declared value range for every
+/// feature, the default source of the normalisation.
+///
+/// Scaling fitted on the training rows announces statistics of the rows to
+/// every party — and a minimum or a maximum is one person's value. A
+/// declared range is not a statistic: it is what the column *can* hold, by
+/// the definition of the measurement (a pixel is 0–255, a percentage
+/// 0–100, an age 0–130), written down before any data is shared, so
+/// announcing it discloses nothing about any record. Min-max scaling over
+/// declared ranges ([`Scaling::Declared`](super::Scaling::Declared)) maps
+/// every valid value into \[0, 1\], and a value outside its declared range
+/// is an error naming the file, the line and the column.
+///
+/// # File format
+///
+/// A CSV file with the header `feature,min,max` and one line per feature
+/// (any order; every feature of the table exactly once), `#` starting a
+/// comment line:
+///
+/// ```text
+/// # ranges of the measurements, from the instrument's specification
+/// feature,min,max
+/// age,0,130
+/// systolic,50,250
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use privml::data::{FeatureRanges, Scaling};
+///
+/// # fn main() -> privml::Result<()> {
+/// let csv = "feature,min,max\nheight,0.5,2.5\nweight,0,300\n";
+/// let ranges = FeatureRanges::read(csv.as_bytes(), "ranges.csv")?;
+/// let names = vec!["weight".to_string(), "height".to_string()];
+/// let norm = ranges.normalizer(&names)?;
+/// assert_eq!(norm.scaling(), Scaling::Declared);
+/// assert_eq!(norm.shift(), &[0.0, 0.5]);
+/// assert_eq!(norm.divisor(), &[300.0, 2.0]);
+/// // every feature must be declared
+/// let more = vec!["height".to_string(), "age".to_string()];
+/// assert!(ranges.normalizer(&more).unwrap_err().to_string().contains("'age'"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureRanges {
     source: String,
@@ -128,8 +127,7 @@ impl FeatureRanges {
         Self::new(source, ranges)
     }
 
-    /// Loads a ranges file (see the [module documentation](self) for the
-    /// format). A file that cannot be opened is [`Error::FileIo`]; bad
+    /// Loads a ranges file (see [`FeatureRanges`] for the format). A file that cannot be opened is [`Error::FileIo`]; bad
     /// content is [`Error::BadFile`] naming the file and the line.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();

@@ -1,18 +1,5 @@
-//! The training loops, and the training figures they report.
-//!
-//! # What is disclosed
-//!
-//! Every figure is computed under MPC and opened as one number to every
-//! party, exactly rounded to the output precision ([`Open::open`]); nothing
-//! else of the training data, the targets or the model is opened here.
-//!
-//! | function | opens to every party | when |
-//! |---|---|---|
-//! | [`train_full_batch`] | the mean absolute error Σ\|y − output\| / n (one number) | every `report_every` iterations (never if 0) |
-//! | [`train_minibatch`] | the mean squared error of a batch (one number) | every k-th batch with [`LossReport::EveryBatches`]`(k)` |
-//! | [`train_minibatch`] | the mean squared error over all the call's batches (one number) | once, at the end, with [`LossReport::Total`] |
-//! | [`mean_square`], [`mean_abs_error`] | the error of the given residual (one number) | when called |
-//! | [`accuracy`] | the number of correct predictions (one number) | when called |
+//! The training loops, and the training figures they report (what they
+//! disclose is listed in the [`nn` module](super) docs).
 
 use super::sequential::Sequential;
 use crate::domain::{Gadgets, Layout, Open, Ring};
@@ -90,7 +77,8 @@ pub struct MiniBatch {
 }
 
 /// Which training losses [`train_minibatch`] opens to every party (each
-/// one number, exactly rounded; see the [module documentation](self)).
+/// one number, exactly rounded; see the [`nn` module](super) for every
+/// disclosure of training).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LossReport {
     /// None: no extra product, nothing opened.
