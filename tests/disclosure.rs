@@ -8,8 +8,10 @@
 //! leaks themselves, runnable on the commit before the fix, are in
 //! `tests/leaks.rs`.
 
+mod full_batch;
 mod temp_dir;
 
+use full_batch::full_batch;
 use ndarray::Array2;
 use privml::cost::Openings;
 use privml::data::Bundled;
@@ -32,27 +34,6 @@ const NONE_TO_ONE: [Openings; 3] = [Openings {
     ops: 0,
     elements: 0,
 }; 3];
-
-/// The tutorial's rows on shares, and its three-layer network trained
-/// full-batch for `iterations`, reporting every `every`.
-fn full_batch(
-    r: &mut Shared<u64>,
-    iterations: usize,
-    every: usize,
-) -> privml::Result<Vec<nn::ErrorReport>> {
-    let e = boolean::headline();
-    let (x, y) = e.data();
-    let (x, y) = (x.into_dyn(), y.into_dyn());
-    let xs = r.input(1, r.owns(1).then_some(&x), &[4, 3])?;
-    let ys = r.input(1, r.owns(1).then_some(&y), &[4, 1])?;
-    let mut net = nn::three_layer(r, nn::Activation::sigmoid(e.approx.clone()), 1)?;
-    let schedule = nn::FullBatch {
-        iterations,
-        lr: 1.0,
-        report_every: every,
-    };
-    nn::train_full_batch(r, &mut net, (&xs, &ys), schedule, |_| ())
-}
 
 #[test]
 fn full_batch_training_opens_exactly_its_documented_list() {

@@ -13,37 +13,17 @@
 //!
 //! The per-path lists of what is opened to whom are in `tests/disclosure.rs`.
 
+mod full_batch;
 mod temp_dir;
 
+use full_batch::full_batch;
 use ndarray::{ArrayD, arr2};
 use privml::data::Bundled;
-use privml::experiments::boolean;
 use privml::learn::{DataSource, ModelLocation, PredictJob, TrainData, TrainJob, TrainSettings};
 use privml::nn::{self, MiniBatch};
 use privml::runner::{DomainKind, DomainSpec, run_local};
 use privml::{Ring, Shared, SharedConfig};
 use temp_dir::TempDir;
-
-/// The tutorial's rows on shares, and its three-layer network trained
-/// full-batch for `iterations`, reporting every `every`.
-fn full_batch(
-    r: &mut Shared<u64>,
-    iterations: usize,
-    every: usize,
-) -> privml::Result<Vec<nn::ErrorReport>> {
-    let e = boolean::headline();
-    let (x, y) = e.data();
-    let (x, y) = (x.into_dyn(), y.into_dyn());
-    let xs = r.input(1, r.owns(1).then_some(&x), &[4, 3])?;
-    let ys = r.input(1, r.owns(1).then_some(&y), &[4, 1])?;
-    let mut net = nn::three_layer(r, nn::Activation::sigmoid(e.approx.clone()), 1)?;
-    let schedule = nn::FullBatch {
-        iterations,
-        lr: 1.0,
-        report_every: every,
-    };
-    nn::train_full_batch(r, &mut net, (&xs, &ys), schedule, |_| ())
-}
 
 /// Leak 1: full-batch training opened the whole residual y − output (with
 /// 0/1 targets its signs are the labels) at every report. Only the reported
