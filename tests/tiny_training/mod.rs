@@ -25,7 +25,8 @@ pub fn tiny(rows: usize, epochs: usize, batch: usize, owner: usize) -> (TrainSet
         data: DataSpec {
             test_fraction: 0.25,
             max_rows: Some(rows),
-            scaling: Some(Scaling::MinMax),
+            scaling: Some(Scaling::Declared),
+            disclose_feature_stats: false,
         },
         seed: 3,
         data_owner: owner,
