@@ -122,8 +122,9 @@ impl Cost {
         self.bytes_sent.iter().copied().max().unwrap_or(0)
     }
 
-    /// Estimated wall time of the communication on `net`: one latency per
-    /// round plus the busiest party's bytes at the link's bandwidth.
+    /// Estimated wall time of the communication on `net`: one (one-way)
+    /// latency per round plus the busiest party's bytes at the link's
+    /// bandwidth.
     pub fn estimate(&self, net: &Network) -> Duration {
         let secs = self.rounds as f64 * net.latency.as_secs_f64()
             + self.max_bytes_per_party() as f64 * 8.0 / net.bandwidth_bits_per_s;
@@ -137,27 +138,35 @@ impl Cost {
 }
 
 /// A network to estimate communication time on.
+///
+/// A round costs one *one-way* latency: in every round each party sends
+/// what it has and waits for what its neighbours sent in the same round,
+/// so rounds chain one delay each (half the round-trip time). The presets
+/// are those of the network emulator ([`crate::net::emulate::PRESETS`]),
+/// and `privml bench --net ...` checks the estimate against an emulated run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     /// A short name.
     pub name: &'static str,
-    /// One-way latency per round.
+    /// One-way latency: what one round costs.
     pub latency: Duration,
     /// Link bandwidth in bits per second.
     pub bandwidth_bits_per_s: f64,
 }
 
 impl Network {
-    /// 0.2 ms, 10 Gbit/s: parties in one data centre.
+    /// 0.2 ms round trip (0.1 ms per round), 10 Gbit/s: parties in one
+    /// data centre (the emulator's `lan`).
     pub const LAN: Network = Network {
-        name: "LAN 0.2 ms / 10 Gbit/s",
-        latency: Duration::from_micros(200),
+        name: "LAN 0.2 ms RTT / 10 Gbit/s",
+        latency: Duration::from_micros(100),
         bandwidth_bits_per_s: 10e9,
     };
-    /// 40 ms, 100 Mbit/s: parties on different continents.
+    /// 40 ms round trip (20 ms per round), 100 Mbit/s: parties on
+    /// different continents (the emulator's `wan`).
     pub const WAN: Network = Network {
-        name: "WAN 40 ms / 100 Mbit/s",
-        latency: Duration::from_millis(40),
+        name: "WAN 40 ms RTT / 100 Mbit/s",
+        latency: Duration::from_millis(20),
         bandwidth_bits_per_s: 100e6,
     };
 }
@@ -511,15 +520,25 @@ mod tests {
     }
 
     #[test]
+    fn the_standard_networks_are_the_emulator_presets() {
+        use crate::net::emulate::LinkProfile;
+        for (net, name) in [(Network::LAN, "lan"), (Network::WAN, "wan")] {
+            let p = LinkProfile::preset(name).unwrap();
+            assert_eq!(net.latency, p.one_way_delay, "{name}");
+            assert_eq!(net.bandwidth_bits_per_s, p.bandwidth_bits_per_s, "{name}");
+        }
+    }
+
+    #[test]
     fn estimate_uses_latency_and_busiest_party() {
         let c = Cost {
             rounds: 10,
             bytes_sent: [1_250_000, 0, 0],
             ..Default::default()
         };
-        // 10 * 40 ms + 10 Mbit at 100 Mbit/s = 0.4 + 0.1
+        // 10 * 20 ms (one way) + 10 Mbit at 100 Mbit/s = 0.2 + 0.1
         let t = c.estimate(&Network::WAN).as_secs_f64();
-        assert!((t - 0.5).abs() < 1e-9);
+        assert!((t - 0.3).abs() < 1e-9);
         let text = c.report().to_string();
         assert!(text.contains("rounds") && text.contains("1.25 MB"));
     }

@@ -17,9 +17,12 @@
 //! Implementations: [`memory`] (three parties as threads of one process) and,
 //! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
 //! wire format, [`tls`] its certificates, [`config`] the parties file).
+//! [`emulate`] wraps either in an emulated network link (delay and
+//! bandwidth), to measure what a deployment on a LAN or WAN would cost.
 
 #[cfg(feature = "tls")]
 pub mod config;
+pub mod emulate;
 pub mod frame;
 pub mod memory;
 pub mod session;
@@ -28,7 +31,7 @@ pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::ring::{Payload, RingElement};
@@ -59,10 +62,35 @@ pub trait Channel: Send {
     fn send(&mut self, frame: Frame) -> Result<(), ChannelError>;
     /// Waits at most `timeout` for the next frame.
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError>;
+    /// [`recv`](Self::recv), also returning when the frame reached this end
+    /// of the channel (what the [`emulate`] wrapper delays from). The default
+    /// is the moment `recv` returned; transports that queue frames stamp
+    /// them when they are queued.
+    fn recv_stamped(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
+        let f = self.recv(timeout)?;
+        Ok((f, Instant::now()))
+    }
     /// Bytes this channel put on the wire beyond the payloads (frame headers,
     /// for transports that have them). Reported, not counted in the cost model.
     fn overhead_bytes(&self) -> u64 {
         0
+    }
+}
+
+/// A boxed channel is a channel (so that wrappers such as
+/// [`emulate::Emulated`] take the boxed links of a [`Net`]).
+impl<C: Channel + ?Sized> Channel for Box<C> {
+    fn send(&mut self, frame: Frame) -> Result<(), ChannelError> {
+        (**self).send(frame)
+    }
+    fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
+        (**self).recv(timeout)
+    }
+    fn recv_stamped(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
+        (**self).recv_stamped(timeout)
+    }
+    fn overhead_bytes(&self) -> u64 {
+        (**self).overhead_bytes()
     }
 }
 

@@ -2,10 +2,11 @@
 
 use clap::Args;
 use privml::SharedConfig;
+use privml::net::emulate::LinkProfile;
 use privml::runner::{Domain, DomainKind, DomainSpec, Exec, RingSize};
 
-/// Where a job computes: `--domain`, `--ring`, `--frac-bits` and
-/// `--insecure-seed`, the same for every command that runs a job.
+/// Where a job computes: `--domain`, `--ring`, `--frac-bits`,
+/// `--insecure-seed` and `--net`, the same for every command that runs a job.
 #[derive(Args, Debug, Clone)]
 pub struct DomainArgs {
     /// Domain.
@@ -20,6 +21,10 @@ pub struct DomainArgs {
     /// Fix the parties' key seeds (reproducible runs; insecure).
     #[arg(long)]
     insecure_seed: Option<u64>,
+    /// Emulate a network on this party's links (shared domain): lan, wan,
+    /// lan-pub, wan-pub or rtt=MS[,bw=MBIT] (see `privml bench --help`).
+    #[arg(long, value_name = "PROFILE")]
+    net: Option<LinkProfile>,
 }
 
 impl DomainArgs {
@@ -42,6 +47,7 @@ impl DomainArgs {
         SharedConfig {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
+            network: self.net.clone(),
             ..Default::default()
         }
     }

@@ -12,7 +12,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::Connection;
 
@@ -254,10 +254,10 @@ impl Read for TlsReader {
 /// Decodes frames from the connection into `tx` until the stream ends, the
 /// peer aborts, or bytes arrive that are not a frame (each of which is the
 /// last item sent).
-fn reader_loop(mut rd: TlsReader, tx: Sender<std::result::Result<Frame, ChannelError>>, max: u64) {
+fn reader_loop(mut rd: TlsReader, tx: Sender<Received>, max: u64) {
     loop {
         let item = match frame::read_message(&mut rd, max) {
-            Ok(Message::Data(f)) => Ok(f),
+            Ok(Message::Data(f)) => Ok((f, Instant::now())),
             Ok(Message::Abort(reason)) => {
                 *lock(&rd.io.peer_abort) = Some(reason);
                 Err(ChannelError::Disconnected)
@@ -300,10 +300,14 @@ impl Drop for Owner {
     }
 }
 
+/// What the reader thread queues: a frame and when it was decoded, or the
+/// reason the link ended.
+type Received = std::result::Result<(Frame, Instant), ChannelError>;
+
 /// A [`Channel`] to one peer over TCP with mutual TLS. Made by [`connect`](super::connect).
 pub struct TlsChannel {
     owner: Arc<Owner>,
-    rx: Receiver<std::result::Result<Frame, ChannelError>>,
+    rx: Receiver<Received>,
 }
 
 impl std::fmt::Debug for TlsChannel {
@@ -413,6 +417,13 @@ impl Channel for TlsChannel {
     }
 
     fn recv(&mut self, timeout: Duration) -> std::result::Result<Frame, ChannelError> {
+        self.recv_stamped(timeout).map(|(f, _)| f)
+    }
+
+    fn recv_stamped(
+        &mut self,
+        timeout: Duration,
+    ) -> std::result::Result<(Frame, Instant), ChannelError> {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout),
