@@ -9,7 +9,7 @@
 //! > due = max(arrival, link free) + wire bytes · 8 / bandwidth, then + one-way delay,
 //!
 //! where *arrival* is when the frame reached this end of the real channel
-//! ([`Channel::recv_stamped`]), *link free* is when the previous frame on
+//! ([`Channel::recv_expecting`]), *link free* is when the previous frame on
 //! this link finished serialising, and *wire bytes* are the payload and its
 //! [`HEADER_LEN`]-byte frame header. This is the model of a sender-side
 //! traffic shaper (a FIFO at the bandwidth, then a fixed delay, like Linux
@@ -65,7 +65,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use super::frame::HEADER_LEN;
-use super::{Channel, ChannelError, Frame};
+use super::{Channel, ChannelError, Expect, Frame, check_expected};
 use crate::error::{Error, Result};
 
 /// How long before a frame's due time the receiver stops sleeping and
@@ -271,11 +271,16 @@ impl<C: Channel> Emulated<C> {
         done + self.profile.one_way_delay
     }
 
-    fn next_due(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
+    fn next_due(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
         if let Some(p) = self.pending.take() {
+            check_expected(&p.0, &expect)?;
             return Ok(p);
         }
-        let (frame, arrival) = self.inner.recv_stamped(timeout)?;
+        let (frame, arrival) = self.inner.recv_expecting(timeout, expect)?;
         let bytes = (frame.payload.byte_len() + HEADER_LEN) as u64;
         let due = self.due(arrival, bytes);
         Ok((frame, due))
@@ -304,14 +309,18 @@ impl<C: Channel> Channel for Emulated<C> {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
-        self.recv_stamped(timeout).map(|(f, _)| f)
+        self.recv_expecting(timeout, Expect::ANY).map(|(f, _)| f)
     }
 
     /// The frame and its due time on the emulated link (so that emulators
     /// stack: an outer one starts from this one's arrival).
-    fn recv_stamped(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
         let start = Instant::now();
-        let (frame, due) = self.next_due(timeout)?;
+        let (frame, due) = self.next_due(timeout, expect)?;
         if let Some(deadline) = start.checked_add(timeout)
             && due > deadline
         {

@@ -18,7 +18,7 @@
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use super::{Channel, ChannelError, Frame};
+use super::{Channel, ChannelError, Expect, Frame, check_expected};
 
 /// How long a receive polls before parking the thread.
 const SPIN: Duration = Duration::from_micros(200);
@@ -38,11 +38,23 @@ impl Channel for MemoryChannel {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
-        self.recv_stamped(timeout).map(|(f, _)| f)
+        self.recv_expecting(timeout, Expect::ANY).map(|(f, _)| f)
     }
 
     /// The frame and when it was sent (it reached this end at once).
-    fn recv_stamped(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
+        let (frame, sent) = self.recv_queued(timeout)?;
+        check_expected(&frame, &expect)?;
+        Ok((frame, sent))
+    }
+}
+
+impl MemoryChannel {
+    fn recv_queued(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
         // Poll briefly, yielding the core, before parking the thread: a
         // protocol round between threads takes microseconds, and waking a
         // parked thread costs tens of them.
