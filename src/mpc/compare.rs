@@ -106,6 +106,18 @@ struct Plan {
     gamma: Vec<Option<usize>>,
 }
 
+/// v ^= the mask keystream of operation `op` under `key`, read in
+/// cache-sized chunks (the same words as `key.elems(op, sub::MASK, _)`).
+fn xor_keystream(key: &PrfKey, op: u64, v: &mut [u64]) {
+    let mut stream = key.stream(op, sub::MASK);
+    let mut buf = vec![0u64; v.len().min(2048)];
+    for c in v.chunks_mut(2048) {
+        let k = c.len();
+        stream.fill(&mut buf[..k]);
+        c.iter_mut().zip(&buf[..k]).for_each(|(x, r)| *x ^= r);
+    }
+}
+
 /// The positions of each leaf group: 0 … ℓ-2 in groups of [`LEAF_WIDTH`]
 /// from the bottom.
 fn leaf_groups(bits: usize) -> Vec<std::ops::Range<usize>> {
@@ -140,8 +152,14 @@ impl Party {
             1 => Planes::from_elems(b),
             _ => Planes::from_elems(a),
         };
-        // α planes (party 0) and β planes (parties 1, 2), and the plan.
-        let mut alpha: Vec<Vec<u64>> = Vec::new();
+        // α planes (party 0, flat: plane after plane), β planes (parties 1,
+        // 2), and the plan.
+        let mut alpha_planes = 0;
+        let mut alpha: Vec<u64> = if me == 0 {
+            Vec::with_capacity(crate::cost::msb_plan(T::BITS).alpha_planes * w)
+        } else {
+            Vec::new()
+        };
         let mut beta: Vec<Vec<u64>> = Vec::new();
         let mut plan = Plan {
             terms: Vec::new(),
@@ -157,18 +175,28 @@ impl Party {
             }
             acc
         };
+        // appends the AND of X's bits at `pos` to the flat α planes
+        let push_and = |alpha: &mut Vec<u64>, pos: &mut dyn Iterator<Item = usize>| {
+            let start = alpha.len();
+            alpha.extend_from_slice(&ones);
+            for p in pos {
+                alpha[start..]
+                    .iter_mut()
+                    .zip(&planes.planes[p])
+                    .for_each(|(x, y)| *x &= y);
+            }
+        };
         let mut p_outputs = Vec::new();
         for (k, g) in groups.iter().enumerate() {
             let width = g.len();
-            let base = alpha.len();
+            let base = alpha_planes;
             let full = (1usize << width) - 1;
             if me == 0 {
                 for u in 1..=full {
-                    alpha.push(and_of(&mut positions(u, g.start, width)));
+                    push_and(&mut alpha, &mut positions(u, g.start, width));
                 }
-            } else {
-                alpha.resize(base + full, Vec::new());
             }
+            alpha_planes += full;
             // β planes are products of Y bits over subsets S of the group;
             // index them by S.
             let beta_base = beta.len();
@@ -202,21 +230,21 @@ impl Party {
         }
         // the top bit: X_{ℓ-1} ⊕ Y_{ℓ-1}, the term X_{ℓ-1} ∧ 1 and γ = Y_{ℓ-1}
         // (party 0 holds the α plane, parties 1 and 2 the β planes)
-        let top_alpha = alpha.len();
+        let top_alpha = alpha_planes;
         let top_beta = beta.len();
         let top = planes.planes[l - 1].clone();
         if me == 0 {
-            alpha.push(top);
+            alpha.extend_from_slice(&top);
             beta.extend([Vec::new(), Vec::new()]);
         } else {
-            alpha.push(Vec::new());
             beta.extend([ones.clone(), top]);
         }
+        alpha_planes += 1;
         plan.terms.push(vec![(top_alpha, top_beta)]);
         plan.gamma.push(Some(top_beta + 1));
         drop(planes);
-        let out = self.sum_of_products_bits(&alpha, &beta, &plan, w, "compare")?;
-        drop((alpha, beta));
+        let out = self.sum_of_products_bits(alpha, alpha_planes, &beta, &plan, w)?;
+        drop(beta);
 
         // Carry tree over the groups: G planes in group order, P likewise
         // (the lowest group's P is never read and stays zero).
@@ -305,40 +333,33 @@ impl Party {
     }
 
     /// One sum-of-products round over bit planes (see the [module
-    /// documentation](self)): party 0 passes the α planes, parties 1 and 2
-    /// the β planes (the others' entries are empty and ignored). Returns the
+    /// documentation](self)): party 0 passes the `alpha_planes` α planes
+    /// (flat, plane after plane; masked in place), parties 1 and 2 the β
+    /// planes (the others' entries are empty and ignored). Returns the
     /// replicated XOR shares of every output, plane after plane.
     fn sum_of_products_bits(
         &mut self,
-        alpha: &[Vec<u64>],
+        alpha: Vec<u64>,
+        alpha_planes: usize,
         beta: &[Vec<u64>],
         plan: &Plan,
         w: usize,
-        op_name: &'static str,
     ) -> Result<BitShare> {
         let op = self.next_op();
         let outputs = plan.terms.len();
         let me = self.me();
-        self.net.begin_round(op_name);
+        self.net.begin_round("compare");
         let (k02, k01) = self.keys_with_party0();
         let draw =
             |key: &PrfKey, s: u8, planes: usize| -> Vec<u64> { key.elems(op, s, planes * w) };
         match me {
             0 => {
                 let (k02, k01) = (k02.clone(), k01.clone());
-                let (rho, rho1) = (
-                    draw(&k02, sub::MASK, alpha.len()),
-                    draw(&k01, sub::MASK, alpha.len()),
-                );
-                let masked = |mask: &[u64]| -> Vec<u64> {
-                    alpha
-                        .iter()
-                        .flatten()
-                        .zip(mask)
-                        .map(|(x, r)| x ^ r)
-                        .collect()
-                };
-                let (m1, m2) = (masked(&rho), masked(&rho1));
+                // α ⊕ ρ for party 1, α ⊕ ρ' for party 2
+                let mut m1 = alpha;
+                let mut m2 = m1.clone();
+                xor_keystream(&k02, op, &mut m1);
+                xor_keystream(&k01, op, &mut m2);
                 let (nx, pv) = (self.net.next_id(), self.net.prev_id());
                 self.net.send_elems(nx, m1)?;
                 self.net.send_elems(pv, m2)?;
@@ -352,13 +373,13 @@ impl Party {
                 // with party 0 (ρ', o1); party 2: ρ, o0. The peer of the
                 // exchange is the other of parties 1 and 2.
                 let key = if me == 1 { k01 } else { k02 }.clone();
-                let mask = draw(&key, sub::MASK, alpha.len());
+                let mask = draw(&key, sub::MASK, alpha_planes);
                 let own = draw(&key, sub::OUT, outputs);
                 let other = 3 - me;
                 let mut tell = own.clone();
                 self.accumulate(&mut tell, &mask, beta, plan, w);
                 self.net.send_elems(other, tell)?;
-                let m = self.net.recv_elems::<u64>(0, alpha.len() * w)?;
+                let m = self.net.recv_elems::<u64>(0, alpha_planes * w)?;
                 let u = self.net.recv_elems::<u64>(other, outputs * w)?;
                 let mut third = u;
                 self.accumulate(&mut third, &m, beta, plan, w);
