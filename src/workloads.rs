@@ -587,6 +587,18 @@ pub fn measure<W: Workload>(
     runs: usize,
     plain_runs: usize,
 ) -> Result<Measurement> {
+    measure_on(w, kind, runs, plain_runs, &SharedConfig::default())
+}
+
+/// [`measure`] with the settings of the secure run (for example an
+/// emulated network, [`SharedConfig::network`]).
+pub fn measure_on<W: Workload>(
+    w: &W,
+    kind: DomainKind,
+    runs: usize,
+    plain_runs: usize,
+    cfg: &SharedConfig,
+) -> Result<Measurement> {
     let mut plain_times = Vec::new();
     if let Some(mut f) = w.plaintext() {
         f(); // warm-up
@@ -597,17 +609,16 @@ pub fn measure<W: Workload>(
         }
     }
     reset_peak_rss();
-    let cfg = SharedConfig::default();
     let (runs_t, cost) = match kind {
         DomainKind::Plain => timed_runs(w, &mut Plain::new(), runs)?,
         DomainKind::Fixed64 => timed_runs(w, &mut Fixed::<u64>::new(), runs)?,
         DomainKind::Fixed128 => timed_runs(w, &mut Fixed::<u128>::new(), runs)?,
         DomainKind::Shared64 => {
-            let out = Shared::<u64>::simulate_with(&cfg, |r| timed_runs(w, r, runs))?;
+            let out = Shared::<u64>::simulate_with(cfg, |r| timed_runs(w, r, runs))?;
             merge(out)
         }
         DomainKind::Shared128 => {
-            let out = Shared::<u128>::simulate_with(&cfg, |r| timed_runs(w, r, runs))?;
+            let out = Shared::<u128>::simulate_with(cfg, |r| timed_runs(w, r, runs))?;
             merge(out)
         }
     };

@@ -104,16 +104,22 @@ fn each_party_view_is_independent_of_the_secret() {
 /// conversion of the result bit back to arithmetic shares and the
 /// selections built on it, on a secret with both signs and zeros. The
 /// comparison bits come out as fixed-point 0 or 1, shared as multiples of
-/// 2^f: their low f bits are zero in every share.
+/// 2^f: their low f bits are zero in every share. Party 0 receives only the
+/// carry tree's gates of a comparison (about 3 bytes per element), so the
+/// comparisons run on the secret twice over (2N elements, fresh masks) to
+/// give every view at least the 100,000 bytes the test needs.
 fn comparison_program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Outputs> {
     let f = r.format().frac_bits();
-    let other = ArrayD::from_elem(vec![N], 0.5);
-    let x = r.input(0, r.owns(0).then_some(secret), &[N])?;
-    let y = r.input(1, r.owns(1).then_some(&other), &[N])?;
+    let other = ArrayD::from_elem(vec![2 * N], 0.5);
+    let once = r.input(0, r.owns(0).then_some(secret), &[N])?;
+    let once = r.reshape(&once, &[1, N])?;
+    let x = r.concat_rows(&[&once, &once])?;
+    let x = r.reshape(&x, &[2 * N])?;
+    let y = r.input(1, r.owns(1).then_some(&other), &[2 * N])?;
     let (relu, d) = r.relu_with_derivative(&x)?;
     let lt = r.less_than(&x, &y)?;
     let m = r.max(&x, &y)?;
-    let rows = r.reshape(&x, &[N / 8, 8])?;
+    let rows = r.reshape(&x, &[2 * N / 8, 8])?;
     let (best, which) = r.argmax_rows(&rows)?;
     Ok(vec![
         (relu, 0),

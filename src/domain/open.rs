@@ -64,7 +64,7 @@
 //!
 //! A truncation (2 rounds, 2n elements per party), a sign extraction of n
 //! elements selecting n ([`CostModel::compare`](crate::cost::CostModel::compare)),
-//! then the reveal (1 round): 13 rounds for ℓ = 64, 14 for ℓ = 128; see
+//! then the reveal (1 round): 9 rounds for ℓ = 64, 10 for ℓ = 128; see
 //! [`CostModel::open`](crate::cost::CostModel::open). It is written over the
 //! core of [`Ring`], so `Plain` and `Fixed` predict it exactly, and in
 //! `Plain` (exact real arithmetic) it returns the value unchanged.

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc::product::{extend_cross_terms, matmul_cross_terms};
 use crate::mpc::{Party, Replicated};
+use crate::net::emulate::{Emulated, LinkProfile};
 use crate::net::{Channel, DEFAULT_TIMEOUT, Net, NetStats, memory};
 use crate::ring::RingElement;
 use crate::ring::prg::Seed;
@@ -39,6 +40,9 @@ pub struct SharedConfig {
     /// overflows) is [`Error::ShapeTooLarge`], before anything is allocated
     /// or received. Default [`DEFAULT_MAX_INPUT_ELEMENTS`].
     pub max_input_elements: usize,
+    /// An emulated network on both links ([`crate::net::emulate`]); `None`
+    /// (the default) uses the links as they are.
+    pub network: Option<LinkProfile>,
 }
 
 /// Default of [`SharedConfig::max_input_elements`]: 2^27 elements, the most
@@ -53,6 +57,7 @@ impl Default for SharedConfig {
             timeout: DEFAULT_TIMEOUT,
             insecure_test_seed: None,
             max_input_elements: DEFAULT_MAX_INPUT_ELEMENTS,
+            network: None,
         }
     }
 }
@@ -73,6 +78,12 @@ impl SharedConfig {
     /// Fixes the key seeds (tests only: the keys become predictable).
     pub fn insecure_test_seed(mut self, s: u64) -> Self {
         self.insecure_test_seed = Some(s);
+        self
+    }
+
+    /// Runs both links over an emulated network.
+    pub fn network(mut self, profile: LinkProfile) -> Self {
+        self.network = Some(profile);
         self
     }
 
@@ -181,6 +192,13 @@ impl<T: RingElement> Shared<T> {
         let fp = match cfg.frac_bits {
             Some(f) => FixedPoint::new(f)?,
             None => FixedPoint::default(),
+        };
+        let (next, prev): (Box<dyn Channel>, Box<dyn Channel>) = match &cfg.network {
+            Some(p) => (
+                Box::new(Emulated::new(next, p.clone())),
+                Box::new(Emulated::new(prev, p.clone())),
+            ),
+            None => (next, prev),
         };
         let net = Net::new(me, next, prev, cfg.timeout)?;
         let seed = match cfg.insecure_test_seed {

@@ -30,17 +30,6 @@ pub(crate) mod sub {
     pub const ZERO: u8 = 1;
 }
 
-/// When a receiver of an input draws its PRF share.
-#[derive(Clone, Copy)]
-enum Draw {
-    /// While the owner's frame is on its way (the length is this party's
-    /// own).
-    BeforeFrame,
-    /// Once a frame of the expected length has arrived (the length may
-    /// come from another party).
-    AfterFrame,
-}
-
 /// Largest public announcement accepted (16 MiB).
 const MAX_ANNOUNCE: usize = 16 << 20;
 
@@ -151,41 +140,18 @@ impl Party {
         // `n` may come from the owner's announcement: nothing of that size
         // is allocated until the owner has sent a frame of exactly `n`
         // elements.
-        self.input_round(
-            op,
-            owner,
-            value.map(|v| v.iter().copied()),
-            n,
-            Draw::AfterFrame,
-        )
+        self.input_round(op, owner, value.map(|v| v.iter().copied()), n)
     }
 
-    /// The messages of [`input`](Self::input) within a round that is
-    /// already open, with the keystreams of operation `op`: for protocols
-    /// that input a value in the same round as other messages (the
-    /// comparison's bit-to-arithmetic step). `value` is read once, element
-    /// by element, on the owner only. `n` must be this party's own (from
-    /// the shapes of its shares): a receiver draws its PRF share while the
-    /// owner's frame is on its way.
-    pub(crate) fn input_messages<T: RingElement>(
-        &mut self,
-        op: u64,
-        owner: usize,
-        value: Option<impl ExactSizeIterator<Item = T>>,
-        n: usize,
-    ) -> Result<(Vec<T>, Vec<T>)> {
-        self.input_round(op, owner, value, n, Draw::BeforeFrame)
-    }
-
-    /// The input protocol's messages; `draw` says when a receiver draws
-    /// its PRF share of `n` elements.
+    /// The input protocol's messages. A receiver draws its PRF share of
+    /// `n` elements only once a frame of exactly `n` elements has arrived
+    /// (`n` may come from another party's announcement).
     fn input_round<T: RingElement>(
         &mut self,
         op: u64,
         owner: usize,
         value: Option<impl ExactSizeIterator<Item = T>>,
         n: usize,
-        draw: Draw,
     ) -> Result<(Vec<T>, Vec<T>)> {
         let me = self.me();
         if me == owner {
@@ -211,17 +177,8 @@ impl Party {
             self.net.send_elems(pv, third)?;
             Ok((a, b))
         } else if me == (owner + 1) % 3 {
-            let (a, b) = match draw {
-                Draw::BeforeFrame => {
-                    let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
-                    (a, self.net.recv_elems(owner, n)?)
-                }
-                Draw::AfterFrame => {
-                    let b = self.net.recv_elems(owner, n)?;
-                    (self.keys.prev.elems(op, sub::SHARE, n), b)
-                }
-            };
-            Ok((a, b))
+            let b = self.net.recv_elems(owner, n)?;
+            Ok((self.keys.prev.elems(op, sub::SHARE, n), b))
         } else {
             let a = self.net.recv_elems(owner, n)?;
             let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);

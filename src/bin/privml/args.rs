@@ -2,10 +2,11 @@
 
 use clap::Args;
 use privml::SharedConfig;
+use privml::net::emulate::LinkProfile;
 use privml::runner::{Domain, DomainKind, DomainSpec, Exec, RingSize};
 
-/// Where a job computes: `--domain`, `--ring`, `--frac-bits` and
-/// `--insecure-seed`, the same for every command that runs a job.
+/// Where a job computes: `--domain`, `--ring`, `--frac-bits`,
+/// `--insecure-seed` and `--net`, the same for every command that runs a job.
 #[derive(Args, Debug, Clone)]
 pub struct DomainArgs {
     /// Domain.
@@ -24,6 +25,10 @@ pub struct DomainArgs {
     /// they connect), and each prints a warning.
     #[arg(long, value_name = "N")]
     insecure_seed: Option<u64>,
+    /// Emulate a network on this party's links (shared domain): lan, wan,
+    /// lan-pub, wan-pub or rtt=MS[,bw=MBIT] (see `privml bench --help`).
+    #[arg(long, value_name = "PROFILE")]
+    net: Option<LinkProfile>,
 }
 
 impl DomainArgs {
@@ -46,6 +51,7 @@ impl DomainArgs {
         SharedConfig {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
+            network: self.net.clone(),
             ..Default::default()
         }
     }
