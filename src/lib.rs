@@ -33,7 +33,7 @@ pub mod workloads;
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
     DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId, Plain, Ring, Session,
-    Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    Shared, SharedConfig, TensorData, Tracker, TruncationMode, Window2d,
 };
 pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
 pub use fixed::FixedPoint;
