@@ -584,6 +584,15 @@ impl Gather {
         let [kh, kw] = window.kernel;
         let [sh, sw] = window.stride;
         let m = checked_product(op, &[n, c, oh, ow])?;
+        if window.stride == window.kernel {
+            // windows side by side: a permutation, kernel columns innermost
+            return Self::permute_reshaped(
+                &[kh * kw, m],
+                &[kh, kw, n * c, oh, ow],
+                &[2, 3, 0, 4, 1],
+                &[1, n, c, h, w],
+            );
+        }
         let (ty, tx) = (kh.div_ceil(sh), kw.div_ceil(sw));
         let t = ty * tx;
         // the j-th (in row-major (jy, jx) order) window covering position i
