@@ -92,7 +92,7 @@ fn spread<R: Ring>(
 /// let mut pool = MaxPool2d::new(Window2d::square(2, 2, 0)?);
 /// let y = pool.forward(&mut r, &x, false)?;
 /// assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![5.0, 8.0]);
-/// assert_eq!(r.cost().comparisons, 4); // two levels of two pairs
+/// assert_eq!(r.cost().comparisons, 6); // per window: 2 pairs, then 1
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MaxPool2d<T> {

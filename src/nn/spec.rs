@@ -43,7 +43,7 @@
 //! # Examples
 //!
 //! ```
-//! use privml::nn::{LayerSpec, NetworkSpec};
+//! use privml::nn::NetworkSpec;
 //!
 //! let spec = NetworkSpec::parse("conv:16k5,relu,maxpool:2,dense:10", "1x28x28")?;
 //! assert_eq!(spec.output_shapes()?, vec![vec![16, 24, 24], vec![16, 24, 24], vec![16, 12, 12], vec![10]]);
@@ -814,7 +814,7 @@ mod tests {
                 ..
             }
         ));
-        let e = err("conv:2k3,maxpool:2", "1x6x6");
+        let e = err("conv:2k3,maxpool:2", "1x7x7");
         assert!(e.to_string().contains("layer 2 (maxpool:2)"), "{e}");
     }
 
