@@ -74,7 +74,8 @@ pub struct Conv2d<R: Ring> {
     /// Bias `[1, o]`, if the layer has one.
     pub bias: Option<R::Tensor>,
     window: Window2d,
-    plans: Option<Plans>,
+    /// boxed: the plans are large, the layer moves around
+    plans: Option<Box<Plans>>,
     patches: Option<R::Tensor>,
     grad_w: Option<R::Tensor>,
     grad_b: Option<R::Tensor>,
@@ -125,7 +126,7 @@ impl<R: Ring> Conv2d<R> {
     /// The plans for `input`, built if the shape is new, moved out of the
     /// layer (put them back with `self.plans = Some(..)`; they are large,
     /// so they are moved rather than copied).
-    fn take_plans(&mut self, r: &R, input: &[usize]) -> Result<Plans> {
+    fn take_plans(&mut self, r: &R, input: &[usize]) -> Result<Box<Plans>> {
         if let Some(p) = self.plans.take()
             && p.input == input
         {
@@ -144,7 +145,7 @@ impl<R: Ring> Conv2d<R> {
             let n = input[0];
             let [oh, ow] = self.window.output_size("Conv2d", [input[2], input[3]])?;
             let p = oh * ow;
-            Ok(Plans {
+            Ok(Box::new(Plans {
                 input: input.to_vec(),
                 im2col: Gather::im2col(input, &self.window)?,
                 weight_matrix: Gather::permute_reshaped(&w, &[o, ck], &[1, 0], &[ck, o])?,
@@ -162,7 +163,7 @@ impl<R: Ring> Conv2d<R> {
                 )?,
                 to_weights: Gather::reshape(&[o, ck], &w)?,
                 transposed: None,
-            })
+            }))
         }
     }
 }

@@ -15,11 +15,61 @@ use crate::domain::gadgets::SoftmaxParams;
 use crate::domain::{Ring, Session, TensorData};
 use crate::error::{Error, LayerProblem, Result};
 
-/// One module and the layer of the description it computes (1-based; an
+/// One layer at run time: the [`Module`]s of this crate, one variant each.
+pub enum Stage<R: Ring> {
+    /// An affine map.
+    Dense(Dense<R>),
+    /// A convolution.
+    Conv2d(Conv2d<R>),
+    /// Max pooling.
+    MaxPool2d(MaxPool2d<R::Tensor>),
+    /// Average pooling.
+    AvgPool2d(AvgPool2d),
+    /// Global average pooling.
+    GlobalAvgPool(GlobalAvgPool),
+    /// Flattening.
+    Flatten(Flatten),
+    /// An elementwise activation.
+    Activation(ActivationLayer<R>),
+    /// A row softmax.
+    Softmax(Softmax<R::Tensor>),
+}
+
+impl<R: Ring> Stage<R> {
+    /// The stage as a [`Module`].
+    pub fn module(&self) -> &dyn Module<R> {
+        match self {
+            Stage::Dense(m) => m,
+            Stage::Conv2d(m) => m,
+            Stage::MaxPool2d(m) => m,
+            Stage::AvgPool2d(m) => m,
+            Stage::GlobalAvgPool(m) => m,
+            Stage::Flatten(m) => m,
+            Stage::Activation(m) => m,
+            Stage::Softmax(m) => m,
+        }
+    }
+
+    /// The stage as a mutable [`Module`].
+    pub fn module_mut(&mut self) -> &mut dyn Module<R> {
+        match self {
+            Stage::Dense(m) => m,
+            Stage::Conv2d(m) => m,
+            Stage::MaxPool2d(m) => m,
+            Stage::AvgPool2d(m) => m,
+            Stage::GlobalAvgPool(m) => m,
+            Stage::Flatten(m) => m,
+            Stage::Activation(m) => m,
+            Stage::Softmax(m) => m,
+        }
+    }
+}
+
+/// One stage and the layer of the description it computes (1-based; an
 /// implicit flatten before a dense layer has the dense layer's number).
 struct Node<R: Ring> {
     layer: usize,
-    module: Box<dyn Module<R>>,
+    stage: Stage<R>,
 }
 
 /// A model built from a [`NetworkSpec`]: its layers as [`Module`]s, their
@@ -195,7 +245,7 @@ fn check_values(spec: &NetworkSpec, values: &[ArrayD<f64>]) -> Result<()> {
     Ok(())
 }
 
-impl<R: Ring + 'static> Network<R> {
+impl<R: Ring> Network<R> {
     /// A network with He-uniform initial weights (U(±√(6/fan-in)), fan-in
     /// = inputs of a dense layer, c·kh·kw of a convolution) drawn from
     /// `seed` and zero biases, input by the model owner (party 0). A batch
@@ -300,19 +350,19 @@ impl<R: Ring + 'static> Network<R> {
                     .map(|(name, shape)| take(name, shape))
                     .transpose()
             };
-            let node = |module: Box<dyn Module<R>>| Node {
+            let node = |stage: Stage<R>| Node {
                 layer: i + 1,
-                module,
+                stage,
             };
             match layer {
                 LayerSpec::Dense { .. } => {
                     if ins[i].len() != 1 {
-                        nodes.push(node(Box::new(Flatten::new())));
+                        nodes.push(node(Stage::Flatten(Flatten::new())));
                     }
                     let w = next(&mut take)?
                         .ok_or_else(|| Error::internal("Network", "dense weights"))?;
                     let b = next(&mut take)?;
-                    nodes.push(node(Box::new(Dense::new(w, b))));
+                    nodes.push(node(Stage::Dense(Dense::new(w, b))));
                 }
                 LayerSpec::Conv2d { .. } => {
                     let w = next(&mut take)?
@@ -321,36 +371,40 @@ impl<R: Ring + 'static> Network<R> {
                     let window = layer
                         .window()
                         .ok_or_else(|| Error::internal("Network", "conv window"))?;
-                    nodes.push(node(Box::new(Conv2d::new(r, w, b, window)?)));
+                    nodes.push(node(Stage::Conv2d(Conv2d::new(r, w, b, window)?)));
                 }
                 LayerSpec::MaxPool2d { .. } | LayerSpec::AvgPool2d { .. } => {
                     let window = layer
                         .window()
                         .ok_or_else(|| Error::internal("Network", "pool window"))?;
-                    let module: Box<dyn Module<R>> = if matches!(layer, LayerSpec::MaxPool2d { .. })
-                    {
-                        Box::new(MaxPool2d::<R::Tensor>::new(window))
+                    let stage = if matches!(layer, LayerSpec::MaxPool2d { .. }) {
+                        Stage::MaxPool2d(MaxPool2d::new(window))
                     } else {
-                        Box::new(AvgPool2d::new(window))
+                        Stage::AvgPool2d(AvgPool2d::new(window))
                     };
-                    nodes.push(node(module));
+                    nodes.push(node(stage));
                 }
-                LayerSpec::GlobalAvgPool => nodes.push(node(Box::new(GlobalAvgPool::new()))),
-                LayerSpec::Flatten => nodes.push(node(Box::new(Flatten::new()))),
+                LayerSpec::GlobalAvgPool => {
+                    nodes.push(node(Stage::GlobalAvgPool(GlobalAvgPool::new())))
+                }
+                LayerSpec::Flatten => nodes.push(node(Stage::Flatten(Flatten::new()))),
                 LayerSpec::Relu => {
-                    nodes.push(node(Box::new(ActivationLayer::<R>::new(Activation::Relu))))
+                    let relu = ActivationLayer::new(Activation::Relu);
+                    nodes.push(node(Stage::Activation(relu)))
                 }
-                LayerSpec::HardSigmoid { slope } => nodes.push(node(Box::new(
-                    ActivationLayer::<R>::new(Activation::PiecewiseSigmoid { slope: *slope }),
-                ))),
+                LayerSpec::HardSigmoid { slope } => {
+                    let a = ActivationLayer::new(Activation::PiecewiseSigmoid { slope: *slope });
+                    nodes.push(node(Stage::Activation(a)))
+                }
                 LayerSpec::Sigmoid { interval, degree } => {
-                    nodes.push(node(Box::new(ActivationLayer::<R>::new(
-                        Activation::sigmoid(sigmoid::chebyshev(*interval, *degree)),
-                    ))))
+                    let p = sigmoid::chebyshev(*interval, *degree);
+                    let a = ActivationLayer::new(Activation::sigmoid(p));
+                    nodes.push(node(Stage::Activation(a)))
                 }
-                LayerSpec::Softmax => nodes.push(node(Box::new(Softmax::<R::Tensor>::new(
-                    SoftmaxParams::default(),
-                )))),
+                LayerSpec::Softmax => {
+                    let s = Softmax::new(SoftmaxParams::default());
+                    nodes.push(node(Stage::Softmax(s)))
+                }
                 LayerSpec::BatchNorm { .. } => {
                     return Err(unsupported(i, layer, BATCH_NORM_TRAINING));
                 }
@@ -366,6 +420,12 @@ impl<R: Ring + 'static> Network<R> {
             spec: spec.clone(),
             nodes,
         })
+    }
+
+    /// The stages, in order (with the 1-based layer of the description
+    /// each computes).
+    pub fn stages(&self) -> impl Iterator<Item = (usize, &Stage<R>)> {
+        self.nodes.iter().map(|n| (n.layer, &n.stage))
     }
 
     /// The description the network was built from (batch normalisations
@@ -393,7 +453,7 @@ impl<R: Ring + 'static> Network<R> {
         let mut h = x.clone();
         for node in self.nodes.iter_mut() {
             r.set_layer(Some(node.layer));
-            h = node.module.forward(r, &h, train)?;
+            h = node.stage.module_mut().forward(r, &h, train)?;
         }
         r.set_layer(None);
         Ok(h)
@@ -418,7 +478,7 @@ impl<R: Ring + 'static> Network<R> {
         let Some(first) = self
             .nodes
             .iter()
-            .position(|n| !n.module.parameters().is_empty())
+            .position(|n| !n.stage.module().parameters().is_empty())
         else {
             return Ok(());
         };
@@ -427,7 +487,7 @@ impl<R: Ring + 'static> Network<R> {
             let node = &mut self.nodes[i];
             r.set_layer(Some(node.layer));
             let needs_input = i > first;
-            match node.module.backward(r, &delta, needs_input)? {
+            match node.stage.module_mut().backward(r, &delta, needs_input)? {
                 Some(d) => delta = d,
                 None if needs_input => {
                     return Err(Error::internal(
@@ -446,7 +506,7 @@ impl<R: Ring + 'static> Network<R> {
     pub fn parameters(&self) -> Vec<&R::Tensor> {
         self.nodes
             .iter()
-            .flat_map(|n| n.module.parameters())
+            .flat_map(|n| n.stage.module().parameters())
             .collect()
     }
 
@@ -454,7 +514,7 @@ impl<R: Ring + 'static> Network<R> {
     pub fn parameters_mut(&mut self) -> Vec<&mut R::Tensor> {
         self.nodes
             .iter_mut()
-            .flat_map(|n| n.module.parameters_mut())
+            .flat_map(|n| n.stage.module_mut().parameters_mut())
             .collect()
     }
 
@@ -462,7 +522,7 @@ impl<R: Ring + 'static> Network<R> {
     pub fn take_gradients(&mut self) -> Result<Vec<R::Tensor>> {
         let mut out = Vec::new();
         for n in self.nodes.iter_mut() {
-            out.extend(n.module.take_gradients()?);
+            out.extend(n.stage.module_mut().take_gradients()?);
         }
         Ok(out)
     }
@@ -474,7 +534,7 @@ impl<R: Ring + 'static> Network<R> {
     }
 }
 
-impl<R: Ring + Session + 'static> Network<R> {
+impl<R: Ring + Session> Network<R> {
     /// This evaluator's data of every parameter (its shares in `Shared`),
     /// for saving.
     pub fn export(&self, r: &R) -> Vec<TensorData> {

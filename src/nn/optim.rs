@@ -255,7 +255,7 @@ impl Flat {
     }
 }
 
-impl<R: Ring + 'static> Optimizer<R> {
+impl<R: Ring> Optimizer<R> {
     /// An optimiser with fresh (zero) state.
     pub fn new(config: OptimizerConfig) -> Result<Self> {
         config.check()?;
@@ -364,7 +364,7 @@ impl<R: Ring + 'static> Optimizer<R> {
     }
 }
 
-impl<R: Ring + Session + 'static> Optimizer<R> {
+impl<R: Ring + Session> Optimizer<R> {
     /// The settings, the step count and this evaluator's data of the state
     /// (its shares in `Shared`), for saving with the model.
     pub fn export(&self, r: &R) -> OptimizerState {

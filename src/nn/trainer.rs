@@ -51,7 +51,7 @@ pub struct Schedule {
 /// assert!(losses.last().unwrap() < &losses[0]);
 /// # Ok::<(), privml::Error>(())
 /// ```
-pub fn train_network<R: Ring + 'static>(
+pub fn train_network<R: Ring>(
     r: &mut R,
     net: &mut Network<R>,
     optimizer: &mut Optimizer<R>,
