@@ -1,9 +1,19 @@
-//! Neural networks over any [`Ring`](crate::Ring): layers, a sequential
-//! model with forward, backward and update, and the tutorial's networks.
+//! Neural networks over any [`Ring`](crate::Ring): layers, models, losses,
+//! optimisers and the tutorial's networks.
 //!
 //! Everything here is written once against the `Ring` trait and runs
 //! unchanged in the clear (`Plain`), in visible fixed point (`Fixed`) or on
 //! secret shares (`Shared`); the training loop never sees which.
+//!
+//! | piece | what |
+//! |---|---|
+//! | [`NetworkSpec`], [`LayerSpec`] | the typed model description: compact string (`conv:16k5,relu,maxpool:2,dense:10` with input `1x28x28`), serde (TOML/JSON, the model file), presets `network-a` … `network-d` with their layer tables; shape inference with errors naming the layer |
+//! | [`Network`], [`Stage`], [`Module`] | the layers at run time: [`Dense`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`GlobalAvgPool`], [`Flatten`], activations ([`ActivationLayer`]), [`Softmax`]; batch normalisation folded into the layer before it when the model owner's parameters are loaded (training with batch statistics is not implemented) |
+//! | [`Loss`] | the squared error and the softmax cross-entropy: error signal, revealed value, prediction |
+//! | [`Optimizer`], [`OptimizerConfig`] | SGD, momentum, Adam, with secret state that is exported and imported with the weights ([`OptimizerState`]) |
+//! | [`train_network`] | mini-batch training of a `Network` |
+//! | [`regression_scores`], [`classification_accuracy`] | scores computed on shares, only the scores opened |
+//! | [`Sequential`], [`mlp`], [`train_minibatch`] | the MLP path the `train` command uses today, and the tutorial's networks |
 
 mod conv;
 pub mod init;
