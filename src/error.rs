@@ -379,6 +379,14 @@ pub enum LayerProblem {
     /// normalisation that does not follow an affine layer).
     #[error("{0}")]
     Unsupported(String),
+    /// The last layer's output is not one value per target column.
+    #[error("its output has shape {output:?}, but the table has {targets} target columns")]
+    OutputDoesNotMatchTargets {
+        /// The model's output shape (without the batch axis).
+        output: Vec<usize>,
+        /// Target columns (classes, or 1).
+        targets: usize,
+    },
 }
 
 /// Where bytes that failed to decode came from (see [`Error::Decode`]).

@@ -16,6 +16,7 @@ pub mod fixed;
 pub mod fl;
 #[cfg(feature = "he")]
 pub mod he;
+mod keyword;
 pub mod learn;
 pub mod model_file;
 pub mod mpc;
@@ -32,8 +33,8 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId, Plain, Ring, Session,
-    Shared, SharedConfig, TensorData, Tracker, TruncationMode, Window2d,
+    DomainInfo, Fixed, Gadgets, Gather, Layout, Open, OverflowPolicy, PartyId, Plain, Ring,
+    Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode, Window2d,
 };
 pub use error::{
     DecodeError, Error, FileOp, LayerProblem, Origin, OverflowEvent, Result, TlsError,
@@ -42,7 +43,7 @@ pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:
 /// `use privml::prelude::*;` brings the core trait, its extensions
-/// ([`Layout`], [`Gadgets`], [`Session`]) and the three domains into scope.
+/// ([`Layout`], [`Gadgets`], [`Open`], [`Session`]) and the three domains into scope.
 ///
 /// # Examples
 ///
@@ -62,6 +63,6 @@ pub use fixed::FixedPoint;
 /// # Ok::<(), privml::Error>(())
 /// ```
 pub mod prelude {
-    pub use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Session, Shared};
+    pub use crate::domain::{Fixed, Gadgets, Layout, Open, Plain, Ring, Session, Shared};
     pub use crate::error::{Error, Result};
 }

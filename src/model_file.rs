@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
+use crate::learn::Task;
 use crate::nn::{MlpSpec, NetworkSpec, OptimizerState};
 use crate::runner::{Domain, DomainKind, DomainSpec, RingSize};
 
@@ -80,6 +81,11 @@ pub struct TableMeta {
     /// How features were normalised before training (public statistics of
     /// the training data; see the [`learn`](crate::learn) module).
     pub normalizer: Option<Normalizer>,
+    /// Classification or regression.
+    pub task: Task,
+    /// How a regression's target was scaled for training (one column;
+    /// predictions are scaled back with it), like the features.
+    pub target_normalizer: Option<Normalizer>,
 }
 
 /// Public description of a model: everything but the parameters.
@@ -102,12 +108,13 @@ impl ModelMeta {
     /// # Examples
     ///
     /// ```
+    /// use privml::learn::Task;
     /// use privml::model_file::{Architecture, ModelMeta, TableMeta};
     /// use privml::runner::{DomainKind, DomainSpec, RingSize};
     ///
     /// let meta = ModelMeta {
     ///     architecture: Architecture::Mlp("2-1".parse().unwrap()),
-    ///     table: TableMeta { target: "y".into(), features: vec!["a".into(), "b".into()], n_classes: 2, normalizer: None },
+    ///     table: TableMeta { target: "y".into(), features: vec!["a".into(), "b".into()], n_classes: 2, normalizer: None, task: Task::Classification, target_normalizer: None },
     ///     domain: DomainKind::Shared64,
     ///     frac_bits: Some(16),
     /// };
@@ -342,6 +349,8 @@ mod tests {
                     features: vec!["a".into(), "b".into()],
                     n_classes: 2,
                     normalizer: None,
+                    task: Task::Classification,
+                    target_normalizer: None,
                 },
                 domain: DomainKind::Plain,
                 frac_bits: None,

@@ -111,6 +111,12 @@ impl SessionDescription {
                 .with("epochs", s.sgd.epochs)
                 .with("batch", s.sgd.batch)
                 .with("lr", s.sgd.lr)
+                .with("loss", s.loss)
+                .with("optimizer", s.optimizer)
+                .with(
+                    "task",
+                    s.task.map_or("detect".to_string(), |t| t.to_string()),
+                )
                 .with("test_fraction", s.data.test_fraction)
                 .with(
                     "max_rows",
@@ -120,6 +126,7 @@ impl SessionDescription {
                     "scaling",
                     s.data.scaling.map_or("none".to_string(), |s| s.to_string()),
                 )
+                .with("disclose_feature_stats", s.data.disclose_feature_stats)
                 .with("seed", s.seed)
                 .with("data_owner", s.data_owner)
                 .with("reveal_model", s.reveal_model),
@@ -184,9 +191,22 @@ mod tests {
             ("epochs", train(|s| s.sgd.epochs += 1)),
             ("batch", train(|s| s.sgd.batch += 1)),
             ("lr", train(|s| s.sgd.lr *= 2.0)),
+            ("loss", train(|s| s.loss = crate::nn::Loss::CrossEntropy)),
+            (
+                "optimizer",
+                train(|s| s.optimizer = crate::learn::OptimizerKind::Adam),
+            ),
+            (
+                "task",
+                train(|s| s.task = Some(crate::learn::Task::Regression)),
+            ),
             ("test_fraction", train(|s| s.data.test_fraction = 0.3)),
             ("max_rows", train(|s| s.data.max_rows = Some(100))),
             ("scaling", train(|s| s.data.scaling = Some(Scaling::ZScore))),
+            (
+                "disclose_feature_stats",
+                train(|s| s.data.disclose_feature_stats = true),
+            ),
             ("seed", train(|s| s.seed += 1)),
             ("data_owner", train(|s| s.data_owner = 2)),
             ("reveal_model", train(|s| s.reveal_model = true)),

@@ -7,7 +7,7 @@
 use ndarray::{Array2, Array4, ArrayD};
 use privml::SharedConfig;
 use privml::nn::{
-    AdamConfig, Loss, Network, NetworkSpec, Optimizer, OptimizerConfig, Schedule,
+    AdamConfig, Loss, LossReport, Network, NetworkSpec, Optimizer, OptimizerConfig, Schedule,
     classification_accuracy, regression_scores, train_network,
 };
 use privml::prelude::*;
@@ -56,7 +56,7 @@ fn train<R: Ring + 'static>(
         epochs,
         batch: 8,
         loss: Loss::CrossEntropy,
-        loss_every: 3,
+        report: LossReport::EveryBatches(3),
     };
     let mut losses = Vec::new();
     train_network(r, &mut net, &mut opt, (&x, &y), schedule, |_, _, rep| {
@@ -234,7 +234,7 @@ fn regression<R: Ring + 'static>(r: &mut R) -> Result<(f64, f64)> {
         epochs: 15,
         batch: 16,
         loss: Loss::MeanSquare,
-        loss_every: 0,
+        report: LossReport::Off,
     };
     train_network(r, &mut net, &mut opt, (&x, &y), schedule, |_, _, _| Ok(()))?;
     let p = net.predict(r, &x)?;

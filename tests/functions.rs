@@ -427,3 +427,76 @@ fn gadgets_refuse_bad_shapes_and_parameters() {
     let g = r.constant(&vector(&[1.0])).unwrap();
     assert!(r.max_tree_backward(&trace, &g).is_err());
 }
+
+// ----- the documented table --------------------------------------------------
+
+/// Rounds and the busiest party's bytes per element of `g` on 1024 inputs
+/// of shape `shape`, measured on `Shared`'s transport.
+fn measured_per_element<G: Gadget>(g: &G, x: &ArrayD<f64>) -> (u64, f64) {
+    let cfg = SharedConfig::default().insecure_test_seed(31);
+    let outs = Shared::<u64>::simulate_with(&cfg, |r| run_one(r, g, x)).expect("shared run");
+    let costs: Vec<Cost> = outs.iter().map(|(_, c)| c.clone()).collect();
+    let c = Cost::merge_parties(&[costs[0].clone(), costs[1].clone(), costs[2].clone()]);
+    let busiest = c.bytes_sent.iter().copied().max().unwrap_or(0);
+    (c.rounds, busiest as f64 / x.len() as f64)
+}
+
+/// The rounds and bytes per element that `privml demo approx` prints for
+/// each gadget (`FunctionTable::defaults`, from the cost model) are what
+/// the transport carries for the same parameters, and its error bounds are
+/// the gadgets' documented ones.
+#[test]
+fn the_function_table_states_the_measured_rounds_and_bytes() {
+    use privml::approx::functions::FunctionTable;
+    let table = FunctionTable::defaults().unwrap();
+    let row = |prefix: &str| {
+        table
+            .0
+            .iter()
+            .find(|r| r.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix}"))
+            .clone()
+    };
+    let n = 1024;
+    let nonpositive = Array1::from_shape_fn(n, |i| -(i as f64) / 64.0).into_dyn();
+    let in_1_11 = Array1::from_shape_fn(n, |i| 1.0 + 10.0 * i as f64 / n as f64).into_dyn();
+    let positive = Array1::from_shape_fn(n, |i| 0.01 + i as f64 / 8.0).into_dyn();
+    let logits = Array2::from_shape_fn((n / 10, 10), |(i, j)| ((i * 3 + j * 7) % 13) as f64 / 3.0)
+        .into_dyn();
+    let exp = ExpParams::default();
+    let recip = ReciprocalParams::for_range(11.0).unwrap();
+    let inv = InvSqrtParams::new(-14, 8, 4).unwrap();
+    let soft = SoftmaxParams::default();
+    let cases: Vec<(&str, (u64, f64), f64)> = vec![
+        (
+            "exp",
+            measured_per_element(&Exp(exp), &nonpositive),
+            exp.error_bound(F),
+        ),
+        (
+            "reciprocal",
+            measured_per_element(&Recip(recip), &in_1_11),
+            recip.error_bound(F),
+        ),
+        (
+            "inverse square root",
+            measured_per_element(&InvSqrt(inv), &positive),
+            inv.relative_error_bound(F),
+        ),
+        (
+            "softmax",
+            measured_per_element(&Softmax(soft), &logits),
+            soft.error_bound(10, F).unwrap(),
+        ),
+    ];
+    for (name, (rounds, bytes), bound) in cases {
+        let r = row(name);
+        assert_eq!(r.rounds, rounds, "{name}: rounds");
+        assert!(
+            (r.bytes_per_element - bytes).abs() < 1e-9,
+            "{name}: {} bytes per element in the table, {bytes} measured",
+            r.bytes_per_element
+        );
+        assert_eq!(r.bound_64, bound, "{name}: bound");
+    }
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::approx::{self, EvalOptions};
 use crate::domain::gadgets::SoftmaxParams;
-use crate::domain::{Gadgets, Layout, Ring};
+use crate::domain::{Gadgets, Layout, Open, Ring};
 use crate::error::{Error, Result};
 
 /// What a network is trained to minimise, per row of a batch (y are the
@@ -111,17 +111,26 @@ impl Loss {
         }
     }
 
-    /// The mean loss per row, revealed to every party: one number, an
-    /// explicit disclosure (as the reports of training are). For the
-    /// cross-entropy, -Σ_j y_j ln p_j = ln s - Σ_j y_j z_j with z = o - max
-    /// and s = Σ_j e^(z_j) ∈ [1, k]; ln s is a Chebyshev polynomial of
-    /// degree [`LOG_DEGREE`] on [1, k + 1] (error below 10⁻³ for k ≤ 10 in
-    /// f64; fixed point adds its rounding). Targets are one-hot (or any
-    /// rows that sum to 1).
+    /// The mean loss per row, opened to every party: one number, an
+    /// explicit disclosure (as the reports of training are), exactly
+    /// rounded ([`Open::open`]): [`total`](Self::total) over the rows.
     pub fn value<R: Ring>(&self, r: &mut R, out: &R::Tensor, y: &R::Tensor) -> Result<f64> {
+        let rows = r.shape(out).first().copied().unwrap_or(0).max(1);
+        let total = self.total(r, out, y)?;
+        let v = r.open(&total)?;
+        Ok(v.iter().sum::<f64>() / rows as f64)
+    }
+
+    /// The loss summed over the rows, still shared (shape `[1]`; nothing is
+    /// opened). For the squared error ½ Σ (y − o)²; for the cross-entropy,
+    /// -Σ_j y_j ln p_j = ln s - Σ_j y_j z_j per row, with z = o - max and
+    /// s = Σ_j e^(z_j) ∈ [1, k]; ln s is a Chebyshev polynomial of degree
+    /// [`LOG_DEGREE`] on [1, k + 1] (error below 10⁻³ for k ≤ 10 in f64;
+    /// fixed point adds its rounding). Targets are one-hot (or any rows
+    /// that sum to 1).
+    pub fn total<R: Ring>(&self, r: &mut R, out: &R::Tensor, y: &R::Tensor) -> Result<R::Tensor> {
         r.set_label("loss value");
         let shape = r.shape(out).to_vec();
-        let rows = shape.first().copied().unwrap_or(0).max(1);
         let per_element = match self {
             Loss::MeanSquare => {
                 let d = r.sub(y, out)?;
@@ -150,8 +159,6 @@ impl Loss {
         };
         let n: usize = r.shape(&per_element).iter().product();
         let flat = r.reshape(&per_element, &[n])?;
-        let total = r.sum_axis(&flat, 0)?;
-        let v = r.reveal(&total)?;
-        Ok(v.iter().sum::<f64>() / rows as f64)
+        r.sum_axis(&flat, 0)
     }
 }

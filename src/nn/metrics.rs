@@ -1,7 +1,7 @@
 //! Scores computed under MPC with only the scores opened: classification
 //! accuracy, and a regression's RMSE and R².
 
-use crate::domain::{Gadgets, Layout, Ring};
+use crate::domain::{Gadgets, Layout, Open, Ring};
 use crate::error::{Error, Result};
 
 /// A regression's test scores.
@@ -76,7 +76,7 @@ pub fn regression_scores<R: Ring>(
     let ss_res = total(r, &res2)?;
     let ss_tot = total(r, &dev2)?;
     let both = r.concat_rows(&[&ss_res, &ss_tot])?;
-    let opened = r.reveal(&both)?;
+    let opened = r.open(&both)?;
     let (ss_res, ss_tot) = (opened[0], opened[1]);
     Ok(RegressionScores {
         rmse: (ss_res.max(0.0) / n as f64).sqrt(),
@@ -118,5 +118,5 @@ pub fn classification_accuracy<R: Ring>(
     let (_, predicted) = r.argmax_rows(outputs)?;
     let hits = r.mul(&predicted, targets)?;
     let count = total(r, &hits)?;
-    Ok(r.reveal(&count)?.sum() / rows as f64)
+    Ok(r.open(&count)?.sum() / rows as f64)
 }

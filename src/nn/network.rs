@@ -12,7 +12,7 @@ use super::presets::MODEL_OWNER;
 use super::spec::{LayerSpec, NetworkSpec};
 use crate::approx::sigmoid;
 use crate::domain::gadgets::SoftmaxParams;
-use crate::domain::{Ring, Session, TensorData};
+use crate::domain::{Layout, Ring, Session, TensorData};
 use crate::error::{Error, LayerProblem, Result};
 
 /// One layer at run time: the [`Module`]s of this crate, one variant each.
@@ -459,6 +459,18 @@ impl<R: Ring> Network<R> {
         Ok(h)
     }
 
+    /// Table rows `[n, features]` as this network's input `[n, ...input]`
+    /// (C order: an MNIST row becomes its 1 x 28 x 28 image); a network
+    /// whose input is `[features]` takes them as they are.
+    pub fn rows_as_input(&self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+        if self.spec.input.len() == 1 {
+            return Ok(x.clone());
+        }
+        let mut shape = vec![r.shape(x).first().copied().unwrap_or(0)];
+        shape.extend(&self.spec.input);
+        r.reshape(x, &shape)
+    }
+
     /// Forward pass, keeping what backward needs.
     pub fn forward(&mut self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
         self.run(r, x, true)
@@ -527,10 +539,11 @@ impl<R: Ring> Network<R> {
         Ok(out)
     }
 
-    /// Reveals every parameter to all parties: an explicit disclosure of
-    /// the model.
+    /// Opens every parameter to all parties, in storage order: an explicit
+    /// disclosure of the model, in one [`Open::open`](crate::domain::Open::open)
+    /// (exactly rounded to the output precision) of all the values.
     pub fn reveal_parameters(&self, r: &mut R) -> Result<Vec<ArrayD<f64>>> {
-        self.parameters().into_iter().map(|t| r.reveal(t)).collect()
+        super::sequential::open_parameters(r, &self.parameters())
     }
 }
 

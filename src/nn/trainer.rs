@@ -3,8 +3,8 @@
 use super::loss::Loss;
 use super::network::Network;
 use super::optim::Optimizer;
-use super::train::BatchReport;
-use crate::domain::{Layout, Ring};
+use super::train::{BatchReport, LossReport};
+use crate::domain::{Layout, Open, Ring};
 use crate::error::{Error, Result};
 
 /// How long to train and on what.
@@ -16,22 +16,26 @@ pub struct Schedule {
     pub batch: usize,
     /// The loss.
     pub loss: Loss,
-    /// Reveal the batch loss every this many batches (0: never).
-    pub loss_every: usize,
+    /// Which losses are computed and opened (see [`LossReport`]): none, the
+    /// batch's mean loss every k batches, or the mean over all batches once.
+    pub report: LossReport,
 }
 
 /// Trains `net` on (x, y) — secret tensors with examples along axis 0 —
 /// by mini-batches in order (shuffle before sharing): forward, the loss's
-/// error signal, backward, one optimiser step. With `loss_every = k > 0`
-/// the batch's mean loss is revealed every k batches (one number, an
-/// explicit disclosure) and passed to `on_batch` in the report, which is
-/// called after every batch.
+/// error signal, backward, one optimiser step. `schedule.report` says which
+/// losses are opened, each one number to every party, exactly rounded
+/// ([`Open::open`]): with [`LossReport::EveryBatches`]`(k)` the batch's mean
+/// loss every k batches, passed to `on_batch` in its report; with
+/// [`LossReport::Total`] the mean loss per row over all the call's batches,
+/// accumulated on shares and opened once, returned. `on_batch` is called
+/// after every batch.
 ///
 /// # Examples
 ///
 /// ```
 /// use ndarray::{Array2, Array4};
-/// use privml::nn::{Loss, Network, NetworkSpec, Optimizer, OptimizerConfig, Schedule, train_network};
+/// use privml::nn::{Loss, LossReport, Network, NetworkSpec, Optimizer, OptimizerConfig, Schedule, train_network};
 /// use privml::{Plain, Ring};
 ///
 /// let mut r = Plain::new();
@@ -42,7 +46,7 @@ pub struct Schedule {
 /// let x = Array4::from_shape_fn((8, 1, 4, 4), |(i, _, h, _)| ((h < 2) == (i % 2 == 0)) as u8 as f64).into_dyn();
 /// let y = Array2::from_shape_fn((8, 2), |(i, j)| (i % 2 == j) as u8 as f64).into_dyn();
 /// let (xs, ys) = (r.constant(&x)?, r.constant(&y)?);
-/// let schedule = Schedule { epochs: 20, batch: 4, loss: Loss::CrossEntropy, loss_every: 2 };
+/// let schedule = Schedule { epochs: 20, batch: 4, loss: Loss::CrossEntropy, report: LossReport::EveryBatches(2) };
 /// let mut losses = Vec::new();
 /// train_network(&mut r, &mut net, &mut opt, (&xs, &ys), schedule, |_, _, rep| {
 ///     losses.extend(rep.loss);
@@ -58,7 +62,7 @@ pub fn train_network<R: Ring>(
     (x, y): (&R::Tensor, &R::Tensor),
     schedule: Schedule,
     mut on_batch: impl FnMut(&mut R, &mut Network<R>, BatchReport) -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<f64>> {
     let rows = r.shape(x).first().copied().unwrap_or(0);
     let batches = rows / schedule.batch.max(1);
     if batches == 0 {
@@ -70,6 +74,13 @@ pub fn train_network<R: Ring>(
             ),
         ));
     }
+    if schedule.report == LossReport::EveryBatches(0) {
+        return Err(Error::invalid(
+            "loss",
+            "report the loss every k ≥ 1 batches (or use LossReport::Off)",
+        ));
+    }
+    let mut total: Option<R::Tensor> = None;
     for epoch in 0..schedule.epochs {
         for b in 0..batches {
             r.set_step((epoch * batches + b) as u64 + 1);
@@ -77,10 +88,19 @@ pub fn train_network<R: Ring>(
             let xb = r.slice_rows(x, lo, hi)?;
             let yb = r.slice_rows(y, lo, hi)?;
             let out = net.forward(r, &xb)?;
-            let loss = if schedule.loss_every > 0 && (b + 1) % schedule.loss_every == 0 {
-                Some(schedule.loss.value(r, &out, &yb)?)
-            } else {
-                None
+            let loss = match schedule.report {
+                LossReport::EveryBatches(k) if (b + 1) % k == 0 => {
+                    Some(schedule.loss.value(r, &out, &yb)?)
+                }
+                LossReport::Total => {
+                    let t = schedule.loss.total(r, &out, &yb)?;
+                    total = Some(match total {
+                        Some(acc) => r.add(&acc, &t)?,
+                        None => t,
+                    });
+                    None
+                }
+                _ => None,
             };
             let delta = schedule.loss.error_signal(r, &out, &yb)?;
             net.backward(r, &delta)?;
@@ -94,5 +114,13 @@ pub fn train_network<R: Ring>(
             on_batch(r, net, report)?;
         }
     }
-    Ok(())
+    match total {
+        Some(t) => {
+            r.set_label("loss value");
+            let v = r.open(&t)?;
+            let rows = (schedule.epochs * batches * schedule.batch).max(1);
+            Ok(Some(v.sum() / rows as f64))
+        }
+        None => Ok(None),
+    }
 }

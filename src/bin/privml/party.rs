@@ -134,6 +134,15 @@ fn explain(e: &anyhow::Error, handles: &[LinkHandle]) -> String {
     }
 }
 
+/// What every party started with `--insecure-seed` prints on stderr.
+fn insecure_seed_warning(me: usize, seed: u64) -> String {
+    format!(
+        "privml: party {me}: WARNING: --insecure-seed {seed} fixes every party's key seed: \
+         whoever knows the number recomputes all pairwise keys and can rebuild every \
+         secret of this run; use it for tests only, never with real data"
+    )
+}
+
 /// Runs `privml party`.
 pub fn run(args: PartyArgs) -> Result<()> {
     let me = args.id;
@@ -152,7 +161,17 @@ pub fn run(args: PartyArgs) -> Result<()> {
     let domain = args.job.domain();
     let mut cfg = domain.config();
     cfg.timeout = opts.io_timeout;
-    let session = args.job.session()?.to_text();
+    // A fixed key seed is part of what the parties compare: no party can
+    // fix its keys alone (its neighbours would learn keys they must not
+    // know); all three must ask for it, and each says what it means.
+    let seed = domain.insecure_seed();
+    if let Some(n) = seed {
+        eprintln!("{}", insecure_seed_warning(me, n));
+    }
+    let session = args.job.session()?.to_text().with(
+        "insecure_seed",
+        seed.map_or("none".to_string(), |n| n.to_string()),
+    );
 
     // `Exec::Party` wants a `'static` link factory: it owns what it uses.
     let handles: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();

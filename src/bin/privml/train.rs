@@ -1,4 +1,4 @@
-//! `privml train`: an MLP on a table of data, privately.
+//! `privml train`: an MLP or a network on a table of data, privately.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -7,12 +7,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use privml::data::Scaling;
+use privml::data::{FeatureRanges, Scaling};
 use privml::learn::{
-    self, DataSource, DataSpec, ModelChoice, Progress, TrainData, TrainJob, TrainSettings,
+    self, DataSource, DataSpec, ModelChoice, OptimizerKind, Progress, Task, TrainData, TrainJob,
+    TrainSettings,
 };
 use privml::model_file::SavedModel;
-use privml::nn::MiniBatch;
+use privml::nn::{Loss, MiniBatch};
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -22,15 +23,31 @@ use crate::args::DomainArgs;
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// CSV file with a header row (.csv or .csv.gz), or a bundled data set:
-    /// `mnist` (MNIST-5k) or `breast_cancer`.
+    /// `mnist` (MNIST-5k), `breast_cancer` or `diabetes` (regression).
     #[arg(long)]
     data: Option<String>,
     /// Target column (default: the bundled set's, else `target`).
     #[arg(long)]
     target: Option<String>,
-    /// Model: `mlp:W1,W2,...` hidden widths with ReLU (`linear` for none).
+    /// Model: `mlp:W1,W2,...` hidden widths with ReLU (`linear` for none);
+    /// a preset `network-a` ... `network-d` (MNIST, 1x28x28); or layers such
+    /// as `conv:8k5,maxpool:2,relu,dense:10`, optionally with the input
+    /// shape after `@` (`...@1x28x28`; default: one square channel for a
+    /// first convolution or pooling, else the features).
     #[arg(long, default_value = "mlp:64")]
     model: ModelChoice,
+    /// Loss: `mse` (squared error) or `cross-entropy` (softmax
+    /// cross-entropy, classification).
+    #[arg(long, default_value = "mse")]
+    loss: Loss,
+    /// Optimiser: `sgd`, `momentum` (0.9) or `adam`.
+    #[arg(long, default_value = "sgd")]
+    optimizer: OptimizerKind,
+    /// `classification` or `regression`; detected from the target column if
+    /// not given (class labels 0..k-1 with k ≤ 100 are classes), with a
+    /// message saying which was chosen.
+    #[arg(long)]
+    task: Option<Task>,
     #[command(flatten)]
     domain: DomainArgs,
     /// Epochs.
@@ -39,18 +56,35 @@ pub struct TrainArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = 128)]
     batch: usize,
-    /// Learning rate (for the mean squared error over a batch).
-    #[arg(long, default_value_t = 0.2)]
-    lr: f64,
+    /// Learning rate (per mean gradient of a batch); default 0.2 for sgd,
+    /// 0.05 for momentum, 0.002 for adam.
+    #[arg(long)]
+    lr: Option<f64>,
     /// Fraction of rows held out for testing.
     #[arg(long, default_value_t = 0.2)]
     test_fraction: f64,
     /// Use only the first N rows after shuffling (quick runs).
     #[arg(long)]
     max_rows: Option<usize>,
-    /// Feature scaling fitted on the training rows: minmax, zscore or none.
-    #[arg(long, default_value = "minmax")]
+    /// Feature scaling: `ranges` (min-max over each feature's declared public
+    /// range: a bundled set's own, or --feature-ranges FILE), `none`, or,
+    /// with --disclose-feature-stats only, `minmax` / `zscore` fitted on the
+    /// training rows.
+    #[arg(long, default_value = "ranges")]
     scaling: String,
+    /// The data owner's public schema for a CSV table: a CSV file with the
+    /// header `feature,min,max` and one line per feature giving the range the
+    /// feature can take (by its definition, not the rows' minimum and
+    /// maximum). Only the data owner passes it; the ranges are announced to
+    /// the other parties and saved in every model file.
+    #[arg(long, value_name = "FILE")]
+    feature_ranges: Option<PathBuf>,
+    /// Allow `--scaling minmax` or `zscore`: DISCLOSES every feature's minimum
+    /// and range (or mean and standard deviation) over the training rows to
+    /// every party, and saves them in every party's model file. A minimum or
+    /// a maximum is one person's value.
+    #[arg(long)]
+    disclose_feature_stats: bool,
     /// Seed of the shuffle, split and initial weights (public).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -81,18 +115,30 @@ impl TrainArgs {
             "none" => None,
             s => Some(s.parse::<Scaling>()?),
         };
+        let data = DataSpec {
+            test_fraction: self.test_fraction,
+            max_rows: self.max_rows,
+            scaling,
+            disclose_feature_stats: self.disclose_feature_stats,
+        };
+        data.check()?;
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Sgd => 0.2,
+            OptimizerKind::Momentum => 0.05,
+            OptimizerKind::Adam => 0.002,
+        });
+        self.optimizer.config(lr)?;
         Ok(TrainSettings {
             model: self.model.clone(),
             sgd: MiniBatch {
                 epochs: self.epochs,
                 batch: self.batch,
-                lr: self.lr,
+                lr,
             },
-            data: DataSpec {
-                test_fraction: self.test_fraction,
-                max_rows: self.max_rows,
-                scaling,
-            },
+            loss: self.loss,
+            optimizer: self.optimizer,
+            task: self.task,
+            data,
             seed: self.seed,
             data_owner: self.data_owner,
             reveal_model: self.reveal_model,
@@ -119,7 +165,20 @@ impl TrainArgs {
             .as_deref()
             .context("--data is required on the data owner")?;
         let source = DataSource::from_arg(spec, self.target.as_deref());
-        let data = TrainData::prepare(&source, &self.settings()?, &self.domain.spec())?;
+        let ranges = self
+            .feature_ranges
+            .as_ref()
+            .map(FeatureRanges::load)
+            .transpose()?;
+        let data = TrainData::prepare_with_ranges(
+            &source,
+            ranges.as_ref(),
+            &self.settings()?,
+            &self.domain.spec(),
+        )?;
+        if let Some(why) = &data.task_note {
+            outln!("task: {} ({why}; choose with --task)", data.table.task);
+        }
         Ok(data)
     }
 }
@@ -151,9 +210,10 @@ impl Reporter<'_> {
                 batches,
                 epochs,
                 architecture,
+                task,
             } => {
                 outln!(
-                    "training a {architecture} MLP on {} for {epochs} epochs of {batches} batches",
+                    "training {architecture} ({task}) on {} for {epochs} epochs of {batches} batches",
                     self.exec.describe()
                 );
                 let pb = ProgressBar::new((batches * epochs) as u64);
@@ -164,23 +224,20 @@ impl Reporter<'_> {
                 }
                 *slot = Some(pb);
             }
-            Progress::Batch { epoch, batch, loss } => {
+            Progress::Batch { epoch, batch } => {
                 if let Some(pb) = slot.as_ref() {
-                    pb.set_message(format!(
-                        "epoch {} batch {} loss {loss:.4}",
-                        epoch + 1,
-                        batch + 1
-                    ));
+                    pb.set_message(format!("epoch {} batch {}", epoch + 1, batch + 1));
                     pb.inc(1);
                 }
             }
             Progress::Epoch(s) => {
+                let test = match &s.test_regression {
+                    Some(t) => format!("test RMSE {:.4}, R² {:.4}", t.rmse, t.r2),
+                    None => format!("test accuracy {:.2}%", 100.0 * s.test_accuracy),
+                };
                 let line = format!(
-                    "epoch {}: train loss {:.4}, test accuracy {:.2}% ({:.1} s)",
-                    s.epoch,
-                    s.train_loss,
-                    100.0 * s.test_accuracy,
-                    s.seconds
+                    "epoch {}: train loss {:.4}, {test} ({:.1} s)",
+                    s.epoch, s.train_loss, s.seconds
                 );
                 match slot.as_ref() {
                     Some(pb) if !pb.is_hidden() => pb.println(line),
@@ -225,8 +282,12 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
         return Ok(());
     }
     outln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
-    if let Some(last) = out.epochs.last() {
-        outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy);
+    match out.epochs.last() {
+        Some(last) => match &last.test_regression {
+            Some(t) => outln!("final test RMSE: {:.4}, R²: {:.4}", t.rmse, t.r2),
+            None => outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy),
+        },
+        None => {}
     }
     if let Some(prefix) = &args.out {
         match &exec {
