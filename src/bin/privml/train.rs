@@ -282,12 +282,11 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
         return Ok(());
     }
     outln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
-    match out.epochs.last() {
-        Some(last) => match &last.test_regression {
+    if let Some(last) = out.epochs.last() {
+        match &last.test_regression {
             Some(t) => outln!("final test RMSE: {:.4}, R²: {:.4}", t.rmse, t.r2),
             None => outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy),
-        },
-        None => {}
+        }
     }
     if let Some(prefix) = &args.out {
         match &exec {
