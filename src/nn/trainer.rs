@@ -3,9 +3,9 @@
 use super::loss::Loss;
 use super::network::Network;
 use super::optim::Optimizer;
-use super::train::{BatchReport, LossReport};
-use crate::domain::{Layout, Open, Ring};
-use crate::error::{Error, Result};
+use super::train::{BatchReport, LossReport, LossTotal, batches_per_epoch};
+use crate::domain::{Layout, Ring};
+use crate::error::Result;
 
 /// How long to train and on what.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +25,7 @@ pub struct Schedule {
 /// by mini-batches in order (shuffle before sharing): forward, the loss's
 /// error signal, backward, one optimiser step. `schedule.report` says which
 /// losses are opened, each one number to every party, exactly rounded
-/// ([`Open::open`]): with [`LossReport::EveryBatches`]`(k)` the batch's mean
+/// ([`Open::open`](crate::domain::Open::open)): with [`LossReport::EveryBatches`]`(k)` the batch's mean
 /// loss every k batches, passed to `on_batch` in its report; with
 /// [`LossReport::Total`] the mean loss per row over all the call's batches,
 /// accumulated on shares and opened once, returned. `on_batch` is called
@@ -64,23 +64,8 @@ pub fn train_network<R: Ring>(
     mut on_batch: impl FnMut(&mut R, &mut Network<R>, BatchReport) -> Result<()>,
 ) -> Result<Option<f64>> {
     let rows = r.shape(x).first().copied().unwrap_or(0);
-    let batches = rows / schedule.batch.max(1);
-    if batches == 0 {
-        return Err(Error::invalid(
-            "batch",
-            format!(
-                "batch size {} is larger than the {rows} training rows",
-                schedule.batch
-            ),
-        ));
-    }
-    if schedule.report == LossReport::EveryBatches(0) {
-        return Err(Error::invalid(
-            "loss",
-            "report the loss every k ≥ 1 batches (or use LossReport::Off)",
-        ));
-    }
-    let mut total: Option<R::Tensor> = None;
+    let batches = batches_per_epoch(rows, schedule.batch, schedule.report)?;
+    let mut total = LossTotal::default();
     for epoch in 0..schedule.epochs {
         for b in 0..batches {
             r.set_step((epoch * batches + b) as u64 + 1);
@@ -94,10 +79,7 @@ pub fn train_network<R: Ring>(
                 }
                 LossReport::Total => {
                     let t = schedule.loss.total(r, &out, &yb)?;
-                    total = Some(match total {
-                        Some(acc) => r.add(&acc, &t)?,
-                        None => t,
-                    });
+                    total.add(r, t)?;
                     None
                 }
                 _ => None,
@@ -114,13 +96,6 @@ pub fn train_network<R: Ring>(
             on_batch(r, net, report)?;
         }
     }
-    match total {
-        Some(t) => {
-            r.set_label("loss value");
-            let v = r.open(&t)?;
-            let rows = (schedule.epochs * batches * schedule.batch).max(1);
-            Ok(Some(v.sum() / rows as f64))
-        }
-        None => Ok(None),
-    }
+    r.set_label("loss value");
+    total.open_mean(r, schedule.epochs * batches * schedule.batch)
 }
