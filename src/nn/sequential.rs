@@ -249,33 +249,7 @@ impl<R: Ring> Sequential<R> {
     /// precision): one opening of [`num_parameters`](Self::num_parameters)
     /// values.
     pub fn reveal_parameters(&self, r: &mut R) -> Result<Vec<ArrayD<f64>>> {
-        let params = self.parameters();
-        if params.is_empty() {
-            return Ok(Vec::new());
-        }
-        let shapes: Vec<Vec<usize>> = params.iter().map(|p| r.shape(p).to_vec()).collect();
-        let mut columns = Vec::with_capacity(params.len());
-        for (p, shape) in params.iter().zip(&shapes) {
-            columns.push(r.reshape(p, &[shape.iter().product(), 1])?);
-        }
-        let refs: Vec<&R::Tensor> = columns.iter().collect();
-        let all = r.concat_rows(&refs)?;
-        let opened = r.open(&all)?;
-        let flat: Vec<f64> = opened.iter().copied().collect();
-        let mut out = Vec::with_capacity(shapes.len());
-        let mut pos = 0;
-        for shape in shapes {
-            let len: usize = shape.iter().product();
-            let part = flat.get(pos..pos + len).ok_or_else(|| {
-                Error::internal("reveal_parameters", "opened fewer values than parameters")
-            })?;
-            out.push(
-                ArrayD::from_shape_vec(shape, part.to_vec())
-                    .map_err(|e| Error::internal("reveal_parameters", e.to_string()))?,
-            );
-            pos += len;
-        }
-        Ok(out)
+        open_parameters(r, &self.parameters())
     }
 
     /// The number of parameters (weights and biases of every dense layer).
@@ -319,6 +293,41 @@ fn scaled<R: Ring>(r: &mut R, grads: Vec<R::Tensor>, lr: f64) -> Result<Vec<R::T
             r.reshape(&part, s)
         })
         .collect()
+}
+
+/// Opens `params` to every party in one [`Open::open`] (exactly rounded to
+/// the output precision), each back in its own shape: one opening of all
+/// their values.
+pub(crate) fn open_parameters<R: Ring>(
+    r: &mut R,
+    params: &[&R::Tensor],
+) -> Result<Vec<ArrayD<f64>>> {
+    if params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shapes: Vec<Vec<usize>> = params.iter().map(|p| r.shape(p).to_vec()).collect();
+    let mut columns = Vec::with_capacity(params.len());
+    for (p, shape) in params.iter().zip(&shapes) {
+        columns.push(r.reshape(p, &[shape.iter().product(), 1])?);
+    }
+    let refs: Vec<&R::Tensor> = columns.iter().collect();
+    let all = r.concat_rows(&refs)?;
+    let opened = r.open(&all)?;
+    let flat: Vec<f64> = opened.iter().copied().collect();
+    let mut out = Vec::with_capacity(shapes.len());
+    let mut pos = 0;
+    for shape in shapes {
+        let len: usize = shape.iter().product();
+        let part = flat.get(pos..pos + len).ok_or_else(|| {
+            Error::internal("reveal_parameters", "opened fewer values than parameters")
+        })?;
+        out.push(
+            ArrayD::from_shape_vec(shape, part.to_vec())
+                .map_err(|e| Error::internal("reveal_parameters", e.to_string()))?,
+        );
+        pos += len;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

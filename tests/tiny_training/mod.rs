@@ -31,6 +31,7 @@ pub fn tiny(rows: usize, epochs: usize, batch: usize, owner: usize) -> (TrainSet
         seed: 3,
         data_owner: owner,
         reveal_model: false,
+        ..TrainSettings::default()
     };
     let data = TrainData::prepare(
         &DataSource::Bundled(Bundled::BreastCancer),

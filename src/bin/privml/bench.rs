@@ -7,17 +7,20 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use privml::net::emulate::{self, LinkProfile};
+use privml::nn::{AdamConfig, Loss, OptimizerConfig};
 use privml::runner::DomainKind;
 use privml::workloads::{
-    self, Measurement, W1Mul, W2Matmul, W3Piecewise, W3Sigmoid, W4Tutorial, W5Logistic, W6Mlp,
-    WRelu, Workload,
+    self, Measurement, NetworkInference, NetworkStep, W1Mul, W2Matmul, W3Piecewise, W3Sigmoid,
+    W4Tutorial, W5Logistic, W6Mlp, WRelu, Workload,
 };
 use privml::{Network, SharedConfig};
 
 /// Arguments of `privml bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU); all if none given.
+    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU, and the
+    /// networks NB-SGD, NC-SGD, NA-ADAM, NC-INFER-1, NC-INFER-128); all if
+    /// none given.
     workloads: Vec<String>,
     /// Domains, comma-separated: plain, fixed, shared (add :128 for Z_2^128).
     #[arg(long, default_value = "shared")]
@@ -157,8 +160,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .map(|d| d.trim().parse())
         .collect::<privml::Result<_>>()?;
     let all = [
-        "W1", "W2-256", "W2", "W3", "W3-PW", "W4", "W5", "W6", "RELU",
+        "W1",
+        "W2-256",
+        "W2",
+        "W3",
+        "W3-PW",
+        "W4",
+        "W5",
+        "W6",
+        "RELU",
+        "NB-SGD",
+        "NC-SGD",
+        "NA-ADAM",
+        "NC-INFER-1",
+        "NC-INFER-128",
     ];
+    let sgd = OptimizerConfig::Sgd { lr: 0.01 };
+    let adam = OptimizerConfig::Adam(AdamConfig::default());
     let wanted: Vec<String> = if args.workloads.is_empty() {
         all.iter().map(|s| s.to_string()).collect()
     } else {
@@ -196,6 +214,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 &args,
             )?,
             "W5" => go(&W5Logistic::new(), &domains, &args)?,
+            "NB-SGD" => go(
+                &NetworkStep::new("network-b", 128, Loss::CrossEntropy, sgd)?,
+                &domains,
+                &args,
+            )?,
+            "NC-SGD" => go(
+                &NetworkStep::new("network-c", 128, Loss::CrossEntropy, sgd)?,
+                &domains,
+                &args,
+            )?,
+            "NA-ADAM" => go(
+                &NetworkStep::new("network-a", 128, Loss::CrossEntropy, adam)?,
+                &domains,
+                &args,
+            )?,
+            "NC-INFER-1" => go(&NetworkInference::new("network-c", 1)?, &domains, &args)?,
+            "NC-INFER-128" => go(&NetworkInference::new("network-c", 128)?, &domains, &args)?,
             other => anyhow::bail!("unknown workload {other}: use one of {}", all.join(", ")),
         }
     }
