@@ -25,6 +25,20 @@
 //!
 //! For a matrix product n is the number of *output* entries.
 //!
+//! # The gadgets (n elements, ℓ = 64; `c` is the comparison above)
+//!
+//! | gadget | rounds | bytes sent per party and element |
+//! |---|---|---|
+//! | [`exp_nonpositive`](CostModel::exp_nonpositive), s squarings | 16 + 2s | c(n, n)/n + 16·(3 + s) |
+//! | [`reciprocal`](CostModel::reciprocal), k iterations | 4 + 2k | 16·(2 + 2(k-1) + 1) |
+//! | [`inv_sqrt`](CostModel::inv_sqrt), t thresholds, k iterations | 16 + 4k | c(t·n, 0)/n + 16·(4 + 3k) |
+//! | [`max_tree`](CostModel::max_tree) over c candidates | 10·⌈log₂ c⌉ | about c(n, n)/n per pair |
+//! | [`softmax`](CostModel::softmax) of rows of k | max tree + exp + reciprocal + 2 | per row |
+//!
+//! The `Gadgets` methods are built from the core operations, whose costs
+//! `Plain` and `Fixed` predict; these closed forms say the same in one line
+//! and are tested against the transport's counts (`tests/functions.rs`).
+//!
 //! # Examples
 //!
 //! ```
@@ -89,6 +103,25 @@ impl Openings {
         Openings {
             ops: self.ops - earlier.ops,
             elements: self.elements - earlier.elements,
+        }
+    }
+}
+
+impl std::ops::Add for Comm {
+    type Output = Comm;
+    /// Two steps one after the other: rounds, bytes and messages add up.
+    fn add(mut self, other: Comm) -> Comm {
+        self += other;
+        self
+    }
+}
+
+impl std::ops::AddAssign for Comm {
+    fn add_assign(&mut self, other: Comm) {
+        self.rounds += other.rounds;
+        for i in 0..3 {
+            self.bytes[i] += other.bytes[i];
+            self.messages[i] += other.messages[i];
         }
     }
 }
@@ -425,6 +458,84 @@ impl CostModel {
             }
         }
         c
+    }
+
+    /// The ring's bits (for the comparison's gate plan).
+    fn ring_bits(&self) -> u32 {
+        (self.elem_bytes * 8) as u32
+    }
+
+    /// `Gadgets::max_tree` over `count` candidates of `m` elements each: a
+    /// comparison of every pair of a level, selecting the difference.
+    pub fn max_tree(&self, count: usize, m: usize) -> Comm {
+        let mut c = Comm::default();
+        let mut count = count;
+        while count > 1 {
+            let pairs = count / 2;
+            c += self.compare(self.ring_bits(), pairs * m, pairs * m);
+            count = pairs + count % 2;
+        }
+        c
+    }
+
+    /// `Gadgets::max_tree_backward`: one product per pair and level.
+    pub fn max_tree_backward(&self, count: usize, m: usize) -> Comm {
+        let mut c = Comm::default();
+        let mut count = count;
+        while count > 1 {
+            let pairs = count / 2;
+            c += self.mul_trunc(pairs * m);
+            count = pairs + count % 2;
+        }
+        c
+    }
+
+    /// `Gadgets::exp_nonpositive` of n elements with `squarings` squarings:
+    /// one ReLU, the square and cube, the polynomial's truncation, then the
+    /// squarings.
+    pub fn exp_nonpositive(&self, n: usize, squarings: u32) -> Comm {
+        let mut c = self.compare(self.ring_bits(), n, n)
+            + self.mul_trunc(n)
+            + self.mul_trunc(n)
+            + self.trunc(n);
+        for _ in 0..squarings {
+            c += self.mul_trunc(n);
+        }
+        c
+    }
+
+    /// `Gadgets::reciprocal` of n elements with `iterations` iterations:
+    /// the starting line, the first error, two products per iteration but
+    /// the last.
+    pub fn reciprocal(&self, n: usize, iterations: u32) -> Comm {
+        let mut c = self.trunc(n) + self.mul_trunc(n);
+        for i in 0..iterations {
+            c += self.mul_trunc(if i + 1 == iterations { n } else { 2 * n });
+        }
+        c
+    }
+
+    /// `Gadgets::inv_sqrt` of n elements with `thresholds` comparison
+    /// thresholds (the last is the clamp) and `iterations` Newton steps.
+    pub fn inv_sqrt(&self, n: usize, thresholds: usize, iterations: u32) -> Comm {
+        let mut c = self.compare(self.ring_bits(), thresholds * n, 0) + self.mul_trunc(n);
+        if thresholds > 1 {
+            c += self.trunc(n);
+        }
+        c += self.mul_trunc(2 * n);
+        for _ in 0..iterations {
+            c += self.mul_trunc(n) + self.mul_trunc(2 * n);
+        }
+        c
+    }
+
+    /// `Gadgets::softmax_rows` of `rows` rows of k columns, with
+    /// `squarings` in the exponential and `iterations` in the reciprocal.
+    pub fn softmax(&self, rows: usize, k: usize, squarings: u32, iterations: u32) -> Comm {
+        self.max_tree(k, rows)
+            + self.exp_nonpositive(rows * k, squarings)
+            + self.reciprocal(rows, iterations)
+            + self.mul_trunc(rows * k)
     }
 
     /// The communication of `op` on `n` elements.

@@ -304,6 +304,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A model description whose layers do not fit together, or
+    /// parameters that do not fit it: names the layer (1-based position and
+    /// its description) and what is wrong.
+    #[error("layer {index} ({layer}): {problem}")]
+    Layer {
+        /// 1-based position of the layer in the description.
+        index: usize,
+        /// The layer as written (`conv:16k5`, `maxpool:2`, ...).
+        layer: String,
+        /// What is wrong.
+        problem: LayerProblem,
+    },
     /// Operating-system I/O error without a file (a socket).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -311,6 +323,62 @@ pub enum Error {
     /// could be drawn (nothing falls back to a weaker source).
     #[error("the operating system's random generator failed: {0}")]
     OsRng(#[source] std::io::Error),
+}
+
+/// What is wrong with a layer of a model description (see [`Error::Layer`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerProblem {
+    /// A window larger than the (padded) input it slides over.
+    #[error("kernel {kernel:?} is larger than the padded input {input:?}")]
+    KernelTooLarge {
+        /// Kernel rows and columns.
+        kernel: Vec<usize>,
+        /// Padded input rows and columns.
+        input: Vec<usize>,
+    },
+    /// The previous layer's output is not what this layer takes.
+    #[error("takes {expected}, but its input has shape {input:?}")]
+    ShapesDoNotChain {
+        /// The input shape (without the batch axis).
+        input: Vec<usize>,
+        /// What the layer takes.
+        expected: &'static str,
+    },
+    /// Pooling windows that do not tile the input exactly.
+    #[error(
+        "window {kernel:?} with stride {stride:?} does not tile the input {input:?} (the border would be dropped)"
+    )]
+    WindowDoesNotDivide {
+        /// Kernel rows and columns.
+        kernel: Vec<usize>,
+        /// Stride.
+        stride: Vec<usize>,
+        /// Input rows and columns.
+        input: Vec<usize>,
+    },
+    /// A parameter tensor of the wrong shape.
+    #[error("parameter '{name}' has shape {found:?}, the layer needs {expected:?}")]
+    ParameterShape {
+        /// The parameter (`"weights"`, `"bias"`, ...).
+        name: &'static str,
+        /// Its shape.
+        found: Vec<usize>,
+        /// The shape the layer needs.
+        expected: Vec<usize>,
+    },
+    /// Fewer parameter tensors than the layers need.
+    #[error("its parameter '{name}' is missing ({given} tensors given for the whole model)")]
+    MissingParameter {
+        /// The parameter.
+        name: &'static str,
+        /// How many tensors were given in all.
+        given: usize,
+    },
+    /// A layer that cannot be used where it is (for example a batch
+    /// normalisation that does not follow an affine layer).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Where bytes that failed to decode came from (see [`Error::Decode`]).

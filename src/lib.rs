@@ -34,9 +34,11 @@ pub mod workloads;
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
     DomainInfo, Fixed, Gadgets, Gather, Layout, Open, OverflowPolicy, PartyId, Plain, Ring,
-    Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode, Window2d,
 };
-pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
+pub use error::{
+    DecodeError, Error, FileOp, LayerProblem, Origin, OverflowEvent, Result, TlsError,
+};
 pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:

@@ -28,15 +28,17 @@ use sha2::{Digest, Sha256};
 use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
-use crate::nn::MlpSpec;
+use crate::nn::{MlpSpec, NetworkSpec, OptimizerState};
 use crate::runner::{Domain, DomainKind, DomainSpec, RingSize};
 
 /// The first bytes of every model file.
 const MAGIC: &[u8; 7] = b"PRIVML\x00";
 
 /// The format version this build writes and reads. Version 1 stored the
-/// architecture and the domain as strings; version 2 stores them typed.
-pub const FORMAT_VERSION: u8 = 2;
+/// architecture and the domain as strings; version 2 stores them typed;
+/// version 3 adds general networks ([`Architecture::Network`]) and the
+/// optimiser's state.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// Length of the SHA-256 checksum at the end of the file.
 const CHECKSUM_LEN: usize = 32;
@@ -45,18 +47,22 @@ const CHECKSUM_LEN: usize = 32;
 const WHAT: &str = "model file";
 
 /// The shape of a saved model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Architecture {
     /// Dense layers with ReLU between them.
     Mlp(MlpSpec),
+    /// Any network of [`nn`](crate::nn) layers (convolutions, pooling, ...),
+    /// its batch normalisations folded.
+    Network(NetworkSpec),
 }
 
 impl std::fmt::Display for Architecture {
-    /// `784-64-10` for an MLP.
+    /// `784-64-10` for an MLP, `1x28x28: conv:16k5,...` for a network.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Architecture::Mlp(spec) => write!(f, "{spec}"),
+            Architecture::Network(spec) => write!(f, "{}: {spec}", spec.input_string()),
         }
     }
 }
@@ -141,6 +147,9 @@ pub struct SavedModel {
     pub model_id: [u8; 16],
     /// This party's data of each parameter tensor.
     pub tensors: Vec<TensorData>,
+    /// The optimiser's settings, steps and state (this party's data of it),
+    /// if training is to go on from this file.
+    pub optimizer: Option<OptimizerState>,
 }
 
 /// The domain and fraction bits that exported tensors are data of; fails
@@ -342,6 +351,7 @@ mod tests {
                 shape: vec![2, 1],
                 values: vec![0.5, -1.0],
             }],
+            optimizer: None,
         }
     }
 
@@ -394,17 +404,20 @@ mod tests {
         let p = dir.path().join("m.clear");
         sample().save(&p).unwrap();
         let good = std::fs::read(&p).unwrap();
-        // A version-1 file (architecture and domain as strings) is refused.
-        let mut old = good.clone();
-        old[MAGIC.len()] = 1;
-        std::fs::write(&p, &old).unwrap();
-        assert_eq!(
-            decode_error(&p),
-            DecodeError::UnsupportedVersion {
-                found: 1,
-                supported: 2
-            }
-        );
+        // Version-1 files (architecture and domain as strings) and
+        // version-2 files (no general networks, no optimiser) are refused.
+        for version in [1, 2] {
+            let mut old = good.clone();
+            old[MAGIC.len()] = version;
+            std::fs::write(&p, &old).unwrap();
+            assert_eq!(
+                decode_error(&p),
+                DecodeError::UnsupportedVersion {
+                    found: version.into(),
+                    supported: 3
+                }
+            );
+        }
         std::fs::write(&p, &good[..MAGIC.len() + 5]).unwrap();
         assert!(matches!(decode_error(&p), DecodeError::Truncated { .. }));
         std::fs::write(&p, MAGIC).unwrap();
@@ -418,6 +431,28 @@ mod tests {
             } => assert_eq!(path, missing),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn networks_and_optimiser_state_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.clear");
+        let mut m = sample();
+        m.meta.architecture = Architecture::Network(NetworkSpec::preset("network-d").unwrap());
+        m.optimizer = Some(OptimizerState {
+            config: crate::nn::OptimizerConfig::named("adam", 0.01).unwrap(),
+            step: 3,
+            slots: m.tensors.clone(),
+        });
+        m.save(&p).unwrap();
+        let back = SavedModel::load(&p).unwrap();
+        assert_eq!(back, m);
+        assert!(
+            back.meta
+                .architecture
+                .to_string()
+                .starts_with("1x28x28: conv:5k5s2p2")
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod shared;
 
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
 pub use gadgets::{Clipped, Gadgets};
-pub use layout::{Gather, Layout};
+pub use layout::{Gather, Layout, Window2d};
 pub use open::Open;
 pub use plain::Plain;
 pub use session::{Session, TensorData};

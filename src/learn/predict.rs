@@ -130,7 +130,15 @@ impl Job for PredictJob<'_> {
             ModelLocation::File(p) => p.clone(),
         };
         let model = SavedModel::load(&path)?;
-        let Architecture::Mlp(spec) = &model.meta.architecture;
+        let Architecture::Mlp(spec) = &model.meta.architecture else {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "{}: this prediction job runs MLP models only (load networks with nn::Network::import)",
+                    path.display()
+                ),
+            ));
+        };
         let params = model
             .tensors
             .iter()

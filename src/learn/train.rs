@@ -289,7 +289,12 @@ impl Job for TrainJob<'_> {
         let xt = input(r, owner, data.map(|d| &d.x_test), [a.test_rows, a.features])?;
         let yt = input(r, owner, data.map(|d| &d.y_test), [a.test_rows, a.outputs])?;
         let architecture = settings.model.architecture(a.features, a.outputs);
-        let Architecture::Mlp(spec) = &architecture;
+        let Architecture::Mlp(spec) = &architecture else {
+            return Err(Error::internal(
+                "TrainJob",
+                "a model choice gave a non-MLP architecture",
+            ));
+        };
         let mut net = nn::mlp(r, spec, settings.seed)?;
         let sgd = settings.sgd;
         let batches = a.train_rows / sgd.batch.max(1);
@@ -350,6 +355,7 @@ impl Job for TrainJob<'_> {
             },
             model_id,
             tensors,
+            optimizer: None,
         };
         let revealed = if settings.reveal_model {
             Some(net.reveal_parameters(r)?)

@@ -20,22 +20,40 @@
 //! | [`accuracy`] | the number of correct predictions (one number) | when called |
 //! | [`Sequential::reveal_parameters`] | every weight and bias, in one opening | when called (an explicit disclosure of the model) |
 
+mod conv;
 pub mod init;
 mod layers;
+mod loss;
+mod metrics;
 mod mlp;
+mod module;
+mod network;
 mod numpy_rng;
+mod optim;
+mod pool;
 mod presets;
 mod regularize;
 mod sequential;
+mod spec;
 mod train;
+mod trainer;
 
+pub use conv::Conv2d;
 pub use layers::{Activation, ActivationLayer, Dense, Layer, piecewise_sigmoid_f64};
+pub use loss::{LOG_DEGREE, Loss};
+pub use metrics::{RegressionScores, classification_accuracy, regression_scores};
 pub use mlp::{MlpSpec, mlp, mlp_with_parameters};
+pub use module::{Flatten, Module, Softmax};
+pub use network::{Network, Stage};
 pub use numpy_rng::NumpyRandom;
+pub use optim::{AdamConfig, Optimizer, OptimizerConfig, OptimizerState};
+pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d};
 pub use presets::{MODEL_OWNER, input_weights, three_layer, two_layer};
 pub use regularize::WeightDecay;
 pub use sequential::Sequential;
+pub use spec::{LayerSpec, NetworkSpec, parse_shape};
 pub use train::{
     BatchReport, ErrorReport, FullBatch, LossReport, MiniBatch, abs_error_total, accuracy,
     mean_abs_error, mean_square, squared_error_total, train_full_batch, train_minibatch,
 };
+pub use trainer::{Schedule, train_network};
