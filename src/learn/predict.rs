@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use super::{decode, encode, file_for, input};
-use crate::domain::{Open, PartyId, Ring, Session};
+use crate::domain::{Layout, Open, PartyId, Ring, Session};
 use crate::error::{Error, Result};
 use crate::model_file::{Architecture, SavedModel, write_atomic};
 use crate::nn;
@@ -117,6 +117,12 @@ impl Predictions {
     }
 }
 
+/// The loaded model of a prediction.
+enum Model<R: Ring> {
+    Mlp(nn::Sequential<R>),
+    Network(nn::Network<R>),
+}
+
 impl Job for PredictJob<'_> {
     type Output = Option<Predictions>;
 
@@ -130,15 +136,6 @@ impl Job for PredictJob<'_> {
             ModelLocation::File(p) => p.clone(),
         };
         let model = SavedModel::load(&path)?;
-        let Architecture::Mlp(spec) = &model.meta.architecture else {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "{}: this prediction job runs MLP models only (load networks with nn::Network::import)",
-                    path.display()
-                ),
-            ));
-        };
         let params = model
             .tensors
             .iter()
@@ -146,18 +143,30 @@ impl Job for PredictJob<'_> {
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&R::Tensor> = params.iter().collect();
         r.check_agreement(&refs, &model.model_id)?;
-        let mut net = nn::mlp_with_parameters(r, spec, params)?;
+        // An MLP takes rows of features; a network takes rows flattened in
+        // its input's C order, reshaped to [rows, ...input] here.
+        let (mut net, example) = match &model.meta.architecture {
+            Architecture::Mlp(spec) => (
+                Model::Mlp(nn::mlp_with_parameters(r, spec, params)?),
+                vec![spec.inputs],
+            ),
+            Architecture::Network(spec) => (
+                Model::Network(nn::Network::from_tensors(r, spec, params)?),
+                spec.input.clone(),
+            ),
+        };
+        let inputs: usize = example.iter().product();
         let owner = self.data_owner;
         let shape = if r.owns(owner) {
             let d = self.data.ok_or(Error::MissingValue {
                 party: owner,
                 what: "rows to predict",
             })?;
-            if d.ncols() != spec.inputs {
+            if d.ncols() != inputs {
                 return Err(Error::ShapeMismatch {
                     op: "predict",
                     left: vec![d.nrows(), d.ncols()],
-                    right: vec![d.nrows(), spec.inputs],
+                    right: vec![d.nrows(), inputs],
                 });
             }
             Some(encode("row count", &(d.nrows(), d.ncols()))?)
@@ -168,7 +177,16 @@ impl Job for PredictJob<'_> {
             decode("row count", owner, &r.announce(owner, shape.as_deref())?)?;
         let x = input(r, owner, self.data, [rows, cols])?;
         r.set_label("predict");
-        let out = net.predict(r, &x)?;
+        let out = match &mut net {
+            Model::Mlp(net) => net.predict(r, &x)?,
+            Model::Network(net) => {
+                let shaped: Vec<usize> = std::iter::once(rows).chain(example).collect();
+                let x = r.reshape(&x, &shaped)?;
+                let out = net.predict(r, &x)?;
+                let width = r.shape(&out).iter().skip(1).product();
+                r.reshape(&out, &[rows, width])?
+            }
+        };
         let got = r.open_to(owner, &out)?;
         Ok(match got {
             Some(s) if r.owns(owner) => {

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use privml::data::read_rows;
+use privml::learn::Predictions;
 use privml::learn::{self, DataSource, ModelLocation, PredictJob, PredictRows};
-use privml::model_file::SavedModel;
+use privml::model_file::{Architecture, SavedModel};
+use privml::nn::NetworkSpec;
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -36,6 +39,14 @@ pub struct PredictArgs {
     /// Write predictions (class and scores per row) to this CSV file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// For a network (imported or trained): the --data CSV has no header
+    /// line (a .npy file never has one).
+    #[arg(long)]
+    no_header: bool,
+    /// Print (and write with --out) the model's output values instead of
+    /// the class.
+    #[arg(long)]
+    raw: bool,
 }
 
 impl PredictArgs {
@@ -86,6 +97,9 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
     let meta = SavedModel::load(&meta_path)?.meta;
     meta.check_domain(&args.domain.spec())
         .context("pass the --domain, --ring and --frac-bits the model was trained with")?;
+    if let Architecture::Network(spec) = &meta.architecture {
+        return predict_network(args, exec, has_data, spec, &meta.architecture);
+    }
     let rows = if has_data {
         let spec = args
             .data
@@ -138,4 +152,92 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
         out!("{}", cost.report());
     }
     Ok(())
+}
+
+/// `privml predict` for a network: rows from a `.npy` file or a numeric
+/// CSV, flattened in the input's C order.
+fn predict_network(
+    args: &PredictArgs,
+    exec: &Exec<'_>,
+    has_data: bool,
+    spec: &NetworkSpec,
+    architecture: &Architecture,
+) -> Result<()> {
+    let rows = if has_data {
+        let path = args
+            .data
+            .as_deref()
+            .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
+        Some(read_rows(
+            std::path::Path::new(path),
+            &spec.input,
+            args.no_header,
+        )?)
+    } else {
+        None
+    };
+    let job = PredictJob {
+        model: match exec {
+            Exec::Local { .. } => ModelLocation::Prefix(args.model.clone()),
+            Exec::Party { .. } => ModelLocation::File(args.model.clone()),
+        },
+        data: rows.as_ref(),
+        data_owner: args.data_owner,
+    };
+    let (out, cost) = execute(exec, &job)?;
+    let Some(pred) = out else {
+        return Ok(());
+    };
+    let n = pred.classes.len();
+    outln!(
+        "{n} predictions for party {} (model {architecture})",
+        args.data_owner
+    );
+    match (&args.out, args.raw) {
+        (Some(path), raw) => {
+            let text = if raw { raw_csv(&pred) } else { pred.to_csv() };
+            privml::model_file::write_atomic(path, text.as_bytes())?;
+            outln!("predictions written to {}", path.display());
+        }
+        (None, raw) => {
+            for (i, (c, row)) in pred
+                .classes
+                .iter()
+                .zip(pred.scores.rows())
+                .enumerate()
+                .take(20)
+            {
+                if raw {
+                    let v: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+                    outln!("row {i}: {}", v.join(" "));
+                } else {
+                    outln!("row {i}: class {c}");
+                }
+            }
+            if n > 20 {
+                outln!("... ({} more; use --out FILE for all)", n - 20);
+            }
+        }
+    }
+    if exec.is_speaker() {
+        out!("{}", cost.report());
+    }
+    Ok(())
+}
+
+/// The model's outputs as CSV: `row,output0,output1,...`.
+fn raw_csv(pred: &Predictions) -> String {
+    let mut w = String::from("row");
+    for k in 0..pred.scores.ncols() {
+        w.push_str(&format!(",output{k}"));
+    }
+    w.push('\n');
+    for (i, row) in pred.scores.rows().into_iter().enumerate() {
+        w.push_str(&i.to_string());
+        for v in row {
+            w.push_str(&format!(",{v}"));
+        }
+        w.push('\n');
+    }
+    w
 }
