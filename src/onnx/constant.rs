@@ -184,7 +184,7 @@ pub(crate) fn from_proto(t: &TensorProto) -> Result<Const, OnnxError> {
             )));
         }
     };
-    if raw.len() % width != 0 {
+    if !raw.len().is_multiple_of(width) {
         return Err(bad(format!(
             "raw data of {} bytes is not a whole number of {width}-byte values",
             raw.len()

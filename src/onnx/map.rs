@@ -484,16 +484,18 @@ impl<'a> Mapper<'a> {
             "Identity" => Ok(()),
             "Dropout" => {
                 n.only_attributes(&["seed", "ratio", "is_test"])?;
-                if let Some(c) = self.constant(n, 2)? {
-                    if c.to_ints()
+                let training = match self.constant(n, 2)? {
+                    Some(c) => c
+                        .to_ints()
                         .map_err(|e| n.unsupported(e))?
                         .iter()
-                        .any(|v| *v != 0)
-                    {
-                        return Err(n.unsupported(
-                            "training_mode is true; privml imports models for inference",
-                        ));
-                    }
+                        .any(|v| *v != 0),
+                    None => false,
+                };
+                if training {
+                    return Err(n.unsupported(
+                        "training_mode is true; privml imports models for inference",
+                    ));
                 }
                 Ok(())
             }
@@ -507,13 +509,7 @@ impl<'a> Mapper<'a> {
                         "beta {beta}: privml's hard sigmoid is clip(alpha·x + 0.5, 0, 1)"
                     )));
                 }
-                self.push(
-                    n,
-                    LayerSpec::HardSigmoid {
-                        slope: f64::from(alpha),
-                    },
-                    Vec::new(),
-                )
+                self.push(n, LayerSpec::HardSigmoid { slope: alpha }, Vec::new())
             }
             "Softmax" | "LogSoftmax" => {
                 n.only_attributes(&["axis"])?;
@@ -684,7 +680,7 @@ impl<'a> Mapper<'a> {
                 "privml imports an Add, Sub, Mul or Div of a constant as the bias or scale of the Gemm, MatMul or Conv right before it",
             ));
         }
-        if n.op() == "Sub" && !data_first || n.op() == "Div" && !data_first {
+        if !data_first && matches!(n.op(), "Sub" | "Div") {
             return Err(n.unsupported("the constant must be the second input"));
         }
         let channels = self.shape[0];
@@ -815,7 +811,7 @@ impl<'a> Mapper<'a> {
                 for i in 0..2 {
                     let out = input[i].div_ceil(stride[i]);
                     let total = ((out - 1) * stride[i] + kernel[i]).saturating_sub(input[i]);
-                    if total % 2 != 0 {
+                    if !total.is_multiple_of(2) {
                         return Err(n.unsupported(format!(
                             "{auto} pads {total} on axis {i}, which is not symmetric"
                         )));
@@ -980,7 +976,7 @@ fn resolve_reshape(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, String
     }
     let known: usize = dims.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {shape:?} to {target:?}"));
         }
         dims[i] = total / known;
