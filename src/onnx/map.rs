@@ -309,6 +309,16 @@ impl<'a> Mapper<'a> {
     fn fold(&self, n: &Node) -> Result<Const, OnnxError> {
         let first = || self.required(n, 0, "input");
         let err = |e: String| n.unsupported(e);
+        let known: &[&str] = match n.op() {
+            "Cast" => &["to", "saturate"],
+            "Unsqueeze" | "Squeeze" => &["axes"],
+            "Concat" | "Gather" => &["axis"],
+            "Reshape" => &["allowzero"],
+            "Transpose" => &["perm"],
+            "Dropout" => &["seed", "ratio", "is_test"],
+            _ => &[],
+        };
+        n.only_attributes(known)?;
         match n.op() {
             "Identity" | "Dropout" => Ok(first()?.clone()),
             "Cast" => {
@@ -481,7 +491,7 @@ impl<'a> Mapper<'a> {
     /// A node that reads the data: one layer (or none for the no-ops).
     fn layer(&mut self, n: &Node) -> Result<(), OnnxError> {
         match n.op() {
-            "Identity" => Ok(()),
+            "Identity" => n.only_attributes(&[]),
             "Dropout" => {
                 n.only_attributes(&["seed", "ratio", "is_test"])?;
                 let training = match self.constant(n, 2)? {
@@ -499,8 +509,14 @@ impl<'a> Mapper<'a> {
                 }
                 Ok(())
             }
-            "Relu" => self.push(n, LayerSpec::Relu, Vec::new()),
-            "Sigmoid" => self.push(n, self.options.sigmoid.clone(), Vec::new()),
+            "Relu" => {
+                n.only_attributes(&[])?;
+                self.push(n, LayerSpec::Relu, Vec::new())
+            }
+            "Sigmoid" => {
+                n.only_attributes(&[])?;
+                self.push(n, self.options.sigmoid.clone(), Vec::new())
+            }
             "HardSigmoid" => {
                 n.only_attributes(&["alpha", "beta"])?;
                 let (alpha, beta) = (n.float("alpha", 0.2), n.float("beta", 0.5));

@@ -134,22 +134,43 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
             100.0 * hits as f64 / n.max(1) as f64
         );
     }
-    match &args.out {
-        Some(path) => {
-            pred.write_csv(path)?;
-            outln!("predictions written to {}", path.display());
-        }
-        None => {
-            for (i, c) in pred.classes.iter().enumerate().take(20) {
-                outln!("row {i}: class {c}");
-            }
-            if n > 20 {
-                outln!("... ({} more; use --out FILE for all)", n - 20);
-            }
-        }
-    }
+    show(args, &pred)?;
     if exec.is_speaker() {
         out!("{}", cost.report());
+    }
+    Ok(())
+}
+
+/// Prints the first rows' classes (or outputs with `--raw`), or writes
+/// them all to `--out`.
+fn show(args: &PredictArgs, pred: &Predictions) -> Result<()> {
+    let n = pred.classes.len();
+    if let Some(path) = &args.out {
+        let text = if args.raw {
+            raw_csv(pred)
+        } else {
+            pred.to_csv()
+        };
+        privml::model_file::write_atomic(path, text.as_bytes())?;
+        outln!("predictions written to {}", path.display());
+        return Ok(());
+    }
+    for (i, (c, row)) in pred
+        .classes
+        .iter()
+        .zip(pred.scores.rows())
+        .enumerate()
+        .take(20)
+    {
+        if args.raw {
+            let v: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+            outln!("row {i}: {}", v.join(" "));
+        } else {
+            outln!("row {i}: class {c}");
+        }
+    }
+    if n > 20 {
+        outln!("... ({} more; use --out FILE for all)", n - 20);
     }
     Ok(())
 }
@@ -193,32 +214,7 @@ fn predict_network(
         "{n} predictions for party {} (model {architecture})",
         args.data_owner
     );
-    match (&args.out, args.raw) {
-        (Some(path), raw) => {
-            let text = if raw { raw_csv(&pred) } else { pred.to_csv() };
-            privml::model_file::write_atomic(path, text.as_bytes())?;
-            outln!("predictions written to {}", path.display());
-        }
-        (None, raw) => {
-            for (i, (c, row)) in pred
-                .classes
-                .iter()
-                .zip(pred.scores.rows())
-                .enumerate()
-                .take(20)
-            {
-                if raw {
-                    let v: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
-                    outln!("row {i}: {}", v.join(" "));
-                } else {
-                    outln!("row {i}: class {c}");
-                }
-            }
-            if n > 20 {
-                outln!("... ({} more; use --out FILE for all)", n - 20);
-            }
-        }
-    }
+    show(args, &pred)?;
     if exec.is_speaker() {
         out!("{}", cost.report());
     }
