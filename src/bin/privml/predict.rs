@@ -9,7 +9,6 @@ use privml::data::read_rows;
 use privml::learn::Predictions;
 use privml::learn::{self, DataSource, ModelLocation, PredictJob, PredictRows};
 use privml::model_file::{Architecture, SavedModel};
-use privml::nn::NetworkSpec;
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -97,19 +96,29 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
     let meta = SavedModel::load(&meta_path)?.meta;
     meta.check_domain(&args.domain.spec())
         .context("pass the --domain, --ring and --frac-bits the model was trained with")?;
-    if let Architecture::Network(spec) = &meta.architecture {
-        return predict_network(args, exec, has_data, spec, &meta.architecture);
-    }
-    let rows = if has_data {
-        let spec = args
-            .data
-            .as_deref()
-            .context("--data is required on the data owner")?;
-        let target = args.target.as_deref().unwrap_or(&meta.table.target);
-        let source = DataSource::from_arg(spec, Some(target));
-        Some(PredictRows::prepare(&source, &meta)?)
-    } else {
-        None
+    let rows = match (has_data, &meta.architecture) {
+        (false, _) => None,
+        // A network (imported or trained) takes rows of numbers in its
+        // input's C order, from .npy or CSV, as they are.
+        (true, Architecture::Network(spec)) => {
+            let path = args
+                .data
+                .as_deref()
+                .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
+            Some(PredictRows {
+                x: read_rows(std::path::Path::new(path), &spec.input, args.no_header)?,
+                labels: None,
+            })
+        }
+        (true, _) => {
+            let spec = args
+                .data
+                .as_deref()
+                .context("--data is required on the data owner")?;
+            let target = args.target.as_deref().unwrap_or(&meta.table.target);
+            let source = DataSource::from_arg(spec, Some(target));
+            Some(PredictRows::prepare(&source, &meta)?)
+        }
     };
     let job = PredictJob {
         model: location,
@@ -171,52 +180,6 @@ fn show(args: &PredictArgs, pred: &Predictions) -> Result<()> {
     }
     if n > 20 {
         outln!("... ({} more; use --out FILE for all)", n - 20);
-    }
-    Ok(())
-}
-
-/// `privml predict` for a network: rows from a `.npy` file or a numeric
-/// CSV, flattened in the input's C order.
-fn predict_network(
-    args: &PredictArgs,
-    exec: &Exec<'_>,
-    has_data: bool,
-    spec: &NetworkSpec,
-    architecture: &Architecture,
-) -> Result<()> {
-    let rows = if has_data {
-        let path = args
-            .data
-            .as_deref()
-            .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
-        Some(read_rows(
-            std::path::Path::new(path),
-            &spec.input,
-            args.no_header,
-        )?)
-    } else {
-        None
-    };
-    let job = PredictJob {
-        model: match exec {
-            Exec::Local { .. } => ModelLocation::Prefix(args.model.clone()),
-            Exec::Party { .. } => ModelLocation::File(args.model.clone()),
-        },
-        data: rows.as_ref(),
-        data_owner: args.data_owner,
-    };
-    let (out, cost) = execute(exec, &job)?;
-    let Some(pred) = out else {
-        return Ok(());
-    };
-    let n = pred.classes.len();
-    outln!(
-        "{n} predictions for party {} (model {architecture})",
-        args.data_owner
-    );
-    show(args, &pred)?;
-    if exec.is_speaker() {
-        out!("{}", cost.report());
     }
     Ok(())
 }
