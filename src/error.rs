@@ -308,6 +308,11 @@ pub enum Error {
         /// What is wrong with them.
         error: DecodeError,
     },
+    /// An ONNX model that decodes but cannot be imported (an operator off
+    /// the allow-list, an attribute privml does not implement, a graph
+    /// that is not a chain of layers).
+    #[error("ONNX import: {0}")]
+    Onnx(#[from] crate::onnx::OnnxError),
     /// Reading or writing a file failed; names the file.
     #[error("cannot {op} {}: {source}", path.display())]
     FileIo {
@@ -519,6 +524,9 @@ pub enum DecodeError {
     /// The serialisation layer (postcard) refused the bytes.
     #[error("{0}")]
     Postcard(#[from] postcard::Error),
+    /// The protobuf layer (an ONNX file) refused the bytes.
+    #[error("protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
 }
 
 /// Which file operation failed (see [`Error::FileIo`]).

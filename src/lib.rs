@@ -22,6 +22,7 @@ pub mod model_file;
 pub mod mpc;
 pub mod net;
 pub mod nn;
+pub mod onnx;
 pub mod party_id;
 #[cfg(feature = "plot")]
 pub mod plot;

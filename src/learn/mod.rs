@@ -93,18 +93,23 @@ use crate::model_file::SavedModel;
 pub use model::{MAX_DETECTED_CLASSES, ModelChoice, OptimizerKind, Task};
 pub use pipeline::{DataSource, DataSpec, PredictRows, TrainData};
 pub use predict::{ModelLocation, PredictJob, Predictions};
+pub(crate) use train::joint_model_id;
 pub use train::{EpochStats, Progress, TrainJob, TrainOutcome, TrainSettings};
 
 /// The party that holds the training data unless told otherwise.
 pub const DEFAULT_DATA_OWNER: PartyId = 1;
 
 /// Encodes a value the data owner announces (our own types: cannot fail).
-fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(v).map_err(|e| Error::internal(what, e.to_string()))
 }
 
 /// Decodes what party `from` announced.
-fn decode<'de, T: Deserialize<'de>>(what: &'static str, from: PartyId, b: &'de [u8]) -> Result<T> {
+pub(crate) fn decode<'de, T: Deserialize<'de>>(
+    what: &'static str,
+    from: PartyId,
+    b: &'de [u8],
+) -> Result<T> {
     let origin = Origin::Peer {
         party: from,
         op: what.to_string(),
@@ -138,7 +143,7 @@ fn input<R: Ring>(
 
 /// This evaluator's model file under `prefix`: its own share file, or the
 /// clear file in the plaintext domains.
-fn file_for<R: Ring>(r: &R, prefix: &Path) -> PathBuf {
+pub(crate) fn file_for<R: Ring>(r: &R, prefix: &Path) -> PathBuf {
     match r.party() {
         Some(p) => SavedModel::party_path(prefix, p),
         None => SavedModel::clear_path(prefix),

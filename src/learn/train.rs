@@ -196,7 +196,7 @@ impl<'a> TrainJob<'a> {
 }
 
 /// A model id known to all parties: party 0 draws it, everyone learns it.
-fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
+pub(crate) fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
     let mine = if r.owns(0) {
         Some(crate::ring::prg::Seed::random()?.expose_bytes())
     } else {
