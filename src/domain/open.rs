@@ -258,7 +258,7 @@ mod tests {
             (want.rounds, want.bytes_sent, want.messages_sent),
             (shared.rounds, shared.bytes_sent, shared.messages_sent)
         );
-        assert_eq!(shared.rounds, 1 + 14);
+        assert_eq!(shared.rounds, 1 + 10);
         assert_eq!(shared.opened_to[2].elements, n as u64);
         assert_eq!(shared.opened_to_all.ops, 0);
     }
