@@ -320,6 +320,26 @@ impl Job for TrainJob<'_> {
     }
 }
 
+/// Reports each batch of epoch `epoch` as [`Progress::Batch`].
+fn batch_progress<'a, R, N>(
+    report: &'a dyn Fn(Progress),
+    epoch: usize,
+) -> impl FnMut(&mut R, &mut N, nn::BatchReport) -> Result<()> + 'a {
+    move |_, _, rep| {
+        report(Progress::Batch {
+            epoch,
+            batch: rep.batch,
+        });
+        Ok(())
+    }
+}
+
+/// The epoch's opened mean loss (always asked for with
+/// [`LossReport::Total`]).
+fn epoch_loss(loss: Option<f64>) -> Result<f64> {
+    loss.ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))
+}
+
 /// The shared training and test rows.
 struct Rows<T> {
     x: T,
@@ -365,15 +385,9 @@ fn train_classic<R: Ring + Session>(
             (&rows.x, &rows.y),
             one,
             LossReport::Total,
-            |_, _, rep| {
-                report(Progress::Batch {
-                    epoch: e,
-                    batch: rep.batch,
-                });
-                Ok(())
-            },
-        )?
-        .ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))?;
+            batch_progress(report, e),
+        )
+        .and_then(epoch_loss)?;
         let test_accuracy = if a.test_rows > 0 {
             nn::accuracy(r, &mut net, &rows.xt, &rows.yt)?
         } else {
@@ -459,15 +473,9 @@ fn train_network<R: Ring + Session>(
             &mut optimizer,
             (&x, &rows.y),
             schedule,
-            |_, _, rep| {
-                report(Progress::Batch {
-                    epoch: e,
-                    batch: rep.batch,
-                });
-                Ok(())
-            },
-        )?
-        .ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))?;
+            batch_progress(report, e),
+        )
+        .and_then(epoch_loss)?;
         let (mut test_accuracy, mut test_regression) = (f64::NAN, None);
         if a.test_rows > 0 {
             r.set_label("test");
