@@ -29,10 +29,10 @@
 //!
 //! | gadget | rounds | bytes sent per party and element |
 //! |---|---|---|
-//! | [`exp_nonpositive`](CostModel::exp_nonpositive), s squarings | 16 + 2s | c(n, n)/n + 16·(3 + s) |
+//! | [`exp_nonpositive`](CostModel::exp_nonpositive), s squarings | 12 + 2s | c(n, n)/n + 16·(3 + s) |
 //! | [`reciprocal`](CostModel::reciprocal), k iterations | 4 + 2k | 16·(2 + 2(k-1) + 1) |
-//! | [`inv_sqrt`](CostModel::inv_sqrt), t thresholds, k iterations | 16 + 4k | c(t·n, 0)/n + 16·(4 + 3k) |
-//! | [`max_tree`](CostModel::max_tree) over c candidates | 10·⌈log₂ c⌉ | about c(n, n)/n per pair |
+//! | [`inv_sqrt`](CostModel::inv_sqrt), t thresholds, k iterations | 12 + 4k | c(t·n, 0)/n + 16·(4 + 3k) |
+//! | [`max_tree`](CostModel::max_tree) over c candidates | 6·⌈log₂ c⌉ | about c(n, n)/n per pair |
 //! | [`softmax`](CostModel::softmax) of rows of k | max tree + exp + reciprocal + 2 | per row |
 //!
 //! The `Gadgets` methods are built from the core operations, whose costs
