@@ -24,6 +24,27 @@
 //!
 //! For a matrix product n is the number of *output* entries.
 //!
+//! # The two-party protocol ([`Protocol::Additive2`], [`crate::mpc2`])
+//!
+//! Two computing parties hold additive shares; a dealer sends party 1 the
+//! correlated randomness that party 0 derives from a seed. The dealer's
+//! messages are the *offline* cost ([`Cost::offline_bytes`]); they depend
+//! on nothing the parties send, so they never wait: all of them together
+//! are one round, sent ahead of time (live) or written to a preprocessing
+//! file. Online, for a product x ⊙ y (or X·Y) with o operand elements
+//! (|x| + |y|, or mk + kn) and n outputs:
+//!
+//! | operation | online rounds | online bytes per computing party | offline bytes to party 1 |
+//! |---|---|---|---|
+//! | `input`, `reshare`, local operations | 0 | 0 | 0 |
+//! | `reveal` / `reveal_to(p)` | 1 | n each / n from the other party | 0 |
+//! | fixed-point product or matmul | 2 | o + n | 3n |
+//! | truncation alone | 1 | n | 2n |
+//! | sign extraction of n values, selecting m | 8 (ℓ=64), 9 (ℓ=128) | (n + m) elements + (Σ opened planes + 1)·⌈n/64⌉ words | (n + m) elements + (ℓ + Σ gates)·⌈n/64⌉ words |
+//!
+//! Beaver matmul sends its operands, not its outputs: o = mk + kn against
+//! the replicated protocol's n = mn.
+//!
 //! # Examples
 //!
 //! ```
@@ -39,6 +60,61 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+/// The secure protocol a cost is for: the replicated three-party protocol
+/// of [`crate::mpc`] or the two-party protocol with a dealer of
+/// [`crate::mpc2`]. The plaintext domains predict the costs of either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Protocol {
+    /// Three parties, replicated 2-out-of-3 sharing (honest majority).
+    #[default]
+    #[cfg_attr(feature = "cli", value(name = "3pc"))]
+    Replicated3,
+    /// Two parties, additive 2-out-of-2 sharing, with a dealer of
+    /// correlated randomness that sees no data.
+    #[cfg_attr(feature = "cli", value(name = "2pc"))]
+    Additive2,
+}
+
+impl Protocol {
+    /// The parties that compute and may hold inputs: 3, or 2.
+    pub fn computing_parties(self) -> usize {
+        match self {
+            Protocol::Replicated3 => 3,
+            Protocol::Additive2 => 2,
+        }
+    }
+
+    /// Checks that `p` is a party that may hold data (own an input, receive
+    /// an output, announce): 0, 1, 2; or 0, 1 in the two-party protocol,
+    /// whose network id 2 is the dealer.
+    pub fn check_party(self, p: crate::party_id::PartyId) -> crate::error::Result<()> {
+        use crate::error::Error;
+        match self {
+            Protocol::Replicated3 if p > 2 => Err(Error::InvalidParty(p)),
+            Protocol::Additive2 if p > 1 => Err(Error::invalid(
+                "party",
+                format!(
+                    "party {p} in the two-party protocol: data belongs to party 0 or 1 \
+                     (network id 2 is the dealer, which holds no data)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Replicated3 => "3pc",
+            Protocol::Additive2 => "2pc",
+        })
+    }
+}
+
 /// Communication of one protocol step: rounds, and bytes and messages sent by
 /// each party.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +125,11 @@ pub struct Comm {
     pub bytes: [u64; 3],
     /// Messages (frames) sent by party 0, 1, 2.
     pub messages: [u64; 3],
+    /// Two-party protocol: bytes of correlated randomness the dealer sends
+    /// to party 0 and party 1 (offline).
+    pub offline_bytes: [u64; 2],
+    /// Two-party protocol: the dealer's messages to party 0 and party 1.
+    pub offline_messages: [u64; 2],
 }
 
 /// The counters of a program run.
@@ -72,6 +153,13 @@ pub struct Cost {
     pub bytes_sent: [u64; 3],
     /// Messages sent by each party.
     pub messages_sent: [u64; 3],
+    /// Two-party protocol: bytes of correlated randomness the dealer sent
+    /// to party 0 and to party 1 (the offline phase; not in `bytes_sent`).
+    pub offline_bytes: [u64; 2],
+    /// Two-party protocol: the dealer's messages to party 0 and party 1.
+    pub offline_messages: [u64; 2],
+    /// The protocol the communication fields are for.
+    pub protocol: Protocol,
 }
 
 impl Cost {
@@ -82,17 +170,27 @@ impl Cost {
             self.bytes_sent[i] += c.bytes[i];
             self.messages_sent[i] += c.messages[i];
         }
+        for i in 0..2 {
+            self.offline_bytes[i] += c.offline_bytes[i];
+            self.offline_messages[i] += c.offline_messages[i];
+        }
     }
 
     /// Combines the costs seen by the three parties of one run: operation
     /// counters and rounds are the same on every party (they run the same
-    /// program), bytes and messages are each party's own.
+    /// program), bytes and messages are each party's own. In the two-party
+    /// protocol the third is the dealer, and the offline counters are those
+    /// each computing party received.
     pub fn merge_parties(costs: &[Cost; 3]) -> Cost {
         let mut out = costs[0].clone();
         for (i, c) in costs.iter().enumerate() {
             out.bytes_sent[i] = c.bytes_sent[i];
             out.messages_sent[i] = c.messages_sent[i];
             out.rounds = out.rounds.max(c.rounds);
+        }
+        for (i, c) in costs.iter().take(2).enumerate() {
+            out.offline_bytes[i] = c.offline_bytes[i];
+            out.offline_messages[i] = c.offline_messages[i];
         }
         out
     }
@@ -108,11 +206,16 @@ impl Cost {
             input_elements: self.input_elements - earlier.input_elements,
             revealed_elements: self.revealed_elements - earlier.revealed_elements,
             rounds: self.rounds - earlier.rounds,
+            protocol: self.protocol,
             ..Default::default()
         };
         for i in 0..3 {
             d.bytes_sent[i] = self.bytes_sent[i] - earlier.bytes_sent[i];
             d.messages_sent[i] = self.messages_sent[i] - earlier.messages_sent[i];
+        }
+        for i in 0..2 {
+            d.offline_bytes[i] = self.offline_bytes[i] - earlier.offline_bytes[i];
+            d.offline_messages[i] = self.offline_messages[i] - earlier.offline_messages[i];
         }
         d
     }
@@ -123,7 +226,8 @@ impl Cost {
     }
 
     /// Estimated wall time of the communication on `net`: one latency per
-    /// round plus the busiest party's bytes at the link's bandwidth.
+    /// round plus the busiest party's bytes at the link's bandwidth (online
+    /// only: the two-party protocol's offline material is sent ahead).
     pub fn estimate(&self, net: &Network) -> Duration {
         let secs = self.rounds as f64 * net.latency.as_secs_f64()
             + self.max_bytes_per_party() as f64 * 8.0 / net.bandwidth_bits_per_s;
@@ -194,13 +298,28 @@ impl fmt::Display for CostReport<'_> {
             format!("{} / {}", c.input_elements, c.revealed_elements)
         )?;
         writeln!(f, "  rounds               {:>14}", c.rounds)?;
-        for i in 0..3 {
+        let parties = c.protocol.computing_parties();
+        for i in 0..parties {
             writeln!(
                 f,
                 "  party {i} sent         {:>14}  ({} messages)",
                 human_bytes(c.bytes_sent[i]),
                 c.messages_sent[i]
             )?;
+        }
+        if c.protocol == Protocol::Additive2 {
+            writeln!(
+                f,
+                "  offline (the dealer's correlated randomness; one round, sent ahead):"
+            )?;
+            for i in 0..2 {
+                writeln!(
+                    f,
+                    "  dealer to party {i}    {:>14}  ({} messages)",
+                    human_bytes(c.offline_bytes[i]),
+                    c.offline_messages[i]
+                )?;
+            }
         }
         for net in [Network::LAN, Network::WAN] {
             writeln!(
@@ -214,19 +333,46 @@ impl fmt::Display for CostReport<'_> {
     }
 }
 
-/// The communication formulas of privml's replicated 3-party protocol, for
-/// ring elements of `elem_bytes` bytes. `Plain` and `Fixed` add these to
-/// their [`Cost`]; `Shared` must send exactly this much.
+/// The communication formulas of privml's protocols, for ring elements of
+/// `elem_bytes` bytes: the replicated 3-party protocol (`new`) or the
+/// two-party protocol with a dealer (`for_protocol(Protocol::Additive2, ..)`).
+/// `Plain` and `Fixed` add these to their [`Cost`]; `Shared` and
+/// `Additive` must send exactly this much.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CostModel {
     /// Bytes per ring element (8 for Z_2^64, 16 for Z_2^128).
     pub elem_bytes: u64,
+    /// The protocol.
+    pub protocol: Protocol,
 }
 
 impl CostModel {
-    /// The model for elements of `elem_bytes` bytes.
+    /// The replicated 3-party model for elements of `elem_bytes` bytes.
     pub const fn new(elem_bytes: u64) -> Self {
-        CostModel { elem_bytes }
+        CostModel {
+            elem_bytes,
+            protocol: Protocol::Replicated3,
+        }
+    }
+
+    /// The model of `protocol` for elements of `elem_bytes` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::cost::{CostModel, Protocol};
+    ///
+    /// // a 256 x 256 matmul: Beaver sends both operands, then the truncation
+    /// let m = CostModel::for_protocol(Protocol::Additive2, 8);
+    /// let c = m.product(privml::cost::Op::Matmul, 256 * 256, 2 * 256 * 256);
+    /// assert_eq!((c.rounds, c.bytes), (2, [3 * 65536 * 8, 3 * 65536 * 8, 0]));
+    /// assert_eq!(c.offline_bytes, [0, 3 * 65536 * 8]);
+    /// ```
+    pub const fn for_protocol(protocol: Protocol, elem_bytes: u64) -> Self {
+        CostModel {
+            elem_bytes,
+            protocol,
+        }
     }
 
     fn b(&self, n: usize) -> u64 {
@@ -252,6 +398,7 @@ impl CostModel {
             rounds: 1,
             bytes: [self.b(n); 3],
             messages: [1; 3],
+            ..Default::default()
         }
     }
 
@@ -273,6 +420,7 @@ impl CostModel {
             rounds: 1,
             bytes: [self.b(n); 3],
             messages: [1; 3],
+            ..Default::default()
         }
     }
 
@@ -290,6 +438,7 @@ impl CostModel {
             rounds: 2,
             bytes: [2 * self.b(n); 3],
             messages: [2, 2, 1],
+            ..Default::default()
         }
     }
 
@@ -333,8 +482,13 @@ impl CostModel {
         c
     }
 
-    /// The communication of `op` on `n` elements.
+    /// The communication of `op` on `n` elements. (For the two-party
+    /// protocol's products, whose cost depends on the operands' sizes, this
+    /// assumes two operands of n elements; see [`product`](Self::product).)
     pub fn comm(&self, op: Op, n: usize) -> Comm {
+        if self.protocol == Protocol::Additive2 {
+            return self.additive2(op, n, 2 * n);
+        }
         match op {
             Op::Compare { bits, selected } => self.compare(bits, n, selected),
             Op::Announce { from } => {
@@ -350,6 +504,7 @@ impl CostModel {
                 rounds: 1,
                 bytes: [32; 3],
                 messages: [1; 3],
+                ..Default::default()
             },
             Op::Input { owner } => self.input(owner, n),
             Op::Reveal => self.reveal(n),
@@ -360,6 +515,92 @@ impl CostModel {
             Op::Trunc => self.trunc(n),
         }
     }
+}
+
+impl CostModel {
+    /// The communication of a product `op` (`MulTrunc`, `Matmul`, `MulInt`)
+    /// with `n` outputs and `operands` operand elements in all (Σ |x| + |y|
+    /// over the pairs, or mk + kn for matrices). The replicated protocol's
+    /// cost depends on n only.
+    pub fn product(&self, op: Op, n: usize, operands: usize) -> Comm {
+        match self.protocol {
+            Protocol::Replicated3 => self.comm(op, n),
+            Protocol::Additive2 => self.additive2(op, n, operands),
+        }
+    }
+
+    /// The two-party formulas (see the [module documentation](self)).
+    fn additive2(&self, op: Op, n: usize, operands: usize) -> Comm {
+        let e = |k: usize| k as u64 * self.elem_bytes;
+        let online = |rounds: u64, bytes: u64, messages: u64| Comm {
+            rounds,
+            bytes: [bytes, bytes, 0],
+            messages: [messages, messages, 0],
+            ..Default::default()
+        };
+        let dealt = |mut c: Comm, bytes: u64, messages: u64| {
+            c.offline_bytes[1] = bytes;
+            c.offline_messages[1] = messages;
+            c
+        };
+        match op {
+            Op::Input { .. } | Op::Reshare => Comm::default(),
+            Op::Reveal => online(1, e(n), 1),
+            Op::RevealTo { to } => {
+                let mut c = Comm {
+                    rounds: 1,
+                    ..Default::default()
+                };
+                let from = 1 - to.min(1);
+                c.bytes[from] = e(n);
+                c.messages[from] = 1;
+                c
+            }
+            Op::Agreement => online(1, 32, 1),
+            Op::Announce { from } => {
+                let mut c = Comm {
+                    rounds: 1,
+                    ..Default::default()
+                };
+                c.bytes[from % 3] = 2 * n as u64;
+                c.messages[from % 3] = 2;
+                c
+            }
+            Op::MulInt => dealt(online(1, e(operands), 1), e(n), 1),
+            Op::MulTrunc | Op::Matmul => dealt(online(2, e(operands + n), 2), e(3 * n), 1),
+            Op::Trunc => dealt(online(1, e(n), 1), e(2 * n), 1),
+            Op::Compare { bits, selected } => {
+                let words = n.div_ceil(64) as u64 * 8;
+                let tree = compare2_tree(bits);
+                let opened: u64 = tree.iter().map(|&p| 3 * p as u64 - 1).sum();
+                let gates: u64 = tree.iter().map(|&p| 2 * p as u64 - 1).sum();
+                let rounds = tree.len() as u64 + 2;
+                let c = online(rounds, e(n + selected) + (opened + 1) * words, rounds);
+                dealt(c, e(n + selected) + (bits as u64 + gates) * words, 2)
+            }
+        }
+    }
+}
+
+/// The pairs combined in each round of the two-party comparison's carry
+/// tree (see [`crate::mpc2::compare`]): ℓ-1 bit positions, halved each
+/// round. A round with p pairs opens 3p - 1 masked planes and evaluates
+/// 2p - 1 AND gates per 64 elements. ℓ = 64: 6 rounds; ℓ = 128: 7.
+///
+/// # Examples
+///
+/// ```
+/// use privml::cost::compare2_tree;
+/// assert_eq!(compare2_tree(64), [31, 16, 8, 4, 2, 1]);
+/// ```
+pub fn compare2_tree(bits: u32) -> Vec<usize> {
+    let mut groups = bits as usize - 1;
+    let mut pairs = Vec::new();
+    while groups > 1 {
+        pairs.push(groups / 2);
+        groups = groups / 2 + groups % 2;
+    }
+    pairs
 }
 
 /// AND gates in each round of the sign extraction of `bits`-bit elements
@@ -459,6 +700,13 @@ impl Cost {
     pub fn predict(&mut self, model: &CostModel, op: Op, n: usize) {
         self.count_op(op, n);
         self.add_comm(&model.comm(op, n));
+    }
+
+    /// [`predict`](Self::predict) for a product with `operands` operand
+    /// elements (see [`CostModel::product`]).
+    pub fn predict_product(&mut self, model: &CostModel, op: Op, n: usize, operands: usize) {
+        self.count_op(op, n);
+        self.add_comm(&model.product(op, n, operands));
     }
 }
 

@@ -19,6 +19,7 @@ pub mod he;
 pub mod learn;
 pub mod model_file;
 pub mod mpc;
+pub mod mpc2;
 pub mod net;
 pub mod nn;
 pub mod party_id;
@@ -32,15 +33,15 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId, Plain, Ring, Session,
-    Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    Additive, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId,
+    Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
 };
-pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, Result, TlsError};
+pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, PrepProblem, Result, TlsError};
 pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:
 /// `use privml::prelude::*;` brings the core trait, its extensions
-/// ([`Layout`], [`Gadgets`], [`Session`]) and the three domains into scope.
+/// ([`Layout`], [`Gadgets`], [`Session`]) and the domains into scope.
 ///
 /// # Examples
 ///
@@ -60,6 +61,6 @@ pub use fixed::FixedPoint;
 /// # Ok::<(), privml::Error>(())
 /// ```
 pub mod prelude {
-    pub use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Session, Shared};
+    pub use crate::domain::{Additive, Fixed, Gadgets, Layout, Plain, Ring, Session, Shared};
     pub use crate::error::{Error, Result};
 }

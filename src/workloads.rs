@@ -21,7 +21,9 @@ use ndarray::{Array1, Array2, ArrayD};
 
 use crate::approx::{self, EvalOptions, sigmoid};
 use crate::cost::Cost;
-use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Shared, SharedConfig};
+use crate::domain::{
+    Additive, DealerSchedule, Fixed, Gadgets, Layout, Plain, Ring, Shared, SharedConfig,
+};
 use crate::error::Result;
 use crate::experiments::boolean;
 use crate::nn::{self, init::Sampler};
@@ -610,6 +612,18 @@ pub fn measure<W: Workload>(
             let out = Shared::<u128>::simulate_with(&cfg, |r| timed_runs(w, r, runs))?;
             merge(out)
         }
+        DomainKind::TwoParty64 => {
+            let out = Additive::<u64>::simulate_with(&cfg, DealerSchedule::Ahead, |r| {
+                timed_runs(w, r, runs)
+            })?;
+            merge2(out)
+        }
+        DomainKind::TwoParty128 => {
+            let out = Additive::<u128>::simulate_with(&cfg, DealerSchedule::Ahead, |r| {
+                timed_runs(w, r, runs)
+            })?;
+            merge2(out)
+        }
     };
     Ok(Measurement {
         workload: w.name(),
@@ -619,6 +633,11 @@ pub fn measure<W: Workload>(
         cost,
         peak_rss_bytes: peak_rss_bytes(),
     })
+}
+
+fn merge2(out: [(Vec<Duration>, Cost); 2]) -> (Vec<Duration>, Cost) {
+    let [(t0, c0), (_, c1)] = out;
+    (t0, Cost::merge_parties(&[c0, c1.clone(), c1]))
 }
 
 fn merge(out: [(Vec<Duration>, Cost); 3]) -> (Vec<Duration>, Cost) {

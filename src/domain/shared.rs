@@ -6,7 +6,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::session::decode_elements;
 use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
-use crate::cost::{Cost, Op};
+use crate::cost::{Cost, Op, Protocol};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc::product::{extend_cross_terms, matmul_cross_terms};
@@ -26,6 +26,9 @@ pub struct SharedConfig {
     /// Fixed key seeds for reproducible test runs. `None` (the default) draws
     /// them from the operating system, which is what security requires.
     pub insecure_test_seed: Option<u64>,
+    /// The protocol whose costs the plaintext domains predict when a runner
+    /// builds them (a shared domain runs the protocol of its kind).
+    pub protocol: Protocol,
 }
 
 impl Default for SharedConfig {
@@ -34,6 +37,7 @@ impl Default for SharedConfig {
             frac_bits: None,
             timeout: DEFAULT_TIMEOUT,
             insecure_test_seed: None,
+            protocol: Protocol::Replicated3,
         }
     }
 }
@@ -98,7 +102,7 @@ pub struct Shared<T: RingElement> {
 
 /// Which of several errors of a failed simulation to report: the first that
 /// is not a consequence of another party stopping.
-fn root_cause(errors: Vec<Error>) -> Error {
+pub(super) fn root_cause(errors: Vec<Error>) -> Error {
     let mut iter = errors.into_iter();
     let mut first = None;
     for e in iter.by_ref() {

@@ -2,15 +2,20 @@
 
 use clap::Args;
 use privml::SharedConfig;
-use privml::runner::{Domain, DomainKind, DomainSpec, Exec, RingSize};
+use privml::runner::{Domain, DomainKind, DomainSpec, Exec, Protocol, RingSize};
 
-/// Where a job computes: `--domain`, `--ring`, `--frac-bits` and
-/// `--insecure-seed`, the same for every command that runs a job.
+/// Where a job computes: `--domain`, `--protocol`, `--ring`, `--frac-bits`
+/// and `--insecure-seed`, the same for every command that runs a job.
 #[derive(Args, Debug, Clone)]
 pub struct DomainArgs {
     /// Domain.
     #[arg(long, value_enum, default_value_t = Domain::Shared)]
     domain: Domain,
+    /// Secure protocol: three parties (3pc), or two parties and a dealer of
+    /// correlated randomness (2pc). With --domain plain or fixed, whose
+    /// costs to predict.
+    #[arg(long, value_enum)]
+    protocol: Option<Protocol>,
     /// Ring size for fixed and shared, in bits.
     #[arg(long, value_enum, default_value_t = RingSize::Z64)]
     ring: RingSize,
@@ -29,7 +34,30 @@ impl DomainArgs {
             domain: self.domain,
             ring: self.ring,
             frac_bits: self.frac_bits,
+            protocol: self.protocol(),
         }
+    }
+
+    /// The secure protocol (3pc unless asked otherwise).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or_default()
+    }
+
+    /// Sets the protocol from a number of computing parties (`--parties`),
+    /// refusing a `--protocol` that says otherwise.
+    pub fn set_parties(&mut self, parties: usize) -> anyhow::Result<()> {
+        let wanted = match parties {
+            2 => Protocol::Additive2,
+            3 => Protocol::Replicated3,
+            n => anyhow::bail!("--parties {n}: privml runs 2 parties (with a dealer) or 3"),
+        };
+        match self.protocol {
+            Some(p) if p != wanted => {
+                anyhow::bail!("--parties {parties} contradicts --protocol {p}")
+            }
+            _ => self.protocol = Some(wanted),
+        }
+        Ok(())
     }
 
     /// The domain to dispatch to.
@@ -42,6 +70,7 @@ impl DomainArgs {
         SharedConfig {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
+            protocol: self.protocol(),
             ..Default::default()
         }
     }
