@@ -9,6 +9,7 @@
 //! session description and a model file all say it the same way.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,10 @@ use crate::domain::PartyId;
 use crate::domain::{Additive, DealerSchedule, Fixed, Plain, Ring, Session, Shared, SharedConfig};
 use crate::error::{Error, Result};
 use crate::fixed::{DEFAULT_FRAC_BITS_64, DEFAULT_FRAC_BITS_128, FixedPoint};
+use crate::mpc2::DEALER;
+use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest};
 use crate::net::Channel;
+use crate::ring::RingElement;
 
 /// A program that can run on any domain.
 pub trait Job: Sync {
@@ -406,6 +410,45 @@ pub enum Exec<'a> {
         /// Link factory.
         connect: &'a Connect,
     },
+    /// As participant `id` of a two-party run (0 or 1 computes, 2 deals)
+    /// whose other participants are elsewhere.
+    TwoParty {
+        /// This participant: 0, 1, or 2 for the dealer.
+        id: PartyId,
+        /// The ring.
+        ring: RingSize,
+        /// Settings.
+        cfg: SharedConfig,
+        /// Where the others and the dealer's material are.
+        links: TwoPartyLinks<'a>,
+    },
+}
+
+/// Makes a link to the one other computing party.
+pub type ConnectPeer = dyn Fn() -> Result<Box<dyn Channel>> + Sync;
+
+/// How a participant of the two-party protocol reaches the others, and
+/// where the dealer's material is.
+pub enum TwoPartyLinks<'a> {
+    /// A live dealer: links to the other two participants (next, prev).
+    Live(&'a Connect),
+    /// A computing party whose material is a preprocessing file; it links
+    /// to the other party only.
+    FromFile {
+        /// The link to the other party.
+        peer: &'a ConnectPeer,
+        /// This party's preprocessing file.
+        file: PathBuf,
+        /// The digest of the program the file must be for.
+        program: ProgramDigest,
+    },
+    /// The dealer writing both parties' preprocessing files (no links).
+    ToFiles {
+        /// The directory to write `party0.prep` and `party1.prep` into.
+        dir: PathBuf,
+        /// The digest of the program the files are for.
+        program: ProgramDigest,
+    },
 }
 
 impl Exec<'_> {
@@ -413,7 +456,7 @@ impl Exec<'_> {
     pub fn is_speaker(&self) -> bool {
         match self {
             Exec::Local { .. } => true,
-            Exec::Party { id, .. } => *id == 0,
+            Exec::Party { id, .. } | Exec::TwoParty { id, .. } => *id == 0,
         }
     }
 
@@ -424,6 +467,51 @@ impl Exec<'_> {
             Exec::Party { id, ring, .. } => {
                 format!("shared (party {id} of 3, Z_2^{ring})")
             }
+            Exec::TwoParty { id, ring, .. } if *id < 2 => {
+                format!("shared (party {id} of 2, with a dealer, Z_2^{ring})")
+            }
+            Exec::TwoParty { ring, .. } => format!("the dealer of a two-party run (Z_2^{ring})"),
+        }
+    }
+}
+
+/// Runs `job` as participant `id` of the two-party protocol.
+fn two_party<T: RingElement, J: Job>(
+    id: PartyId,
+    cfg: &SharedConfig,
+    links: &TwoPartyLinks<'_>,
+    job: &J,
+) -> Result<(J::Output, Cost)> {
+    match links {
+        TwoPartyLinks::Live(connect) => {
+            let (next, prev) = connect()?;
+            let mut r = Additive::<T>::new(id, next, prev, cfg)?;
+            let o = job.run(&mut r)?;
+            Ok((o, r.cost()))
+        }
+        TwoPartyLinks::FromFile {
+            peer,
+            file,
+            program,
+        } => {
+            let reader = PrepReader::open(file, program)?;
+            let mut r = Additive::<T>::from_file(id, peer()?, reader, cfg)?;
+            let o = job.run(&mut r)?;
+            Ok((o, r.cost()))
+        }
+        TwoPartyLinks::ToFiles { dir, program } => {
+            if id != DEALER {
+                return Err(Error::invalid(
+                    "id",
+                    "only the dealer writes preprocessing files",
+                ));
+            }
+            let writer = PrepWriter::create(dir, program, cfg.insecure_test_seed)?;
+            let mut r = Additive::<T>::dealer_to_files(writer, cfg)?;
+            let o = job.run(&mut r)?;
+            let cost = r.cost();
+            r.finish()?;
+            Ok((o, cost))
         }
     }
 }
@@ -454,5 +542,14 @@ pub fn execute<J: Job>(exec: &Exec<'_>, job: &J) -> Result<(J::Output, Cost)> {
                 }
             }
         }
+        Exec::TwoParty {
+            id,
+            ring,
+            cfg,
+            links,
+        } => match ring {
+            RingSize::Z64 => two_party::<u64, J>(*id, cfg, links, job),
+            RingSize::Z128 => two_party::<u128, J>(*id, cfg, links, job),
+        },
     }
 }

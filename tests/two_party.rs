@@ -46,3 +46,93 @@ fn products_comparisons_and_costs_match_plain() {
         assert_eq!(cost, plain.cost());
     }
 }
+
+mod temp_dir;
+
+use privml::data::{Bundled, Scaling};
+use privml::learn::{
+    DataSource, DataSpec, ModelLocation, PredictJob, TrainData, TrainJob, TrainOutcome,
+    TrainSettings,
+};
+use privml::model_file::SavedModel;
+use privml::nn::MiniBatch;
+use privml::runner::{DomainKind, DomainSpec, run_local};
+
+fn train_settings() -> TrainSettings {
+    TrainSettings {
+        model: "mlp:16".parse().unwrap(),
+        sgd: MiniBatch {
+            epochs: 5,
+            batch: 32,
+            lr: 0.2,
+        },
+        data: DataSpec {
+            test_fraction: 0.2,
+            max_rows: None,
+            scaling: Some(Scaling::MinMax),
+        },
+        seed: 5,
+        data_owner: 1,
+        reveal_model: false,
+    }
+}
+
+#[test]
+fn training_and_prediction_run_on_two_parties() {
+    let settings = train_settings();
+    let data = TrainData::prepare(
+        &DataSource::Bundled(Bundled::BreastCancer),
+        &settings,
+        &DomainSpec::default(),
+    )
+    .unwrap();
+    let dir = temp_dir::TempDir::new("two-party-learn");
+    let prefix = dir.join("bc");
+    let train = |kind, out: Option<&std::path::Path>| -> TrainOutcome {
+        let job = TrainJob {
+            out_prefix: out.map(|p| p.to_path_buf()),
+            ..TrainJob::new(&settings, Some(&data))
+        };
+        let cfg = SharedConfig::default().insecure_test_seed(2);
+        run_local(kind, &cfg, &job).unwrap().0
+    };
+    let plain = train(DomainKind::Plain, None);
+    let two = train(DomainKind::TwoParty64, Some(&prefix));
+    let acc = |o: &TrainOutcome| o.epochs.last().unwrap().test_accuracy;
+    assert!(acc(&plain) > 0.85, "{}", acc(&plain));
+    assert!(
+        (acc(&plain) - acc(&two)).abs() <= 0.01,
+        "plain {} vs two-party {}",
+        acc(&plain),
+        acc(&two)
+    );
+    // The parties' files hold shares; the dealer's holds shapes only.
+    let f = |p| SavedModel::load(SavedModel::party_path(&prefix, p)).unwrap();
+    assert_eq!(f(0).meta.domain, DomainKind::TwoParty64);
+    assert_eq!(f(0).model_id, f(2).model_id);
+    for t in &f(2).tensors {
+        assert!(
+            matches!(t, privml::TensorData::AdditiveShare { party: 2, data, .. } if data.is_empty())
+        );
+    }
+    // Prediction from the files: what the training run's model predicts.
+    let job = PredictJob {
+        model: ModelLocation::Prefix(prefix.clone()),
+        data: Some(&data.x_test),
+        data_owner: 1,
+    };
+    let (pred, cost) = run_local(DomainKind::TwoParty64, &SharedConfig::default(), &job).unwrap();
+    let pred = pred.expect("the data owner's predictions");
+    let labels: Vec<usize> = data
+        .y_test
+        .rows()
+        .into_iter()
+        .map(|r| (r[0] > 0.5) as usize)
+        .collect();
+    let hits = pred.hits(&labels) as f64 / labels.len() as f64;
+    assert!((hits - acc(&two)).abs() < 1e-9, "{hits} vs {}", acc(&two));
+    assert_eq!(cost.protocol, Protocol::Additive2);
+    // The three-party domain refuses the two-party model.
+    let e = run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap_err();
+    assert!(e.to_string().contains("cannot load"), "{e}");
+}

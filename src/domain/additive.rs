@@ -2,6 +2,7 @@
 //! ([`crate::mpc2`]).
 
 use std::borrow::Cow;
+use std::path::Path;
 
 use ndarray::{ArrayD, Axis};
 
@@ -12,7 +13,7 @@ use crate::cost::{Cost, Op, Protocol};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc2::beaver::{ElemShape, MatShape};
-use crate::mpc2::prep::{PrepReader, PrepWriter};
+use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest, file_name};
 use crate::mpc2::{DEALER, Participant, Role};
 use crate::net::{Channel, ChannelError, Frame, Net, memory};
 use crate::ring::RingElement;
@@ -150,6 +151,16 @@ pub struct Additive<T: RingElement> {
     tracker: Tracker,
 }
 
+/// A participant thread's result; a panic is reported as its disconnect.
+fn joined<O>(h: std::thread::ScopedJoinHandle<'_, Result<O>>, me: PartyId) -> Result<O> {
+    h.join().unwrap_or_else(|_| {
+        Err(Error::PeerDisconnected {
+            party: me,
+            op: "a panic in its thread".to_string(),
+        })
+    })
+}
+
 fn format_of<T: RingElement>(cfg: &SharedConfig) -> Result<FixedPoint<T>> {
     match cfg.frac_bits {
         Some(f) => FixedPoint::new(f),
@@ -251,14 +262,6 @@ impl<T: RingElement> Additive<T> {
                 program(&mut r)
             }
         };
-        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<O>>, me: PartyId| {
-            h.join().unwrap_or_else(|_| {
-                Err(Error::PeerDisconnected {
-                    party: me,
-                    op: "a panic in its thread".to_string(),
-                })
-            })
-        };
         let (r0, r1, rd) = std::thread::scope(|s| match schedule {
             DealerSchedule::Concurrent => {
                 let d = s.spawn(run(DEALER, l2));
@@ -302,6 +305,97 @@ impl<T: RingElement> Additive<T> {
         dealer.messages_sent = [0; 3];
         let cost = Cost::merge_parties(&[c0, c1, dealer]);
         Ok(([o0, o1], cost))
+    }
+
+    /// Runs `program` as the dealer alone, writing both parties'
+    /// preprocessing files for it into `dir` (see [`crate::mpc2::prep`]);
+    /// `digest` names the program (the parties must present the same).
+    /// Returns the dealer's cost (the material in `offline_bytes`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::{Additive, Ring, SharedConfig};
+    /// use privml::mpc2::prep::program_digest;
+    ///
+    /// let prog = |r: &mut Additive<u64>| {
+    ///     let x = r.input(0, r.owns(0).then(|| ndarray::arr1(&[1.5, -2.0]).into_dyn()).as_ref(), &[2])?;
+    ///     let y = r.mul(&x, &x)?;
+    ///     r.reveal(&y)
+    /// };
+    /// let dir = std::env::temp_dir().join(format!("privml-doc-prep-{}", std::process::id()));
+    /// let digest = program_digest("square two values");
+    /// let cfg = SharedConfig::default();
+    /// let dealt = Additive::<u64>::deal_to_files(&dir, &digest, &cfg, prog)?;
+    /// assert_eq!(dealt.offline_bytes, [0, 3 * 2 * 8]);
+    /// let [a, b] = Additive::<u64>::simulate_from_files(&dir, &digest, &cfg, prog)?;
+    /// assert!((a[0] - 2.25).abs() < 1e-4 && a == b);
+    /// // the files are spent
+    /// assert!(Additive::<u64>::simulate_from_files(&dir, &digest, &cfg, prog).is_err());
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), privml::Error>(())
+    /// ```
+    pub fn deal_to_files<O, F>(
+        dir: &Path,
+        digest: &ProgramDigest,
+        cfg: &SharedConfig,
+        program: F,
+    ) -> Result<Cost>
+    where
+        F: Fn(&mut Additive<T>) -> Result<O>,
+    {
+        let writer = PrepWriter::create(dir, digest, cfg.insecure_test_seed)?;
+        let mut r = Additive::dealer_to_files(writer, cfg)?;
+        program(&mut r)?;
+        let cost = r.cost();
+        r.finish()?;
+        Ok(cost)
+    }
+
+    /// Runs `program` on the two computing parties in this process, their
+    /// dealer material read from `party0.prep` and `party1.prep` in `dir`
+    /// (dealt for the program named `digest`); returns both results.
+    pub fn simulate_from_files<O, F>(
+        dir: &Path,
+        digest: &ProgramDigest,
+        cfg: &SharedConfig,
+        program: F,
+    ) -> Result<[O; 2]>
+    where
+        O: Send,
+        F: Fn(&mut Additive<T>) -> Result<O> + Sync,
+    {
+        let (c0, c1) = memory::pair();
+        let files = [dir.join(file_name(0)), dir.join(file_name(1))];
+        let results: Vec<Result<O>> = std::thread::scope(|s| {
+            let handles: Vec<_> = [c0, c1]
+                .into_iter()
+                .zip(&files)
+                .enumerate()
+                .map(|(me, (link, path))| {
+                    let program = &program;
+                    s.spawn(move || -> Result<O> {
+                        let file = PrepReader::open(path, digest)?;
+                        let mut r = Additive::from_file(me, Box::new(link), file, cfg)?;
+                        program(&mut r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .enumerate()
+                .map(|(me, h)| joined(h, me))
+                .collect()
+        });
+        let [r0, r1]: [Result<O>; 2] = results
+            .try_into()
+            .map_err(|_| Error::internal("simulate_from_files", "not two results"))?;
+        match (r0, r1) {
+            (Ok(a), Ok(b)) => Ok([a, b]),
+            (a, b) => Err(root_cause(
+                [a.err(), b.err()].into_iter().flatten().collect(),
+            )),
+        }
     }
 
     /// The fixed-point format.

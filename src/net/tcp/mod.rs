@@ -229,8 +229,74 @@ pub fn connect_with(
     if me > 2 {
         return Err(Error::InvalidParty(me));
     }
+    let others: Vec<PartyId> = (0..3).filter(|&k| k != me).collect();
+    let mut links = link_to(creds, me, addresses, listen, &others, opts)?;
+    let (n, p) = ((me + 1) % 3, (me + 2) % 3);
+    let take = |links: &mut [Option<Link>; 3], k: PartyId| {
+        links[k]
+            .take()
+            .ok_or_else(|| Error::internal("tcp::connect_with", format!("no link to party {k}")))
+    };
+    let next_link = take(&mut links, n)?;
+    let prev_link = take(&mut links, p)?;
+    Ok(PartyLinks {
+        next: TlsChannel::spawn(next_link, n, me, opts)?,
+        prev: TlsChannel::spawn(prev_link, p, me, opts)?,
+    })
+}
+
+/// Party `me`'s link to party `peer` alone, as the parties file describes
+/// them: for two parties that compute without the third (the two-party
+/// protocol's computing parties when their dealer's material comes from
+/// preprocessing files). Set-up, authentication and errors as in
+/// [`connect`]; the lower id listens.
+pub fn connect_pair(
+    cfg: &PartiesConfig,
+    me: PartyId,
+    peer: PartyId,
+    opts: &ConnectOptions,
+) -> Result<TlsChannel> {
+    if me > 2 {
+        return Err(Error::InvalidParty(me));
+    }
+    if peer > 2 || peer == me {
+        return Err(Error::InvalidParty(peer));
+    }
+    let entry = cfg.party(me);
+    let creds = Credentials::load(&cfg.ca, &entry.cert, &entry.key)?;
+    creds.check_identity(me)?;
+    let addresses = [
+        cfg.party(0).address.clone(),
+        cfg.party(1).address.clone(),
+        cfg.party(2).address.clone(),
+    ];
+    let mut links = link_to(
+        &creds,
+        me,
+        &addresses,
+        entry.listen_address(),
+        &[peer],
+        opts,
+    )?;
+    let link = links[peer]
+        .take()
+        .ok_or_else(|| Error::internal("tcp::connect_pair", format!("no link to party {peer}")))?;
+    TlsChannel::spawn(link, peer, me, opts)
+}
+
+/// Links from party `me` to each of `peers`: dials the lower ids, then
+/// accepts the higher ones (listening only if there are any).
+fn link_to(
+    creds: &Credentials,
+    me: PartyId,
+    addresses: &[String; 3],
+    listen: &str,
+    peers: &[PartyId],
+    opts: &ConnectOptions,
+) -> Result<[Option<Link>; 3]> {
     let deadline = Instant::now() + opts.deadline;
-    let listener = if me < 2 {
+    let higher: Vec<PartyId> = peers.iter().copied().filter(|&k| k > me).collect();
+    let listener = if !higher.is_empty() {
         Some(TcpListener::bind(listen).map_err(|e| Error::Unreachable {
             party: me,
             addr: listen.to_string(),
@@ -251,26 +317,14 @@ pub fn connect_with(
     };
     let mut links: [Option<Link>; 3] = [None, None, None];
     let client = tls::client_config(creds)?;
-    for (peer, link) in links.iter_mut().enumerate().take(me) {
-        *link = Some(dial(&client, peer, &setup)?);
+    for &peer in peers.iter().filter(|&&k| k < me) {
+        links[peer] = Some(dial(&client, peer, &setup)?);
     }
     if let Some(listener) = listener {
-        let allowed: Vec<PartyId> = (me + 1..3).collect();
-        let server = tls::server_config(creds, &allowed)?;
-        accept_all(&listener, &server, &allowed, &setup, &mut links)?;
+        let server = tls::server_config(creds, &higher)?;
+        accept_all(&listener, &server, &higher, &setup, &mut links)?;
     }
-    let (n, p) = ((me + 1) % 3, (me + 2) % 3);
-    let take = |links: &mut [Option<Link>; 3], k: PartyId| {
-        links[k]
-            .take()
-            .ok_or_else(|| Error::internal("tcp::connect_with", format!("no link to party {k}")))
-    };
-    let next_link = take(&mut links, n)?;
-    let prev_link = take(&mut links, p)?;
-    Ok(PartyLinks {
-        next: TlsChannel::spawn(next_link, n, me, opts)?,
-        prev: TlsChannel::spawn(prev_link, p, me, opts)?,
-    })
+    Ok(links)
 }
 
 /// `peer` described another job than this party's: the typed error naming
