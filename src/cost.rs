@@ -21,6 +21,7 @@
 //! | fixed-point product or matmul (truncation fused) | 2 | 2n each |
 //! | truncation alone (`mul_public`, `div_pow2`) | 2 | 2n each |
 //! | sign extraction of n values, selecting m (`nonneg_select`) | 10 (ℓ=64), 11 (ℓ=128) | 241·⌈n/64⌉ words + m + (2m + n) elements each, party 0 also 2n (ℓ=64) |
+//! | `open` / `open_to(p)` of an output (exact rounding, then the reveal; [`crate::domain::Open`]) | 13 (ℓ=64), 14 (ℓ=128) | a truncation of n, a sign extraction of n selecting n, then `reveal` / `reveal_to(p)` of n |
 //!
 //! For a matrix product n is the number of *output* entries.
 //!
@@ -132,6 +133,54 @@ pub struct Comm {
     pub offline_messages: [u64; 2],
 }
 
+/// Openings of secret values to one kind of recipient: how many `reveal`
+/// (or `reveal_to`) operations, and how many elements they opened in all.
+///
+/// # Examples
+///
+/// ```
+/// use privml::{Plain, Ring};
+/// use privml::cost::Openings;
+///
+/// let mut r = Plain::new();
+/// let x = r.input(1, Some(&ndarray::arr1(&[1.0, 2.0]).into_dyn()), &[2])?;
+/// r.reveal_to(1, &x)?;
+/// let c = r.cost();
+/// assert_eq!(c.opened_to[1], Openings { ops: 1, elements: 2 });
+/// assert_eq!(c.opened_to_all, Openings::default());
+/// # Ok::<(), privml::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Openings {
+    /// Reveal operations.
+    pub ops: u64,
+    /// Elements they opened.
+    pub elements: u64,
+}
+
+impl Openings {
+    /// Counts one opening of `n` elements.
+    fn count(&mut self, n: u64) {
+        self.ops += 1;
+        self.elements += n;
+    }
+
+    /// The openings after `earlier` was taken.
+    fn since(self, earlier: Openings) -> Openings {
+        Openings {
+            ops: self.ops - earlier.ops,
+            elements: self.elements - earlier.elements,
+        }
+    }
+}
+
+impl fmt::Display for Openings {
+    /// `"3 values in 2 reveals"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} values in {} reveals", self.elements, self.ops)
+    }
+}
+
 /// The counters of a program run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cost {
@@ -147,6 +196,13 @@ pub struct Cost {
     pub input_elements: u64,
     /// Elements revealed (to everyone or to one party).
     pub revealed_elements: u64,
+    /// What `reveal` opened to every party: operations and elements.
+    pub opened_to_all: Openings,
+    /// What `reveal_to(p)` opened to party p alone (index p): operations and
+    /// elements. With [`opened_to_all`](Self::opened_to_all) this is the
+    /// program's whole disclosure, the witness the disclosure tests check
+    /// against each module's documented list.
+    pub opened_to: [Openings; 3],
     /// Communication rounds (sequential).
     pub rounds: u64,
     /// Bytes sent by each party.
@@ -205,6 +261,8 @@ impl Cost {
             comparisons: self.comparisons - earlier.comparisons,
             input_elements: self.input_elements - earlier.input_elements,
             revealed_elements: self.revealed_elements - earlier.revealed_elements,
+            opened_to_all: self.opened_to_all.since(earlier.opened_to_all),
+            opened_to: std::array::from_fn(|p| self.opened_to[p].since(earlier.opened_to[p])),
             rounds: self.rounds - earlier.rounds,
             protocol: self.protocol,
             ..Default::default()
@@ -297,6 +355,16 @@ impl fmt::Display for CostReport<'_> {
             "  inputs / reveals     {:>14}",
             format!("{} / {}", c.input_elements, c.revealed_elements)
         )?;
+        writeln!(
+            f,
+            "  opened to all        {:>14}",
+            c.opened_to_all.to_string()
+        )?;
+        for (p, o) in c.opened_to.iter().enumerate() {
+            if o.ops > 0 {
+                writeln!(f, "  opened to party {p}    {:>14}", o.to_string())?;
+            }
+        }
         writeln!(f, "  rounds               {:>14}", c.rounds)?;
         let parties = c.protocol.computing_parties();
         for i in 0..parties {
@@ -478,6 +546,38 @@ impl CostModel {
         for i in 0..3 {
             c.bytes[i] += self.b(2 * m + n);
             c.messages[i] += 1;
+        }
+        c
+    }
+
+    /// Opening n elements of a `bits`-bit ring to every party through the
+    /// exact rounding of [`Open::open`](crate::domain::Open::open): a
+    /// truncation, a sign extraction selecting n elements, the reveal.
+    pub fn open(&self, bits: u32, n: usize) -> Comm {
+        self.rounded(bits, n, Op::Reveal)
+    }
+
+    /// [`open`](Self::open) to party `to` only
+    /// ([`Open::open_to`](crate::domain::Open::open_to)).
+    pub fn open_to(&self, bits: u32, to: usize, n: usize) -> Comm {
+        self.rounded(bits, n, Op::RevealTo { to })
+    }
+
+    /// The exact rounding of n elements, then the reveal `reveal`, in
+    /// either protocol (the dealer's material included).
+    fn rounded(&self, bits: u32, n: usize, reveal: Op) -> Comm {
+        let mut c = Comm::default();
+        let compare = Op::Compare { bits, selected: n };
+        for step in [Op::Trunc, compare, reveal].map(|op| self.comm(op, n)) {
+            c.rounds += step.rounds;
+            for i in 0..3 {
+                c.bytes[i] += step.bytes[i];
+                c.messages[i] += step.messages[i];
+            }
+            for i in 0..2 {
+                c.offline_bytes[i] += step.offline_bytes[i];
+                c.offline_messages[i] += step.offline_messages[i];
+            }
         }
         c
     }
@@ -679,7 +779,16 @@ impl Cost {
         let n = n as u64;
         match op {
             Op::Input { .. } => self.input_elements += n,
-            Op::Reveal | Op::RevealTo { .. } => self.revealed_elements += n,
+            Op::Reveal => {
+                self.revealed_elements += n;
+                self.opened_to_all.count(n);
+            }
+            Op::RevealTo { to } => {
+                self.revealed_elements += n;
+                if let Some(o) = self.opened_to.get_mut(to) {
+                    o.count(n);
+                }
+            }
             Op::Reshare | Op::Agreement | Op::Announce { .. } => {}
             Op::MulInt => self.mults += n,
             Op::MulTrunc => {
@@ -743,6 +852,45 @@ mod tests {
             },
         ];
         assert_eq!(Cost::merge_parties(&parts).bytes_sent, [5, 6, 7]);
+    }
+
+    #[test]
+    fn openings_are_counted_per_recipient() {
+        let m = CostModel::new(8);
+        let mut c = Cost::default();
+        c.predict(&m, Op::Reveal, 3);
+        c.predict(&m, Op::RevealTo { to: 2 }, 5);
+        c.predict(&m, Op::RevealTo { to: 2 }, 1);
+        let snapshot = c.clone();
+        c.predict(&m, Op::Reveal, 1);
+        assert_eq!(snapshot.revealed_elements, 9);
+        assert_eq!(
+            snapshot.opened_to_all,
+            Openings {
+                ops: 1,
+                elements: 3
+            }
+        );
+        assert_eq!(
+            snapshot.opened_to[2],
+            Openings {
+                ops: 2,
+                elements: 6
+            }
+        );
+        assert_eq!(snapshot.opened_to[0], Openings::default());
+        let d = c.since(&snapshot);
+        assert_eq!(
+            d.opened_to_all,
+            Openings {
+                ops: 1,
+                elements: 1
+            }
+        );
+        assert_eq!(d.opened_to, [Openings::default(); 3]);
+        let text = snapshot.report().to_string();
+        assert!(text.contains("3 values in 1 reveals"), "{text}");
+        assert!(text.contains("opened to party 2") && !text.contains("opened to party 0"));
     }
 
     #[test]

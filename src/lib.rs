@@ -16,6 +16,7 @@ pub mod fixed;
 pub mod fl;
 #[cfg(feature = "he")]
 pub mod he;
+mod keyword;
 pub mod learn;
 pub mod model_file;
 pub mod mpc;
@@ -33,15 +34,15 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    Additive, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather, Layout, OverflowPolicy, PartyId,
-    Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    Additive, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather, Layout, Open, OverflowPolicy,
+    PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
 };
 pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, PrepProblem, Result, TlsError};
 pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:
 /// `use privml::prelude::*;` brings the core trait, its extensions
-/// ([`Layout`], [`Gadgets`], [`Session`]) and the domains into scope.
+/// ([`Layout`], [`Gadgets`], [`Open`], [`Session`]) and the domains into scope.
 ///
 /// # Examples
 ///
@@ -61,6 +62,6 @@ pub use fixed::FixedPoint;
 /// # Ok::<(), privml::Error>(())
 /// ```
 pub mod prelude {
-    pub use crate::domain::{Additive, Fixed, Gadgets, Layout, Plain, Ring, Session, Shared};
+    pub use crate::domain::{Additive, Fixed, Gadgets, Layout, Open, Plain, Ring, Session, Shared};
     pub use crate::error::{Error, Result};
 }

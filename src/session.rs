@@ -121,6 +121,7 @@ impl SessionDescription {
                     "scaling",
                     s.data.scaling.map_or("none".to_string(), |s| s.to_string()),
                 )
+                .with("disclose_feature_stats", s.data.disclose_feature_stats)
                 .with("seed", s.seed)
                 .with("data_owner", s.data_owner)
                 .with("reveal_model", s.reveal_model),
@@ -188,6 +189,10 @@ mod tests {
             ("test_fraction", train(|s| s.data.test_fraction = 0.3)),
             ("max_rows", train(|s| s.data.max_rows = Some(100))),
             ("scaling", train(|s| s.data.scaling = Some(Scaling::ZScore))),
+            (
+                "disclose_feature_stats",
+                train(|s| s.data.disclose_feature_stats = true),
+            ),
             ("seed", train(|s| s.seed += 1)),
             ("data_owner", train(|s| s.data_owner = 2)),
             ("reveal_model", train(|s| s.reveal_model = true)),

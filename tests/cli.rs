@@ -147,6 +147,78 @@ fn bad_csv_input_names_row_and_column() {
     );
 }
 
+/// Issue 13, leak 3: fitted scaling announces every feature's minimum and
+/// range over the training rows (one person's values) to every party. A CSV
+/// table needs declared public ranges (`--feature-ranges`) or the explicit
+/// consent to disclose its statistics; predictions use the declared ranges
+/// too, and a value outside them is refused.
+#[test]
+fn feature_scaling_discloses_no_row_statistics_by_default() {
+    let d = TempDir::new("cli-ranges");
+    let rows: String = (0..20)
+        .map(|i| format!("{},{},{}\n", i % 7, 10 * (i % 5), i % 2))
+        .collect();
+    let table = d.write("t.csv", format!("a,b,target\n{rows}"));
+    let table = table.to_str().unwrap();
+    let prefix = d.join("m");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            table,
+            "--domain",
+            "plain",
+            "--model",
+            "linear",
+            "--epochs",
+            "1",
+            "--batch",
+            "4",
+            "--out",
+            prefix.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        privml(&args)
+    };
+    let (ok, _, err) = train(&[]);
+    assert!(
+        !ok,
+        "a CSV without declared ranges must not be fitted silently"
+    );
+    assert!(err.contains("--feature-ranges"), "{err}");
+    let (ok, _, err) = train(&["--scaling", "minmax"]);
+    assert!(!ok && err.contains("--disclose-feature-stats"), "{err}");
+    let (ok, _, err) = train(&["--scaling", "minmax", "--disclose-feature-stats"]);
+    assert!(ok, "{err}");
+    let ranges = d.write("r.csv", "feature,min,max\nb,0,50\na,0,10\n");
+    let ranges = ranges.to_str().unwrap();
+    let (ok, out, err) = train(&["--feature-ranges", ranges]);
+    assert!(ok, "{err}");
+    assert!(out.contains("epoch 1: train loss"), "{out}");
+    // A value outside the declared range is refused, at training ...
+    let wide = d.write("r2.csv", "feature,min,max\na,0,5\nb,0,50\n");
+    let (ok, _, err) = train(&["--feature-ranges", wide.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("column 'a'") && err.contains("outside its declared range [0, 5]"),
+        "{err}"
+    );
+    // ... and at prediction, with the ranges saved in the model.
+    let new_rows = d.write("new.csv", "a,b,target\n3,20,1\n12,20,0\n");
+    let (ok, _, err) = privml(&[
+        "predict",
+        "--model",
+        prefix.to_str().unwrap(),
+        "--data",
+        new_rows.to_str().unwrap(),
+        "--domain",
+        "plain",
+    ]);
+    assert!(
+        !ok && err.contains("line 3") && err.contains("outside its declared range [0, 10]"),
+        "{err}"
+    );
+}
+
 #[test]
 fn plot_sigmoid_writes_a_png() {
     let d = TempDir::new("cli-plot");

@@ -118,6 +118,69 @@ fn three_party_processes_print_what_the_in_process_demo_prints() {
     // Parties 1 and 2 print nothing on stdout; they report on stderr.
     assert!(o1.stdout.is_empty() && o2.stdout.is_empty());
     assert!(text(&o1.stderr).contains("party 1: done"));
+    // All three agreed to fixed key seeds, and each says what that means.
+    for (id, o) in [(0, &o0), (1, &o1), (2, &o2)] {
+        assert!(
+            text(&o.stderr).contains(&format!("party {id}: WARNING: --insecure-seed 7")),
+            "party {id}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
+/// Issue 13, leak 2: `--insecure-seed` fixes a party's key seeds, and a
+/// neighbour who knows the number recomputes the keys it must not know.
+/// One party alone cannot ask for it: the seed is part of the job
+/// description, so the parties stop at once, naming the field.
+#[test]
+fn one_party_alone_cannot_fix_the_key_seeds() {
+    let (_dir, config) = keygen("cli-seed");
+    let honest = [
+        "--connect-deadline",
+        "10",
+        "demo",
+        "tutorial",
+        "--iterations",
+        "5",
+    ];
+    let mut fixed = honest.to_vec();
+    fixed.extend(["--insecure-seed", "7"]);
+    let p0 = party(&config, 0, &honest);
+    let p1 = party(&config, 1, &honest);
+    let p2 = party(&config, 2, &fixed);
+    let limit = Duration::from_secs(60);
+    let outs = [
+        wait_for(p0, limit).0,
+        wait_for(p1, limit).0,
+        wait_for(p2, limit).0,
+    ];
+    for (id, o) in outs.iter().enumerate() {
+        assert!(!o.status.success(), "party {id} must refuse to run");
+        assert!(
+            !text(&o.stdout).contains("Prediction"),
+            "party {id} computed: {}",
+            text(&o.stdout)
+        );
+    }
+    // The honest party that met party 2 names the difference (the other may
+    // only see party 2 leave before it connected).
+    let named =
+        "party 2 was started for a different job: its insecure_seed is 7, this party's is none";
+    assert!(
+        outs[..2].iter().any(|o| text(&o.stderr).contains(named)),
+        "party 0: {}\nparty 1: {}",
+        text(&outs[0].stderr),
+        text(&outs[1].stderr)
+    );
+    let err2 = text(&outs[2].stderr);
+    assert!(
+        err2.contains("party 2: WARNING: --insecure-seed 7"),
+        "{err2}"
+    );
+    assert!(
+        err2.contains("its insecure_seed is none, this party's is 7"),
+        "{err2}"
+    );
 }
 
 #[test]

@@ -224,6 +224,11 @@ fn cost_counters_equal_hand_computed_values() {
         comparisons: 0,
         input_elements: 9,
         revealed_elements: 2,
+        opened_to_all: privml::cost::Openings {
+            ops: 1,
+            elements: 2,
+        },
+        opened_to: Default::default(),
         rounds: 1 + 1 + 2 + 2 + 2 + 1,
         bytes_sent: [96 + 32 * 3 + 16, 48 + 32 * 3 + 16, 32 * 3 + 16],
         messages_sent: [2 + 2 * 3 + 1, 2 + 2 * 3 + 1, 3 + 1],

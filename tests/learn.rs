@@ -17,7 +17,8 @@ use privml::{DecodeError, Error, Origin, Plain, SharedConfig};
 use temp_dir::TempDir;
 
 /// The settings of these tests: data shuffled and split with seed 3, 20%
-/// test rows, min-max scaling.
+/// test rows, min-max scaling fitted on the training rows (which discloses
+/// their per-feature minimum and range, so it needs the explicit consent).
 fn settings(model: &str, sgd: MiniBatch, rows: Option<usize>) -> TrainSettings {
     TrainSettings {
         model: model.parse().unwrap(),
@@ -26,6 +27,7 @@ fn settings(model: &str, sgd: MiniBatch, rows: Option<usize>) -> TrainSettings {
             test_fraction: 0.2,
             max_rows: rows,
             scaling: Some(Scaling::MinMax),
+            disclose_feature_stats: true,
         },
         seed: 3,
         data_owner: 1,
@@ -204,6 +206,55 @@ fn predict_rows_use_the_model_normaliser_and_check_the_columns() {
         }
         other => panic!("expected BadFile, got {other:?}"),
     }
+}
+
+/// Declared ranges are the announced (and saved) normaliser, whatever rows
+/// are trained on; predictions scale new rows with them.
+#[test]
+fn declared_ranges_are_the_normaliser_of_training_and_prediction() {
+    let mut s = settings("mlp:4", SGD, None);
+    s.data.scaling = Some(Scaling::Declared);
+    s.data.disclose_feature_stats = false;
+    let source = DataSource::Bundled(Bundled::BreastCancer);
+    let data = TrainData::prepare(&source, &s, &DomainSpec::default()).unwrap();
+    let raw = Bundled::BreastCancer.load().unwrap();
+    let declared = Bundled::BreastCancer
+        .declared_ranges(raw.feature_names())
+        .unwrap();
+    let norm = declared.normalizer(raw.feature_names()).unwrap();
+    assert_eq!(data.table.normalizer.as_ref(), Some(&norm));
+    assert_eq!(norm.scaling(), Scaling::Declared);
+    assert!(
+        data.x_train
+            .iter()
+            .chain(data.x_test.iter())
+            .all(|v| (0.0..=1.0).contains(v)),
+        "every value lies in its declared range"
+    );
+    let t = train(DomainKind::Plain, &data, "mlp:4", SGD, None, 1, false);
+    assert!(t.epochs.last().unwrap().test_accuracy > 0.85);
+    let rows = PredictRows::prepare(&source, &t.model.meta).unwrap();
+    assert_eq!(rows.x, norm.transform(raw.features()).unwrap());
+    // A fitted scaling without the consent is refused before anything else.
+    s.data.scaling = Some(Scaling::ZScore);
+    let e = TrainData::prepare(&source, &s, &DomainSpec::default()).unwrap_err();
+    assert!(e.to_string().contains("disclose"), "{e}");
+    // A CSV table has no declared ranges of its own.
+    let dir = TempDir::new("learn-declared");
+    let path = dir.write("t.csv", "a,target\n1,0\n2,1\n3,0\n4,1\n5,0\n");
+    s.data.scaling = Some(Scaling::Declared);
+    let csv = DataSource::from_arg(path.to_str().unwrap(), None);
+    let e = TrainData::prepare(&csv, &s, &DomainSpec::default()).unwrap_err();
+    assert!(e.to_string().contains("--feature-ranges"), "{e}");
+    let ranges =
+        data::FeatureRanges::read("feature,min,max\na,0,10\n".as_bytes(), "r.csv").unwrap();
+    let d =
+        TrainData::prepare_with_ranges(&csv, Some(&ranges), &s, &DomainSpec::default()).unwrap();
+    assert!(
+        d.x_train
+            .iter()
+            .all(|v| [0.1, 0.2, 0.3, 0.4, 0.5].contains(v))
+    );
 }
 
 #[test]

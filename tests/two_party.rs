@@ -70,6 +70,7 @@ fn train_settings() -> TrainSettings {
             test_fraction: 0.2,
             max_rows: None,
             scaling: Some(Scaling::MinMax),
+            disclose_feature_stats: true,
         },
         seed: 5,
         data_owner: 1,

@@ -83,6 +83,26 @@ impl Bundled {
     pub fn load(self) -> Result<Dataset> {
         load_csv(self.path(), self.target_column())
     }
+
+    /// The public range of each of `features` (the set's columns), declared
+    /// with the set rather than fitted on it (see
+    /// [`FeatureRanges`](super::FeatureRanges)): MNIST pixels are grey levels
+    /// 0–255 by the definition of the format; the breast-cancer
+    /// measurements' ranges are in `breast_cancer.ranges.csv` in the data
+    /// directory (see `data/README.md`).
+    pub fn declared_ranges(self, features: &[String]) -> Result<super::FeatureRanges> {
+        match self {
+            Bundled::Mnist5k => super::FeatureRanges::uniform(
+                "MNIST pixels (grey levels 0-255)",
+                features,
+                0.0,
+                255.0,
+            ),
+            Bundled::BreastCancer => {
+                super::FeatureRanges::load(data_dir().join("breast_cancer.ranges.csv"))
+            }
+        }
+    }
 }
 
 impl fmt::Display for Bundled {

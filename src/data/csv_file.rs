@@ -325,18 +325,17 @@ mod tests {
 
     #[test]
     fn header_problems() {
-        let e = ds("").unwrap_err().to_string();
-        assert!(e.contains("header row"), "{e}");
-        let e = ds("a,,y\n1,2,3\n").unwrap_err().to_string();
-        assert!(e.contains("column 2 of 3 has no name"), "{e}");
-        let e = ds("a,a,y\n1,2,3\n").unwrap_err().to_string();
-        assert!(e.contains("'a' appears twice (columns 1 and 2)"), "{e}");
-        let e = ds("a,y\n").unwrap_err().to_string();
-        assert!(e.contains("no data rows"), "{e}");
-        let e = ds("y\n1\n").unwrap_err().to_string();
-        assert!(e.contains("no features"), "{e}");
-        let e = ds("1,2,3\n4,5,6\n").unwrap_err().to_string();
-        assert!(e.contains("looks like data"), "{e}");
+        for (csv, expected) in [
+            ("", "header row"),
+            ("a,,y\n1,2,3\n", "column 2 of 3 has no name"),
+            ("a,a,y\n1,2,3\n", "'a' appears twice (columns 1 and 2)"),
+            ("a,y\n", "no data rows"),
+            ("y\n1\n", "no features"),
+            ("1,2,3\n4,5,6\n", "looks like data"),
+        ] {
+            let e = ds(csv).unwrap_err().to_string();
+            assert!(e.contains(expected), "{csv:?}: {e}");
+        }
     }
 
     #[test]

@@ -10,8 +10,12 @@
 //!
 //! - [`load_csv`] / [`read_csv`] read a CSV with a header row (plain or
 //!   gzip-compressed) into a [`Dataset`]: every cell must be a finite number.
-//! - [`Normalizer`] rescales features (min-max to \[0, 1\] or z-score) with
-//!   parameters *fit on the training set only* and recorded (serde), so the
+//! - [`FeatureRanges`] is the data owner's public schema: a declared range
+//!   per feature (a CSV `feature,min,max`), the default source of the
+//!   scaling, because it discloses no record.
+//! - [`Normalizer`] rescales features (min-max to \[0, 1\] over the
+//!   declared ranges; or min-max or z-score *fit on the training set only*,
+//!   which discloses statistics of the rows) and is recorded (serde), so the
 //!   exact same transform can be saved with a model and re-applied to test
 //!   data and at inference time.
 //! - [`Dataset::check_fixed_range`] checks, after normalisation, that every
@@ -78,11 +82,13 @@ mod bundled;
 mod csv_file;
 mod dataset;
 mod normalize;
+mod schema;
 
 pub use bundled::{Bundled, DATA_DIR_ENV, bundled, data_dir, load_bundled};
 pub use csv_file::{load_csv, read_csv};
 pub use dataset::{Dataset, MAX_INFERRED_CLASSES, check_range, one_hot, train_test_split};
 pub use normalize::{Normalizer, Scaling};
+pub use schema::{FeatureRange, FeatureRanges};
 
 /// A CSV written inline in a unit test, with target column `y`.
 #[cfg(test)]

@@ -1,56 +1,50 @@
-//! Feature scaling fitted on training rows and re-applied unchanged to any
-//! other rows: [`Normalizer`] and its [`Scaling`].
-
-use std::fmt;
-use std::str::FromStr;
+//! Feature scaling, fitted on training rows or taken from the data owner's
+//! declared ranges ([`FeatureRanges`](super::FeatureRanges)), and re-applied
+//! unchanged to any other rows: [`Normalizer`] and its [`Scaling`].
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 
 /// How [`Normalizer`] rescales each feature column.
+///
+/// `MinMax` and `ZScore` are *fitted*: their parameters are statistics of
+/// the training rows (a minimum or a maximum is one row's value), so
+/// announcing them discloses data. `Declared` takes its parameters from the
+/// ranges the data owner declares public ([`FeatureRanges`](super::FeatureRanges)),
+/// which are values of no record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scaling {
-    /// `(x - min) / (max - min)`: the training data lands in \[0, 1\].
+    /// `(x - min) / (max - min)` over the training rows' minimum and
+    /// maximum: the training data lands in \[0, 1\].
     MinMax,
     /// `(x - mean) / std` (population standard deviation): the training data
     /// gets mean 0 and variance 1.
     ZScore,
+    /// `(x - min) / (max - min)` over the declared public range of each
+    /// feature: every valid value lands in \[0, 1\], and a value outside
+    /// its range is an error. Not fitted: see
+    /// [`FeatureRanges::normalizer`](super::FeatureRanges::normalizer).
+    Declared,
 }
 
-impl fmt::Display for Scaling {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scaling::MinMax => "min-max",
-            Scaling::ZScore => "z-score",
-        })
+impl Scaling {
+    /// Whether the parameters are statistics of the training rows (and
+    /// announcing them discloses data).
+    pub fn is_fitted(self) -> bool {
+        matches!(self, Scaling::MinMax | Scaling::ZScore)
     }
 }
 
-impl FromStr for Scaling {
-    type Err = Error;
-
-    /// Accepts `min-max`, `minmax`, `min_max`, `z-score`, `zscore`,
-    /// `z_score`, `standard` (case-insensitive).
-    fn from_str(s: &str) -> Result<Self> {
-        match s
-            .trim()
-            .to_ascii_lowercase()
-            .replace(['-', '_'], "")
-            .as_str()
-        {
-            "minmax" => Ok(Scaling::MinMax),
-            "zscore" | "standard" => Ok(Scaling::ZScore),
-            _ => Err(Error::invalid(
-                "scaling",
-                format!("unknown scaling '{s}'; use min-max or z-score"),
-            )),
-        }
-    }
-}
+keyword_enum!(Scaling, "scaling", {
+    MinMax => "min-max",
+    ZScore => "z-score" | "standard",
+    Declared => "declared-ranges" | "declared" | "ranges",
+});
 
 /// A per-column affine rescaling `x' = (x - shift) / divisor`, fit on the
 /// training data and then applied unchanged to any other data.
@@ -124,8 +118,15 @@ impl From<Normalizer> for NormalizerRepr {
 
 impl Normalizer {
     /// Fits the parameters on `x` (one row per sample). Fails on an empty
-    /// matrix or a non-finite value.
+    /// matrix, a non-finite value, and for [`Scaling::Declared`], which is
+    /// not fitted.
     pub fn fit(scaling: Scaling, x: &Array2<f64>) -> Result<Self> {
+        if !scaling.is_fitted() {
+            return Err(Error::invalid(
+                "scaling",
+                "declared ranges are not fitted on data: use FeatureRanges::normalizer",
+            ));
+        }
         let (n, d) = x.dim();
         if n == 0 {
             return Err(Error::invalid(
@@ -150,7 +151,7 @@ impl Normalizer {
                 continue;
             }
             match scaling {
-                Scaling::MinMax => {
+                Scaling::MinMax | Scaling::Declared => {
                     shift.push(min);
                     divisor.push(max - min);
                 }
@@ -270,6 +271,35 @@ impl Normalizer {
     pub fn apply(&self, data: &Dataset) -> Result<Dataset> {
         data.with_features(self.transform(data.features())?)
     }
+
+    /// [`apply`](Self::apply), and for [`Scaling::Declared`] a check that
+    /// every value lies in its declared range (its scaled value in
+    /// \[0, 1\]): a value outside is an [`Error::BadFile`] naming `source`,
+    /// the file line (when known), the column, the value and the range.
+    pub fn apply_checked(&self, data: &Dataset, source: &str) -> Result<Dataset> {
+        let scaled = self.apply(data)?;
+        if self.scaling == Scaling::Declared {
+            for ((i, j), v) in scaled.features().indexed_iter() {
+                if !(0.0..=1.0).contains(v) {
+                    let place = match data.source_lines() {
+                        Some(lines) => format!("line {} (data row {})", lines[i], i + 1),
+                        None => format!("row {}", i + 1),
+                    };
+                    let (lo, width) = (self.shift[j], self.divisor[j]);
+                    return Err(Error::BadFile {
+                        path: source.to_string(),
+                        reason: format!(
+                            "{place}, column '{}': value {} is outside its declared range [{lo}, {}]",
+                            data.feature_names()[j],
+                            data.features()[[i, j]],
+                            lo + width
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(scaled)
+    }
 }
 
 #[cfg(test)]
@@ -316,11 +346,32 @@ mod tests {
     }
 
     #[test]
+    fn declared_scaling_is_not_fitted_and_checks_its_ranges() {
+        assert!(Normalizer::fit(Scaling::Declared, &array![[1.0]]).is_err());
+        assert!(!Scaling::Declared.is_fitted() && Scaling::ZScore.is_fitted());
+        let n =
+            Normalizer::from_parts(Scaling::Declared, vec![0.0, -1.0], vec![10.0, 2.0]).unwrap();
+        let ok = crate::data::test_csv("a,b,y\n0,-1,0\n10,1,1\n").unwrap();
+        let scaled = n.apply_checked(&ok, "t.csv").unwrap();
+        assert_eq!(scaled.features(), &array![[0.0, 0.0], [1.0, 1.0]]);
+        let out = crate::data::test_csv("a,b,y\n0,-1,0\n5,1.5,1\n").unwrap();
+        let e = n.apply_checked(&out, "t.csv").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: line 3 (data row 2), column 'b': value 1.5 is outside its declared range [-1, 1]"
+        );
+        // fitted scalings are not range-checked: new rows may fall outside
+        let m = Normalizer::from_parts(Scaling::MinMax, vec![0.0, -1.0], vec![10.0, 2.0]).unwrap();
+        assert!(m.apply_checked(&out, "t.csv").is_ok());
+    }
+
+    #[test]
     fn names_parse() {
         assert_eq!("z-score".parse::<Scaling>().unwrap(), Scaling::ZScore);
         assert_eq!("MinMax".parse::<Scaling>().unwrap(), Scaling::MinMax);
         assert!("log".parse::<Scaling>().is_err());
-        for s in [Scaling::MinMax, Scaling::ZScore] {
+        assert_eq!("ranges".parse::<Scaling>().unwrap(), Scaling::Declared);
+        for s in [Scaling::MinMax, Scaling::ZScore, Scaling::Declared] {
             assert_eq!(s.to_string().parse::<Scaling>().unwrap(), s);
         }
     }

@@ -26,11 +26,12 @@
 //! | [`Ring`] | the core: data in and out, local arithmetic, the one layout operation [`Ring::gather`], the batched products and the comparison [`Ring::nonneg_select`]; conveniences (`sub`, `mul`, `matmul`, labels, ...) as provided methods | by each domain |
 //! | [`Layout`] | transpose, reshape, row slices, row gathers, concatenation: [`Gather`] plans run by [`Ring::gather`] | once, for every `R: Ring` |
 //! | [`Gadgets`] | non-linear functions built from the core: ReLU, sign, comparisons, clipping, max, argmax | once, for every `R: Ring` |
+//! | [`Open`] | opening outputs exactly rounded to their precision, so that repeated openings disclose nothing about the dropped bits | once, for every `R: Ring` |
 //! | [`Session`] | what a job needs besides arithmetic: public announcements, saving, loading and cross-checking this evaluator's data of tensors | by each domain |
 //!
 //! A new domain implements the twenty required methods of [`Ring`] (and
 //! [`Session`] if it is to run whole jobs) and gets every layout helper and
-//! gadget for free; `use privml::prelude::*` brings all four traits into
+//! gadget for free; `use privml::prelude::*` brings all five traits into
 //! scope.
 //!
 //! # Examples
@@ -62,6 +63,7 @@ mod clear;
 mod fixed;
 pub mod gadgets;
 pub mod layout;
+pub mod open;
 mod plain;
 mod session;
 mod shared;
@@ -70,6 +72,7 @@ pub use additive::{Additive, AdditiveShare, DealerSchedule};
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
 pub use gadgets::{Clipped, Gadgets};
 pub use layout::{Gather, Layout};
+pub use open::Open;
 pub use plain::Plain;
 pub use session::{Session, TensorData};
 pub use shared::{Shared, SharedConfig};

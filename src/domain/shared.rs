@@ -25,6 +25,12 @@ pub struct SharedConfig {
     pub timeout: Duration,
     /// Fixed key seeds for reproducible test runs. `None` (the default) draws
     /// them from the operating system, which is what security requires.
+    ///
+    /// Whoever knows the number recomputes every pairwise key, so it is
+    /// meant for the in-process simulation. Across processes all three
+    /// parties must agree to it: `privml party` makes it a field of the job
+    /// description the parties compare (one party cannot fix its keys
+    /// alone) and prints a warning on every party.
     pub insecure_test_seed: Option<u64>,
     /// The protocol whose costs the plaintext domains predict when a runner
     /// builds them (a shared domain runs the protocol of its kind).

@@ -4,13 +4,28 @@
 //! weights are the tutorial's (`np.random.seed(1)`), trained full-batch with
 //! the error signal y - output and no learning rate, for the tutorial's
 //! iteration counts. Predictions are shown on all eight inputs.
+//!
+//! # What is disclosed
+//!
+//! The tutorial prints its progress, its weights and its predictions; so
+//! does this demo, and these are its only openings, all to every party
+//! (exactly rounded: [`Open::open`]):
+//!
+//! | what | values | when |
+//! |---|---|---|
+//! | the mean absolute training error ([`nn::train_full_batch`]) | 1 | every tenth of the run (10 times) |
+//! | the trained weights ([`Sequential::reveal_parameters`](crate::nn::Sequential::reveal_parameters)), in one opening | 3 (two-layer, 3 × 1) or 16 (three-layer, 3 × 4 + 4 × 1) | once, after training |
+//! | the scores on the eight inputs 000 … 111 (the user's, party 2) | 8 | once, at the end |
+//!
+//! The training rows and targets (the data owner's, party 1) are never
+//! opened.
 
 use ndarray::{Array2, ArrayD, arr2};
 
 use super::Log;
 use crate::approx::{Polynomial, sigmoid};
 use crate::cost::Cost;
-use crate::domain::Ring;
+use crate::domain::{Open, Ring};
 use crate::error::Result;
 use crate::nn::{self, Activation, ErrorReport};
 use crate::runner::{Job, speaks};
@@ -132,7 +147,7 @@ pub fn headline() -> Experiment {
 pub struct Outcome {
     /// Mean absolute error every tenth of the run.
     pub errors: Vec<ErrorReport>,
-    /// Final weights (revealed for display).
+    /// Final weights (opened to every party, for display).
     pub weights: Vec<ArrayD<f64>>,
     /// Scores on the eight inputs 000 ... 111.
     pub predictions: Vec<([u8; 3], f64)>,
@@ -195,7 +210,7 @@ pub fn run<R: Ring>(r: &mut R, e: &Experiment, log: Log<'_>) -> Result<Outcome> 
     let q = r.input(super::boolean::USER, r.owns(USER).then_some(&all), &[8, 3])?;
     r.set_label("predict");
     let p = net.predict(r, &q)?;
-    let scores = r.reveal(&p)?;
+    let scores = r.open(&p)?;
     let mut predictions = Vec::with_capacity(8);
     for i in 0..8 {
         let bits = [(i >> 2) as u8 & 1, (i >> 1) as u8 & 1, i as u8 & 1];

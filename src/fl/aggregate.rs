@@ -17,8 +17,9 @@
 //! encrypted sum to the owner, who calls
 //! [`HeRoundSum::open`](super::HeRoundSum::open)).
 
+use super::wire::{self, Header, Kind};
 use super::{ClientId, UpdateMeta};
-use crate::error::{Error, Result};
+use crate::error::{Error, Rejection, Result};
 
 /// The public side of an aggregation method: the parameters (and, for HE,
 /// the public key) that clients and servers share. Clients
@@ -145,5 +146,63 @@ impl OpenedSum {
         }
         let w = self.total_weight as f64;
         Ok(self.sum.iter().map(|s| s / w).collect())
+    }
+}
+
+/// `client`'s submission refused for a reason: the error every aggregator
+/// returns, the sum untouched.
+pub(super) fn refusal(client: ClientId) -> impl Fn(Rejection) -> Error {
+    move |reason| Error::UpdateRejected {
+        client: client.to_string(),
+        reason,
+    }
+}
+
+/// The bookkeeping of a round with one server (the cleartext reference and
+/// HE aggregation): the accepted clients with their weights, and the bytes
+/// received, accepted or not.
+#[derive(Debug, Default)]
+pub(super) struct Intake {
+    pub(super) accepted: Vec<(ClientId, u32)>,
+    pub(super) bytes_in: u64,
+}
+
+impl Intake {
+    /// Counts a submission's bytes and decodes its envelope for `(kind,
+    /// round)` from `client`. Anything but exactly one message is the
+    /// caller's mistake (`method` names the aggregation in that error); an
+    /// envelope that does not fit is [`Error::UpdateRejected`] naming the
+    /// client.
+    pub(super) fn receive<'m>(
+        &mut self,
+        method: &str,
+        messages: &[&'m [u8]],
+        (kind, round): (Kind, u32),
+        client: ClientId,
+    ) -> Result<(Header, &'m [u8])> {
+        let [bytes] = messages else {
+            return Err(Error::invalid(
+                "messages",
+                format!(
+                    "{method} takes one message (one server), got {}",
+                    messages.len()
+                ),
+            ));
+        };
+        self.bytes_in += bytes.len() as u64;
+        wire::decode_submission(bytes, kind, round, client.0).map_err(refusal(client))
+    }
+
+    /// Refuses a second submission of `client` in this round.
+    pub(super) fn check_new(&self, client: ClientId) -> Result<()> {
+        if self.accepted.iter().any(|(c, _)| *c == client) {
+            return Err(refusal(client)(Rejection::Duplicate));
+        }
+        Ok(())
+    }
+
+    /// Records `client`'s accepted update of `weight`.
+    pub(super) fn accept(&mut self, client: ClientId, weight: u32) {
+        self.accepted.push((client, weight));
     }
 }

@@ -2,8 +2,7 @@
 //! encrypt under the model owner's public key, a keyless aggregator adds
 //! ciphertexts, the owner decrypts the sum only.
 
-use super::aggregate::{AggregationRound, AggregationScheme, OpenedSum};
-use super::plain::one_message;
+use super::aggregate::{AggregationRound, AggregationScheme, Intake, OpenedSum, refusal};
 use super::wire::{self, Header, Kind};
 use super::{ClientId, UpdateMeta};
 use crate::error::{DecodeError, Error, Rejection, Result};
@@ -106,8 +105,7 @@ pub fn encrypt_update(pk: &PublicKey, meta: UpdateMeta, update: &[f64]) -> Resul
 pub struct HeRound {
     agg: Aggregator,
     round: u32,
-    accepted: Vec<(ClientId, u32)>,
-    bytes_in: u64,
+    intake: Intake,
 }
 
 /// The encrypted sum of a round, with the public list of whose updates it
@@ -156,8 +154,7 @@ impl HeRound {
         HeRound {
             agg: Aggregator::new(pk, len),
             round,
-            accepted: Vec::new(),
-            bytes_in: 0,
+            intake: Intake::default(),
         }
     }
 
@@ -171,9 +168,9 @@ impl HeRound {
         let total_weight = self.total_weight();
         HeRoundSum {
             sum: self.agg.finish(),
-            accepted: self.accepted,
+            accepted: self.intake.accepted,
             total_weight,
-            bytes_from_clients: self.bytes_in,
+            bytes_from_clients: self.intake.bytes_in,
         }
     }
 }
@@ -205,14 +202,13 @@ impl AggregationRound for HeRound {
     /// or client, has the wrong length, parameters or key, or repeats a
     /// client.
     fn submit(&mut self, client: ClientId, messages: &[&[u8]]) -> Result<()> {
-        let bytes = one_message("homomorphic aggregation", messages)?;
-        self.bytes_in += bytes.len() as u64;
-        let reject = |reason| Error::UpdateRejected {
-            client: client.to_string(),
-            reason,
-        };
-        let (h, body) = wire::decode_submission(bytes, Kind::Encrypted, self.round, client.0)
-            .map_err(reject)?;
+        let (h, body) = self.intake.receive(
+            "homomorphic aggregation",
+            messages,
+            (Kind::Encrypted, self.round),
+            client,
+        )?;
+        let reject = refusal(client);
         let update = match EncryptedUpdate::from_bytes(body) {
             Ok(u) => u,
             Err(Error::Decode { error, .. }) => return Err(reject(Rejection::Malformed(error))),
@@ -231,16 +227,16 @@ impl AggregationRound for HeRound {
         // The he aggregator checks length, parameters, key, duplicates and
         // headroom before it touches the sum.
         self.agg.add(&client.to_string(), &update)?;
-        self.accepted.push((client, h.weight));
+        self.intake.accept(client, h.weight);
         Ok(())
     }
 
     fn accepted(&self) -> &[(ClientId, u32)] {
-        &self.accepted
+        &self.intake.accepted
     }
 
     fn bytes_from_clients(&self) -> &[u64] {
-        std::slice::from_ref(&self.bytes_in)
+        std::slice::from_ref(&self.intake.bytes_in)
     }
 
     /// [`finish`](HeRound::finish) (the aggregator) then

@@ -100,7 +100,7 @@
 //!   with.
 //! * **Malformed submissions** (bad format, checksum, round, sender, length,
 //!   parameters, key, duplicates, headroom) are refused with
-//!   [`Error::UpdateRejected`] naming the client before anything is
+//!   [`Error::UpdateRejected`](crate::Error::UpdateRejected) naming the client before anything is
 //!   added. The three MPC servers must agree on the accepted set: in
 //!   [`MpcRound`]'s `submit` all three check their message before any adds (a
 //!   message refused by one server only is refused by all,
@@ -109,7 +109,7 @@
 //! * **Fixed point** ([`ShareParams`]): Z_2^64 with 16 fraction bits; each
 //!   client's weighted values must satisfy |round(v · 2^16)| ≤
 //!   ⌊(2^63 − 1)/N⌋ for N = `max_clients` (default 1024, so |v| ≤ 1.4e11),
-//!   checked on the client ([`Error::UpdateOutOfRange`] names the client,
+//!   checked on the client ([`Error::UpdateOutOfRange`](crate::Error::UpdateOutOfRange) names the client,
 //!   the index and the value), and servers refuse an (N+1)-th update, so the
 //!   sum never wraps. The only error is each client's rounding: the revealed
 //!   mean is within k · 2^−17 / Σ n_k of the plaintext mean of the same k
@@ -224,7 +224,7 @@ pub use train::{
 };
 pub use wire::HEADER_LEN;
 
-use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 use std::borrow::Cow;
 
 /// A client's id: public, carried in every submission.
@@ -285,27 +285,8 @@ pub enum Aggregation {
     Plain,
 }
 
-impl std::fmt::Display for Aggregation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Aggregation::Mpc => "mpc",
-            Aggregation::He => "he",
-            Aggregation::Plain => "plain",
-        })
-    }
-}
-
-impl std::str::FromStr for Aggregation {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "mpc" | "smpc" | "shares" => Ok(Aggregation::Mpc),
-            "he" | "bfv" => Ok(Aggregation::He),
-            "plain" | "none" => Ok(Aggregation::Plain),
-            _ => Err(Error::invalid(
-                "aggregation",
-                format!("'{s}': use mpc, he or plain"),
-            )),
-        }
-    }
-}
+keyword_enum!(Aggregation, "aggregation", {
+    Mpc => "mpc" | "smpc" | "shares",
+    He => "he" | "bfv",
+    Plain => "plain" | "none",
+});

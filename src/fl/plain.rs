@@ -1,7 +1,7 @@
 //! The insecure reference: updates sent and summed in the clear, through
 //! the same envelope, checks and accounting as the secure methods.
 
-use super::aggregate::{AggregationRound, AggregationScheme, OpenedSum};
+use super::aggregate::{AggregationRound, AggregationScheme, Intake, OpenedSum, refusal};
 use super::wire::{self, Header, Kind};
 use super::{ClientId, UpdateMeta};
 use crate::error::{Error, Rejection, Result};
@@ -51,8 +51,7 @@ impl AggregationScheme for Cleartext {
 pub struct PlainRound {
     round: u32,
     sum: Vec<f64>,
-    accepted: Vec<(ClientId, u32)>,
-    bytes_in: u64,
+    intake: Intake,
 }
 
 impl PlainRound {
@@ -61,8 +60,7 @@ impl PlainRound {
         PlainRound {
             round,
             sum: vec![0.0; len],
-            accepted: Vec::new(),
-            bytes_in: 0,
+            intake: Intake::default(),
         }
     }
 
@@ -79,38 +77,35 @@ impl AggregationRound for PlainRound {
     /// Checks and adds a submission, exactly one message (same refusals as
     /// the secure methods).
     fn submit(&mut self, client: ClientId, messages: &[&[u8]]) -> Result<()> {
-        let bytes = one_message("the cleartext reference", messages)?;
-        self.bytes_in += bytes.len() as u64;
-        let reject = |reason| Error::UpdateRejected {
-            client: client.to_string(),
-            reason,
-        };
-        let (h, body) =
-            wire::decode_submission(bytes, Kind::Plain, self.round, client.0).map_err(reject)?;
+        let (h, body) = self.intake.receive(
+            "the cleartext reference",
+            messages,
+            (Kind::Plain, self.round),
+            client,
+        )?;
+        let reject = refusal(client);
         if h.len != self.sum.len() as u64 || body.len() != 8 * self.sum.len() {
             return Err(reject(Rejection::WrongLength {
                 expected: self.sum.len(),
                 got: body.len() / 8,
             }));
         }
-        if self.accepted.iter().any(|(c, _)| *c == client) {
-            return Err(reject(Rejection::Duplicate));
-        }
+        self.intake.check_new(client)?;
         for (acc, w) in self.sum.iter_mut().zip(body.chunks_exact(8)) {
             let mut a = [0u8; 8];
             a.copy_from_slice(w);
             *acc += f64::from_le_bytes(a);
         }
-        self.accepted.push((client, h.weight));
+        self.intake.accept(client, h.weight);
         Ok(())
     }
 
     fn accepted(&self) -> &[(ClientId, u32)] {
-        &self.accepted
+        &self.intake.accepted
     }
 
     fn bytes_from_clients(&self) -> &[u64] {
-        std::slice::from_ref(&self.bytes_in)
+        std::slice::from_ref(&self.intake.bytes_in)
     }
 
     /// The sum as it is: the server saw every update anyway.
@@ -118,25 +113,10 @@ impl AggregationRound for PlainRound {
         let total_weight = self.total_weight();
         Ok(OpenedSum {
             sum: self.sum,
-            accepted: self.accepted,
+            accepted: self.intake.accepted,
             total_weight,
-            bytes_from_clients: vec![self.bytes_in],
+            bytes_from_clients: vec![self.intake.bytes_in],
             bytes_server_out: vec![0],
         })
-    }
-}
-
-/// The one message of a method with one server; any other number is the
-/// caller's mistake.
-pub(super) fn one_message<'m>(method: &str, messages: &[&'m [u8]]) -> Result<&'m [u8]> {
-    match messages {
-        [one] => Ok(one),
-        _ => Err(Error::invalid(
-            "messages",
-            format!(
-                "{method} takes one message (one server), got {}",
-                messages.len()
-            ),
-        )),
     }
 }

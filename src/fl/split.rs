@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 
 /// How the training data is dealt out to the clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,25 +22,10 @@ pub enum Split {
     Skewed,
 }
 
-impl std::fmt::Display for Split {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Split::Iid => "iid",
-            Split::Skewed => "skewed",
-        })
-    }
-}
-
-impl std::str::FromStr for Split {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "iid" => Ok(Split::Iid),
-            "skewed" | "non-iid" | "noniid" | "non_iid" => Ok(Split::Skewed),
-            _ => Err(Error::invalid("split", format!("'{s}': use iid or skewed"))),
-        }
-    }
-}
+keyword_enum!(Split, "split", {
+    Iid => "iid",
+    Skewed => "skewed" | "non-iid",
+});
 
 /// Deals `data` out to `clients` shards. Reproducible from `seed`. Every
 /// shard gets at least one sample: iid needs `clients ≤ n`, skewed

@@ -12,6 +12,7 @@ use super::split::{Split, split_clients};
 use super::{Aggregation, ClientId, ShareEncoding, UpdateMeta};
 use crate::data::{Bundled, Dataset, Normalizer, Scaling, train_test_split};
 use crate::error::{Error, Result};
+use crate::keyword::keyword_enum;
 use crate::nn::WeightDecay;
 
 /// How client updates are weighted in the mean.
@@ -25,28 +26,10 @@ pub enum Weighting {
     Uniform,
 }
 
-impl std::fmt::Display for Weighting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Weighting::SampleCount => "samples",
-            Weighting::Uniform => "uniform",
-        })
-    }
-}
-
-impl std::str::FromStr for Weighting {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "samples" | "sample-count" | "sample_count" => Ok(Weighting::SampleCount),
-            "uniform" => Ok(Weighting::Uniform),
-            _ => Err(Error::invalid(
-                "weighting",
-                format!("'{s}': use samples or uniform"),
-            )),
-        }
-    }
-}
+keyword_enum!(Weighting, "weighting", {
+    SampleCount => "samples" | "sample-count",
+    Uniform => "uniform",
+});
 
 /// Settings of a federated training run on the bundled breast-cancer data
 /// (569 samples, 30 features, binary target).

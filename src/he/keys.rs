@@ -124,12 +124,22 @@ pub struct PublicKey {
     key_id: u64,
 }
 
+/// The `Debug` fields both keys show: the key id in hex and the parameters.
+fn key_debug<'a, 'b>(
+    f: &'a mut std::fmt::Formatter<'b>,
+    name: &str,
+    key_id: u64,
+    params: &HeParams,
+) -> std::fmt::DebugStruct<'a, 'b> {
+    let mut d = f.debug_struct(name);
+    d.field("key_id", &format_args!("{key_id:016x}"))
+        .field("params", params);
+    d
+}
+
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("key_id", &format_args!("{:016x}", self.key_id))
-            .field("params", &self.params)
-            .finish_non_exhaustive()
+        key_debug(f, "PublicKey", self.key_id, &self.params).finish_non_exhaustive()
     }
 }
 
@@ -306,9 +316,7 @@ pub struct SecretKey {
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKey")
-            .field("key_id", &format_args!("{:016x}", self.key_id))
-            .field("params", &self.params)
+        key_debug(f, "SecretKey", self.key_id, &self.params)
             .field("key", &"<redacted>")
             .finish()
     }

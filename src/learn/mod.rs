@@ -5,16 +5,34 @@
 //! Roles: the *data owner* (party 1 by default) holds the CSV rows and is
 //! the only party that ever sees them; party 0 initialises the model;
 //! every party ends with a file holding only its own shares of the trained
-//! parameters ([`crate::model_file`]). What becomes public, and why:
+//! parameters ([`crate::model_file`]).
 //!
-//! - the table's shape, feature names, target name and number of classes;
-//! - the normalisation parameters fitted on the training rows (per-feature
-//!   minimum and range, or mean and standard deviation), which every party
-//!   needs to apply the model to new rows later — normalise your data
-//!   yourself beforehand if these statistics are sensitive;
-//! - the training loss of each batch and the test accuracy of each epoch
-//!   (single numbers, revealed explicitly to report progress);
-//! - the model, only with `reveal_model`.
+//! # What is disclosed
+//!
+//! Announced by the data owner to the other two parties before training
+//! (public by design: every party needs it to run the job):
+//!
+//! - the table's shape (training rows, test rows, features, outputs),
+//!   feature names, target name and number of classes;
+//! - the normalisation parameters (see [`DataSpec`]): by default the
+//!   per-feature ranges the data owner *declared* as its public schema,
+//!   which are values of no record; the training rows' own per-feature
+//!   minimum and range (or mean and standard deviation) only with the
+//!   explicit `disclose_feature_stats` consent.
+//!
+//! Opened during training, each one number to every party, computed under
+//! MPC and exactly rounded ([`Open::open`](crate::domain::Open::open)):
+//!
+//! | what | when |
+//! |---|---|
+//! | the training loss: the mean squared error over the epoch's batches | once per epoch |
+//! | the test accuracy: the count of correct predictions | once per epoch (if there are test rows) |
+//! | every parameter of the trained model, in one opening | once, only with `reveal_model` |
+//!
+//! Prediction ([`PredictJob`]) announces the number of rows and opens the
+//! model's outputs (rows × outputs values) to the data owner alone.
+//! Nothing else is opened: not the rows, not the targets, not a per-batch
+//! loss, not the model (without `reveal_model`).
 //!
 //! The pieces:
 //!

@@ -3,20 +3,31 @@
 //! made ready for a saved model.
 //!
 //! Training data ([`TrainData::prepare`]): load the table, shuffle it
-//! (seeded), keep the first `max_rows`, split off the test rows, fit the
-//! scaling on the training rows only and apply it to both parts, check every
-//! value fits the fixed-point format (an error names the row, the file line
-//! and the column), and turn the labels into one target column per model
-//! output (one-hot for more than two classes). Prediction rows
-//! ([`PredictRows::prepare`]): load, check the columns are the model's, and
-//! apply the model's own normaliser.
+//! (seeded), keep the first `max_rows`, split off the test rows, scale both
+//! parts, check every value fits the fixed-point format (an error names the
+//! row, the file line and the column), and turn the labels into one target
+//! column per model output (one-hot for more than two classes). Prediction
+//! rows ([`PredictRows::prepare`]): load, check the columns are the model's,
+//! and apply the model's own normaliser.
+//!
+//! # Scaling, and what it discloses
+//!
+//! The scaling's parameters are announced to every party and saved in every
+//! party's model file (prediction needs them), so where they come from
+//! matters ([`DataSpec::scaling`]):
+//!
+//! | scaling | parameters | discloses |
+//! |---|---|---|
+//! | [`Scaling::Declared`] (the default) | the data owner's declared public ranges ([`FeatureRanges`]): a bundled set's own (MNIST pixels 0–255, `data/breast_cancer.ranges.csv`), or a CSV's `--feature-ranges FILE` | nothing about any row; a value outside its range is an error |
+//! | none | — | nothing |
+//! | [`Scaling::MinMax`], [`Scaling::ZScore`] | fitted on the training rows | every feature's training minimum and range (or mean and standard deviation): values of single rows. Only with [`DataSpec::disclose_feature_stats`] |
 
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Axis};
 
 use super::train::TrainSettings;
-use crate::data::{self, Bundled, Dataset, Normalizer, Scaling};
+use crate::data::{self, Bundled, Dataset, FeatureRanges, Normalizer, Scaling};
 use crate::error::{Error, Result};
 use crate::model_file::{ModelMeta, TableMeta};
 use crate::runner::DomainSpec;
@@ -81,28 +92,78 @@ impl DataSource {
             DataSource::Csv { path, .. } => path.display().to_string(),
         }
     }
+
+    /// The public ranges declared with the table for `features`: a bundled
+    /// set's own ([`Bundled::declared_ranges`]); `None` for a CSV file, whose
+    /// owner declares them in a file ([`FeatureRanges::load`]).
+    pub fn declared_ranges(&self, features: &[String]) -> Result<Option<FeatureRanges>> {
+        match self {
+            DataSource::Bundled(b) => b.declared_ranges(features).map(Some),
+            DataSource::Csv { .. } => Ok(None),
+        }
+    }
 }
 
 /// How the data owner turns its table into training data. Public: every
-/// party must agree on it, since it fixes the number of rows trained on.
+/// party must agree on it, since it fixes the number of rows trained on and
+/// what the announcement discloses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DataSpec {
     /// Fraction of rows held out for testing (strictly between 0 and 1).
     pub test_fraction: f64,
     /// Keep only the first N rows after shuffling.
     pub max_rows: Option<usize>,
-    /// Feature scaling fitted on the training rows; `None` to use the
-    /// values as they are.
+    /// Feature scaling (see the [module documentation](self)): over the
+    /// declared public ranges ([`Scaling::Declared`], the default), fitted
+    /// on the training rows (only with `disclose_feature_stats`), or `None`
+    /// to use the values as they are.
     pub scaling: Option<Scaling>,
+    /// Consent to a fitted scaling, whose parameters — every feature's
+    /// training minimum and range, or mean and standard deviation — are
+    /// announced to every party and saved in every model file: values of
+    /// single rows.
+    pub disclose_feature_stats: bool,
 }
 
 impl Default for DataSpec {
-    /// 20% test rows, all rows, min-max scaling.
+    /// 20% test rows, all rows, min-max scaling over the declared ranges.
     fn default() -> Self {
         DataSpec {
             test_fraction: 0.2,
             max_rows: None,
-            scaling: Some(Scaling::MinMax),
+            scaling: Some(Scaling::Declared),
+            disclose_feature_stats: false,
+        }
+    }
+}
+
+impl DataSpec {
+    /// Fails for a fitted scaling without `disclose_feature_stats`: by
+    /// default nothing derived from single rows is disclosed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::data::Scaling;
+    /// use privml::learn::DataSpec;
+    ///
+    /// assert!(DataSpec::default().check().is_ok());
+    /// let fitted = DataSpec { scaling: Some(Scaling::MinMax), ..DataSpec::default() };
+    /// assert!(fitted.check().unwrap_err().to_string().contains("disclose"));
+    /// assert!(DataSpec { disclose_feature_stats: true, ..fitted }.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<()> {
+        match self.scaling {
+            Some(s) if s.is_fitted() && !self.disclose_feature_stats => Err(Error::invalid(
+                "scaling",
+                format!(
+                    "{s} scaling fitted on the training rows announces every feature's \
+                     training statistics (a minimum or maximum is one row's value) to every \
+                     party; declare public ranges instead (scaling 'ranges', \
+                     --feature-ranges FILE), or consent with --disclose-feature-stats"
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -128,22 +189,51 @@ impl TrainData {
     /// Loads `source` and prepares it as `settings.data` says, with
     /// `settings.seed` for the shuffle and the split; every value must fit
     /// the fixed-point format of `domain` (also for `Plain`, whose results
-    /// are meant to compare with the secure run's).
+    /// are meant to compare with the secure run's). [`Scaling::Declared`]
+    /// uses the source's own declared ranges (a bundled set's); for a CSV
+    /// file use [`prepare_with_ranges`](Self::prepare_with_ranges).
     pub fn prepare(
         source: &DataSource,
         settings: &TrainSettings,
         domain: &DomainSpec,
     ) -> Result<TrainData> {
-        Self::from_dataset(source.load()?, settings, domain)
+        Self::prepare_with_ranges(source, None, settings, domain)
     }
 
-    /// [`TrainData::prepare`] on a table already loaded.
+    /// [`prepare`](Self::prepare) with the data owner's declared `ranges`
+    /// (which take the place of a bundled set's own).
+    pub fn prepare_with_ranges(
+        source: &DataSource,
+        ranges: Option<&FeatureRanges>,
+        settings: &TrainSettings,
+        domain: &DomainSpec,
+    ) -> Result<TrainData> {
+        settings.data.check()?;
+        let ds = source.load()?;
+        let own;
+        let ranges = match ranges {
+            Some(r) => Some(r),
+            None if settings.data.scaling == Some(Scaling::Declared) => {
+                own = source.declared_ranges(ds.feature_names())?;
+                own.as_ref()
+            }
+            None => None,
+        };
+        Self::from_dataset(ds, &source.name(), ranges, settings, domain)
+    }
+
+    /// [`TrainData::prepare`] on a table already loaded from `source` (a
+    /// name for errors), with the declared `ranges` that
+    /// [`Scaling::Declared`] needs.
     pub fn from_dataset(
         ds: Dataset,
+        source: &str,
+        ranges: Option<&FeatureRanges>,
         settings: &TrainSettings,
         domain: &DomainSpec,
     ) -> Result<TrainData> {
         let spec = &settings.data;
+        spec.check()?;
         let mut ds = ds.shuffled(settings.seed);
         if let Some(n) = spec.max_rows {
             ds = ds.head(n);
@@ -158,12 +248,28 @@ impl TrainData {
             )
         })?;
         let (train, test) = data::train_test_split(&ds, spec.test_fraction, settings.seed)?;
-        let normalizer = spec
-            .scaling
-            .map(|s| Normalizer::fit(s, train.features()))
-            .transpose()?;
+        let normalizer = match spec.scaling {
+            Some(Scaling::Declared) => {
+                let ranges = ranges.ok_or_else(|| {
+                    Error::invalid(
+                        "feature ranges",
+                        format!(
+                            "{source} has no declared feature ranges: declare each feature's \
+                             public range in a CSV file 'feature,min,max' (--feature-ranges \
+                             FILE), or use --scaling none"
+                        ),
+                    )
+                })?;
+                Some(ranges.normalizer(ds.feature_names())?)
+            }
+            Some(fitted) => Some(Normalizer::fit(fitted, train.features())?),
+            None => None,
+        };
         let (train, test) = match &normalizer {
-            Some(n) => (n.apply(&train)?, n.apply(&test)?),
+            Some(n) => (
+                n.apply_checked(&train, source)?,
+                n.apply_checked(&test, source)?,
+            ),
             None => (train, test),
         };
         let (min, max) = domain.value_range()?;
@@ -203,7 +309,9 @@ pub struct PredictRows {
 
 impl PredictRows {
     /// Loads `source` (whose columns must be the model's features, in the
-    /// same order) and normalises it as the model's training data was.
+    /// same order) and normalises it as the model's training data was (with
+    /// declared ranges, a value outside its range is an error, as in
+    /// training).
     pub fn prepare(source: &DataSource, meta: &ModelMeta) -> Result<PredictRows> {
         let ds = source.load()?;
         let features = &meta.table.features;
@@ -232,7 +340,7 @@ impl PredictRows {
             });
         }
         let ds = match &meta.table.normalizer {
-            Some(n) => n.apply(&ds)?,
+            Some(n) => n.apply_checked(&ds, &source.name())?,
             None => ds,
         };
         Ok(PredictRows {

@@ -1,12 +1,21 @@
 //! [`PredictJob`]: a saved model applied to the data owner's new rows; only
 //! the data owner learns the predictions.
+//!
+//! # What is disclosed
+//!
+//! | what | to whom |
+//! |---|---|
+//! | the number of rows (and columns, which must be the model's) | every party (announced by the data owner) |
+//! | the model's output for every row (rows × outputs values, exactly rounded: [`Open::open_to`]) | the data owner only, in one opening |
+//!
+//! The other parties open nothing; the rows stay the data owner's.
 
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
 use super::{decode, encode, file_for, input};
-use crate::domain::{PartyId, Ring, Session};
+use crate::domain::{Open, PartyId, Ring, Session};
 use crate::error::{Error, Result};
 use crate::model_file::{Architecture, SavedModel, write_atomic};
 use crate::nn;
@@ -152,7 +161,7 @@ impl Job for PredictJob<'_> {
         let x = input(r, owner, self.data, [rows, cols])?;
         r.set_label("predict");
         let out = net.predict(r, &x)?;
-        let got = r.reveal_to(owner, &out)?;
+        let got = r.open_to(owner, &out)?;
         Ok(match got {
             Some(s) if r.owns(owner) => {
                 let scores = s

@@ -12,7 +12,7 @@ use super::{DEFAULT_DATA_OWNER, decode, encode, file_for, input};
 use crate::domain::{PartyId, Ring, Session};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
-use crate::nn::{self, MiniBatch, MlpSpec};
+use crate::nn::{self, LossReport, MiniBatch, MlpSpec};
 use crate::runner::Job;
 
 /// The model a user asks for before the table's shape is known: the hidden
@@ -141,14 +141,13 @@ pub enum Progress {
         /// The model.
         architecture: Architecture,
     },
-    /// One batch done, with its revealed loss.
+    /// One batch done (nothing is opened per batch: the loss is opened
+    /// once per epoch, in [`EpochStats::train_loss`]).
     Batch {
         /// 0-based epoch.
         epoch: usize,
         /// 0-based batch.
         batch: usize,
-        /// Mean squared error of the batch.
-        loss: f64,
     },
     /// One epoch done.
     Epoch(EpochStats),
@@ -159,9 +158,11 @@ pub enum Progress {
 pub struct EpochStats {
     /// 1-based epoch.
     pub epoch: usize,
-    /// Mean of the epoch's batch losses.
+    /// Mean of the epoch's batch losses (mean squared errors): accumulated
+    /// on shares and opened once per epoch, one number.
     pub train_loss: f64,
-    /// Accuracy on the test rows (computed securely; only the count is revealed).
+    /// Accuracy on the test rows (computed securely; only the count of
+    /// correct predictions is opened).
     pub test_accuracy: f64,
     /// Wall time of the epoch.
     pub seconds: f64,
@@ -306,19 +307,22 @@ impl Job for TrainJob<'_> {
         let mut epochs = Vec::new();
         for e in 0..sgd.epochs {
             let t0 = std::time::Instant::now();
-            let mut losses = Vec::new();
             let one = MiniBatch { epochs: 1, ..sgd };
-            nn::train_minibatch(r, &mut net, (&x, &y), one, 1, |_, _, rep| {
-                if let Some(loss) = rep.loss {
-                    losses.push(loss);
+            let train_loss = nn::train_minibatch(
+                r,
+                &mut net,
+                (&x, &y),
+                one,
+                LossReport::Total,
+                |_, _, rep| {
                     report(Progress::Batch {
                         epoch: e,
                         batch: rep.batch,
-                        loss,
                     });
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?
+            .ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))?;
             let test_accuracy = if a.test_rows > 0 {
                 nn::accuracy(r, &mut net, &xt, &yt)?
             } else {
@@ -326,7 +330,7 @@ impl Job for TrainJob<'_> {
             };
             let stats = EpochStats {
                 epoch: e + 1,
-                train_loss: losses.iter().sum::<f64>() / losses.len().max(1) as f64,
+                train_loss,
                 test_accuracy,
                 seconds: t0.elapsed().as_secs_f64(),
             };

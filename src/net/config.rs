@@ -287,18 +287,17 @@ key = "p1.key"
             e.contains("/d/parties.toml") && e.contains("missing field `key`"),
             "{e}"
         );
-        let e = err(&GOOD.replace("id = 2", "id = 3"));
-        assert!(e.contains("party id 3 is not one of 0, 1, 2"), "{e}");
-        let e = err(&GOOD.replace("id = 2", "id = 1"));
-        assert!(e.contains("party 1 is listed twice"), "{e}");
-        let e = err(&GOOD.replace("h1:7001", "h1"));
-        assert!(e.contains("has no port"), "{e}");
-        let e = err(&GOOD.replace("h1:7001", "h1:70000"));
-        assert!(e.contains("no valid port"), "{e}");
-        let e = err(&GOOD.replace("timeout_secs = 2.5", "timeout_secs = -1"));
-        assert!(e.contains("timeout_secs"), "{e}");
-        let e = err(&GOOD.replace("timeout_secs", "timeout_sec"));
-        assert!(e.contains("unknown field"), "{e}");
+        for ((from, to), expected) in [
+            (("id = 2", "id = 3"), "party id 3 is not one of 0, 1, 2"),
+            (("id = 2", "id = 1"), "party 1 is listed twice"),
+            (("h1:7001", "h1"), "has no port"),
+            (("h1:7001", "h1:70000"), "no valid port"),
+            (("timeout_secs = 2.5", "timeout_secs = -1"), "timeout_secs"),
+            (("timeout_secs", "timeout_sec"), "unknown field"),
+        ] {
+            let e = err(&GOOD.replace(from, to));
+            assert!(e.contains(expected), "{from} -> {to}: {e}");
+        }
         let only_two = GOOD.split("[[party]]\nid = 1").next().unwrap();
         let e = err(only_two);
         assert!(e.contains("no [[party]] entry for party 1"), "{e}");

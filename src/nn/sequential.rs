@@ -3,7 +3,7 @@
 use ndarray::ArrayD;
 
 use super::layers::{Derivative, Layer};
-use crate::domain::{Layout, Ring};
+use crate::domain::{Layout, Open, Ring};
 use crate::error::{Error, Result};
 
 /// Layers applied in order. Generic over the domain: the same model trains
@@ -221,19 +221,47 @@ impl<R: Ring> Sequential<R> {
             .nth(k)
     }
 
-    /// Reveals every dense layer's weights (and biases) to all parties.
-    /// This is an explicit disclosure of the model.
+    /// Opens every dense layer's weights (and biases) to all parties, in
+    /// layer order: an explicit disclosure of the model. All parameters are
+    /// opened in one [`Open::open`] (exactly rounded to the output
+    /// precision): one opening of [`num_parameters`](Self::num_parameters)
+    /// values.
     pub fn reveal_parameters(&self, r: &mut R) -> Result<Vec<ArrayD<f64>>> {
-        let mut out = Vec::new();
-        for l in &self.layers {
-            if let Layer::Dense(d) = l {
-                out.push(r.reveal(&d.weights)?);
-                if let Some(b) = &d.bias {
-                    out.push(r.reveal(b)?);
-                }
-            }
+        let params = self.parameters();
+        if params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shapes: Vec<Vec<usize>> = params.iter().map(|p| r.shape(p).to_vec()).collect();
+        let mut columns = Vec::with_capacity(params.len());
+        for (p, shape) in params.iter().zip(&shapes) {
+            columns.push(r.reshape(p, &[shape.iter().product(), 1])?);
+        }
+        let refs: Vec<&R::Tensor> = columns.iter().collect();
+        let all = r.concat_rows(&refs)?;
+        let opened = r.open(&all)?;
+        let flat: Vec<f64> = opened.iter().copied().collect();
+        let mut out = Vec::with_capacity(shapes.len());
+        let mut pos = 0;
+        for shape in shapes {
+            let len: usize = shape.iter().product();
+            let part = flat.get(pos..pos + len).ok_or_else(|| {
+                Error::internal("reveal_parameters", "opened fewer values than parameters")
+            })?;
+            out.push(
+                ArrayD::from_shape_vec(shape, part.to_vec())
+                    .map_err(|e| Error::internal("reveal_parameters", e.to_string()))?,
+            );
+            pos += len;
         }
         Ok(out)
+    }
+
+    /// The number of parameters (weights and biases of every dense layer).
+    pub fn num_parameters(&self, r: &R) -> usize {
+        self.parameters()
+            .iter()
+            .map(|p| r.shape(p).iter().product::<usize>())
+            .sum()
     }
 }
 

@@ -1,12 +1,11 @@
-//! The tutorial's training loop.
-
-use ndarray::ArrayD;
+//! The training loops, and the training figures they report (what they
+//! disclose is listed in the [`nn` module](super) docs).
 
 use super::sequential::Sequential;
-use crate::domain::{Gadgets, Layout, Ring};
+use crate::domain::{Gadgets, Layout, Open, Ring};
 use crate::error::Result;
 
-/// The mean absolute error revealed at a reporting iteration.
+/// The mean absolute error opened at a reporting iteration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ErrorReport {
     /// 1-based iteration.
@@ -28,8 +27,11 @@ pub struct FullBatch {
 
 /// Full-batch gradient descent as in the tutorial: `iterations` times,
 /// forward on `x`, error signal y - output, backward, `W += lr · ∂W`.
-/// Every `report_every` iterations the mean absolute error is revealed (an
-/// explicit, small disclosure) and passed to `on_report`.
+/// Every `report_every` iterations the mean absolute error is computed
+/// under MPC ([`mean_abs_error`]) and only that one number is opened to
+/// every party (an explicit, small disclosure) and passed to `on_report`.
+/// The residual itself is never opened: with 0/1 targets its signs are the
+/// labels.
 pub fn train_full_batch<R: Ring>(
     r: &mut R,
     net: &mut Sequential<R>,
@@ -50,10 +52,9 @@ pub fn train_full_batch<R: Ring>(
         let delta = r.sub(y, &out)?;
         if report_every > 0 && (i + 1) % report_every == 0 {
             r.set_label("report");
-            let e: ArrayD<f64> = r.reveal(&delta)?;
             let rep = ErrorReport {
                 iteration: i + 1,
-                error: e.iter().map(|v| v.abs()).sum::<f64>() / e.len().max(1) as f64,
+                error: mean_abs_error(r, &delta)?,
             };
             on_report(rep);
             reports.push(rep);
@@ -75,6 +76,23 @@ pub struct MiniBatch {
     pub lr: f64,
 }
 
+/// Which training losses [`train_minibatch`] opens to every party (each
+/// one number, exactly rounded; see the [`nn` module](super) for every
+/// disclosure of training).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossReport {
+    /// None: no extra product, nothing opened.
+    #[default]
+    Off,
+    /// The mean squared error of every k-th batch (k ≥ 1), in its
+    /// [`BatchReport`]: one product and one opening per reported batch.
+    EveryBatches(usize),
+    /// The mean squared error over all the call's batches (the mean of the
+    /// batch losses): one product per batch, accumulated on shares, and one
+    /// opening at the end, returned by [`train_minibatch`].
+    Total,
+}
+
 /// Progress after one batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchReport {
@@ -84,7 +102,8 @@ pub struct BatchReport {
     pub batch: usize,
     /// Batches per epoch.
     pub batches: usize,
-    /// Mean squared error of this batch (revealed; `None` unless asked for).
+    /// Mean squared error of this batch (opened; `None` unless asked for
+    /// with [`LossReport::EveryBatches`]).
     pub loss: Option<f64>,
 }
 
@@ -93,17 +112,17 @@ pub struct BatchReport {
 /// squared error: for each batch δ = y - output, backward, W += (lr / B)·∂W.
 ///
 /// Rows are used in order: shuffle before sharing (the data owner does it in
-/// the clear). With `loss_every = k > 0`, the batch loss is revealed (one
-/// product and one scalar reveal) every k batches and passed to `on_batch`;
-/// `on_batch` is called after every batch.
+/// the clear). `loss` says which losses are computed and opened (see
+/// [`LossReport`]); `on_batch` is called after every batch. Returns the mean
+/// loss over all batches with [`LossReport::Total`], else `None`.
 pub fn train_minibatch<R: Ring>(
     r: &mut R,
     net: &mut Sequential<R>,
     (x, y): (&R::Tensor, &R::Tensor),
     cfg: MiniBatch,
-    loss_every: usize,
+    loss: LossReport,
     mut on_batch: impl FnMut(&mut R, &mut Sequential<R>, BatchReport) -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<f64>> {
     let rows = r.shape(x).first().copied().unwrap_or(0);
     let batches = rows / cfg.batch.max(1);
     if batches == 0 {
@@ -115,6 +134,13 @@ pub fn train_minibatch<R: Ring>(
             ),
         ));
     }
+    if loss == LossReport::EveryBatches(0) {
+        return Err(crate::error::Error::invalid(
+            "loss",
+            "report the loss every k ≥ 1 batches (or use LossReport::Off)",
+        ));
+    }
+    let mut total: Option<R::Tensor> = None;
     for epoch in 0..cfg.epochs {
         for b in 0..batches {
             r.set_step((epoch * batches + b) as u64 + 1);
@@ -124,10 +150,17 @@ pub fn train_minibatch<R: Ring>(
             let out = net.forward(r, &xb)?;
             r.set_label("loss");
             let delta = r.sub(&yb, &out)?;
-            let loss = if loss_every > 0 && (b + 1) % loss_every == 0 {
-                Some(mean_square(r, &delta)?)
-            } else {
-                None
+            let batch_loss = match loss {
+                LossReport::EveryBatches(k) if (b + 1) % k == 0 => Some(mean_square(r, &delta)?),
+                LossReport::Total => {
+                    let t = squared_error_total(r, &delta)?;
+                    total = Some(match total {
+                        Some(acc) => r.add(&acc, &t)?,
+                        None => t,
+                    });
+                    None
+                }
+                _ => None,
             };
             net.backward(r, &delta)?;
             net.update(r, cfg.lr / cfg.batch as f64)?;
@@ -138,32 +171,86 @@ pub fn train_minibatch<R: Ring>(
                     epoch,
                     batch: b,
                     batches,
-                    loss,
+                    loss: batch_loss,
                 },
             )?;
         }
     }
-    Ok(())
+    match total {
+        Some(t) => {
+            r.set_label("loss");
+            let v = r.open(&t)?;
+            let batch_rows = (cfg.epochs * batches * cfg.batch).max(1);
+            Ok(Some(v.sum() / batch_rows as f64))
+        }
+        None => Ok(None),
+    }
 }
 
-/// Σ δ² / rows, revealed (an explicit one-number disclosure).
+/// Σ δ² over every element, still shared (a tensor of shape \[1\]): one
+/// product.
+pub fn squared_error_total<R: Ring>(r: &mut R, delta: &R::Tensor) -> Result<R::Tensor> {
+    let sq = r.square(delta)?;
+    sum_all(r, &sq)
+}
+
+/// The sum of every element, shape \[1\] (local).
+fn sum_all<R: Ring>(r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+    let n: usize = r.shape(x).iter().product();
+    let flat = r.reshape(x, &[n])?;
+    r.sum_axis(&flat, 0)
+}
+
+/// Σ δ² / rows, opened to every party (an explicit one-number disclosure,
+/// exactly rounded: [`Open::open`]).
 pub fn mean_square<R: Ring>(r: &mut R, delta: &R::Tensor) -> Result<f64> {
     let rows = r.shape(delta).first().copied().unwrap_or(1).max(1);
-    let sq = r.square(delta)?;
-    let mut s = sq;
-    while r.shape(&s).len() > 1 {
-        let last = r.shape(&s).len() - 1;
-        s = r.sum_axis(&s, last)?;
-        let shp: Vec<usize> = r.shape(&s)[..last].to_vec();
-        s = r.reshape(&s, &shp)?;
-    }
-    let total = r.sum_axis(&s, 0)?;
-    let v = r.reveal(&total)?;
-    Ok(v.iter().sum::<f64>() / rows as f64)
+    let total = squared_error_total(r, delta)?;
+    let v = r.open(&total)?;
+    Ok(v.sum() / rows as f64)
+}
+
+/// Σ |δ| / n over all n elements, opened to every party (an explicit
+/// one-number disclosure, exactly rounded: [`Open::open`]) of
+/// [`abs_error_total`]: nothing but the mean is opened.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::arr2;
+/// use privml::nn::mean_abs_error;
+/// use privml::{Fixed, Ring};
+///
+/// let mut r = Fixed::<u64>::new();
+/// let d = r.constant(&arr2(&[[0.5], [-0.25], [0.0], [-1.25]]).into_dyn())?;
+/// assert_eq!(mean_abs_error(&mut r, &d)?, 0.5);
+/// let c = r.cost();
+/// assert_eq!((c.opened_to_all.ops, c.opened_to_all.elements), (1, 1));
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn mean_abs_error<R: Ring>(r: &mut R, delta: &R::Tensor) -> Result<f64> {
+    let n: usize = r.shape(delta).iter().product();
+    let total = abs_error_total(r, delta)?;
+    let v = r.open(&total)?;
+    Ok(v.sum() / n.max(1) as f64)
+}
+
+/// Σ |δ| over every element, still shared (a tensor of shape \[1\]):
+/// |δ| = 2·[δ ≥ 0]·δ − δ from one sign extraction selecting δ (the product
+/// with the bit is exact, no truncation), then a local sum.
+pub fn abs_error_total<R: Ring>(r: &mut R, delta: &R::Tensor) -> Result<R::Tensor> {
+    let (_, mut selected) = r.nonneg_select(delta, &[delta])?;
+    let positive = selected.pop().ok_or_else(|| {
+        crate::error::Error::internal("abs_error_total", "nonneg_select lost its operand")
+    })?;
+    let twice = r.scale_int(&positive, 2)?;
+    let abs = r.sub(&twice, delta)?;
+    sum_all(r, &abs)
 }
 
 /// Classification accuracy of `net` on (x, y) computed under MPC: only the
-/// number of correct predictions is revealed. y is one-hot with k ≥ 2
+/// number of correct predictions is opened, to every party (exactly
+/// rounded: [`Open::open`]; a count is an integer, so it is exact). y is one-hot with k ≥ 2
 /// columns (argmax of the outputs), or one 0/1 column (output ≥ 0.5).
 pub fn accuracy<R: Ring>(
     r: &mut R,
@@ -188,12 +275,7 @@ pub fn accuracy<R: Ring>(
         let s = r.sub(&s, y)?;
         r.add_public(&s, &ndarray::arr0(1.0).into_dyn())?
     };
-    let flat = r.reshape(&hits, &[hits_len(r.shape(&hits))])?;
-    let total = r.sum_axis(&flat, 0)?;
-    let v = r.reveal(&total)?;
-    Ok(v.iter().sum::<f64>() / rows as f64)
-}
-
-fn hits_len(shape: &[usize]) -> usize {
-    shape.iter().product()
+    let total = sum_all(r, &hits)?;
+    let v = r.open(&total)?;
+    Ok(v.sum() / rows as f64)
 }

@@ -238,129 +238,77 @@ macro_rules! to_le_bytes {
     }};
 }
 
-impl RingElement for u64 {
-    const BITS: u32 = 64;
-    const BYTES: usize = 8;
-    const NAME: &'static str = "Z_2^64";
+/// `RingElement` for one unsigned integer type: `$s` is its signed twin
+/// (for arithmetic shifts and sign extension), `$payload` its transport
+/// variant. Written once so that Z_2^64 and Z_2^128 cannot drift apart.
+macro_rules! ring_element {
+    ($t:ty, $s:ty, $bits:literal, $name:literal, $payload:ident) => {
+        impl RingElement for $t {
+            const BITS: u32 = $bits;
+            const BYTES: usize = $bits / 8;
+            const NAME: &'static str = $name;
 
-    #[inline(always)]
-    fn from_u64(v: u64) -> Self {
-        v
-    }
-    #[inline(always)]
-    fn low_u64(self) -> u64 {
-        self
-    }
-    #[inline(always)]
-    fn from_i128(v: i128) -> Self {
-        v as u64
-    }
-    #[inline(always)]
-    fn to_i128(self) -> i128 {
-        self as i64 as i128
-    }
-    #[inline(always)]
-    fn to_signed_f64(self) -> f64 {
-        self as i64 as f64
-    }
-    #[inline(always)]
-    fn shr_logical(self, k: u32) -> Self {
-        self >> k
-    }
-    #[inline(always)]
-    fn shr_arith(self, k: u32) -> Self {
-        ((self as i64) >> k) as u64
-    }
-    #[inline(always)]
-    fn shl(self, k: u32) -> Self {
-        self << k
-    }
-    #[inline(always)]
-    fn xor(self, other: Self) -> Self {
-        self ^ other
-    }
-    #[inline(always)]
-    fn and(self, other: Self) -> Self {
-        self & other
-    }
-    fn slice_to_le_bytes(src: &[Self]) -> Cow<'_, [u8]> {
-        to_le_bytes!(u64, src)
-    }
-    fn slice_from_le_bytes(bytes: &[u8], dst: &mut [Self]) -> Result<(), LengthError> {
-        read_le_into!(u64, bytes, dst)
-    }
-    fn into_payload(v: Vec<Self>) -> Payload {
-        Payload::U64(v)
-    }
-    fn from_payload(p: Payload) -> Result<Vec<Self>, &'static str> {
-        match p {
-            Payload::U64(v) => Ok(v),
-            other => Err(other.kind_name()),
+            #[inline(always)]
+            fn from_u64(v: u64) -> Self {
+                <$t>::from(v)
+            }
+            #[inline(always)]
+            fn low_u64(self) -> u64 {
+                self as u64
+            }
+            #[inline(always)]
+            fn from_i128(v: i128) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_i128(self) -> i128 {
+                i128::from(self as $s)
+            }
+            #[inline(always)]
+            fn to_signed_f64(self) -> f64 {
+                self as $s as f64
+            }
+            #[inline(always)]
+            fn shr_logical(self, k: u32) -> Self {
+                self >> k
+            }
+            #[inline(always)]
+            fn shr_arith(self, k: u32) -> Self {
+                ((self as $s) >> k) as $t
+            }
+            #[inline(always)]
+            fn shl(self, k: u32) -> Self {
+                self << k
+            }
+            #[inline(always)]
+            fn xor(self, other: Self) -> Self {
+                self ^ other
+            }
+            #[inline(always)]
+            fn and(self, other: Self) -> Self {
+                self & other
+            }
+            fn slice_to_le_bytes(src: &[Self]) -> Cow<'_, [u8]> {
+                to_le_bytes!($t, src)
+            }
+            fn slice_from_le_bytes(bytes: &[u8], dst: &mut [Self]) -> Result<(), LengthError> {
+                read_le_into!($t, bytes, dst)
+            }
+            fn into_payload(v: Vec<Self>) -> Payload {
+                Payload::$payload(v)
+            }
+            fn from_payload(p: Payload) -> Result<Vec<Self>, &'static str> {
+                match p {
+                    Payload::$payload(v) => Ok(v),
+                    other => Err(other.kind_name()),
+                }
+            }
         }
-    }
+    };
 }
 
-impl RingElement for u128 {
-    const BITS: u32 = 128;
-    const BYTES: usize = 16;
-    const NAME: &'static str = "Z_2^128";
-
-    #[inline(always)]
-    fn from_u64(v: u64) -> Self {
-        v as u128
-    }
-    #[inline(always)]
-    fn low_u64(self) -> u64 {
-        self as u64
-    }
-    #[inline(always)]
-    fn from_i128(v: i128) -> Self {
-        v as u128
-    }
-    #[inline(always)]
-    fn to_i128(self) -> i128 {
-        self as i128
-    }
-    #[inline(always)]
-    fn to_signed_f64(self) -> f64 {
-        self as i128 as f64
-    }
-    #[inline(always)]
-    fn shr_logical(self, k: u32) -> Self {
-        self >> k
-    }
-    #[inline(always)]
-    fn shr_arith(self, k: u32) -> Self {
-        ((self as i128) >> k) as u128
-    }
-    #[inline(always)]
-    fn shl(self, k: u32) -> Self {
-        self << k
-    }
-    #[inline(always)]
-    fn xor(self, other: Self) -> Self {
-        self ^ other
-    }
-    #[inline(always)]
-    fn and(self, other: Self) -> Self {
-        self & other
-    }
-    fn slice_to_le_bytes(src: &[Self]) -> Cow<'_, [u8]> {
-        to_le_bytes!(u128, src)
-    }
-    fn slice_from_le_bytes(bytes: &[u8], dst: &mut [Self]) -> Result<(), LengthError> {
-        read_le_into!(u128, bytes, dst)
-    }
-    fn into_payload(v: Vec<Self>) -> Payload {
-        Payload::U128(v)
-    }
-    fn from_payload(p: Payload) -> Result<Vec<Self>, &'static str> {
-        match p {
-            Payload::U128(v) => Ok(v),
-            other => Err(other.kind_name()),
-        }
-    }
-}
+ring_element!(u64, i64, 64, "Z_2^64", U64);
+ring_element!(u128, i128, 128, "Z_2^128", U128);
 
 #[cfg(test)]
 mod tests {

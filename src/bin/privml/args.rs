@@ -22,8 +22,12 @@ pub struct DomainArgs {
     /// Fraction bits (default: 16 for Z_2^64, 32 for Z_2^128).
     #[arg(long)]
     frac_bits: Option<u32>,
-    /// Fix the parties' key seeds (reproducible runs; insecure).
-    #[arg(long)]
+    /// Fix the parties' key seeds, for reproducible test runs. INSECURE:
+    /// whoever knows the number recomputes every pairwise key and can
+    /// rebuild every secret. With `privml party` all three parties must pass
+    /// the same value (it is part of the job description they compare when
+    /// they connect), and each prints a warning.
+    #[arg(long, value_name = "N")]
     insecure_seed: Option<u64>,
 }
 
@@ -73,6 +77,15 @@ impl DomainArgs {
             protocol: self.protocol(),
             ..Default::default()
         }
+    }
+
+    /// The fixed key seed, if `--insecure-seed` was given.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
+    pub fn insecure_seed(&self) -> Option<u64> {
+        self.insecure_seed
     }
 
     /// Running in this process.

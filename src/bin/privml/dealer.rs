@@ -21,7 +21,7 @@ use privml::net::config::PartiesConfig;
 use privml::net::tcp::{self, LinkHandle};
 use privml::runner::{Exec, Protocol, TwoPartyLinks};
 
-use crate::party::{Links, PartyJob, connect_options, finish};
+use crate::party::{Links, PartyJob, connect_options, finish, session_text};
 
 /// Arguments of `privml dealer`.
 #[derive(Args, Debug)]
@@ -59,7 +59,7 @@ pub fn run(mut args: DealerArgs) -> Result<()> {
     let domain = args.job.domain();
     let ring = domain.spec().ring;
     let mut cfg = domain.config();
-    let session = args.job.session()?.to_text();
+    let session = session_text(&args.job, DEALER)?;
     match (&args.config, &args.out) {
         (Some(config), None) => {
             let parties = PartiesConfig::load(config)?;

@@ -8,7 +8,7 @@ use privml::approx::{ApproxRow, ApproxTable, sigmoid};
 use privml::experiments::{self, additive, boolean, reservoir};
 use privml::runner::{Exec, Job, Protocol, execute, speaks};
 use privml::session::{JobDescription, SessionDescription};
-use privml::{Error, Ring};
+use privml::{Error, Open, Ring};
 
 use crate::args::DomainArgs;
 
@@ -159,7 +159,7 @@ impl Job for PrivmlAdditive {
         let b = r.input(1, r.owns(1).then_some(&five), &[])?;
         let s = r.add(&a, &b)?;
         let p = r.scale_int(&s, 3)?;
-        let (sv, pv) = (r.reveal(&s)?, r.reveal(&p)?);
+        let (sv, pv) = (r.open(&s)?, r.open(&p)?);
         if speaks(r) {
             outln!(
                 "privml on {}: 2 + 5 = {}, 3 · (2 + 5) = {}",

@@ -187,6 +187,30 @@ pub fn explain(e: &anyhow::Error, handles: &[LinkHandle]) -> String {
     }
 }
 
+/// What every party started with `--insecure-seed` prints on stderr.
+fn insecure_seed_warning(me: usize, seed: u64) -> String {
+    format!(
+        "privml: party {me}: WARNING: --insecure-seed {seed} fixes every party's key seed: \
+         whoever knows the number recomputes all pairwise keys and can rebuild every \
+         secret of this run; use it for tests only, never with real data"
+    )
+}
+
+/// What participant `me` compares with the others: the job's description
+/// and the insecure key seed. A fixed key seed is part of it: no party can
+/// fix its keys alone (the others would learn keys they must not know); all
+/// must ask for it, and each says what it means.
+pub fn session_text(job: &PartyJob, me: usize) -> Result<SessionText> {
+    let seed = job.domain().insecure_seed();
+    if let Some(n) = seed {
+        eprintln!("{}", insecure_seed_warning(me, n));
+    }
+    Ok(job.session()?.to_text().with(
+        "insecure_seed",
+        seed.map_or("none".to_string(), |n| n.to_string()),
+    ))
+}
+
 /// Runs `privml party`.
 pub fn run(mut args: PartyArgs) -> Result<()> {
     let me = args.id;
@@ -207,7 +231,8 @@ pub fn run(mut args: PartyArgs) -> Result<()> {
     let domain = args.job.domain();
     let mut cfg = domain.config();
     cfg.timeout = opts.io_timeout;
-    let session = args.job.session()?.to_text();
+    let session = session_text(&args.job, me)?;
+    let digest = program_digest(&session.to_string());
     let ring = domain.spec().ring;
 
     // `Exec` wants `'static` link factories: they own what they use.
@@ -259,7 +284,7 @@ pub fn run(mut args: PartyArgs) -> Result<()> {
             links: TwoPartyLinks::FromFile {
                 peer: &connect_peer,
                 file: file.clone(),
-                program: program_digest(&args.job.session()?.to_text().to_string()),
+                program: digest,
             },
         },
     };

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use privml::data::Scaling;
+use privml::data::{FeatureRanges, Scaling};
 use privml::learn::{
     self, DataSource, DataSpec, ModelChoice, Progress, TrainData, TrainJob, TrainSettings,
 };
@@ -48,9 +48,25 @@ pub struct TrainArgs {
     /// Use only the first N rows after shuffling (quick runs).
     #[arg(long)]
     max_rows: Option<usize>,
-    /// Feature scaling fitted on the training rows: minmax, zscore or none.
-    #[arg(long, default_value = "minmax")]
+    /// Feature scaling: `ranges` (min-max over each feature's declared public
+    /// range: a bundled set's own, or --feature-ranges FILE), `none`, or,
+    /// with --disclose-feature-stats only, `minmax` / `zscore` fitted on the
+    /// training rows.
+    #[arg(long, default_value = "ranges")]
     scaling: String,
+    /// The data owner's public schema for a CSV table: a CSV file with the
+    /// header `feature,min,max` and one line per feature giving the range the
+    /// feature can take (by its definition, not the rows' minimum and
+    /// maximum). Only the data owner passes it; the ranges are announced to
+    /// the other parties and saved in every model file.
+    #[arg(long, value_name = "FILE")]
+    feature_ranges: Option<PathBuf>,
+    /// Allow `--scaling minmax` or `zscore`: DISCLOSES every feature's minimum
+    /// and range (or mean and standard deviation) over the training rows to
+    /// every party, and saves them in every party's model file. A minimum or
+    /// a maximum is one person's value.
+    #[arg(long)]
+    disclose_feature_stats: bool,
     /// Seed of the shuffle, split and initial weights (public).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -90,6 +106,13 @@ impl TrainArgs {
             "none" => None,
             s => Some(s.parse::<Scaling>()?),
         };
+        let data = DataSpec {
+            test_fraction: self.test_fraction,
+            max_rows: self.max_rows,
+            scaling,
+            disclose_feature_stats: self.disclose_feature_stats,
+        };
+        data.check()?;
         Ok(TrainSettings {
             model: self.model.clone(),
             sgd: MiniBatch {
@@ -97,11 +120,7 @@ impl TrainArgs {
                 batch: self.batch,
                 lr: self.lr,
             },
-            data: DataSpec {
-                test_fraction: self.test_fraction,
-                max_rows: self.max_rows,
-                scaling,
-            },
+            data,
             seed: self.seed,
             data_owner: self.data_owner,
             reveal_model: self.reveal_model,
@@ -128,7 +147,17 @@ impl TrainArgs {
             .as_deref()
             .context("--data is required on the data owner")?;
         let source = DataSource::from_arg(spec, self.target.as_deref());
-        let data = TrainData::prepare(&source, &self.settings()?, &self.domain.spec())?;
+        let ranges = self
+            .feature_ranges
+            .as_ref()
+            .map(FeatureRanges::load)
+            .transpose()?;
+        let data = TrainData::prepare_with_ranges(
+            &source,
+            ranges.as_ref(),
+            &self.settings()?,
+            &self.domain.spec(),
+        )?;
         Ok(data)
     }
 }
@@ -173,13 +202,9 @@ impl Reporter<'_> {
                 }
                 *slot = Some(pb);
             }
-            Progress::Batch { epoch, batch, loss } => {
+            Progress::Batch { epoch, batch } => {
                 if let Some(pb) = slot.as_ref() {
-                    pb.set_message(format!(
-                        "epoch {} batch {} loss {loss:.4}",
-                        epoch + 1,
-                        batch + 1
-                    ));
+                    pb.set_message(format!("epoch {} batch {}", epoch + 1, batch + 1));
                     pb.inc(1);
                 }
             }

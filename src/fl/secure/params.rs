@@ -5,6 +5,7 @@ use super::super::ClientId;
 use super::super::wire::{self, SEED_LEN};
 use crate::error::{Error, Result};
 use crate::fixed::{FixedEncoding, FixedPoint};
+use crate::keyword::keyword_enum;
 
 /// How a client writes the two shares it sends to each server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,28 +22,10 @@ pub enum ShareEncoding {
     Seeded,
 }
 
-impl std::fmt::Display for ShareEncoding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ShareEncoding::Explicit => "explicit",
-            ShareEncoding::Seeded => "seeded",
-        })
-    }
-}
-
-impl std::str::FromStr for ShareEncoding {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "explicit" => Ok(ShareEncoding::Explicit),
-            "seeded" | "seed" => Ok(ShareEncoding::Seeded),
-            _ => Err(Error::invalid(
-                "share encoding",
-                format!("'{s}': use explicit or seeded"),
-            )),
-        }
-    }
-}
+keyword_enum!(ShareEncoding, "share encoding", {
+    Explicit => "explicit",
+    Seeded => "seeded" | "seed",
+});
 
 /// Parameters of secure aggregation by secret sharing: the fixed-point
 /// format in Z_2^64 and the number of clients it leaves headroom for.
