@@ -42,6 +42,7 @@
 //! | fixed-point product or matmul | 2 | o + n | 3n |
 //! | truncation alone | 1 | n | 2n |
 //! | sign extraction of n values, selecting m | 8 (ℓ=64), 9 (ℓ=128) | (n + m) elements + (Σ opened planes + 1)·⌈n/64⌉ words | (n + m) elements + (ℓ + Σ gates)·⌈n/64⌉ words |
+//! | `open` / `open_to(p)` of an output | 10 (ℓ=64), 11 (ℓ=128) | a truncation of n, a sign extraction of n selecting n, then the reveal | theirs |
 //!
 //! Beaver matmul sends its operands, not its outputs: o = mk + kn against
 //! the replicated protocol's n = mn.
@@ -365,7 +366,11 @@ impl fmt::Display for CostReport<'_> {
                 writeln!(f, "  opened to party {p}    {:>14}", o.to_string())?;
             }
         }
-        writeln!(f, "  rounds               {:>14}", c.rounds)?;
+        if c.protocol == Protocol::Additive2 {
+            writeln!(f, "  rounds (online)      {:>14}", c.rounds)?;
+        } else {
+            writeln!(f, "  rounds               {:>14}", c.rounds)?;
+        }
         let parties = c.protocol.computing_parties();
         for i in 0..parties {
             writeln!(
@@ -376,10 +381,12 @@ impl fmt::Display for CostReport<'_> {
             )?;
         }
         if c.protocol == Protocol::Additive2 {
+            let dealt = c.offline_messages.iter().any(|&m| m > 0);
             writeln!(
                 f,
-                "  offline (the dealer's correlated randomness; one round, sent ahead):"
+                "  offline (the dealer's correlated randomness, sent ahead)"
             )?;
+            writeln!(f, "  rounds (offline)     {:>14}", u64::from(dealt))?;
             for i in 0..2 {
                 writeln!(
                     f,

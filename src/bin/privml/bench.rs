@@ -14,7 +14,8 @@ use privml::workloads::{
 pub struct BenchArgs {
     /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU); all if none given.
     workloads: Vec<String>,
-    /// Domains, comma-separated: plain, fixed, shared (add :128 for Z_2^128).
+    /// Domains, comma-separated: plain, fixed, shared (three parties), 2pc
+    /// (two parties and a dealer); add :128 for Z_2^128.
     #[arg(long, default_value = "shared")]
     domains: String,
     /// Timed runs per workload (the median is reported).
@@ -36,11 +37,21 @@ fn row(m: &Measurement) {
         .map_or("-".to_string(), |d| format!("{:.4}", d.as_secs_f64()));
     let ratio = m.ratio().map_or("-".to_string(), |r| format!("{r:.1}x"));
     let bytes = m.cost.bytes_sent.map(mb).join(" / ");
+    // The two-party protocol's dealer: its time to deal one run and the
+    // material it sends (to party 1; party 0 derives its part from a seed).
+    let offline = m
+        .offline_median()
+        .map_or("-".to_string(), |d| format!("{:.4}", d.as_secs_f64()));
+    let material = if m.offline_runs.is_empty() {
+        "-".to_string()
+    } else {
+        mb(m.cost.offline_bytes.iter().sum())
+    };
     let rss = m
         .peak_rss_bytes
         .map_or("-".to_string(), |b| format!("{:.0} MB", b as f64 / 1e6));
     outln!(
-        "| {} | {} | {:.4} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {:.4} | {} | {} | {} | {} | {} | {} | {} |",
         m.workload,
         m.domain,
         med,
@@ -48,6 +59,8 @@ fn row(m: &Measurement) {
         ratio,
         m.cost.rounds,
         bytes,
+        offline,
+        material,
         rss
     );
 }
@@ -76,9 +89,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         args.workloads.iter().map(|s| s.to_uppercase()).collect()
     };
     outln!(
-        "| workload | domain | median s | plaintext s | ratio | rounds | bytes sent P0 / P1 / P2 | peak RSS |"
+        "| workload | domain | median s (online) | plaintext s | ratio | rounds (online) | bytes sent P0 / P1 / P2 (online) | offline s (dealer) | offline bytes (dealer) | peak RSS |"
     );
-    outln!("|---|---|---|---|---|---|---|---|");
+    outln!("|---|---|---|---|---|---|---|---|---|---|");
     for w in &wanted {
         match w.as_str() {
             "W1" => go(&W1Mul::new(1_000_000), &domains, args.runs)?,
