@@ -263,3 +263,204 @@ fn input_shares_are_uniform_and_one_share_is_noise() {
         assert_eq!(fp.decode(a.wrapping_add(*b)), 1.0);
     }
 }
+
+// ---------------------------------------------------------------------
+// Correlations: the tests above compare each view's *marginal* byte and
+// bit distributions. A protocol can pass them and still leak through a
+// relation between values (a party receiving s + r in one message and r
+// in another sees two uniform words whose difference is the secret). So
+// each party's whole view — every received word and every held share —
+// is recorded over many runs with fresh random secrets, and every word,
+// and the sum and difference of every pair of words, is tested for
+// correlation with the secret (its value and its magnitude), under a
+// Bonferroni-corrected bound; a negative control shows that a leak in a
+// pair of uniform words is caught by the pair test and missed by the
+// single-word test.
+
+/// Elements per run of the correlation tests.
+const SMALL: usize = 4;
+/// Runs of the correlation tests (one fresh secret each).
+const RUNS: usize = 1500;
+/// Largest |z| = |r|·√RUNS accepted. With up to ~10^6 tests the chance
+/// that an independent view exceeds it is below 10^-4; a correlation of
+/// 0.17 or more fails it.
+const MAX_CORR_Z: f64 = 6.6;
+
+/// Products, a matrix product, a truncation and a reshare on SMALL
+/// elements of party 0's secret.
+fn arithmetic_small(secret: &ArrayD<f64>, r: &mut Additive<u64>) -> privml::Result<Outputs> {
+    let other = ArrayD::from_elem(vec![SMALL], -1.25);
+    let x = r.input(0, r.owns(0).then_some(secret), &[SMALL])?;
+    let y = r.input(1, r.owns(1).then_some(&other), &[SMALL])?;
+    let xy = r.mul(&x, &y)?;
+    let xx = r.mul(&x, &x)?;
+    let (xm, ym) = (r.reshape(&x, &[2, 2])?, r.reshape(&y, &[2, 2])?);
+    let p = r.matmul(&xm, &ym)?;
+    let h = r.div_pow2(&xy, 3)?;
+    let s = r.reshare(&h)?;
+    Ok(vec![(x, 0), (xy, 0), (xx, 0), (p, 0), (s, 0)])
+}
+
+/// ReLU with its derivative on SMALL elements of party 1's secret: one
+/// comparison and its multiplexing (less-than, max and argmax are the same
+/// gadget on differences, tested for their marginals above; one is enough
+/// to keep the pair test's ~10^5 pairs of words fast).
+fn comparison_small(secret: &ArrayD<f64>, r: &mut Additive<u64>) -> privml::Result<Outputs> {
+    let x = r.input(1, r.owns(1).then_some(secret), &[SMALL])?;
+    let (relu, d) = r.relu_with_derivative(&x)?;
+    Ok(vec![(relu, 0), (d, 0)])
+}
+
+/// Each computing party's view of one run as 64-bit words: the bytes it
+/// received (padded to whole words), then its held shares.
+fn view_words(prog: Program, secret: &ArrayD<f64>, seed: u64) -> [Vec<u64>; 2] {
+    let cfg = SharedConfig::default().insecure_test_seed(seed);
+    let (results, received) = run_recorded(&cfg, |r| prog(secret, r));
+    let mut views = results.into_iter().zip(received).map(|(res, got)| {
+        let mut w: Vec<u64> = got
+            .chunks(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
+            .collect();
+        for (t, _) in res.expect("participant run") {
+            if let Some(share) = t.share() {
+                w.extend(share.iter().copied());
+            }
+        }
+        w
+    });
+    let mut next = || views.next().expect("a computing party's view");
+    [next(), next()]
+}
+
+/// `v` centred and scaled to unit norm, or `None` if it is constant.
+fn standardised(v: &[f64]) -> Option<Vec<f64>> {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let c: Vec<f64> = v.iter().map(|x| x - mean).collect();
+    let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+    (norm > 1e-9 * v.len() as f64).then(|| c.iter().map(|x| x / norm).collect())
+}
+
+/// Numeric readings of a 64-bit word: its signed value and its low 16 bits.
+fn readings(w: u64) -> [f64; 2] {
+    [w as i64 as f64, (w & 0xffff) as f64]
+}
+
+/// The largest |z| of the correlations between the secret features and
+/// (`pairs` false) each word's readings, or (`pairs` true) the readings of
+/// the sum and difference of each pair of words, over the runs.
+fn max_correlation_z(views: &[Vec<u64>], secret: &[Vec<f64>], pairs: bool) -> f64 {
+    let runs = views.len();
+    let len = views[0].len();
+    assert!(
+        views.iter().all(|v| v.len() == len),
+        "views of different lengths"
+    );
+    let targets: Vec<Vec<f64>> = (0..secret[0].len())
+        .flat_map(|i| {
+            let s: Vec<f64> = secret.iter().map(|s| s[i]).collect();
+            let a: Vec<f64> = s.iter().map(|x| x.abs()).collect();
+            [s, a]
+        })
+        .filter_map(|t| standardised(&t))
+        .collect();
+    let mut worst: f64 = 0.0;
+    let mut test = |word: &dyn Fn(&[u64]) -> u64| {
+        for k in 0..2 {
+            let f: Vec<f64> = views.iter().map(|v| readings(word(v))[k]).collect();
+            if let Some(f) = standardised(&f) {
+                for t in &targets {
+                    let r: f64 = f.iter().zip(t).map(|(a, b)| a * b).sum();
+                    worst = worst.max(r.abs() * (runs as f64).sqrt());
+                }
+            }
+        }
+    };
+    for j in 0..len {
+        if pairs {
+            for k in j + 1..len {
+                test(&|v: &[u64]| v[j].wrapping_add(v[k]));
+                test(&|v: &[u64]| v[j].wrapping_sub(v[k]));
+            }
+        } else {
+            test(&|v: &[u64]| v[j]);
+        }
+    }
+    worst
+}
+
+/// RUNS fresh random secrets and each party's views of them.
+fn correlation_sample(prog: Program) -> (Vec<Vec<f64>>, [Vec<Vec<u64>>; 2]) {
+    let mut g = AesPrg::new(&Seed::from_u64(4242));
+    let mut secrets = Vec::with_capacity(RUNS);
+    let mut views: [Vec<Vec<u64>>; 2] = Default::default();
+    for run in 0..RUNS {
+        let raw: Vec<u64> = g.vec(SMALL);
+        let s: Vec<f64> = raw
+            .iter()
+            .map(|v| (*v % 2001) as f64 / 100.0 - 10.0)
+            .collect();
+        let [a, b] = view_words(prog, &Array1::from(s.clone()).into_dyn(), run as u64);
+        views[0].push(a);
+        views[1].push(b);
+        secrets.push(s);
+    }
+    (secrets, views)
+}
+
+fn assert_views_uncorrelated(prog: Program) {
+    let (secrets, views) = correlation_sample(prog);
+    for (p, v) in views.iter().enumerate() {
+        assert!(v[0].len() >= 8, "party {p}: too small a view to test");
+        for pairs in [false, true] {
+            let z = max_correlation_z(v, &secrets, pairs);
+            assert!(
+                z < MAX_CORR_Z,
+                "party {p}: a {} correlates with the secret (|z| = {z:.2})",
+                if pairs {
+                    "pair of view words"
+                } else {
+                    "view word"
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn no_word_or_pair_of_words_of_a_view_correlates_with_the_secret() {
+    assert_views_uncorrelated(arithmetic_small);
+}
+
+#[test]
+fn no_word_or_pair_of_words_of_a_view_correlates_with_the_secret_in_comparisons() {
+    assert_views_uncorrelated(comparison_small);
+}
+
+#[test]
+fn the_pair_test_catches_a_leak_that_uniform_marginals_hide() {
+    // Negative control: party 1's view with two appended words, s + r and
+    // r for a fresh uniform r: each word alone is uniform and uncorrelated
+    // with the secret, their difference is the encoded secret.
+    let (secrets, mut views) = correlation_sample(arithmetic_small);
+    let fp = FixedPoint::<u64>::default();
+    let mut g = AesPrg::new(&Seed::from_u64(5));
+    for (v, s) in views[1].iter_mut().zip(&secrets) {
+        let r: u64 = g.vec(1)[0];
+        let enc = fp.encode(s[0]).expect("encodable");
+        v.extend([enc.wrapping_add(r), r]);
+    }
+    let single = max_correlation_z(&views[1], &secrets, false);
+    let pairs = max_correlation_z(&views[1], &secrets, true);
+    assert!(
+        single < MAX_CORR_Z,
+        "single words flagged: |z| = {single:.2}"
+    );
+    assert!(
+        pairs > MAX_CORR_Z,
+        "the pair leak was missed: |z| = {pairs:.2}"
+    );
+}
