@@ -35,12 +35,28 @@ fn plain_reproduces_the_notebook_numbers() {
     assert_eq!(out.classes(), vec![0, 0, 0, 1, 1, 1, 0, 0]);
 }
 
-/// Shared and Plain predict the same classes and end at close errors.
+/// Shared on three parties and on two parties with a dealer: both predict
+/// Plain's classes and end at close errors.
 fn shared_matches_plain(mut e: boolean::Experiment, iterations: usize, tol: f64) {
     e.iterations = iterations;
     let plain = boolean::run(&mut Plain::new(), &e, &quiet).unwrap();
-    let [shared, _, _] =
+    let [three, _, _] =
         Shared::<u64>::simulate_with(&cfg(11), |r| boolean::run(r, &e, &quiet)).unwrap();
+    let [two, _] = Additive::<u64>::simulate_with(&cfg(11), Default::default(), |r| {
+        boolean::run(r, &e, &quiet)
+    })
+    .unwrap();
+    for shared in [three, two] {
+        outcome_matches(&e, &plain, &shared, tol);
+    }
+}
+
+fn outcome_matches(
+    e: &boolean::Experiment,
+    plain: &boolean::Outcome,
+    shared: &boolean::Outcome,
+    tol: f64,
+) {
     assert_eq!(shared.classes(), plain.classes(), "{}", e.title);
     let (p, s) = (
         plain.errors.last().unwrap().error,
