@@ -598,15 +598,7 @@ impl CostModel {
         }
         match op {
             Op::Compare { bits, selected } => self.compare(bits, n, selected),
-            Op::Announce { from } => {
-                let mut c = Comm {
-                    rounds: 1,
-                    ..Default::default()
-                };
-                c.bytes[from % 3] = 2 * n as u64;
-                c.messages[from % 3] = 2;
-                c
-            }
+            Op::Announce { from } => announce(from, n),
             Op::Agreement => Comm {
                 rounds: 1,
                 bytes: [32; 3],
@@ -664,15 +656,7 @@ impl CostModel {
                 c
             }
             Op::Agreement => online(1, 32, 1),
-            Op::Announce { from } => {
-                let mut c = Comm {
-                    rounds: 1,
-                    ..Default::default()
-                };
-                c.bytes[from % 3] = 2 * n as u64;
-                c.messages[from % 3] = 2;
-                c
-            }
+            Op::Announce { from } => announce(from, n),
             Op::MulInt => dealt(online(1, e(operands), 1), e(n), 1),
             Op::MulTrunc | Op::Matmul => dealt(online(2, e(operands + n), 2), e(3 * n), 1),
             Op::Trunc => dealt(online(1, e(n), 1), e(2 * n), 1),
@@ -687,6 +671,18 @@ impl CostModel {
             }
         }
     }
+}
+
+/// Public bytes (`n`) from party `from` to the other two, in either
+/// protocol (the dealer, id 2, receives announcements too).
+fn announce(from: usize, n: usize) -> Comm {
+    let mut c = Comm {
+        rounds: 1,
+        ..Default::default()
+    };
+    c.bytes[from % 3] = 2 * n as u64;
+    c.messages[from % 3] = 2;
+    c
 }
 
 /// The pairs combined in each round of the two-party comparison's carry

@@ -9,19 +9,15 @@
 //! it is not), without any data.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use privml::mpc2::DEALER;
 use privml::mpc2::prep::{file_name, program_digest};
-use privml::net::Channel;
 use privml::net::config::PartiesConfig;
-use privml::net::tcp::{self, LinkHandle};
 use privml::runner::{Exec, Protocol, TwoPartyLinks};
 
-use crate::party::{Links, PartyJob, connect_options, finish, session_text};
+use crate::party::{Links, PartyJob, Waits, finish, session_text};
 
 /// Arguments of `privml dealer`.
 #[derive(Args, Debug)]
@@ -39,14 +35,9 @@ pub struct DealerArgs {
     /// announce values at run time (`train` and `predict` do: deal those live).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Seconds to wait at start for the parties (live) [default: the
-    /// file's connect_deadline_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    connect_deadline: Option<f64>,
-    /// Seconds to wait for a party's message (live) [default: the file's
-    /// timeout_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    // Live: how long to wait for the parties.
+    #[command(flatten)]
+    waits: Waits,
     /// The job: the same as the parties'.
     #[command(subcommand)]
     job: PartyJob,
@@ -63,24 +54,10 @@ pub fn run(mut args: DealerArgs) -> Result<()> {
     match (&args.config, &args.out) {
         (Some(config), None) => {
             let parties = PartiesConfig::load(config)?;
-            let opts = connect_options(&parties, args.connect_deadline, args.timeout)?;
+            let opts = args.waits.connect_options(&parties)?;
             cfg.timeout = opts.io_timeout;
-            let handles: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
-            let links = Arc::new(Links {
-                parties,
-                opts,
-                session,
-                runs: AtomicU64::new(0),
-                last: Arc::clone(&handles),
-                me: DEALER,
-                protocol: Protocol::Additive2,
-            });
-            let connect = move || -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
-                let (k, o) = links.next_run();
-                let l = tcp::connect(&links.parties, DEALER, &o)?;
-                links.remember(k, l.handles().to_vec(), "party 0 and party 1".to_string());
-                Ok(l.into_boxed())
-            };
+            let (links, handles) = Links::new(parties, opts, session, DEALER, Protocol::Additive2);
+            let connect = move || links.connect_both();
             let exec = Exec::TwoParty {
                 id: DEALER,
                 ring,

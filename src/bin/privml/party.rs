@@ -44,14 +44,8 @@ pub struct PartyArgs {
     /// --out` wrote it for the same job) instead of a live dealer.
     #[arg(long, value_name = "FILE")]
     prep: Option<PathBuf>,
-    /// Seconds to wait at start for the other parties [default: the file's
-    /// connect_deadline_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    connect_deadline: Option<f64>,
-    /// Seconds to wait for a peer's message during the run [default: the
-    /// file's timeout_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    #[command(flatten)]
+    waits: Waits,
     /// The job: the same on all three parties.
     #[command(subcommand)]
     job: PartyJob,
@@ -144,20 +138,31 @@ impl PartyJob {
     }
 }
 
-/// `--connect-deadline` and `--timeout` over the parties file's settings.
-pub fn connect_options(
-    parties: &PartiesConfig,
-    deadline: Option<f64>,
+/// How long a participant over TCP waits for the others.
+#[derive(Args, Debug)]
+pub struct Waits {
+    /// Seconds to wait at start for the others [default: the parties
+    /// file's connect_deadline_secs, else 60].
+    #[arg(long, value_name = "SECS")]
+    connect_deadline: Option<f64>,
+    /// Seconds to wait for a peer's message during the run [default: the
+    /// file's timeout_secs, else 60].
+    #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-) -> Result<ConnectOptions> {
-    let mut opts = ConnectOptions::from_config(parties);
-    if let Some(s) = deadline {
-        opts.deadline = seconds("connect-deadline", s)?;
+}
+
+impl Waits {
+    /// `--connect-deadline` and `--timeout` over the parties file's settings.
+    pub fn connect_options(&self, parties: &PartiesConfig) -> Result<ConnectOptions> {
+        let mut opts = ConnectOptions::from_config(parties);
+        if let Some(s) = self.connect_deadline {
+            opts.deadline = seconds("connect-deadline", s)?;
+        }
+        if let Some(s) = self.timeout {
+            opts.io_timeout = seconds("timeout", s)?;
+        }
+        Ok(opts)
     }
-    if let Some(s) = timeout {
-        opts.io_timeout = seconds("timeout", s)?;
-    }
-    Ok(opts)
 }
 
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
@@ -227,7 +232,7 @@ pub fn run(mut args: PartyArgs) -> Result<()> {
         _ => {}
     }
     let parties = PartiesConfig::load(&args.config)?;
-    let opts = connect_options(&parties, args.connect_deadline, args.timeout)?;
+    let opts = args.waits.connect_options(&parties)?;
     let domain = args.job.domain();
     let mut cfg = domain.config();
     cfg.timeout = opts.io_timeout;
@@ -236,28 +241,9 @@ pub fn run(mut args: PartyArgs) -> Result<()> {
     let ring = domain.spec().ring;
 
     // `Exec` wants `'static` link factories: they own what they use.
-    let handles: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
-    let links = Arc::new(Links {
-        parties,
-        opts,
-        session,
-        runs: AtomicU64::new(0),
-        last: Arc::clone(&handles),
-        me,
-        protocol,
-    });
+    let (links, handles) = Links::new(parties, opts, session, me, protocol);
     let both = Arc::clone(&links);
-    let connect_both = move || -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
-        let (k, o) = both.next_run();
-        let l = tcp::connect(&both.parties, me, &o)?;
-        let names = format!(
-            "{} and {}",
-            both.name(l.next.peer()),
-            both.name(l.prev.peer())
-        );
-        both.remember(k, l.handles().to_vec(), names);
-        Ok(l.into_boxed())
-    };
+    let connect_both = move || both.connect_both();
     let connect_peer = move || -> privml::Result<Box<dyn Channel>> {
         let (k, o) = links.next_run();
         let link = tcp::connect_pair(&links.parties, me, 1 - me, &o)?;
@@ -313,6 +299,41 @@ pub struct Links {
 }
 
 impl Links {
+    /// The link factories' shared state, and where the last run's links
+    /// are kept (to report an abort on).
+    pub fn new(
+        parties: PartiesConfig,
+        opts: ConnectOptions,
+        session: SessionText,
+        me: usize,
+        protocol: Protocol,
+    ) -> (Arc<Links>, Arc<Mutex<Vec<LinkHandle>>>) {
+        let last: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
+        let links = Links {
+            parties,
+            opts,
+            session,
+            runs: AtomicU64::new(0),
+            last: Arc::clone(&last),
+            me,
+            protocol,
+        };
+        (Arc::new(links), last)
+    }
+
+    /// The next run's links to both other participants (next, prev).
+    pub fn connect_both(&self) -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+        let (k, o) = self.next_run();
+        let l = tcp::connect(&self.parties, self.me, &o)?;
+        let names = format!(
+            "{} and {}",
+            self.name(l.next.peer()),
+            self.name(l.prev.peer())
+        );
+        self.remember(k, l.handles().to_vec(), names);
+        Ok(l.into_boxed())
+    }
+
     /// The number and connection settings of the next run.
     pub fn next_run(&self) -> (u64, ConnectOptions) {
         let k = self.runs.fetch_add(1, Ordering::Relaxed) + 1;

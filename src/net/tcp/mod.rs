@@ -202,6 +202,16 @@ impl PartyLinks {
 /// by the deployment CA for the right party name get a link. Everything on
 /// the links is encrypted and integrity-protected by TLS 1.3.
 pub fn connect(cfg: &PartiesConfig, me: PartyId, opts: &ConnectOptions) -> Result<PartyLinks> {
+    let (creds, addresses) = credentials_and_addresses(cfg, me)?;
+    connect_with(&creds, me, &addresses, cfg.party(me).listen_address(), opts)
+}
+
+/// Party `me`'s credentials, checked to name it, and every party's address,
+/// from the parties file.
+fn credentials_and_addresses(
+    cfg: &PartiesConfig,
+    me: PartyId,
+) -> Result<(Credentials, [String; 3])> {
     if me > 2 {
         return Err(Error::InvalidParty(me));
     }
@@ -213,7 +223,7 @@ pub fn connect(cfg: &PartiesConfig, me: PartyId, opts: &ConnectOptions) -> Resul
         cfg.party(1).address.clone(),
         cfg.party(2).address.clone(),
     ];
-    connect_with(&creds, me, &addresses, entry.listen_address(), opts)
+    Ok((creds, addresses))
 }
 
 /// [`connect`] with credentials and addresses given directly: party `me`
@@ -262,19 +272,12 @@ pub fn connect_pair(
     if peer > 2 || peer == me {
         return Err(Error::InvalidParty(peer));
     }
-    let entry = cfg.party(me);
-    let creds = Credentials::load(&cfg.ca, &entry.cert, &entry.key)?;
-    creds.check_identity(me)?;
-    let addresses = [
-        cfg.party(0).address.clone(),
-        cfg.party(1).address.clone(),
-        cfg.party(2).address.clone(),
-    ];
+    let (creds, addresses) = credentials_and_addresses(cfg, me)?;
     let mut links = link_to(
         &creds,
         me,
         &addresses,
-        entry.listen_address(),
+        cfg.party(me).listen_address(),
         &[peer],
         opts,
     )?;
