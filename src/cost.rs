@@ -20,10 +20,27 @@
 //! | integer product (no truncation) | 1 | n each |
 //! | fixed-point product or matmul (truncation fused) | 2 | 2n each |
 //! | truncation alone (`mul_public`, `div_pow2`) | 2 | 2n each |
-//! | sign extraction of n values, selecting m (`nonneg_select`) | 10 (ℓ=64), 11 (ℓ=128) | 241·⌈n/64⌉ words + m + (2m + n) elements each, party 0 also 2n (ℓ=64) |
-//! | `open` / `open_to(p)` of an output (exact rounding, then the reveal; [`crate::domain::Open`]) | 13 (ℓ=64), 14 (ℓ=128) | a truncation of n, a sign extraction of n selecting n, then `reveal` / `reveal_to(p)` of n |
+//! | sign extraction of n values, selecting m (`nonneg_select`) | 6 (ℓ=64), 7 (ℓ=128) | party 0: (2·233 + 26)·⌈n/64⌉ words + 2(n + 2m) elements; parties 1, 2: (32 + 26)·⌈n/64⌉ words + (n + m) elements (ℓ=64) |
+//! | `open` / `open_to(p)` of an output (exact rounding, then the reveal; [`crate::domain::Open`]) | 9 (ℓ=64), 10 (ℓ=128) | a truncation of n, a sign extraction of n selecting n, then `reveal` / `reveal_to(p)` of n |
 //!
 //! For a matrix product n is the number of *output* entries.
+//!
+//! # The gadgets (n elements, ℓ = 64; `c` is the comparison above)
+//!
+//! Replicated protocol; on the two-party protocol the same closed forms
+//! add up the two-party costs of the same steps.
+//!
+//! | gadget | rounds | bytes sent per party and element |
+//! |---|---|---|
+//! | [`exp_nonpositive`](CostModel::exp_nonpositive), s squarings | 12 + 2s | c(n, n)/n + 16·(3 + s) |
+//! | [`reciprocal`](CostModel::reciprocal), k iterations | 4 + 2k | 16·(2 + 2(k-1) + 1) |
+//! | [`inv_sqrt`](CostModel::inv_sqrt), t thresholds, k iterations | 12 + 4k | c(t·n, 0)/n + 16·(4 + 3k) |
+//! | [`max_tree`](CostModel::max_tree) over c candidates | 6·⌈log₂ c⌉ | about c(n, n)/n per pair |
+//! | [`softmax`](CostModel::softmax) of rows of k | max tree + exp + reciprocal + 2 | per row |
+//!
+//! The `Gadgets` methods are built from the core operations, whose costs
+//! `Plain` and `Fixed` predict; these closed forms say the same in one line
+//! and are tested against the transport's counts (`tests/functions.rs`).
 //!
 //! # The two-party protocol ([`Protocol::Additive2`], [`crate::mpc2`])
 //!
@@ -132,6 +149,29 @@ pub struct Comm {
     pub offline_bytes: [u64; 2],
     /// Two-party protocol: the dealer's messages to party 0 and party 1.
     pub offline_messages: [u64; 2],
+}
+
+impl std::ops::Add for Comm {
+    type Output = Comm;
+    /// Two steps one after the other: rounds, bytes and messages add up.
+    fn add(mut self, other: Comm) -> Comm {
+        self += other;
+        self
+    }
+}
+
+impl std::ops::AddAssign for Comm {
+    fn add_assign(&mut self, other: Comm) {
+        self.rounds += other.rounds;
+        for i in 0..3 {
+            self.bytes[i] += other.bytes[i];
+            self.messages[i] += other.messages[i];
+        }
+        for i in 0..2 {
+            self.offline_bytes[i] += other.offline_bytes[i];
+            self.offline_messages[i] += other.offline_messages[i];
+        }
+    }
 }
 
 /// Openings of secret values to one kind of recipient: how many `reveal`
@@ -284,9 +324,10 @@ impl Cost {
         self.bytes_sent.iter().copied().max().unwrap_or(0)
     }
 
-    /// Estimated wall time of the communication on `net`: one latency per
-    /// round plus the busiest party's bytes at the link's bandwidth (online
-    /// only: the two-party protocol's offline material is sent ahead).
+    /// Estimated wall time of the communication on `net`: one (one-way)
+    /// latency per round plus the busiest party's bytes at the link's
+    /// bandwidth (online only: the two-party protocol's offline material is
+    /// sent ahead).
     pub fn estimate(&self, net: &Network) -> Duration {
         let secs = self.rounds as f64 * net.latency.as_secs_f64()
             + self.max_bytes_per_party() as f64 * 8.0 / net.bandwidth_bits_per_s;
@@ -300,27 +341,35 @@ impl Cost {
 }
 
 /// A network to estimate communication time on.
+///
+/// A round costs one *one-way* latency: in every round each party sends
+/// what it has and waits for what its neighbours sent in the same round,
+/// so rounds chain one delay each (half the round-trip time). The presets
+/// are those of the network emulator ([`crate::net::emulate::PRESETS`]),
+/// and `privml bench --net ...` checks the estimate against an emulated run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     /// A short name.
     pub name: &'static str,
-    /// One-way latency per round.
+    /// One-way latency: what one round costs.
     pub latency: Duration,
     /// Link bandwidth in bits per second.
     pub bandwidth_bits_per_s: f64,
 }
 
 impl Network {
-    /// 0.2 ms, 10 Gbit/s: parties in one data centre.
+    /// 0.2 ms round trip (0.1 ms per round), 10 Gbit/s: parties in one
+    /// data centre (the emulator's `lan`).
     pub const LAN: Network = Network {
-        name: "LAN 0.2 ms / 10 Gbit/s",
-        latency: Duration::from_micros(200),
+        name: "LAN 0.2 ms RTT / 10 Gbit/s",
+        latency: Duration::from_micros(100),
         bandwidth_bits_per_s: 10e9,
     };
-    /// 40 ms, 100 Mbit/s: parties on different continents.
+    /// 40 ms round trip (20 ms per round), 100 Mbit/s: parties on
+    /// different continents (the emulator's `wan`).
     pub const WAN: Network = Network {
-        name: "WAN 40 ms / 100 Mbit/s",
-        latency: Duration::from_millis(40),
+        name: "WAN 40 ms RTT / 100 Mbit/s",
+        latency: Duration::from_millis(20),
         bandwidth_bits_per_s: 100e6,
     };
 }
@@ -523,35 +572,40 @@ impl CostModel {
     }
 
     /// Sign extraction of n elements of a `bits`-bit ring and multiplexing
-    /// `m` elements by the resulting bits (see [`crate::mpc::compare`]):
-    /// the AND-gate rounds (one word per 64 elements per gate), then party 0
-    /// inputs n bits while everyone reshares m products, then one round of
-    /// 2m + n integer products.
+    /// `m` elements by the resulting bits (see [`crate::mpc::compare`]): the
+    /// leaf round (party 0 sends two copies of each masked α plane, parties
+    /// 1 and 2 one plane per output to each other), the carry tree's AND
+    /// rounds (one word per 64 elements per gate), then the selection round
+    /// (party 0 sends t and, per selected element, Y0 and t·Y0, masked, to
+    /// both others; parties 1 and 2 one element per output to each other).
     pub fn compare(&self, bits: u32, n: usize, m: usize) -> Comm {
         let words = n.div_ceil(64) as u64;
-        let gates = msb_gates_per_round(bits);
-        let mut c = Comm::default();
-        for g in &gates {
+        let plan = msb_plan(bits);
+        let mut c = Comm {
+            rounds: 1,
+            ..Default::default()
+        };
+        // leaf round
+        c.bytes[0] += 2 * plan.alpha_planes as u64 * words * 8;
+        c.messages[0] += 2;
+        for i in 1..3 {
+            c.bytes[i] += plan.leaf_outputs as u64 * words * 8;
+            c.messages[i] += 1;
+        }
+        // carry tree
+        for g in &plan.tree_gates {
             c.rounds += 1;
             for i in 0..3 {
                 c.bytes[i] += *g as u64 * words * 8;
                 c.messages[i] += 1;
             }
         }
-        // round A
+        // selection
         c.rounds += 1;
-        c.bytes[0] += 2 * self.b(n);
+        c.bytes[0] += 2 * self.b(n + 2 * m);
         c.messages[0] += 2;
-        if m > 0 {
-            for i in 0..3 {
-                c.bytes[i] += self.b(m);
-                c.messages[i] += 1;
-            }
-        }
-        // round B
-        c.rounds += 1;
-        for i in 0..3 {
-            c.bytes[i] += self.b(2 * m + n);
+        for i in 1..3 {
+            c.bytes[i] += self.b(n + m);
             c.messages[i] += 1;
         }
         c
@@ -573,20 +627,104 @@ impl CostModel {
     /// The exact rounding of n elements, then the reveal `reveal`, in
     /// either protocol (the dealer's material included).
     fn rounded(&self, bits: u32, n: usize, reveal: Op) -> Comm {
+        self.comm(Op::Trunc, n)
+            + self.comm(Op::Compare { bits, selected: n }, n)
+            + self.comm(reveal, n)
+    }
+
+    /// The ring's bits (for the comparison's gate plan).
+    fn ring_bits(&self) -> u32 {
+        (self.elem_bytes * 8) as u32
+    }
+
+    /// `Gadgets::max_tree` over `count` candidates of `m` elements each: a
+    /// comparison of every pair of a level, selecting the difference.
+    pub fn max_tree(&self, count: usize, m: usize) -> Comm {
         let mut c = Comm::default();
-        let compare = Op::Compare { bits, selected: n };
-        for step in [Op::Trunc, compare, reveal].map(|op| self.comm(op, n)) {
-            c.rounds += step.rounds;
-            for i in 0..3 {
-                c.bytes[i] += step.bytes[i];
-                c.messages[i] += step.messages[i];
-            }
-            for i in 0..2 {
-                c.offline_bytes[i] += step.offline_bytes[i];
-                c.offline_messages[i] += step.offline_messages[i];
-            }
+        let mut count = count;
+        while count > 1 {
+            let pairs = count / 2;
+            c += self.comm(
+                Op::Compare {
+                    bits: self.ring_bits(),
+                    selected: pairs * m,
+                },
+                pairs * m,
+            );
+            count = pairs + count % 2;
         }
         c
+    }
+
+    /// `Gadgets::max_tree_backward`: one product per pair and level.
+    pub fn max_tree_backward(&self, count: usize, m: usize) -> Comm {
+        let mut c = Comm::default();
+        let mut count = count;
+        while count > 1 {
+            let pairs = count / 2;
+            c += self.comm(Op::MulTrunc, pairs * m);
+            count = pairs + count % 2;
+        }
+        c
+    }
+
+    /// `Gadgets::exp_nonpositive` of n elements with `squarings` squarings:
+    /// one ReLU, the square and cube, the polynomial's truncation, then the
+    /// squarings.
+    pub fn exp_nonpositive(&self, n: usize, squarings: u32) -> Comm {
+        let mut c = self.comm(
+            Op::Compare {
+                bits: self.ring_bits(),
+                selected: n,
+            },
+            n,
+        ) + self.comm(Op::MulTrunc, n)
+            + self.comm(Op::MulTrunc, n)
+            + self.comm(Op::Trunc, n);
+        for _ in 0..squarings {
+            c += self.comm(Op::MulTrunc, n);
+        }
+        c
+    }
+
+    /// `Gadgets::reciprocal` of n elements with `iterations` iterations:
+    /// the starting line, the first error, two products per iteration but
+    /// the last.
+    pub fn reciprocal(&self, n: usize, iterations: u32) -> Comm {
+        let mut c = self.comm(Op::Trunc, n) + self.comm(Op::MulTrunc, n);
+        for i in 0..iterations {
+            c += self.comm(Op::MulTrunc, if i + 1 == iterations { n } else { 2 * n });
+        }
+        c
+    }
+
+    /// `Gadgets::inv_sqrt` of n elements with `thresholds` comparison
+    /// thresholds (the last is the clamp) and `iterations` Newton steps.
+    pub fn inv_sqrt(&self, n: usize, thresholds: usize, iterations: u32) -> Comm {
+        let mut c = self.comm(
+            Op::Compare {
+                bits: self.ring_bits(),
+                selected: 0,
+            },
+            thresholds * n,
+        ) + self.comm(Op::MulTrunc, n);
+        if thresholds > 1 {
+            c += self.comm(Op::Trunc, n);
+        }
+        c += self.comm(Op::MulTrunc, 2 * n);
+        for _ in 0..iterations {
+            c += self.comm(Op::MulTrunc, n) + self.comm(Op::MulTrunc, 2 * n);
+        }
+        c
+    }
+
+    /// `Gadgets::softmax_rows` of `rows` rows of k columns, with
+    /// `squarings` in the exponential and `iterations` in the reciprocal.
+    pub fn softmax(&self, rows: usize, k: usize, squarings: u32, iterations: u32) -> Comm {
+        self.max_tree(k, rows)
+            + self.exp_nonpositive(rows * k, squarings)
+            + self.reciprocal(rows, iterations)
+            + self.comm(Op::MulTrunc, rows * k)
     }
 
     /// The communication of `op` on `n` elements. (For the two-party
@@ -706,30 +844,68 @@ pub fn compare2_tree(bits: u32) -> Vec<usize> {
     pairs
 }
 
-/// AND gates in each round of the sign extraction of `bits`-bit elements
-/// (see [`crate::mpc::compare`]): the carry-save layer (ℓ-1 gates), the
-/// generate bits (ℓ-2), then a carry tree over the ℓ-2 positions 1 … ℓ-2
-/// that combines neighbouring groups, 2 gates per pair except for the
-/// lowest group (1). For ℓ = 64: 8 rounds, 241 gates; ℓ = 128: 9 rounds,
-/// 489 gates.
+/// Bit positions per leaf group of the comparison's carry computation (see
+/// [`crate::mpc::compare`]).
+pub const LEAF_WIDTH: usize = 4;
+
+/// The sign-extraction circuit of `bits`-bit elements (see
+/// [`crate::mpc::compare`]): what the cost model predicts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsbPlan {
+    /// Leaf groups over the positions 0 … ℓ-2 ([`LEAF_WIDTH`] each, the top
+    /// one shorter).
+    pub groups: usize,
+    /// Party 0's masked α planes in the leaf round: 2^w - 1 per group of w
+    /// positions, and the top bit.
+    pub alpha_planes: usize,
+    /// Outputs of the leaf round: each group's G, each group's P but the
+    /// lowest's, and the top bit.
+    pub leaf_outputs: usize,
+    /// AND gates in each round of the carry tree.
+    pub tree_gates: Vec<usize>,
+}
+
+impl MsbPlan {
+    /// Rounds of the sign extraction: the leaf round and the tree.
+    pub fn rounds(&self) -> usize {
+        1 + self.tree_gates.len()
+    }
+}
+
+/// The plan of the sign extraction of `bits`-bit elements. For ℓ = 64: 16
+/// groups, 233 α planes, 32 leaf outputs, then 15 + 7 + 3 + 1 gates in 4
+/// rounds; ℓ = 128: 32 groups, 473 α planes, 64 outputs, 5 tree rounds.
 ///
 /// # Examples
 ///
 /// ```
-/// use privml::cost::msb_gates_per_round;
-/// assert_eq!(msb_gates_per_round(64), [63, 62, 61, 29, 15, 7, 3, 1]);
+/// use privml::cost::msb_plan;
+/// let p = msb_plan(64);
+/// assert_eq!((p.groups, p.alpha_planes, p.leaf_outputs), (16, 233, 32));
+/// assert_eq!(p.tree_gates, [15, 7, 3, 1]);
+/// assert_eq!(p.rounds(), 5);
 /// ```
-pub fn msb_gates_per_round(bits: u32) -> Vec<usize> {
-    let l = bits as usize;
-    let mut rounds = vec![l - 1, l - 2];
-    // groups over positions 1..=l-2; only the first group is "lowest"
-    let mut groups = l - 2;
-    while groups > 1 {
-        let pairs = groups / 2;
-        rounds.push(2 * pairs - 1);
-        groups = pairs + groups % 2;
+pub fn msb_plan(bits: u32) -> MsbPlan {
+    let positions = bits as usize - 1;
+    let groups = positions.div_ceil(LEAF_WIDTH);
+    let alpha_planes = (0..positions)
+        .step_by(LEAF_WIDTH)
+        .map(|lo| (1usize << (positions - lo).min(LEAF_WIDTH)) - 1)
+        .sum::<usize>()
+        + 1;
+    let mut tree_gates = Vec::new();
+    let mut g = groups;
+    while g > 1 {
+        let pairs = g / 2;
+        tree_gates.push(2 * pairs - 1);
+        g = pairs + g % 2;
     }
-    rounds
+    MsbPlan {
+        groups,
+        alpha_planes,
+        leaf_outputs: 2 * groups,
+        tree_gates,
+    }
 }
 
 /// The protocol operations that communicate, for cost accounting.
@@ -858,6 +1034,30 @@ mod tests {
     }
 
     #[test]
+    fn msb_plan_matches_the_documented_counts() {
+        let p64 = msb_plan(64);
+        assert_eq!(p64.rounds(), 5);
+        assert_eq!(p64.alpha_planes, 15 * 15 + 7 + 1);
+        let p128 = msb_plan(128);
+        assert_eq!((p128.groups, p128.alpha_planes), (32, 31 * 15 + 7 + 1));
+        assert_eq!(p128.leaf_outputs, 32 + 31 + 1);
+        assert_eq!(p128.tree_gates, [31, 15, 7, 3, 1]);
+        // with the selection: 6 rounds on Z_2^64, 7 on Z_2^128
+        assert_eq!(CostModel::new(8).compare(64, 100, 100).rounds, 6);
+        assert_eq!(CostModel::new(16).compare(128, 100, 0).rounds, 7);
+    }
+
+    #[test]
+    fn the_standard_networks_are_the_emulator_presets() {
+        use crate::net::emulate::LinkProfile;
+        for (net, name) in [(Network::LAN, "lan"), (Network::WAN, "wan")] {
+            let p = LinkProfile::preset(name).unwrap();
+            assert_eq!(net.latency, p.one_way_delay, "{name}");
+            assert_eq!(net.bandwidth_bits_per_s, p.bandwidth_bits_per_s, "{name}");
+        }
+    }
+
+    #[test]
     fn openings_are_counted_per_recipient() {
         let m = CostModel::new(8);
         let mut c = Cost::default();
@@ -897,28 +1097,15 @@ mod tests {
     }
 
     #[test]
-    fn gate_plan_matches_the_documented_counts() {
-        let g64 = msb_gates_per_round(64);
-        assert_eq!(g64.len(), 8);
-        assert_eq!(g64.iter().sum::<usize>(), 241);
-        let g128 = msb_gates_per_round(128);
-        assert_eq!(g128.len(), 9);
-        assert_eq!(
-            g128.iter().sum::<usize>(),
-            127 + 126 + 125 + 61 + 31 + 15 + 7 + 3 + 1
-        );
-    }
-
-    #[test]
     fn estimate_uses_latency_and_busiest_party() {
         let c = Cost {
             rounds: 10,
             bytes_sent: [1_250_000, 0, 0],
             ..Default::default()
         };
-        // 10 * 40 ms + 10 Mbit at 100 Mbit/s = 0.4 + 0.1
+        // 10 * 20 ms (one way) + 10 Mbit at 100 Mbit/s = 0.2 + 0.1
         let t = c.estimate(&Network::WAN).as_secs_f64();
-        assert!((t - 0.5).abs() < 1e-9);
+        assert!((t - 0.3).abs() < 1e-9);
         let text = c.report().to_string();
         assert!(text.contains("rounds") && text.contains("1.25 MB"));
     }

@@ -75,6 +75,21 @@ pub enum Error {
         /// Shape of the right operand (or the requested shape).
         right: Vec<usize>,
     },
+    /// A shape with more elements than this party accepts for `op` (or
+    /// whose element count does not even fit in a `usize`): typically one
+    /// announced by another party, refused before anything is allocated.
+    #[error(
+        "the shape {shape:?} for {op} exceeds the limit of {max_elements} elements per tensor ({}; see SharedConfig::max_input_elements)",
+        shape_excess(.shape, *.max_elements)
+    )]
+    ShapeTooLarge {
+        /// The operation.
+        op: &'static str,
+        /// The shape as given (announced).
+        shape: Vec<usize>,
+        /// The largest element count accepted.
+        max_elements: usize,
+    },
     /// An index past the end of what it indexes (a row of a tensor, an
     /// element of a gather's source).
     #[error("index {index} is out of range in {op}: there are {len}")]
@@ -293,6 +308,11 @@ pub enum Error {
         /// What is wrong with them.
         error: DecodeError,
     },
+    /// An ONNX model that decodes but cannot be imported (an operator off
+    /// the allow-list, an attribute privml does not implement, a graph
+    /// that is not a chain of layers).
+    #[error("ONNX import: {0}")]
+    Onnx(#[from] crate::onnx::OnnxError),
     /// Reading or writing a file failed; names the file.
     #[error("cannot {op} {}: {source}", path.display())]
     FileIo {
@@ -303,6 +323,33 @@ pub enum Error {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// A file holding a secret (a share file, a private key) that other
+    /// users may read or write: refused, naming the file and the fix.
+    #[error(
+        "{what} {} is accessible to other users (mode {mode:03o}); it holds a secret and must be readable by its owner only: run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    FileNotPrivate {
+        /// What the file holds ("share file", "private key").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A model description whose layers do not fit together, or
+    /// parameters that do not fit it: names the layer (1-based position and
+    /// its description) and what is wrong.
+    #[error("layer {index} ({layer}): {problem}")]
+    Layer {
+        /// 1-based position of the layer in the description.
+        index: usize,
+        /// The layer as written (`conv:16k5`, `maxpool:2`, ...).
+        layer: String,
+        /// What is wrong.
+        problem: LayerProblem,
     },
     /// Operating-system I/O error without a file (a socket).
     #[error("I/O: {0}")]
@@ -362,6 +409,70 @@ pub enum PrepProblem {
         expected: PartyId,
         /// The party the file is for.
         found: PartyId,
+    },
+}
+
+/// What is wrong with a layer of a model description (see [`Error::Layer`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerProblem {
+    /// A window larger than the (padded) input it slides over.
+    #[error("kernel {kernel:?} is larger than the padded input {input:?}")]
+    KernelTooLarge {
+        /// Kernel rows and columns.
+        kernel: Vec<usize>,
+        /// Padded input rows and columns.
+        input: Vec<usize>,
+    },
+    /// The previous layer's output is not what this layer takes.
+    #[error("takes {expected}, but its input has shape {input:?}")]
+    ShapesDoNotChain {
+        /// The input shape (without the batch axis).
+        input: Vec<usize>,
+        /// What the layer takes.
+        expected: &'static str,
+    },
+    /// Pooling windows that do not tile the input exactly.
+    #[error(
+        "window {kernel:?} with stride {stride:?} does not tile the input {input:?} (the border would be dropped)"
+    )]
+    WindowDoesNotDivide {
+        /// Kernel rows and columns.
+        kernel: Vec<usize>,
+        /// Stride.
+        stride: Vec<usize>,
+        /// Input rows and columns.
+        input: Vec<usize>,
+    },
+    /// A parameter tensor of the wrong shape.
+    #[error("parameter '{name}' has shape {found:?}, the layer needs {expected:?}")]
+    ParameterShape {
+        /// The parameter (`"weights"`, `"bias"`, ...).
+        name: &'static str,
+        /// Its shape.
+        found: Vec<usize>,
+        /// The shape the layer needs.
+        expected: Vec<usize>,
+    },
+    /// Fewer parameter tensors than the layers need.
+    #[error("its parameter '{name}' is missing ({given} tensors given for the whole model)")]
+    MissingParameter {
+        /// The parameter.
+        name: &'static str,
+        /// How many tensors were given in all.
+        given: usize,
+    },
+    /// A layer that cannot be used where it is (for example a batch
+    /// normalisation that does not follow an affine layer).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The last layer's output is not one value per target column.
+    #[error("its output has shape {output:?}, but the table has {targets} target columns")]
+    OutputDoesNotMatchTargets {
+        /// The model's output shape (without the batch axis).
+        output: Vec<usize>,
+        /// Target columns (classes, or 1).
+        targets: usize,
     },
 }
 
@@ -465,6 +576,9 @@ pub enum DecodeError {
     /// The serialisation layer (postcard) refused the bytes.
     #[error("{0}")]
     Postcard(#[from] postcard::Error),
+    /// The protobuf layer (an ONNX file) refused the bytes.
+    #[error("protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
 }
 
 /// Which file operation failed (see [`Error::FileIo`]).
@@ -658,6 +772,18 @@ impl Error {
             name,
             reason: reason.into(),
         }
+    }
+}
+
+/// What makes `shape` exceed `max` elements, for a message: a dimension
+/// above the limit, an element count that overflows, or the count.
+fn shape_excess(shape: &[usize], max: usize) -> String {
+    if let Some((i, d)) = shape.iter().enumerate().find(|(_, d)| **d > max) {
+        return format!("dimension {i} is {d}");
+    }
+    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) => format!("{n} elements"),
+        None => "its element count overflows".to_string(),
     }
 }
 

@@ -23,9 +23,11 @@ pub mod mpc;
 pub mod mpc2;
 pub mod net;
 pub mod nn;
+pub mod onnx;
 pub mod party_id;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod private_file;
 pub mod ring;
 pub mod runner;
 pub mod session;
@@ -34,10 +36,13 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    Additive, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather, Layout, Open, OverflowPolicy,
-    PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
+    Additive, DEFAULT_MAX_INPUT_ELEMENTS, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather,
+    Layout, Open, OverflowPolicy, PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData,
+    Tracker, TruncationMode, Window2d,
 };
-pub use error::{DecodeError, Error, FileOp, Origin, OverflowEvent, PrepProblem, Result, TlsError};
+pub use error::{
+    DecodeError, Error, FileOp, LayerProblem, Origin, OverflowEvent, PrepProblem, Result, TlsError,
+};
 pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:

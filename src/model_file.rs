@@ -29,15 +29,18 @@ use crate::cost::Protocol;
 use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
-use crate::nn::MlpSpec;
+use crate::learn::Task;
+use crate::nn::{MlpSpec, NetworkSpec, OptimizerState};
 use crate::runner::{Domain, DomainKind, DomainSpec, RingSize};
 
 /// The first bytes of every model file.
 const MAGIC: &[u8; 7] = b"PRIVML\x00";
 
 /// The format version this build writes and reads. Version 1 stored the
-/// architecture and the domain as strings; version 2 stores them typed.
-pub const FORMAT_VERSION: u8 = 2;
+/// architecture and the domain as strings; version 2 stores them typed;
+/// version 3 adds general networks ([`Architecture::Network`]) and the
+/// optimiser's state.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// Length of the SHA-256 checksum at the end of the file.
 const CHECKSUM_LEN: usize = 32;
@@ -46,18 +49,22 @@ const CHECKSUM_LEN: usize = 32;
 const WHAT: &str = "model file";
 
 /// The shape of a saved model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Architecture {
     /// Dense layers with ReLU between them.
     Mlp(MlpSpec),
+    /// Any network of [`nn`](crate::nn) layers (convolutions, pooling, ...),
+    /// its batch normalisations folded.
+    Network(NetworkSpec),
 }
 
 impl std::fmt::Display for Architecture {
-    /// `784-64-10` for an MLP.
+    /// `784-64-10` for an MLP, `1x28x28: conv:16k5,...` for a network.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Architecture::Mlp(spec) => write!(f, "{spec}"),
+            Architecture::Network(spec) => write!(f, "{}: {spec}", spec.input_string()),
         }
     }
 }
@@ -75,6 +82,11 @@ pub struct TableMeta {
     /// How features were normalised before training (public statistics of
     /// the training data; see the [`learn`](crate::learn) module).
     pub normalizer: Option<Normalizer>,
+    /// Classification or regression.
+    pub task: Task,
+    /// How a regression's target was scaled for training (one column;
+    /// predictions are scaled back with it), like the features.
+    pub target_normalizer: Option<Normalizer>,
 }
 
 /// Public description of a model: everything but the parameters.
@@ -97,12 +109,13 @@ impl ModelMeta {
     /// # Examples
     ///
     /// ```
+    /// use privml::learn::Task;
     /// use privml::model_file::{Architecture, ModelMeta, TableMeta};
     /// use privml::runner::{DomainKind, DomainSpec, RingSize};
     ///
     /// let meta = ModelMeta {
     ///     architecture: Architecture::Mlp("2-1".parse().unwrap()),
-    ///     table: TableMeta { target: "y".into(), features: vec!["a".into(), "b".into()], n_classes: 2, normalizer: None },
+    ///     table: TableMeta { target: "y".into(), features: vec!["a".into(), "b".into()], n_classes: 2, normalizer: None, task: Task::Classification, target_normalizer: None },
     ///     domain: DomainKind::Shared64,
     ///     frac_bits: Some(16),
     /// };
@@ -142,6 +155,9 @@ pub struct SavedModel {
     pub model_id: [u8; 16],
     /// This party's data of each parameter tensor.
     pub tensors: Vec<TensorData>,
+    /// The optimiser's settings, steps and state (this party's data of it),
+    /// if training is to go on from this file.
+    pub optimizer: Option<OptimizerState>,
 }
 
 /// The domain and fraction bits that exported tensors are data of; fails
@@ -217,10 +233,34 @@ impl SavedModel {
     }
 
     /// Reads and checks a file: magic, version, checksum, encoding, and that
-    /// the description's domain is the tensors' own.
+    /// the description's domain is the tensors' own. A party's share file
+    /// that other users may read or write is refused
+    /// ([`Error::FileNotPrivate`], naming the `chmod` to run; see
+    /// [`crate::private_file`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::file(FileOp::Read, path, e))?;
+        let opened = crate::private_file::read(path)?;
+        let model = Self::decode(&opened.bytes, path)?;
+        if matches!(model.tensors.first(), Some(TensorData::Shares { .. })) {
+            opened.require_private(path, "share file")?;
+        }
+        Ok(model)
+    }
+
+    /// Decodes the bytes of a model file read from `path` (which names the
+    /// file in errors): the checks of [`load`](Self::load) but the
+    /// permissions. Never panics, whatever the bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use privml::model_file::SavedModel;
+    ///
+    /// let e = SavedModel::decode(b"PRIVML\x00\x02", Path::new("m.clear")).unwrap_err();
+    /// assert!(e.to_string().contains("truncated"), "{e}");
+    /// ```
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |error: DecodeError| Error::decode(WHAT, Origin::File(path.to_path_buf()), error);
         let Some(after_magic) = bytes.strip_prefix(MAGIC) else {
             return Err(bad(DecodeError::BadMagic {
@@ -292,8 +332,9 @@ impl SavedModel {
 }
 
 /// Writes `bytes` to `path` atomically: into a new temporary file in the
-/// same directory (readable by its owner only), synced to disk, then renamed
-/// over `path`; on Unix the directory is synced too, so the rename survives
+/// same directory (readable and writable by its owner only: mode 0600 on
+/// Unix, whatever the umask, so share files, models and predictions are
+/// never readable by other users), synced to disk, then renamed over `path`; on Unix the directory is synced too, so the rename survives
 /// a crash. `path` holds either its old content or all of `bytes`, never a
 /// part. Errors name `path`.
 ///
@@ -312,11 +353,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let write_err = |e| Error::file(FileOp::Write, path, e);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".privml-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".privml-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(
+            crate::private_file::PRIVATE_MODE,
+        ));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
     tmp.write_all(bytes).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path)
@@ -342,6 +388,8 @@ mod tests {
                     features: vec!["a".into(), "b".into()],
                     n_classes: 2,
                     normalizer: None,
+                    task: Task::Classification,
+                    target_normalizer: None,
                 },
                 domain: DomainKind::Plain,
                 frac_bits: None,
@@ -351,6 +399,7 @@ mod tests {
                 shape: vec![2, 1],
                 values: vec![0.5, -1.0],
             }],
+            optimizer: None,
         }
     }
 
@@ -403,17 +452,20 @@ mod tests {
         let p = dir.path().join("m.clear");
         sample().save(&p).unwrap();
         let good = std::fs::read(&p).unwrap();
-        // A version-1 file (architecture and domain as strings) is refused.
-        let mut old = good.clone();
-        old[MAGIC.len()] = 1;
-        std::fs::write(&p, &old).unwrap();
-        assert_eq!(
-            decode_error(&p),
-            DecodeError::UnsupportedVersion {
-                found: 1,
-                supported: 2
-            }
-        );
+        // Version-1 files (architecture and domain as strings) and
+        // version-2 files (no general networks, no optimiser) are refused.
+        for version in [1, 2] {
+            let mut old = good.clone();
+            old[MAGIC.len()] = version;
+            std::fs::write(&p, &old).unwrap();
+            assert_eq!(
+                decode_error(&p),
+                DecodeError::UnsupportedVersion {
+                    found: version.into(),
+                    supported: 3
+                }
+            );
+        }
         std::fs::write(&p, &good[..MAGIC.len() + 5]).unwrap();
         assert!(matches!(decode_error(&p), DecodeError::Truncated { .. }));
         std::fs::write(&p, MAGIC).unwrap();
@@ -427,6 +479,28 @@ mod tests {
             } => assert_eq!(path, missing),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn networks_and_optimiser_state_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.clear");
+        let mut m = sample();
+        m.meta.architecture = Architecture::Network(NetworkSpec::preset("network-d").unwrap());
+        m.optimizer = Some(OptimizerState {
+            config: crate::nn::OptimizerConfig::named("adam", 0.01).unwrap(),
+            step: 3,
+            slots: m.tensors.clone(),
+        });
+        m.save(&p).unwrap();
+        let back = SavedModel::load(&p).unwrap();
+        assert_eq!(back, m);
+        assert!(
+            back.meta
+                .architecture
+                .to_string()
+                .starts_with("1x28x28: conv:5k5s2p2")
+        );
     }
 
     #[test]

@@ -112,6 +112,12 @@ impl SessionDescription {
                 .with("epochs", s.sgd.epochs)
                 .with("batch", s.sgd.batch)
                 .with("lr", s.sgd.lr)
+                .with("loss", s.loss)
+                .with("optimizer", s.optimizer)
+                .with(
+                    "task",
+                    s.task.map_or("detect".to_string(), |t| t.to_string()),
+                )
                 .with("test_fraction", s.data.test_fraction)
                 .with(
                     "max_rows",
@@ -186,6 +192,15 @@ mod tests {
             ("epochs", train(|s| s.sgd.epochs += 1)),
             ("batch", train(|s| s.sgd.batch += 1)),
             ("lr", train(|s| s.sgd.lr *= 2.0)),
+            ("loss", train(|s| s.loss = crate::nn::Loss::CrossEntropy)),
+            (
+                "optimizer",
+                train(|s| s.optimizer = crate::learn::OptimizerKind::Adam),
+            ),
+            (
+                "task",
+                train(|s| s.task = Some(crate::learn::Task::Regression)),
+            ),
             ("test_fraction", train(|s| s.data.test_fraction = 0.3)),
             ("max_rows", train(|s| s.data.max_rows = Some(100))),
             ("scaling", train(|s| s.data.scaling = Some(Scaling::ZScore))),

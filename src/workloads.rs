@@ -9,6 +9,9 @@
 //! | W3 | sigmoid of 10^6 secret values in [-8, 8): the tutorial's degree-9 polynomial |
 //! | W4 | the tutorial's 3-layer network, 10,000 training iterations |
 //! | W5 | logistic regression on 10,000 × 20 synthetic rows, one epoch, batch 128, lr 0.1 |
+//! | W6 | one SGD step of network A (784-128-128-10, ReLU) at batch 128 |
+//! | N-step | one training step (forward, loss, backward, optimiser) of a network preset ([`NetworkStep`]): network B and C with SGD, network A with Adam, batch 128, cross-entropy |
+//! | N-infer | a network preset's prediction ([`NetworkInference`]): network C at batch 1 and 128 |
 //!
 //! Inputs are shared before the clock starts, as in the peer frameworks'
 //! scripts (`../shared/peers`); outputs stay shared. In a shared run the
@@ -29,7 +32,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::experiments::boolean;
-use crate::nn::{self, init::Sampler};
+use crate::nn::{self, Loss, Network, NetworkSpec, Optimizer, OptimizerConfig, init::Sampler};
 use crate::runner::DomainKind;
 
 /// A timed program: set-up (inputs; not timed), then the timed body.
@@ -338,6 +341,159 @@ impl Workload for W6Mlp {
                 bs[k] = &bs[k] + &(gb * step);
             }
             std::hint::black_box(&ws);
+        }))
+    }
+}
+
+/// `batch` MNIST-5k images as `[batch, 1, 28, 28]` (pixels in [0, 1]) and
+/// one-hot labels; random images if the data file is missing.
+fn mnist_images(batch: usize, seed: u64) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
+    let mnist = crate::data::load_bundled("mnist").and_then(|d| {
+        let d = d.shuffled(seed).head(batch);
+        Ok((d.features().mapv(|v| v / 255.0), d.one_hot_targets()?))
+    });
+    let (x, y) = match mnist {
+        Ok(xy) => xy,
+        Err(_) => {
+            let mut s = Sampler::new(seed);
+            let x = s.uniform_matrix(batch, 784, 0.0, 1.0);
+            let y = Array2::from_shape_fn((batch, 10), |(i, j)| (i % 10 == j) as u8 as f64);
+            (x, y)
+        }
+    };
+    let n = x.nrows();
+    let images = x
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((n, 1, 28, 28))
+        .map_err(|e| crate::Error::internal("mnist_images", e.to_string()))?;
+    Ok((images.into_dyn(), y.into_dyn()))
+}
+
+fn input_tensor<R: Ring>(r: &mut R, owner: usize, v: &ArrayD<f64>) -> Result<R::Tensor> {
+    r.input(owner, r.owns(owner).then_some(v), v.shape())
+}
+
+/// One training step of a network preset on a batch of MNIST images:
+/// forward, the loss's error signal, backward and one optimiser step. The
+/// weights are He-uniform from seed 7 and input by party 0, the images by
+/// party 1; the plaintext twin is the same step on [`Plain`] (f64 im2col
+/// and ndarray products).
+pub struct NetworkStep {
+    /// The preset's name.
+    pub preset: String,
+    spec: NetworkSpec,
+    x: ArrayD<f64>,
+    y: ArrayD<f64>,
+    /// The loss.
+    pub loss: Loss,
+    /// The optimiser.
+    pub optimizer: OptimizerConfig,
+}
+
+impl NetworkStep {
+    /// A step of `preset` (see [`NetworkSpec::preset`]) at `batch` rows.
+    pub fn new(preset: &str, batch: usize, loss: Loss, optimizer: OptimizerConfig) -> Result<Self> {
+        let spec = NetworkSpec::preset(preset)?;
+        let (x, y) = mnist_images(batch, 8)?;
+        Ok(NetworkStep {
+            preset: preset.to_string(),
+            spec,
+            x,
+            y,
+            loss,
+            optimizer,
+        })
+    }
+
+    fn step<R: Ring>(
+        &self,
+        r: &mut R,
+        (net, opt, x, y): &mut (Network<R>, Optimizer<R>, R::Tensor, R::Tensor),
+    ) -> Result<()> {
+        let out = net.forward(r, x)?;
+        let delta = self.loss.error_signal(r, &out, y)?;
+        net.backward(r, &delta)?;
+        opt.step(r, net, self.x.shape()[0])
+    }
+}
+
+impl Workload for NetworkStep {
+    type State<R: Ring> = (Network<R>, Optimizer<R>, R::Tensor, R::Tensor);
+    fn name(&self) -> String {
+        let opt = match self.optimizer {
+            OptimizerConfig::Sgd { .. } => "SGD",
+            OptimizerConfig::Momentum { .. } => "momentum",
+            OptimizerConfig::Adam(_) => "Adam",
+        };
+        format!(
+            "{} one {opt} step, batch {}, {}",
+            self.preset,
+            self.x.shape()[0],
+            self.loss
+        )
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        let net = Network::init(r, &self.spec, 7)?;
+        let opt = Optimizer::new(self.optimizer)?;
+        Ok((
+            net,
+            opt,
+            input_tensor(r, 1, &self.x)?,
+            input_tensor(r, 1, &self.y)?,
+        ))
+    }
+    fn run<R: Ring>(&self, r: &mut R, state: &mut Self::State<R>) -> Result<()> {
+        self.step(r, state)
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        let mut r = Plain::new();
+        let mut state = self.setup(&mut r).ok()?;
+        Some(Box::new(move || {
+            std::hint::black_box(self.step(&mut r, &mut state).is_ok());
+        }))
+    }
+}
+
+/// A network preset's prediction on a batch of MNIST images (the weights
+/// as in [`NetworkStep`]); the plaintext twin is the same on [`Plain`].
+pub struct NetworkInference {
+    /// The preset's name.
+    pub preset: String,
+    spec: NetworkSpec,
+    x: ArrayD<f64>,
+}
+
+impl NetworkInference {
+    /// `preset` on `batch` images.
+    pub fn new(preset: &str, batch: usize) -> Result<Self> {
+        Ok(NetworkInference {
+            preset: preset.to_string(),
+            spec: NetworkSpec::preset(preset)?,
+            x: mnist_images(batch, 9)?.0,
+        })
+    }
+}
+
+impl Workload for NetworkInference {
+    type State<R: Ring> = (Network<R>, R::Tensor);
+    fn name(&self) -> String {
+        format!("{} inference, batch {}", self.preset, self.x.shape()[0])
+    }
+    fn setup<R: Ring>(&self, r: &mut R) -> Result<Self::State<R>> {
+        Ok((
+            Network::init(r, &self.spec, 7)?,
+            input_tensor(r, 1, &self.x)?,
+        ))
+    }
+    fn run<R: Ring>(&self, r: &mut R, (net, x): &mut Self::State<R>) -> Result<()> {
+        net.predict(r, x).map(|_| ())
+    }
+    fn plaintext(&self) -> Option<Box<dyn FnMut() + '_>> {
+        let mut r = Plain::new();
+        let (mut net, x) = self.setup(&mut r).ok()?;
+        Some(Box::new(move || {
+            std::hint::black_box(net.predict(&mut r, &x).is_ok());
         }))
     }
 }
@@ -681,19 +837,19 @@ fn paced_runs<W: Workload, R: Ring>(
 fn two_party_runs<W: Workload, T: crate::ring::RingElement>(
     w: &W,
     runs: usize,
+    cfg: &SharedConfig,
 ) -> Result<(Vec<Duration>, Vec<Duration>, Cost)> {
     let pacer = Pacer::default();
     let dealt = std::sync::Mutex::new(Vec::new());
-    let out =
-        Additive::<T>::simulate_with(&SharedConfig::default(), DealerSchedule::Concurrent, |r| {
-            let (times, cost) = timed_runs(w, r, runs, Some(&pacer))?;
-            if r.is_dealer() {
-                *dealt
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = times.clone();
-            }
-            Ok((times, cost))
-        })?;
+    let out = Additive::<T>::simulate_with(cfg, DealerSchedule::Concurrent, |r| {
+        let (times, cost) = timed_runs(w, r, runs, Some(&pacer))?;
+        if r.is_dealer() {
+            *dealt
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = times.clone();
+        }
+        Ok((times, cost))
+    })?;
     let [(t0, c0), (_, c1)] = out;
     let offline = dealt
         .into_inner()
@@ -708,6 +864,18 @@ pub fn measure<W: Workload>(
     runs: usize,
     plain_runs: usize,
 ) -> Result<Measurement> {
+    measure_on(w, kind, runs, plain_runs, &SharedConfig::default())
+}
+
+/// [`measure`] with the settings of the secure run (for example an
+/// emulated network, [`SharedConfig::network`]).
+pub fn measure_on<W: Workload>(
+    w: &W,
+    kind: DomainKind,
+    runs: usize,
+    plain_runs: usize,
+    cfg: &SharedConfig,
+) -> Result<Measurement> {
     let mut plain_times = Vec::new();
     if let Some(mut f) = w.plaintext() {
         f(); // warm-up
@@ -718,25 +886,24 @@ pub fn measure<W: Workload>(
         }
     }
     reset_peak_rss();
-    let cfg = SharedConfig::default();
     let mut offline_runs = Vec::new();
     let (runs_t, cost) = match kind {
         DomainKind::Plain => timed_runs(w, &mut Plain::new(), runs, None)?,
         DomainKind::Fixed64 => timed_runs(w, &mut Fixed::<u64>::new(), runs, None)?,
         DomainKind::Fixed128 => timed_runs(w, &mut Fixed::<u128>::new(), runs, None)?,
         DomainKind::Shared64 => {
-            let out = Shared::<u64>::simulate_with(&cfg, |r| timed_runs(w, r, runs, None))?;
+            let out = Shared::<u64>::simulate_with(cfg, |r| timed_runs(w, r, runs, None))?;
             merge(out)
         }
         DomainKind::Shared128 => {
-            let out = Shared::<u128>::simulate_with(&cfg, |r| timed_runs(w, r, runs, None))?;
+            let out = Shared::<u128>::simulate_with(cfg, |r| timed_runs(w, r, runs, None))?;
             merge(out)
         }
         DomainKind::TwoParty64 | DomainKind::TwoParty128 => {
             let (online, offline, cost) = if kind == DomainKind::TwoParty64 {
-                two_party_runs::<W, u64>(w, runs)?
+                two_party_runs::<W, u64>(w, runs, cfg)?
             } else {
-                two_party_runs::<W, u128>(w, runs)?
+                two_party_runs::<W, u128>(w, runs, cfg)?
             };
             offline_runs = offline;
             (online, cost)

@@ -74,6 +74,37 @@ fn breast_cancer_has_569_samples_30_features_2_classes() {
 }
 
 #[test]
+fn diabetes_is_a_regression_table_within_its_declared_ranges() {
+    let d = Bundled::Diabetes.load().unwrap();
+    assert_eq!(d.features().dim(), (442, 10));
+    assert_eq!(d.n_classes(), None, "a continuous score, not class labels");
+    assert_eq!(d.feature_names()[2], "bmi");
+    // First row of the upstream raw file and its target.
+    assert_eq!(d.features()[(0, 0)], 59.0);
+    assert_eq!(d.features()[(0, 8)], 4.8598);
+    assert_eq!(d.targets()[0], 151.0);
+    let mut columns = d.feature_names().to_vec();
+    columns.push(d.target_name().to_string());
+    let ranges = Bundled::Diabetes
+        .declared_ranges(d.feature_names())
+        .unwrap()
+        .for_features(&columns)
+        .unwrap();
+    for (j, &(lo, hi)) in ranges.iter().enumerate() {
+        let column: Vec<f64> = if j < 10 {
+            d.features().column(j).to_vec()
+        } else {
+            d.targets().to_vec()
+        };
+        assert!(
+            column.iter().all(|v| (lo..=hi).contains(v)),
+            "{} outside [{lo}, {hi}]",
+            columns[j]
+        );
+    }
+}
+
+#[test]
 fn bundled_paths_are_absolute_and_names_checked() {
     for b in Bundled::ALL {
         let p = bundled(b.name()).unwrap();

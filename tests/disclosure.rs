@@ -254,3 +254,147 @@ fn federated_mpc_round_opens_the_sum_once() {
     assert_eq!(sum.bytes_server_out, one_reveal);
     assert_eq!(sum.sum.len(), len);
 }
+
+/// `train_network`: nothing, one loss every k batches, or one loss for the
+/// whole call, as its `Schedule::report` says; the metrics open their few
+/// numbers.
+#[test]
+fn network_training_opens_exactly_the_losses_and_scores_asked_for() {
+    use privml::nn::{Loss, Network, NetworkSpec, Optimizer, OptimizerConfig, Schedule};
+    let x = ndarray::Array4::from_shape_fn((32, 1, 4, 4), |(i, _, h, w)| {
+        ((i * 5 + h * 3 + w) % 7) as f64 / 7.0
+    })
+    .into_dyn();
+    let y = Array2::from_shape_fn((32, 2), |(i, j)| f64::from(u8::from(i % 2 == j))).into_dyn();
+    let run = |report: LossReport| -> (Vec<Option<f64>>, Option<f64>, Cost) {
+        let cfg = SharedConfig::default().insecure_test_seed(12);
+        let (out, cost) = Shared::<u64>::simulate_with_cost(&cfg, |r| {
+            let xs = r.input(1, r.owns(1).then_some(&x), x.shape())?;
+            let ys = r.input(1, r.owns(1).then_some(&y), y.shape())?;
+            let spec = NetworkSpec::parse("conv:2k3,maxpool:2,relu,dense:2", "1x4x4")?;
+            let mut net = Network::init(r, &spec, 1)?;
+            let mut opt = Optimizer::new(OptimizerConfig::named("adam", 0.01)?)?;
+            let schedule = Schedule {
+                epochs: 2,
+                batch: 8,
+                loss: Loss::CrossEntropy,
+                report,
+            };
+            let mut losses = Vec::new();
+            let total =
+                nn::train_network(r, &mut net, &mut opt, (&xs, &ys), schedule, |_, _, rep| {
+                    losses.push(rep.loss);
+                    Ok(())
+                })?;
+            Ok((losses, total))
+        })
+        .unwrap();
+        let [(losses, total), _, _] = out;
+        (losses, total, cost)
+    };
+    let (losses, total, cost) = run(LossReport::Off);
+    assert!(losses.iter().all(Option::is_none) && total.is_none());
+    assert_eq!(cost.opened_to_all, Openings::default());
+    assert_eq!(cost.opened_to, NONE_TO_ONE);
+    let (losses, total, cost) = run(LossReport::EveryBatches(2));
+    assert_eq!(losses.iter().filter(|l| l.is_some()).count(), 4);
+    assert!(total.is_none());
+    assert_eq!(cost.opened_to_all, opened(4, 4), "8 batches, every second");
+    let (losses, total, cost) = run(LossReport::Total);
+    assert!(losses.iter().all(Option::is_none));
+    let t = total.unwrap();
+    assert!(t > 0.0 && t < 2.0, "{t}");
+    assert_eq!(cost.opened_to_all, opened(1, 1));
+    assert_eq!(cost.opened_to, NONE_TO_ONE);
+}
+
+fn network_settings(model: &str, loss: nn::Loss, optimizer: &str) -> TrainSettings {
+    let mut s = TrainSettings {
+        model: model.parse().unwrap(),
+        sgd: MiniBatch {
+            epochs: 2,
+            batch: 32,
+            lr: 0.01,
+        },
+        loss,
+        optimizer: optimizer.parse().unwrap(),
+        ..TrainSettings::default()
+    };
+    s.data.max_rows = Some(200);
+    s
+}
+
+/// `privml train` on the network path (cross-entropy, Adam): per epoch the
+/// loss and the test accuracy, one number each; the optimiser's state is
+/// saved, never opened.
+#[test]
+fn network_train_job_opens_two_numbers_per_epoch() {
+    let settings = network_settings("dense:4,relu,dense:2", nn::Loss::CrossEntropy, "adam");
+    let data = breast_cancer(&settings);
+    assert_eq!(
+        data.y_train.ncols(),
+        2,
+        "one-hot targets off the classic path"
+    );
+    let job = TrainJob::new(&settings, Some(&data));
+    let cfg = SharedConfig::default().insecure_test_seed(13);
+    let (out, cost) = run_local(DomainKind::Shared64, &cfg, &job).unwrap();
+    let epochs = settings.sgd.epochs as u64;
+    assert_eq!(cost.opened_to_all, opened(2 * epochs, 2 * epochs));
+    assert_eq!(cost.opened_to, NONE_TO_ONE);
+    assert!(out.model.optimizer.is_some());
+    for e in &out.epochs {
+        assert!(e.train_loss > 0.0 && e.train_loss < 1.0, "{e:?}");
+        assert!(e.test_accuracy > 0.5, "{e:?}");
+        assert!(e.test_regression.is_none());
+    }
+}
+
+/// A regression: per epoch the loss (one number) and the test sums of
+/// squares (two numbers, one opening); predictions to the data owner only.
+#[test]
+fn regression_train_job_opens_the_loss_and_two_sums_per_epoch() {
+    let dir = TempDir::new("disclosure-regression");
+    let prefix = dir.join("m");
+    let settings = network_settings("mlp:4", nn::Loss::MeanSquare, "momentum");
+    let data = TrainData::prepare(
+        &DataSource::Bundled(Bundled::Diabetes),
+        &settings,
+        &DomainSpec::default(),
+    )
+    .unwrap();
+    assert_eq!(data.table.task, privml::learn::Task::Regression);
+    assert!(data.task_note.is_some());
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    let cfg = SharedConfig::default().insecure_test_seed(14);
+    let (out, cost) = run_local(DomainKind::Shared64, &cfg, &job).unwrap();
+    let epochs = settings.sgd.epochs as u64;
+    assert_eq!(cost.opened_to_all, opened(2 * epochs, 3 * epochs));
+    assert_eq!(cost.opened_to, NONE_TO_ONE);
+    for e in &out.epochs {
+        let t = e.test_regression.unwrap();
+        assert!(t.rmse > 0.0 && t.rmse < 200.0, "{e:?}");
+        assert!(e.test_accuracy.is_nan());
+    }
+    let rows = data.x_test.slice(ndarray::s![..4, ..]).to_owned();
+    let job = PredictJob {
+        model: ModelLocation::Prefix(prefix),
+        data: Some(&rows),
+        data_owner: 1,
+    };
+    let (pred, cost) = run_local(DomainKind::Shared64, &cfg, &job).unwrap();
+    let mut want = NONE_TO_ONE;
+    want[1] = opened(1, 4);
+    assert_eq!(cost.opened_to, want);
+    assert_eq!(cost.opened_to_all, Openings::default());
+    // in the target's units (the diabetes score lies in 25..346)
+    let pred = pred.unwrap();
+    assert!(pred.classes.is_empty());
+    assert!(
+        pred.scores.iter().all(|v| (-100.0..500.0).contains(v)),
+        "{pred:?}"
+    );
+}

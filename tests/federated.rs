@@ -20,7 +20,9 @@ use privml::fl::{
     split_clients,
 };
 use privml::he::{HeParams, KeyPair};
+use privml::ring::audit::{self, Audit, NegativeControl};
 use privml::ring::prg::{AesPrg, Seed};
+use view_stats::linear::find_relation;
 use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 // ----- helpers ---------------------------------------------------------------
@@ -359,6 +361,33 @@ fn server_views(update: &[f64], rng_seed: u64) -> [Vec<u8>; 3] {
     m.map(|msg| msg[HEADER_LEN..].to_vec())
 }
 
+/// Little-endian u64 words.
+fn words(b: &[u8]) -> Vec<u64> {
+    b.chunks_exact(8)
+        .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// The update as the client encodes it (weight 1).
+fn encoded_update(update: &[f64]) -> Vec<u64> {
+    ShareParams::default()
+        .encode(ClientId(3), update)
+        .expect("in range")
+}
+
+/// A server's message bodies (seeded encoding) as the share vectors it
+/// holds: the seeds expanded, the explicit share x2 read.
+fn seeded_server_vectors(bodies: &[Vec<u8>; 3]) -> [Vec<Vec<u64>>; 3] {
+    let expand = |seed: &[u8]| -> Vec<u64> {
+        AesPrg::new(&Seed::from_bytes(seed.try_into().expect("16-byte seed"))).vec(N)
+    };
+    [
+        vec![expand(&bodies[0][..16]), expand(&bodies[0][16..])],
+        vec![expand(&bodies[1][..16]), words(&bodies[1][16..])],
+        vec![words(&bodies[2][..8 * N]), expand(&bodies[2][8 * N..])],
+    ]
+}
+
 #[test]
 fn no_single_server_view_depends_on_a_client_update() {
     let (zeros, big) = two_updates();
@@ -367,6 +396,13 @@ fn no_single_server_view_depends_on_a_client_update() {
     for s in 0..3 {
         assert_eq!(v0[s].len(), 2 * 8 * N);
         assert_indistinguishable(&v0[s], &v1[s], &format!("server {s}, received shares"));
+        // Nor is the update a small linear combination of the two shares.
+        let shares = [words(&v1[s][..8 * N]), words(&v1[s][8 * N..])];
+        assert_eq!(
+            find_relation(&shares, &encoded_update(&big)),
+            None,
+            "server {s}"
+        );
     }
 }
 
@@ -384,6 +420,13 @@ fn seeded_shares_hide_the_update_too() {
     };
     let (v0, v1) = (views(&zeros, 5), views(&big, 6));
     assert_eq!(v0[0].len(), 32);
+    for (s, shares) in seeded_server_vectors(&v1).iter().enumerate() {
+        assert_eq!(
+            find_relation(shares, &encoded_update(&big)),
+            None,
+            "server {s}, seeded"
+        );
+    }
     for s in 1..3 {
         let x2 = |v: &[u8]| {
             if s == 1 {
@@ -393,6 +436,41 @@ fn seeded_shares_hide_the_update_too() {
             }
         };
         assert_indistinguishable(&x2(&v0[s]), &x2(&v1[s]), &format!("server {s}, seeded"));
+    }
+}
+
+#[test]
+fn a_client_that_uses_one_seed_twice_is_caught() {
+    // Negative control (a test-build switch, see privml::ring::audit): the
+    // client draws x0 and x1 from the same seed. Each message still looks
+    // uniform, x2 = x - 2·x1 included, but server 1 (seed of x1, and x2)
+    // and server 2 (x2, seed of x0) both hold x = x2 + 2·x1.
+    let (_, big) = two_updates();
+    let x = encoded_update(&big);
+    let p = ShareParams::default().with_encoding(ShareEncoding::Seeded);
+    let share = || {
+        let mut rng = AesPrg::new(&Seed::from_u64(7));
+        share_update_with_rng(&p, UpdateMeta::new(ClientId(3), 1, 1), &big, &mut rng)
+            .expect("share")
+            .map(|m| m[HEADER_LEN..].to_vec())
+    };
+    let control = Audit::recording().with_control(NegativeControl::FederatedClientEqualSeeds);
+    let (bodies, record) = audit::run(control, share);
+    let held = seeded_server_vectors(&bodies);
+    for (s, shares) in held.iter().enumerate().skip(1) {
+        let r = find_relation(shares, &x).expect("x from one seed and x2");
+        assert_eq!((r.multiple, r.offset), (1, 0));
+        let mut coefficients: Vec<i64> = r.terms.iter().map(|t| t.1).collect();
+        coefficients.sort();
+        assert_eq!(coefficients, [1, 2], "server {s}: {r:?}");
+    }
+    // The client's keystream record shows the reuse too.
+    assert_eq!(record.reuses().len(), 1, "{:?}", record.reuses());
+    // The same client with two seeds: nothing.
+    let (bodies, record) = audit::run(Audit::recording(), share);
+    assert!(record.reuses().is_empty());
+    for (s, shares) in seeded_server_vectors(&bodies).iter().enumerate() {
+        assert_eq!(find_relation(shares, &x), None, "server {s}");
     }
 }
 

@@ -4,55 +4,15 @@
 //! must never be allocated before the bytes arrive (checked with a counting
 //! allocator).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_stats;
 
+use alloc_stats::allocated_by;
 use privml::net::Frame;
 use privml::net::frame::{
     self, DEFAULT_MAX_PAYLOAD, FrameError, HEADER_LEN, Message, READ_CHUNK, encode_header,
 };
 use privml::ring::Payload;
 use proptest::prelude::*;
-
-/// Counts the bytes this thread allocates (tests run on several threads).
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a
-// const-initialised `Cell` that does not allocate.
-#[allow(
-    unsafe_code,
-    reason = "a global allocator implements the unsafe GlobalAlloc trait; this one only counts and forwards to System"
-)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + new_size));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Bytes allocated by this thread while running `f`.
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
 
 fn encode(frame: &Frame) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -234,4 +194,129 @@ proptest! {
         }
         prop_assert!(matches!(frame::read_message(&mut r, 1 << 20), Err(FrameError::Closed)));
     }
+}
+
+/// A non-blocking stream: hands out `data` in pieces of the given sizes,
+/// answering `WouldBlock` between pieces, and ends after the last.
+struct Trickle<'a> {
+    data: &'a [u8],
+    pieces: Vec<usize>,
+    blocked: bool,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
+        if self.blocked {
+            self.blocked = false;
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let piece = self.pieces.pop().unwrap_or(self.data.len()).max(1);
+        let n = piece.min(dst.len()).min(self.data.len());
+        dst[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.blocked = true;
+        Ok(n)
+    }
+}
+
+/// Every message the incremental decoder finds in `wire`, fed in `pieces`.
+fn decode_incrementally(
+    wire: &[u8],
+    pieces: Vec<usize>,
+    max: u64,
+) -> (Vec<Message>, Result<(), FrameError>) {
+    let mut d = frame::FrameDecoder::new(max);
+    let mut r = Trickle {
+        data: wire,
+        pieces,
+        blocked: false,
+    };
+    let mut out = Vec::new();
+    for _ in 0..wire.len() * 2 + 8 {
+        match d.poll(&mut r, None) {
+            Ok(Some(m)) => out.push(m),
+            Ok(None) => {}
+            Err(e) => return (out, Err(e)),
+        }
+    }
+    (out, Ok(()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The incremental decoder finds the frames the blocking one finds,
+    /// whatever pieces the stream arrives in, and ends like it.
+    #[test]
+    fn the_incremental_decoder_agrees_in_any_pieces(
+        ps in prop::collection::vec(payload(), 1..4),
+        pieces in prop::collection::vec(1usize..64, 0..200),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut wire = Vec::new();
+        for (round, p) in ps.iter().enumerate() {
+            let payload = match p {
+                Payload::U64(v) => Payload::U64(v.clone()),
+                Payload::U128(v) => Payload::U128(v.clone()),
+                Payload::Bytes(v) => Payload::Bytes(v.clone()),
+            };
+            wire.extend(encode(&Frame { round: round as u64, payload }));
+        }
+        let (got, end) = decode_incrementally(&wire, pieces.clone(), 1 << 20);
+        prop_assert!(matches!(end, Err(FrameError::Closed)), "{end:?}");
+        prop_assert_eq!(got.len(), ps.len());
+        for (m, p) in got.iter().zip(&ps) {
+            let found = matches!(m, Message::Data(f) if same(&f.payload, p));
+            prop_assert!(found);
+        }
+        // cut anywhere inside: the frames before the cut, then Truncated
+        let at = cut.index(wire.len());
+        let (got, end) = decode_incrementally(&wire[..at], pieces, 1 << 20);
+        let whole = {
+            let mut r = &wire[..at];
+            std::iter::from_fn(|| frame::read_message(&mut r, 1 << 20).ok()).count()
+        };
+        prop_assert_eq!(got.len(), whole);
+        let ended = matches!(end, Err(FrameError::Closed | FrameError::Truncated { .. }));
+        prop_assert!(ended, "{:?}", end);
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_incremental_decoder(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        pieces in prop::collection::vec(1usize..32, 0..50),
+    ) {
+        let ((found, _), allocated) =
+            allocated_by(|| decode_incrementally(&bytes, pieces, u64::MAX));
+        prop_assert!(found.len() <= bytes.len() / HEADER_LEN);
+        prop_assert!(allocated <= 4 * READ_CHUNK, "{allocated}");
+    }
+}
+
+/// A header announcing more than the protocol expects is refused before the
+/// payload is allocated.
+#[test]
+fn the_incremental_decoder_checks_the_expected_length_first() {
+    use privml::net::Expect;
+    let mut wire = encode_header(1, 0, 1 << 30).to_vec();
+    wire.extend_from_slice(&[0; 64]);
+    let mut d = frame::FrameDecoder::new(DEFAULT_MAX_PAYLOAD);
+    let (r, bytes) = allocated_by(|| d.poll(&mut wire.as_slice(), Some(&Expect::elems(4, 8))));
+    assert!(
+        matches!(
+            r,
+            Err(FrameError::Unexpected(privml::DecodeError::WrongLength {
+                expected: 4,
+                found: 134217728
+            }))
+        ),
+        "{r:?}"
+    );
+    assert!(bytes < 4096, "{bytes} bytes allocated");
+    // without an expectation the same header is accepted, and its payload
+    // grows with the bytes that arrive (at most one chunk ahead)
+    let mut d = frame::FrameDecoder::new(DEFAULT_MAX_PAYLOAD);
+    let (r, bytes) = allocated_by(|| d.poll(&mut wire.as_slice(), None));
+    assert!(matches!(r, Err(FrameError::Truncated { .. })), "{r:?}");
+    assert!(bytes <= READ_CHUNK + 4096, "{bytes} bytes allocated");
 }

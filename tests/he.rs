@@ -246,7 +246,7 @@ fn from_bytes_rejects_truncated_padded_and_random_input() {
     padded.push(0);
     assert!(EncryptedUpdate::from_bytes(&padded).is_err());
     // An update is not a sum, and vice versa.
-    assert!(EncryptedSum::from_bytes(&bytes).is_err());
+    assert!(EncryptedSum::from_bytes(&bytes, 5000).is_err());
     // Each header field flipped: an error, never a panic.
     for i in 0..48 {
         let mut b = bytes.clone();
@@ -257,7 +257,7 @@ fn from_bytes_rejects_truncated_padded_and_random_input() {
     for len in [0, 1, 47, 48, 49, 1000, 63_536, bytes.len()] {
         let noise: Vec<u8> = (0..len).map(|_| rng.random()).collect();
         assert!(EncryptedUpdate::from_bytes(&noise).is_err());
-        assert!(EncryptedSum::from_bytes(&noise).is_err());
+        assert!(EncryptedSum::from_bytes(&noise, 5000).is_err());
         assert!(PublicKey::from_bytes(&noise).is_err());
         let mut framed = bytes[..48.min(len)].to_vec();
         framed.extend_from_slice(&noise[framed.len()..]);
@@ -301,14 +301,16 @@ fn sums_and_public_keys_round_trip_through_bytes() {
     let sum = aggregate(&pk2, &updates, &mut rng);
     let sum_bytes = sum.to_bytes();
     assert_eq!(sum_bytes.len(), sum.byte_len());
-    let sum2 = EncryptedSum::from_bytes(&sum_bytes).expect("sum");
+    let sum2 = EncryptedSum::from_bytes(&sum_bytes, 300).expect("sum");
     assert_eq!(sum2.count(), 2);
     let got = sk.decrypt_sum(&sum2).expect("decrypt");
     assert_close(&got, &plain_sum(&updates), params.sum_tolerance(2));
     let mut bad = sum_bytes.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert!(EncryptedSum::from_bytes(&bad).is_err());
+    assert!(EncryptedSum::from_bytes(&bad, 300).is_err());
+    // The right bytes for a model of another size: refused.
+    assert!(EncryptedSum::from_bytes(&sum_bytes, 301).is_err());
 }
 
 #[test]
@@ -333,8 +335,55 @@ fn empty_aggregate() {
     assert_eq!(sum.count(), 0);
     assert_eq!(sk.decrypt_sum(&sum).expect("zeros"), vec![0.0; 5]);
     assert!(sk.decrypt_mean(&sum).is_err());
-    let back = EncryptedSum::from_bytes(&sum.to_bytes()).expect("round trip");
+    let back = EncryptedSum::from_bytes(&sum.to_bytes(), 5).expect("round trip");
     assert_eq!(back.count(), 0);
+}
+
+/// The wire checksum (64-bit FNV-1a over little-endian 8-byte words of
+/// header bytes 0..40 and the body, finished with the byte length), as the
+/// `he` module documents it: lets a test forge a well-formed header.
+fn wire_checksum(parts: &[&[u8]]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut total = 0u64;
+    for part in parts {
+        total += part.len() as u64;
+        for c in part.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(PRIME);
+        }
+    }
+    (h ^ total).wrapping_mul(PRIME)
+}
+
+#[test]
+fn a_sum_that_declares_more_values_than_the_owner_expects_is_refused_before_allocating() {
+    // A sum of zero updates carries no ciphertext, so nothing in its bytes
+    // bounds the number of values it declares; decrypting one that declares
+    // 2^61 values would allocate 2^64 bytes. The owner passes the length of
+    // its model, and decoding checks it from the header.
+    let (pk, _) = keys(19, HeParams::default());
+    let mut bytes = Aggregator::new(pk, 5).finish().to_bytes();
+    assert_eq!(bytes.len(), 48, "an empty sum is a bare header");
+    bytes[24..32].copy_from_slice(&(1u64 << 61).to_le_bytes());
+    let sum = wire_checksum(&[&bytes[..40]]);
+    bytes[40..48].copy_from_slice(&sum.to_le_bytes());
+    match EncryptedSum::from_bytes(&bytes, 5) {
+        Err(Error::Decode {
+            what: "encrypted sum",
+            error: DecodeError::BadField { field, reason },
+            ..
+        }) => {
+            assert_eq!(field, "number of values");
+            assert!(reason.contains(&(1u64 << 61).to_string()), "{reason}");
+        }
+        other => panic!("expected a refusal naming the number of values, got {other:?}"),
+    }
+    // The forged header is otherwise well formed: with the length it
+    // declares, it decodes (so the refusal above is the length check).
+    let forged = EncryptedSum::from_bytes(&bytes, 1 << 61).expect("well-formed header");
+    assert_eq!((forged.len(), forged.count()), (1 << 61, 0));
 }
 
 #[test]

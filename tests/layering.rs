@@ -81,10 +81,11 @@ fn first_segments_of_paths_and_groups() {
 #[test]
 fn net_and_ring_use_only_the_layers_below_them() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let rules: [(&str, &[&str]); 3] = [
-        ("net", &["net", "ring", "party_id", "error"]),
+    let rules: [(&str, &[&str]); 4] = [
+        ("net", &["net", "ring", "party_id", "private_file", "error"]),
         ("ring", &["ring", "error"]),
         ("party_id.rs", &[]),
+        ("private_file.rs", &["error"]),
     ];
     // The scan sees an upward path where there is one: mpc uses the transport.
     assert!(

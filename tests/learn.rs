@@ -7,8 +7,8 @@ mod temp_dir;
 use ndarray::{Array2, Axis};
 use privml::data::{self, Bundled, Normalizer, Scaling};
 use privml::learn::{
-    DataSource, DataSpec, ModelLocation, PredictJob, PredictRows, Predictions, TrainData, TrainJob,
-    TrainOutcome, TrainSettings,
+    DataSource, DataSpec, ModelLocation, PredictJob, PredictRows, Predictions, Task, TrainData,
+    TrainJob, TrainOutcome, TrainSettings,
 };
 use privml::model_file::{Architecture, SavedModel, TableMeta};
 use privml::nn::{self, MiniBatch};
@@ -32,6 +32,7 @@ fn settings(model: &str, sgd: MiniBatch, rows: Option<usize>) -> TrainSettings {
         seed: 3,
         data_owner: 1,
         reveal_model: false,
+        ..TrainSettings::default()
     }
 }
 
@@ -100,7 +101,10 @@ fn reference_pipeline(which: Bundled, rows: Option<usize>, seed: u64) -> TrainDa
             features: ds.feature_names().to_vec(),
             n_classes: classes,
             normalizer: Some(norm),
+            task: Task::Classification,
+            target_normalizer: None,
         },
+        task_note: None,
     }
 }
 
@@ -165,15 +169,17 @@ fn prepare_checks_the_range_of_the_chosen_fixed_point_format() {
     };
     let ok = TrainData::prepare(&source, &s, &z128).unwrap();
     assert_eq!((ok.x_train.nrows(), ok.x_test.nrows()), (3, 2));
-    // Without class labels in the target column there is nothing to train.
+    // Without class labels in the target column there is nothing to
+    // classify; with no task named, it is detected as a regression.
     let path = dir.write("reg.csv", "a,target\n1,0.5\n2,1.5\n3,2\n");
-    let e = TrainData::prepare(
-        &DataSource::from_arg(path.to_str().unwrap(), None),
-        &s,
-        &z64,
-    )
-    .unwrap_err();
+    let reg = DataSource::from_arg(path.to_str().unwrap(), None);
+    s.task = Some(Task::Classification);
+    let e = TrainData::prepare(&reg, &s, &z64).unwrap_err();
     assert!(e.to_string().contains("class labels"), "{e}");
+    s.task = None;
+    let detected = TrainData::prepare(&reg, &s, &z64).unwrap();
+    assert_eq!(detected.table.task, Task::Regression);
+    assert!(detected.task_note.unwrap().contains("not class labels"));
 }
 
 #[test]

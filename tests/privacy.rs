@@ -6,6 +6,13 @@
 //! two-sample chi-square test. A negative control shows that the test does
 //! flag a view that contains the secret. Seeds are fixed, so the outcome is
 //! deterministic; the thresholds are at a false-alarm rate of about 1e-4.
+//!
+//! Statistics of single values cannot see values that are each uniform but
+//! related (what a reused mask causes), so every party's view is also
+//! searched, element by element, for a small linear combination that equals
+//! the secret (`view_stats::linear`), with a negative control: the
+//! truncation protocol broken to reuse a keystream (a test-build switch,
+//! `privml::ring::audit`), which the search and the keystream record catch.
 
 mod common;
 mod view_stats;
@@ -13,8 +20,10 @@ mod view_stats;
 use common::run_parties;
 use ndarray::{Array1, ArrayD};
 use privml::mpc::Replicated;
+use privml::ring::audit::{self, Audit, NegativeControl};
 use privml::ring::prg::{AesPrg, Seed};
 use privml::{FixedPoint, Gadgets, Layout, Ring, Shared, SharedConfig};
+use view_stats::linear::{aligned, find_relation, views as vector_views};
 use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
 
 const N: usize = 4096;
@@ -95,16 +104,22 @@ fn each_party_view_is_independent_of_the_secret() {
 /// conversion of the result bit back to arithmetic shares and the
 /// selections built on it, on a secret with both signs and zeros. The
 /// comparison bits come out as fixed-point 0 or 1, shared as multiples of
-/// 2^f: their low f bits are zero in every share.
+/// 2^f: their low f bits are zero in every share. Party 0 receives only the
+/// carry tree's gates of a comparison (about 3 bytes per element), so the
+/// comparisons run on the secret twice over (2N elements, fresh masks) to
+/// give every view at least the 100,000 bytes the test needs.
 fn comparison_program(secret: &ArrayD<f64>, r: &mut Shared<u64>) -> privml::Result<Outputs> {
     let f = r.format().frac_bits();
-    let other = ArrayD::from_elem(vec![N], 0.5);
-    let x = r.input(0, r.owns(0).then_some(secret), &[N])?;
-    let y = r.input(1, r.owns(1).then_some(&other), &[N])?;
+    let other = ArrayD::from_elem(vec![2 * N], 0.5);
+    let once = r.input(0, r.owns(0).then_some(secret), &[N])?;
+    let once = r.reshape(&once, &[1, N])?;
+    let x = r.concat_rows(&[&once, &once])?;
+    let x = r.reshape(&x, &[2 * N])?;
+    let y = r.input(1, r.owns(1).then_some(&other), &[2 * N])?;
     let (relu, d) = r.relu_with_derivative(&x)?;
     let lt = r.less_than(&x, &y)?;
     let m = r.max(&x, &y)?;
-    let rows = r.reshape(&x, &[N / 8, 8])?;
+    let rows = r.reshape(&x, &[2 * N / 8, 8])?;
     let (best, which) = r.argmax_rows(&rows)?;
     Ok(vec![
         (relu, 0),
@@ -215,4 +230,116 @@ fn fresh_input_shares_are_uniform_and_two_shares_are_noise() {
         let hits = two.iter().filter(|v| fp.decode(**v) == 1.0).count();
         assert_eq!(hits, 0, "x{i} + x{j} decoded to the secret");
     }
+}
+
+// ----- linear relations between a view's values and the secret ----------------
+
+/// N random values in [-10, 10), from `seed`.
+fn random_values(seed: u64) -> ArrayD<f64> {
+    let mut g = AesPrg::new(&Seed::from_u64(seed));
+    let raw: Vec<u64> = g.vec(N);
+    Array1::from_iter(raw.iter().map(|v| (*v % 2000) as f64 / 100.0 - 10.0)).into_dyn()
+}
+
+fn encoded(v: &ArrayD<f64>) -> Vec<u64> {
+    FixedPoint::<u64>::default()
+        .encode_array(v)
+        .expect("encodable")
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// Every arithmetic protocol on two secrets, x from party 0 and y from
+/// party 1: products, a matrix product, truncations, a public linear
+/// combination, a reshare; the outputs are what each party holds.
+fn arithmetic(
+    x: &ArrayD<f64>,
+    y: &ArrayD<f64>,
+    r: &mut Shared<u64>,
+) -> privml::Result<Vec<Replicated<u64>>> {
+    let xs = r.input(0, r.owns(0).then_some(x), &[N])?;
+    let ys = r.input(1, r.owns(1).then_some(y), &[N])?;
+    let xy = r.mul(&xs, &ys)?;
+    let xm = r.reshape(&xs, &[64, 64])?;
+    let ym = r.reshape(&ys, &[64, 64])?;
+    let p = r.matmul(&xm, &ym)?;
+    let h = r.div_pow2(&xy, 3)?;
+    let l = r.lincomb_public(&[&xs, &ys], &[0.5, -1.25], 16)?;
+    let s = r.reshare(&h)?;
+    Ok(vec![xs, ys, xy, p, h, l, s])
+}
+
+#[test]
+fn no_small_linear_combination_of_a_view_is_the_secret() {
+    let (x, y) = (random_values(31), random_values(32));
+    let cfg = SharedConfig::default().insecure_test_seed(3);
+    let v = vector_views(&cfg, |r| arithmetic(&x, &y, r));
+    // x is party 0's, y party 1's: each is checked against the views of
+    // the two parties that do not own it.
+    for (secret, owner) in [(encoded(&x), 0), (encoded(&y), 1)] {
+        for p in (0..3).filter(|&p| p != owner) {
+            let vectors = aligned(&v[p].all(), N);
+            assert!(vectors.len() >= 12, "party {p}: {} vectors", vectors.len());
+            assert_eq!(
+                find_relation(&vectors, &secret),
+                None,
+                "party {p}'s view holds party {owner}'s secret"
+            );
+        }
+    }
+}
+
+/// Party 0 inputs x, the parties truncate it by 3 bits and reveal the
+/// result.
+fn truncate_and_reveal(
+    x: &ArrayD<f64>,
+    r: &mut Shared<u64>,
+) -> privml::Result<Vec<Replicated<u64>>> {
+    let xs = r.input(0, r.owns(0).then_some(x), &[N])?;
+    let h = r.div_pow2(&xs, 3)?;
+    r.reveal(&h)?;
+    Ok(vec![xs, h])
+}
+
+#[test]
+fn a_truncation_mask_reused_as_an_output_share_is_found_in_party_1s_view() {
+    // Negative control: the truncation draws its first mask r0 from the
+    // stream party 0's output share y0 comes from. Party 1 receives
+    // m0 = x0 + r0 + 2^62 in the truncation and y0 in the reveal, and holds
+    // x1 and x2: m0 - y0 + x1 + x2 = x + 2^62. Each message alone is still
+    // uniform; the relation is what gives it away.
+    let x = random_values(33);
+    let secret = encoded(&x);
+    let cfg = SharedConfig::default().insecure_test_seed(4);
+    let run = |control: Option<NegativeControl>| {
+        let audit = match control {
+            Some(c) => Audit::recording().with_control(c),
+            None => Audit::recording(),
+        };
+        audit::run(audit, || vector_views(&cfg, |r| truncate_and_reveal(&x, r)))
+    };
+    let (good, clean) = run(None);
+    assert!(clean.reuses().is_empty());
+    for (p, view) in good.iter().enumerate().skip(1) {
+        assert_eq!(
+            find_relation(&aligned(&view.all(), N), &secret),
+            None,
+            "party {p}"
+        );
+    }
+    let (bad, record) = run(Some(NegativeControl::TruncMaskFromOutputStream));
+    let found = find_relation(&aligned(&bad[1].all(), N), &secret)
+        .expect("the relation through the reused mask");
+    assert_eq!((found.multiple, found.offset), (1, 1u64 << 62));
+    assert_eq!(found.terms.len(), 4, "{found:?}");
+    // The keystream record names the same bug.
+    assert!(
+        record
+            .reuses()
+            .iter()
+            .any(|r| r.owner == "party 0" && r.stream.sub == 3),
+        "{:?}",
+        record.reuses()
+    );
 }

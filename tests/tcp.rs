@@ -237,12 +237,46 @@ fn a_party_cannot_pose_as_another() {
     assert!(r2.is_err());
 }
 
-/// A peer that authenticates correctly and then sends a frame claiming
-/// 2^40 bytes: party 0 fails with a malformed-frame error at once, without
-/// trying to read (or allocate) the claimed size.
-#[test]
-fn an_oversized_frame_from_a_peer_is_refused() {
-    let (dir, config) = net_common::deployment("tcphuge");
+/// A genuine party 2 written by hand: it connects to party 0 with party 2's
+/// credentials, exchanges hellos for job `session`, and returns the TLS
+/// stream, on which the test writes what it likes.
+fn hand_made_party2(
+    dir: &std::path::Path,
+    parties: &PartiesConfig,
+    session: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let creds = Credentials::load(
+        &dir.join("ca.pem"),
+        &dir.join("party2.pem"),
+        &dir.join("party2.key"),
+    )
+    .unwrap();
+    let client = tls::client_config(&creds).unwrap();
+    let sock = loop {
+        match std::net::TcpStream::connect(&parties.party(0).address) {
+            Ok(s) => break s,
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let conn =
+        rustls::ClientConnection::new(Arc::clone(&client), tls::peer_server_name(0).unwrap())
+            .unwrap();
+    let mut tls_stream = rustls::StreamOwned::new(conn, sock);
+    let mut hello = vec![1u8, 2, 0];
+    hello.extend_from_slice(session);
+    frame::write_control(&mut tls_stream, KIND_HELLO, &hello).unwrap();
+    tls_stream.flush().unwrap();
+    let reply = frame::read_message(&mut tls_stream, 1 << 16).unwrap();
+    assert!(matches!(reply, frame::Message::Hello(_)));
+    tls_stream
+}
+
+/// Parties 0 and 1 start (key set-up), and a hand-made party 2 sends party
+/// 0 a frame header claiming `claimed` bytes of its key-set-up message (16
+/// bytes are due), and a few bytes. Returns party 0's result and how long it
+/// took.
+fn party0_against_a_claim(tag: &str, claimed: u64) -> (privml::Result<()>, Duration) {
+    let (dir, config) = net_common::deployment(tag);
     let parties = PartiesConfig::load(&config).unwrap();
     let cfg = SharedConfig::default().timeout(Duration::from_secs(20));
     let mut opts = ConnectOptions::from_config(&parties).session("s");
@@ -257,34 +291,9 @@ fn an_oversized_frame_from_a_peer_is_refused() {
             let (next, prev) = tcp::connect(&parties, 1, &opts)?.into_boxed();
             Shared::<u64>::new(1, next, prev, &cfg).map(|_| ())
         });
-        // A hand-made party 2 with genuine credentials.
-        let creds = Credentials::load(
-            &dir.join("ca.pem"),
-            &dir.join("party2.pem"),
-            &dir.join("party2.key"),
-        )
-        .unwrap();
-        let client = tls::client_config(&creds).unwrap();
-        let sock = loop {
-            match std::net::TcpStream::connect(&parties.party(0).address) {
-                Ok(s) => break s,
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        };
-        let conn =
-            rustls::ClientConnection::new(Arc::clone(&client), tls::peer_server_name(0).unwrap())
-                .unwrap();
-        let mut tls_stream = rustls::StreamOwned::new(conn, sock);
-        let mut hello = vec![1u8, 2, 0];
-        hello.extend_from_slice(b"s");
-        frame::write_control(&mut tls_stream, KIND_HELLO, &hello).unwrap();
-        tls_stream.flush().unwrap();
-        let reply = frame::read_message(&mut tls_stream, 1 << 16).unwrap();
-        assert!(matches!(reply, frame::Message::Hello(_)));
-        // Party 0 now waits for party 2's key set-up frame: send a header
-        // claiming 2^40 payload bytes, and a few bytes.
+        let mut tls_stream = hand_made_party2(&dir, &parties, b"s");
         tls_stream
-            .write_all(&frame::encode_header(3, 0, 1 << 40))
+            .write_all(&frame::encode_header(3, 0, claimed))
             .unwrap();
         tls_stream.write_all(&[0u8; 64]).unwrap();
         tls_stream.flush().unwrap();
@@ -292,25 +301,160 @@ fn an_oversized_frame_from_a_peer_is_refused() {
         drop(tls_stream);
         (r0, p1.join().unwrap())
     });
-    match &r0 {
+    (r0, t0.elapsed())
+}
+
+/// The malformed-frame error of party 0 about party 2.
+fn frame_error_from_party2(r: &privml::Result<()>) -> &DecodeError {
+    match r {
         Err(Error::Decode {
             what: "frame",
             origin: Origin::Peer { party: 2, .. },
             error,
-        }) => {
-            assert!(
-                matches!(
-                    error,
-                    DecodeError::TooLarge {
-                        declared: 1099511627776,
-                        ..
-                    }
-                ),
-                "{error}"
-            );
-            assert!(error.to_string().contains("1099511627776"), "{error}");
-        }
+        }) => error,
         other => panic!("party 0: expected a malformed frame from party 2, got {other:?}"),
     }
-    assert!(t0.elapsed() < Duration::from_secs(15));
+}
+
+/// A peer that authenticates correctly and then sends a frame claiming
+/// 2^40 bytes: party 0 fails with a malformed-frame error at once, without
+/// trying to read (or allocate) the claimed size.
+#[test]
+fn an_oversized_frame_from_a_peer_is_refused() {
+    let (r0, took) = party0_against_a_claim("tcphuge", 1 << 40);
+    let error = frame_error_from_party2(&r0);
+    assert!(
+        matches!(
+            error,
+            DecodeError::TooLarge {
+                declared: 1099511627776,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("1099511627776"), "{error}");
+    assert!(took < Duration::from_secs(15));
+}
+
+/// A frame within the transport's limit but longer than the protocol
+/// expects (512 MiB where a 16-byte key is due) is refused from its header,
+/// at once, instead of waiting for (and buffering) the payload.
+#[test]
+fn a_frame_of_an_unexpected_length_is_refused_at_its_header() {
+    let (r0, took) = party0_against_a_claim("tcplen", 1 << 29);
+    let error = frame_error_from_party2(&r0);
+    assert!(
+        matches!(
+            error,
+            DecodeError::WrongLength {
+                expected: 16,
+                found: 536870912
+            }
+        ),
+        "{error}"
+    );
+    // party 0 would otherwise wait its 20 s timeout for the payload
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+/// Three connected parties' links (as threads of this process), with
+/// `io_timeout` for blocked sends.
+fn connected(tag: &str, io_timeout: Duration) -> Vec<tcp::PartyLinks> {
+    let (_dir, config) = net_common::deployment(tag);
+    let parties = PartiesConfig::load(&config).unwrap();
+    let mut opts = ConnectOptions::from_config(&parties).session("q");
+    opts.io_timeout = io_timeout;
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|me| {
+                let (parties, opts) = (&parties, &opts);
+                s.spawn(move || tcp::connect(parties, me, opts).unwrap())
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// A peer that sends far ahead of what this party reads is held back: the
+/// queue of each link is bounded, so its sends block (and time out) instead
+/// of filling this party's memory, and what was queued arrives intact.
+#[test]
+fn a_peer_sending_ahead_meets_back_pressure() {
+    use privml::net::{Channel, Frame};
+    use privml::ring::Payload;
+    const FRAMES: u64 = 64;
+    const ELEMS: usize = 1 << 17; // 1 MiB per frame
+    let mut links = connected("tcpflood", Duration::from_secs(1));
+    let p1 = links.remove(1);
+    let p0 = links.remove(0);
+    let (mut to1, mut from0, mut to2) = (p0.next, p1.prev, p1.next);
+    let sent = std::thread::scope(|s| {
+        let flood = s.spawn(move || {
+            let mut sent = 0u64;
+            for round in 0..FRAMES {
+                let payload = Payload::U64(vec![round; ELEMS]);
+                if to1.send(Frame { round, payload }).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            sent
+        });
+        // Party 1 waits 3 s for party 2 (which sends nothing), reading party
+        // 0's link meanwhile as far as its queue allows.
+        assert!(to2.recv(Duration::from_secs(3)).is_err());
+        flood.join().unwrap()
+    });
+    assert!(
+        sent < FRAMES,
+        "all {FRAMES} MiB went out while party 1 read nothing of them"
+    );
+    assert!(sent >= tcp::MAX_QUEUED_FRAMES as u64, "{sent}");
+    for round in 0..tcp::MAX_QUEUED_FRAMES as u64 {
+        let f = from0.recv(Duration::from_secs(5)).unwrap();
+        assert_eq!(f.round, round);
+        assert!(
+            matches!(f.payload, Payload::U64(v) if v.len() == ELEMS && v.iter().all(|x| *x == round))
+        );
+    }
+}
+
+/// Clients that connect to a listening party and say nothing do not hold
+/// up the set-up: handshakes run concurrently, so the parties connect in
+/// less than one handshake timeout although three silent clients came
+/// first.
+#[test]
+fn silent_clients_do_not_stall_set_up() {
+    let (_dir, config) = net_common::deployment("tcpsilent");
+    let parties = PartiesConfig::load(&config).unwrap();
+    let mut opts = ConnectOptions::from_config(&parties).session("q");
+    opts.log_refusals = false;
+    let t0 = Instant::now();
+    let done = std::thread::scope(|s| {
+        let p0 = s.spawn(|| tcp::connect(&parties, 0, &opts).map(|_| Instant::now()));
+        let silent: Vec<std::net::TcpStream> = (0..3)
+            .map(|_| {
+                loop {
+                    match std::net::TcpStream::connect(&parties.party(0).address) {
+                        Ok(sock) => break sock,
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let p1 = s.spawn(|| tcp::connect(&parties, 1, &opts).map(|_| ()));
+        let p2 = s.spawn(|| tcp::connect(&parties, 2, &opts).map(|_| ()));
+        p1.join().unwrap().unwrap();
+        p2.join().unwrap().unwrap();
+        let done = p0.join().unwrap().unwrap();
+        drop(silent);
+        done
+    });
+    let took = done - t0;
+    assert!(
+        took < tcp::HANDSHAKE_TIMEOUT,
+        "set-up took {took:?} behind three silent clients"
+    );
 }

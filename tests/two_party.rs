@@ -75,6 +75,7 @@ fn train_settings() -> TrainSettings {
         seed: 5,
         data_owner: 1,
         reveal_model: false,
+        ..TrainSettings::default()
     }
 }
 

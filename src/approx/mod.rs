@@ -41,6 +41,7 @@
 
 mod eval;
 pub mod fit;
+pub mod functions;
 
 pub use eval::{EvalOptions, Method, default_coeff_bits, evaluate};
 

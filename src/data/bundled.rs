@@ -44,17 +44,23 @@ pub enum Bundled {
     /// target `target` (0 = malignant, 1 = benign).
     /// `breast_cancer.csv`, from scikit-learn (BSD-3).
     BreastCancer,
+    /// Diabetes (Efron et al. 2004): 442 patients, 10 baseline features
+    /// (age, sex, BMI, blood pressure, six serum measurements, unscaled),
+    /// target `target`, a continuous disease-progression score (25-346): a
+    /// regression. `diabetes.csv`, from scikit-learn (BSD-3).
+    Diabetes,
 }
 
 impl Bundled {
     /// Every bundled data set.
-    pub const ALL: [Bundled; 2] = [Bundled::Mnist5k, Bundled::BreastCancer];
+    pub const ALL: [Bundled; 3] = [Bundled::Mnist5k, Bundled::BreastCancer, Bundled::Diabetes];
 
     /// The short name, as accepted by [`FromStr`] and [`bundled`].
     pub fn name(self) -> &'static str {
         match self {
             Bundled::Mnist5k => "mnist_5k",
             Bundled::BreastCancer => "breast_cancer",
+            Bundled::Diabetes => "diabetes",
         }
     }
 
@@ -63,6 +69,7 @@ impl Bundled {
         match self {
             Bundled::Mnist5k => "mnist_5k.csv.gz",
             Bundled::BreastCancer => "breast_cancer.csv",
+            Bundled::Diabetes => "diabetes.csv",
         }
     }
 
@@ -70,7 +77,7 @@ impl Bundled {
     pub fn target_column(self) -> &'static str {
         match self {
             Bundled::Mnist5k => "label",
-            Bundled::BreastCancer => "target",
+            Bundled::BreastCancer | Bundled::Diabetes => "target",
         }
     }
 
@@ -79,9 +86,14 @@ impl Bundled {
         data_dir().join(self.file_name())
     }
 
-    /// Loads the data set with [`load_csv`].
+    /// Loads the data set with [`load_csv`]; the regression table's integer
+    /// scores are not class labels.
     pub fn load(self) -> Result<Dataset> {
-        load_csv(self.path(), self.target_column())
+        let ds = load_csv(self.path(), self.target_column())?;
+        match self {
+            Bundled::Diabetes => ds.with_n_classes(None),
+            _ => Ok(ds),
+        }
     }
 
     /// The public range of each of `features` (the set's columns), declared
@@ -89,7 +101,8 @@ impl Bundled {
     /// [`FeatureRanges`](super::FeatureRanges)): MNIST pixels are grey levels
     /// 0–255 by the definition of the format; the breast-cancer
     /// measurements' ranges are in `breast_cancer.ranges.csv` in the data
-    /// directory (see `data/README.md`).
+    /// directory, the diabetes table's (with its target's) in
+    /// `diabetes.ranges.csv` (see `data/README.md`).
     pub fn declared_ranges(self, features: &[String]) -> Result<super::FeatureRanges> {
         match self {
             Bundled::Mnist5k => super::FeatureRanges::uniform(
@@ -101,6 +114,7 @@ impl Bundled {
             Bundled::BreastCancer => {
                 super::FeatureRanges::load(data_dir().join("breast_cancer.ranges.csv"))
             }
+            Bundled::Diabetes => super::FeatureRanges::load(data_dir().join("diabetes.ranges.csv")),
         }
     }
 }
@@ -121,6 +135,7 @@ impl FromStr for Bundled {
         match key.as_str() {
             "mnist" | "mnist_5k" | "mnist5k" => Ok(Bundled::Mnist5k),
             "breast_cancer" => Ok(Bundled::BreastCancer),
+            "diabetes" => Ok(Bundled::Diabetes),
             _ => Err(Error::invalid(
                 "dataset",
                 format!(

@@ -82,12 +82,15 @@ mod bundled;
 mod csv_file;
 mod dataset;
 mod normalize;
+pub mod npy;
+mod rows;
 mod schema;
 
 pub use bundled::{Bundled, DATA_DIR_ENV, bundled, data_dir, load_bundled};
 pub use csv_file::{load_csv, read_csv};
 pub use dataset::{Dataset, MAX_INFERRED_CLASSES, check_range, one_hot, train_test_split};
 pub use normalize::{Normalizer, Scaling};
+pub use rows::read_rows;
 pub use schema::{FeatureRange, FeatureRanges};
 
 /// A CSV written inline in a unit test, with target column `y`.

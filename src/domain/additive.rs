@@ -7,7 +7,7 @@ use std::path::Path;
 use ndarray::{ArrayD, Axis};
 
 use super::session::decode_elements;
-use super::shared::root_cause;
+use super::shared::{checked_len, root_cause};
 use super::{DomainInfo, Gather, PartyId, Ring, Session, SharedConfig, TensorData, Tracker};
 use crate::cost::{Cost, Op, Protocol};
 use crate::error::{Error, Result};
@@ -149,6 +149,8 @@ pub struct Additive<T: RingElement> {
     part: Participant,
     fp: FixedPoint<T>,
     tracker: Tracker,
+    /// [`SharedConfig::max_input_elements`].
+    max_input_elements: usize,
 }
 
 /// A participant thread's result; a panic is reported as its disconnect.
@@ -179,9 +181,9 @@ impl<T: RingElement> Additive<T> {
         cfg: &SharedConfig,
     ) -> Result<Self> {
         let fp = format_of(cfg)?;
-        let net = Net::new(me, next, prev, cfg.timeout)?;
+        let net = Net::new(me, cfg.emulated(next), cfg.emulated(prev), cfg.timeout)?;
         let part = Participant::live(net, cfg.insecure_test_seed)?;
-        Ok(Self::with_participant(part, fp))
+        Ok(Self::with_participant(part, fp, cfg))
     }
 
     /// Computing party `me` whose dealer material is `file` (no dealer
@@ -194,8 +196,8 @@ impl<T: RingElement> Additive<T> {
     ) -> Result<Self> {
         let fp = format_of(cfg)?;
         let (next, prev): (Box<dyn Channel>, Box<dyn Channel>) = match me {
-            0 => (peer, Box::new(NoLink)),
-            1 => (Box::new(NoLink), peer),
+            0 => (cfg.emulated(peer), Box::new(NoLink)),
+            1 => (Box::new(NoLink), cfg.emulated(peer)),
             other => {
                 return Err(Protocol::Additive2
                     .check_party(other)
@@ -205,7 +207,7 @@ impl<T: RingElement> Additive<T> {
         };
         let net = Net::new(me, next, prev, cfg.timeout)?;
         let part = Participant::from_file(net, file, cfg.insecure_test_seed)?;
-        Ok(Self::with_participant(part, fp))
+        Ok(Self::with_participant(part, fp, cfg))
     }
 
     /// The dealer writing preprocessing files with `writer` instead of
@@ -215,13 +217,18 @@ impl<T: RingElement> Additive<T> {
         let fp = format_of(cfg)?;
         let net = Net::new(DEALER, Box::new(NoLink), Box::new(NoLink), cfg.timeout)?;
         let part = Participant::writing(net, writer)?;
-        Ok(Self::with_participant(part, fp))
+        Ok(Self::with_participant(part, fp, cfg))
     }
 
-    fn with_participant(part: Participant, fp: FixedPoint<T>) -> Self {
+    fn with_participant(part: Participant, fp: FixedPoint<T>, cfg: &SharedConfig) -> Self {
         let mut tracker = Tracker::default();
         tracker.cost.protocol = Protocol::Additive2;
-        Additive { part, fp, tracker }
+        Additive {
+            part,
+            fp,
+            tracker,
+            max_input_elements: cfg.max_input_elements,
+        }
     }
 
     /// Writes the files of a file-writing dealer (a no-op otherwise).
@@ -547,7 +554,7 @@ impl<T: RingElement> Ring for Additive<T> {
     ) -> Result<AdditiveShare<T>> {
         self.tracker.begin_op();
         Protocol::Additive2.check_party(owner)?;
-        let n: usize = shape.iter().product();
+        let n = checked_len("input", shape, self.max_input_elements)?;
         let enc = if self.part.role() == Role::Compute(owner) {
             let value = value.ok_or(Error::MissingValue {
                 party: owner,

@@ -328,6 +328,308 @@ impl Gather {
         })
     }
 
+    /// The axes of `source` reordered: output axis `i` is source axis
+    /// `axes[i]` (`[1, 0]` is a transpose; `[0, 2, 1]` turns `[n, p, o]`
+    /// rows into `[n, o, p]` channels). One strided run per line of the
+    /// output's last axis.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::arr2;
+    /// use privml::Gather;
+    ///
+    /// let x = arr2(&[[1, 2, 3], [4, 5, 6]]).into_dyn();
+    /// let plan = Gather::permute(&[2, 3], &[1, 0])?;
+    /// assert_eq!(plan.apply(&[&x], 0)?, arr2(&[[1, 4], [2, 5], [3, 6]]).into_dyn());
+    /// # Ok::<(), privml::Error>(())
+    /// ```
+    pub fn permute(source: &[usize], axes: &[usize]) -> Result<Gather> {
+        let shape: Vec<usize> = permuted_shape("permute", source, axes)?;
+        Self::permute_reshaped(source, source, axes, &shape)
+    }
+
+    /// [`permute`](Self::permute) of `source` read as `view` (same number of
+    /// elements, row-major), with the result given the shape `shape` (same
+    /// number of elements again): a reshape, a permutation and a reshape in
+    /// one plan. A convolution's output rows `[n·p, o]` become the channels
+    /// `[n, o, h, w]` with view `[n, p, o]`, axes `[0, 2, 1]`.
+    pub fn permute_reshaped(
+        source: &[usize],
+        view: &[usize],
+        axes: &[usize],
+        shape: &[usize],
+    ) -> Result<Gather> {
+        let op = "permute";
+        let n = numel(op, source)?;
+        let permuted = permuted_shape(op, view, axes)?;
+        if numel(op, view)? != n || numel(op, shape)? != n {
+            return Err(Error::ShapeMismatch {
+                op,
+                left: source.to_vec(),
+                right: if numel(op, view)? != n {
+                    view.to_vec()
+                } else {
+                    shape.to_vec()
+                },
+            });
+        }
+        let strides = row_major_strides(view);
+        Self::build(op, vec![source.to_vec()], shape.to_vec(), |r| {
+            let Some((&inner, outer)) = permuted.split_last() else {
+                // a scalar: one element
+                return r.copy(0, 0, n, 1);
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            let inner_stride = strides[axes[axes.len() - 1]];
+            let mut idx = vec![0usize; outer.len()];
+            loop {
+                let start: usize = idx.iter().zip(axes).map(|(&i, &a)| i * strides[a]).sum();
+                r.copy(0, start, inner, inner_stride)?;
+                if !next_index(&mut idx, outer) {
+                    return Ok(());
+                }
+            }
+        })
+    }
+
+    /// The im2col patch matrix of a convolution: for an input `[n, c, h, w]`
+    /// and a window, row `(n, oy, ox)` of the `[n·oh·ow, c·kh·kw]` result
+    /// holds the input patch under output position (oy, ox), columns in
+    /// `(c, ky, kx)` order (the order of a weight tensor `[o, c, kh, kw]`),
+    /// zero where the window covers padding. One run (or zero run) per
+    /// kernel row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::{Array, IxDyn};
+    /// use privml::{Gather, Window2d};
+    ///
+    /// // a 1 x 1 x 3 x 3 image, 2 x 2 kernel, stride 1, no padding
+    /// let x = Array::from_shape_vec(IxDyn(&[1, 1, 3, 3]), (1..=9).collect())?;
+    /// let plan = Gather::im2col(&[1, 1, 3, 3], &Window2d::square(2, 1, 0)?)?;
+    /// let cols = plan.apply(&[&x], 0)?;
+    /// assert_eq!(cols.shape(), &[4, 4]);
+    /// let rows: Vec<i32> = cols.iter().copied().collect();
+    /// assert_eq!(rows[..4], [1, 2, 4, 5]);
+    /// assert_eq!(rows[12..], [5, 6, 8, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn im2col(input: &[usize], window: &Window2d) -> Result<Gather> {
+        let op = "im2col";
+        let [n, c, h, w] = nchw(op, input)?;
+        let [oh, ow] = window.output_size(op, [h, w])?;
+        let [kh, kw] = window.kernel;
+        let [sh, sw] = window.stride;
+        let [ph, pw] = window.padding;
+        let rows = checked_product(op, &[n, oh, ow])?;
+        let cols = checked_product(op, &[c, kh, kw])?;
+        Self::build(op, vec![input.to_vec()], vec![rows, cols], |r| {
+            for img in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            let plane = (img * c + ch) * h * w;
+                            for ky in 0..kh {
+                                // the input row under kernel row ky, if any
+                                let iy = (oy * sh + ky).checked_sub(ph).filter(|&iy| iy < h);
+                                let Some(iy) = iy else {
+                                    r.zeros(kw);
+                                    continue;
+                                };
+                                // kernel columns kx with 0 <= ox·sw + kx - pw < w
+                                let left = pw.saturating_sub(ox * sw).min(kw);
+                                let right_end = (w + pw).saturating_sub(ox * sw).min(kw);
+                                let right_end = right_end.max(left);
+                                r.zeros(left);
+                                if right_end > left {
+                                    let ix = ox * sw + left - pw;
+                                    r.copy(0, plane + iy * w + ix, right_end - left, 1)?;
+                                }
+                                r.zeros(kw - right_end);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The patch matrix of the transposed convolution, which carries an
+    /// output gradient `[n, o, oh, ow]` back to the input `[n, c, h, w]`
+    /// (`input_hw` = `[h, w]`): row `(n, y, x)` of the `[n·h·w, kh·kw·o]`
+    /// result holds, in `(ky', kx', o)` order, the output-gradient element
+    /// that kernel tap (kh-1-ky', kw-1-kx') of channel o connects to input
+    /// position (y, x), or zero (padding, or a stride skipping it).
+    /// Multiplied by the flipped kernel of [`flipped_kernel`](Self::flipped_kernel)
+    /// it gives the input gradient `[n·h·w, c]` with one product per *input*
+    /// element: the communication of the secure product is proportional to
+    /// the input, not to the kernel. One run of `o` elements per tap.
+    pub fn conv_transpose_patches(
+        grad: &[usize],
+        input_hw: [usize; 2],
+        window: &Window2d,
+    ) -> Result<Gather> {
+        let op = "conv_transpose_patches";
+        let [n, o, oh, ow] = nchw(op, grad)?;
+        let [h, w] = input_hw;
+        if window.output_size(op, [h, w])? != [oh, ow] {
+            return Err(Error::ShapeMismatch {
+                op,
+                left: grad.to_vec(),
+                right: window.output_size(op, [h, w])?.to_vec(),
+            });
+        }
+        let [kh, kw] = window.kernel;
+        let [sh, sw] = window.stride;
+        let [ph, pw] = window.padding;
+        let rows = checked_product(op, &[n, h, w])?;
+        let cols = checked_product(op, &[kh, kw, o])?;
+        let plane = oh * ow;
+        // the output index along one axis that kernel tap `k` (flipped:
+        // k = kernel-1-k') connects to input index `i`, if any
+        let source =
+            |i: usize, k_flipped: usize, kernel: usize, stride: usize, pad: usize, out: usize| {
+                let num = (i + pad + k_flipped + 1).checked_sub(kernel)?;
+                (num % stride == 0 && num / stride < out).then_some(num / stride)
+            };
+        Self::build(op, vec![grad.to_vec()], vec![rows, cols], |r| {
+            for img in 0..n {
+                for y in 0..h {
+                    for x in 0..w {
+                        for ky in 0..kh {
+                            let oy = source(y, ky, kh, sh, ph, oh);
+                            for kx in 0..kw {
+                                let ox = source(x, kx, kw, sw, pw, ow);
+                                match (oy, ox) {
+                                    (Some(oy), Some(ox)) => {
+                                        r.copy(0, img * o * plane + oy * ow + ox, o, plane)?
+                                    }
+                                    _ => r.zeros(o),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A weight tensor `[o, c, kh, kw]` as the `[kh·kw·o, c]` matrix of the
+    /// flipped kernel, rows in the `(ky', kx', o)` order of
+    /// [`conv_transpose_patches`](Self::conv_transpose_patches): row
+    /// (ky', kx', o), column c holds weight (o, c, kh-1-ky', kw-1-kx').
+    pub fn flipped_kernel(weights: &[usize]) -> Result<Gather> {
+        let op = "flipped_kernel";
+        let [o, c, kh, kw] = nchw(op, weights)?;
+        let rows = checked_product(op, &[kh, kw, o])?;
+        Self::build(op, vec![weights.to_vec()], vec![rows, c], |r| {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for oc in 0..o {
+                        let tap = (kh - 1 - ky) * kw + (kw - 1 - kx);
+                        r.copy(0, oc * c * kh * kw + tap, c, kh * kw)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The pooling windows of an input `[n, c, h, w]` as candidates along
+    /// axis 0: row `(ky, kx)` of the `[kh·kw, n·c·oh·ow]` result holds, for
+    /// every output element, the input under kernel tap (ky, kx). Pooling
+    /// takes no padding, and the windows must tile the input exactly
+    /// ((h - kh) divisible by the stride, and the same for w): anything else
+    /// is an error rather than a silently dropped border. One strided run
+    /// per output row.
+    pub fn pool_windows(input: &[usize], window: &Window2d) -> Result<Gather> {
+        let op = "pool_windows";
+        let [n, c, h, w] = nchw(op, input)?;
+        let [oh, ow] = window.pool_output_size(op, [h, w])?;
+        let [kh, kw] = window.kernel;
+        let [sh, sw] = window.stride;
+        let m = checked_product(op, &[n, c, oh, ow])?;
+        Self::build(op, vec![input.to_vec()], vec![kh * kw, m], |r| {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for plane in 0..n * c {
+                        for oy in 0..oh {
+                            let start = plane * h * w + (oy * sh + ky) * w + kx;
+                            r.copy(0, start, ow, sw)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The adjoint of [`pool_windows`](Self::pool_windows): from values on
+    /// the candidates `[kh·kw, n·c·oh·ow]` (a gradient), the plan
+    /// returned gathers `[t, n, c, h, w]`, where slice `j` of axis 0 holds
+    /// the `j`-th window element covering each input position (zero where
+    /// fewer than `t` windows cover it). Summing over axis 0 gives the
+    /// input gradient; `t` = ⌈kh/sh⌉·⌈kw/sw⌉ is 1 for non-overlapping
+    /// windows, where the plan is a plain permutation.
+    pub fn pool_windows_adjoint(input: &[usize], window: &Window2d) -> Result<Gather> {
+        let op = "pool_windows_adjoint";
+        let [n, c, h, w] = nchw(op, input)?;
+        let [oh, ow] = window.pool_output_size(op, [h, w])?;
+        let [kh, kw] = window.kernel;
+        let [sh, sw] = window.stride;
+        let m = checked_product(op, &[n, c, oh, ow])?;
+        if window.stride == window.kernel {
+            // windows side by side: a permutation, kernel columns innermost
+            return Self::permute_reshaped(
+                &[kh * kw, m],
+                &[kh, kw, n * c, oh, ow],
+                &[2, 3, 0, 4, 1],
+                &[1, n, c, h, w],
+            );
+        }
+        let (ty, tx) = (kh.div_ceil(sh), kw.div_ceil(sw));
+        let t = ty * tx;
+        // the j-th (in row-major (jy, jx) order) window covering position i
+        // along one axis: output index and tap, if it exists
+        let cover = |i: usize, j: usize, kernel: usize, stride: usize, out: usize| {
+            // windows o with o·stride <= i < o·stride + kernel, highest first
+            let highest = (i / stride).min(out.checked_sub(1)?);
+            let o = highest.checked_sub(j)?;
+            let tap = i.checked_sub(o * stride)?;
+            (tap < kernel).then_some((o, tap))
+        };
+        let sources = vec![vec![kh * kw, m]];
+        Self::build(op, sources, vec![t, n, c, h, w], |r| {
+            for jy in 0..ty {
+                for jx in 0..tx {
+                    for plane in 0..n * c {
+                        for y in 0..h {
+                            let row = cover(y, jy, kh, sh, oh);
+                            for x in 0..w {
+                                match (row, cover(x, jx, kw, sw, ow)) {
+                                    (Some((oy, ky)), Some((ox, kx))) => r.copy(
+                                        0,
+                                        (ky * kw + kx) * m + (plane * oh + oy) * ow + ox,
+                                        1,
+                                        1,
+                                    )?,
+                                    _ => r.zeros(1),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The output's shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -408,6 +710,159 @@ impl Gather {
             }
         }
         tensor::from_vec(self.op, &self.shape, out)
+    }
+}
+
+/// The shape with `axes` applied, checking that `axes` is a permutation.
+fn permuted_shape(op: &'static str, view: &[usize], axes: &[usize]) -> Result<Vec<usize>> {
+    let mut seen = vec![false; view.len()];
+    let ok = axes.len() == view.len()
+        && axes
+            .iter()
+            .all(|&a| a < view.len() && !std::mem::replace(&mut seen[a], true));
+    if !ok {
+        return Err(Error::ShapeMismatch {
+            op,
+            left: view.to_vec(),
+            right: axes.to_vec(),
+        });
+    }
+    Ok(axes.iter().map(|&a| view[a]).collect())
+}
+
+/// Row-major strides of `shape`.
+fn row_major_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    strides
+}
+
+/// Advances a row-major multi-index over `dims`; false after the last one.
+fn next_index(idx: &mut [usize], dims: &[usize]) -> bool {
+    for (i, d) in idx.iter_mut().zip(dims).rev() {
+        *i += 1;
+        if *i < *d {
+            return true;
+        }
+        *i = 0;
+    }
+    false
+}
+
+/// The product of `dims`, or an error if it does not fit a `usize`.
+fn checked_product(op: &'static str, dims: &[usize]) -> Result<usize> {
+    numel(op, dims)
+}
+
+/// A four-axis shape `[n, c, h, w]`.
+fn nchw(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
+    let &[n, c, h, w] = shape else {
+        return Err(Error::ShapeMismatch {
+            op,
+            left: shape.to_vec(),
+            right: vec![],
+        });
+    };
+    numel(op, shape)?;
+    Ok([n, c, h, w])
+}
+
+/// A two-dimensional sliding window over the last two axes of an NCHW
+/// tensor: kernel size, stride and zero padding (each as `[rows, columns]`).
+/// The geometry of convolutions and pooling; the plans
+/// [`Gather::im2col`], [`Gather::conv_transpose_patches`],
+/// [`Gather::pool_windows`] and [`Gather::pool_windows_adjoint`] are built
+/// from it.
+///
+/// # Examples
+///
+/// ```
+/// use privml::Window2d;
+///
+/// let w = Window2d::square(5, 1, 0)?;
+/// assert_eq!(w.output_size("conv", [28, 28])?, [24, 24]);
+/// let strided = Window2d::square(5, 2, 2)?;
+/// assert_eq!(strided.output_size("conv", [28, 28])?, [14, 14]);
+/// assert!(w.output_size("conv", [4, 4]).is_err()); // kernel larger than the input
+/// assert!(Window2d::square(2, 2, 0)?.pool_output_size("pool", [5, 5]).is_err()); // 2 does not tile 5
+/// # Ok::<(), privml::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window2d {
+    /// Kernel rows and columns (≥ 1).
+    pub kernel: [usize; 2],
+    /// Step between windows (≥ 1).
+    pub stride: [usize; 2],
+    /// Zeros added on each side.
+    pub padding: [usize; 2],
+}
+
+impl Window2d {
+    /// A window; kernel and stride must be at least 1.
+    pub fn new(kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> Result<Self> {
+        if kernel.contains(&0) || stride.contains(&0) {
+            return Err(Error::invalid(
+                "window",
+                format!("kernel {kernel:?} and stride {stride:?} must be at least 1"),
+            ));
+        }
+        Ok(Window2d {
+            kernel,
+            stride,
+            padding,
+        })
+    }
+
+    /// A square window: `k` x `k`, stride `s`, padding `p` on every side.
+    pub fn square(k: usize, s: usize, p: usize) -> Result<Self> {
+        Self::new([k, k], [s, s], [p, p])
+    }
+
+    /// The output size for an input of `[h, w]`: ⌊(h + 2p - k) / s⌋ + 1 per
+    /// axis (a convolution's rule: a border the stride does not reach is
+    /// left out). A kernel larger than the padded input is an error.
+    pub fn output_size(&self, op: &'static str, hw: [usize; 2]) -> Result<[usize; 2]> {
+        let mut out = [0; 2];
+        for a in 0..2 {
+            let padded = hw[a]
+                .checked_add(2 * self.padding[a])
+                .filter(|&p| p >= self.kernel[a]);
+            let Some(padded) = padded else {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    left: hw.iter().map(|d| d + 2 * self.padding[a]).collect(),
+                    right: self.kernel.to_vec(),
+                });
+            };
+            out[a] = (padded - self.kernel[a]) / self.stride[a] + 1;
+        }
+        Ok(out)
+    }
+
+    /// Whether the windows tile the padded input exactly: (h + 2p - k)
+    /// divisible by the stride on both axes.
+    pub fn tiles(&self, hw: [usize; 2]) -> bool {
+        (0..2).all(|a| {
+            (hw[a] + 2 * self.padding[a])
+                .checked_sub(self.kernel[a])
+                .is_some_and(|d| d % self.stride[a] == 0)
+        })
+    }
+
+    /// The output size of pooling: no padding, and windows that tile the
+    /// input exactly (see [`tiles`](Self::tiles)); anything else is an error.
+    pub fn pool_output_size(&self, op: &'static str, hw: [usize; 2]) -> Result<[usize; 2]> {
+        let out = self.output_size(op, hw)?;
+        if self.padding != [0, 0] || !self.tiles(hw) {
+            return Err(Error::ShapeMismatch {
+                op,
+                left: hw.to_vec(),
+                right: [self.kernel, self.stride, self.padding].concat(),
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -71,11 +71,11 @@ mod shared;
 pub use additive::{Additive, AdditiveShare, DealerSchedule};
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
 pub use gadgets::{Clipped, Gadgets};
-pub use layout::{Gather, Layout};
+pub use layout::{Gather, Layout, Window2d};
 pub use open::Open;
 pub use plain::Plain;
 pub use session::{Session, TensorData};
-pub use shared::{Shared, SharedConfig};
+pub use shared::{DEFAULT_MAX_INPUT_ELEMENTS, Shared, SharedConfig};
 
 use std::fmt;
 

@@ -64,7 +64,7 @@
 //!
 //! A truncation (2 rounds, 2n elements per party), a sign extraction of n
 //! elements selecting n ([`CostModel::compare`](crate::cost::CostModel::compare)),
-//! then the reveal (1 round): 13 rounds for ℓ = 64, 14 for ℓ = 128; see
+//! then the reveal (1 round): 9 rounds for ℓ = 64, 10 for ℓ = 128; see
 //! [`CostModel::open`](crate::cost::CostModel::open). It is written over the
 //! core of [`Ring`], so `Plain` and `Fixed` predict it exactly, and in
 //! `Plain` (exact real arithmetic) it returns the value unchanged.
@@ -258,7 +258,7 @@ mod tests {
             (want.rounds, want.bytes_sent, want.messages_sent),
             (shared.rounds, shared.bytes_sent, shared.messages_sent)
         );
-        assert_eq!(shared.rounds, 1 + 14);
+        assert_eq!(shared.rounds, 1 + 10);
         assert_eq!(shared.opened_to[2].elements, n as u64);
         assert_eq!(shared.opened_to_all.ops, 0);
     }

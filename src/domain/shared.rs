@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc::product::{extend_cross_terms, matmul_cross_terms};
 use crate::mpc::{Party, Replicated};
+use crate::net::emulate::{Emulated, LinkProfile};
 use crate::net::{Channel, DEFAULT_TIMEOUT, Net, NetStats, memory};
 use crate::ring::RingElement;
 use crate::ring::prg::Seed;
@@ -35,7 +36,22 @@ pub struct SharedConfig {
     /// The protocol whose costs the plaintext domains predict when a runner
     /// builds them (a shared domain runs the protocol of its kind).
     pub protocol: Protocol,
+    /// The most elements a party accepts for one private input
+    /// ([`Ring::input`]): the shape of another party's input usually comes
+    /// from that party's announcement, so this bounds what a peer can make
+    /// this party allocate. A larger shape (or one whose element count
+    /// overflows) is [`Error::ShapeTooLarge`], before anything is allocated
+    /// or received. Default [`DEFAULT_MAX_INPUT_ELEMENTS`].
+    pub max_input_elements: usize,
+    /// An emulated network on both links ([`crate::net::emulate`]); `None`
+    /// (the default) uses the links as they are.
+    pub network: Option<LinkProfile>,
 }
+
+/// Default of [`SharedConfig::max_input_elements`]: 2^27 elements, the most
+/// Z_2^64 elements one frame carries at the TCP transport's default frame
+/// limit (1 GiB), so a larger input could not be received anyway.
+pub const DEFAULT_MAX_INPUT_ELEMENTS: usize = 1 << 27;
 
 impl Default for SharedConfig {
     fn default() -> Self {
@@ -44,6 +60,8 @@ impl Default for SharedConfig {
             timeout: DEFAULT_TIMEOUT,
             insecure_test_seed: None,
             protocol: Protocol::Replicated3,
+            max_input_elements: DEFAULT_MAX_INPUT_ELEMENTS,
+            network: None,
         }
     }
 }
@@ -66,6 +84,57 @@ impl SharedConfig {
         self.insecure_test_seed = Some(s);
         self
     }
+
+    /// Runs both links over an emulated network.
+    pub fn network(mut self, profile: LinkProfile) -> Self {
+        self.network = Some(profile);
+        self
+    }
+
+    /// `link` over the emulated network of [`SharedConfig::network`], or as
+    /// it is when there is none (every protocol's links go through here).
+    pub(super) fn emulated(&self, link: Box<dyn Channel>) -> Box<dyn Channel> {
+        match &self.network {
+            Some(p) => Box::new(Emulated::new(link, p.clone())),
+            None => link,
+        }
+    }
+
+    /// Sets the most elements accepted for one private input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::{Error, Ring, Shared, SharedConfig};
+    ///
+    /// let cfg = SharedConfig::default().max_input_elements(1000);
+    /// let e = Shared::<u64>::simulate_with(&cfg, |r| r.input(0, None, &[1 << 20, 1 << 20]))
+    ///     .unwrap_err();
+    /// assert!(matches!(e, Error::ShapeTooLarge { max_elements: 1000, .. }));
+    /// ```
+    pub fn max_input_elements(mut self, n: usize) -> Self {
+        self.max_input_elements = n;
+        self
+    }
+}
+
+/// The element count of `shape` if it is at most `max` (each dimension
+/// too, so that a zero dimension cannot hide a huge one), else
+/// [`Error::ShapeTooLarge`] naming the shape.
+pub(super) fn checked_len(op: &'static str, shape: &[usize], max: usize) -> Result<usize> {
+    let too_large = || Error::ShapeTooLarge {
+        op,
+        shape: shape.to_vec(),
+        max_elements: max,
+    };
+    if shape.iter().any(|&d| d > max) {
+        return Err(too_large());
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= max)
+        .ok_or_else(too_large)
 }
 
 /// One party of the secure computation over Z_2^64 (`Shared<u64>`) or
@@ -104,6 +173,7 @@ pub struct Shared<T: RingElement> {
     party: Party,
     fp: FixedPoint<T>,
     tracker: Tracker,
+    max_input_elements: usize,
 }
 
 /// Which of several errors of a failed simulation to report: the first that
@@ -136,7 +206,7 @@ impl<T: RingElement> Shared<T> {
             Some(f) => FixedPoint::new(f)?,
             None => FixedPoint::default(),
         };
-        let net = Net::new(me, next, prev, cfg.timeout)?;
+        let net = Net::new(me, cfg.emulated(next), cfg.emulated(prev), cfg.timeout)?;
         let seed = match cfg.insecure_test_seed {
             Some(s) => Seed::from_u64(s.wrapping_mul(3).wrapping_add(me as u64)),
             None => Seed::random()?,
@@ -146,6 +216,7 @@ impl<T: RingElement> Shared<T> {
             party,
             fp,
             tracker: Tracker::default(),
+            max_input_elements: cfg.max_input_elements,
         })
     }
 
@@ -167,13 +238,20 @@ impl<T: RingElement> Shared<T> {
         F: Fn(&mut Shared<T>) -> Result<O> + Sync,
     {
         let links = memory::triangle();
+        // Test builds: the parties join the caller's keystream audit scope.
+        #[cfg(feature = "audit-keystreams")]
+        let audit = crate::ring::audit::ScopeHandle::current();
         let results: Vec<Result<O>> = std::thread::scope(|s| {
             let handles: Vec<_> = links
                 .into_iter()
                 .enumerate()
                 .map(|(me, (next, prev))| {
                     let program = &program;
+                    #[cfg(feature = "audit-keystreams")]
+                    let audit = audit.clone();
                     s.spawn(move || -> Result<O> {
+                        #[cfg(feature = "audit-keystreams")]
+                        let _audit = audit.enter();
                         let mut r = Shared::new(me, Box::new(next), Box::new(prev), cfg)?;
                         program(&mut r)
                     })
@@ -347,7 +425,7 @@ impl<T: RingElement> Ring for Shared<T> {
         if owner > 2 {
             return Err(Error::InvalidParty(owner));
         }
-        let n: usize = shape.iter().product();
+        let n = checked_len("input", shape, self.max_input_elements)?;
         let (a, b) = if self.me() == owner {
             let value = value.ok_or(Error::MissingValue {
                 party: owner,

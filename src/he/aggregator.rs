@@ -32,7 +32,7 @@ pub struct EncryptedSum {
 }
 
 macro_rules! common_methods {
-    ($t:ty, $kind:expr, $what:literal) => {
+    ($t:ty) => {
         impl $t {
             /// Number of values (model parameters).
             pub fn len(&self) -> usize {
@@ -71,15 +71,6 @@ macro_rules! common_methods {
             pub fn to_bytes(&self) -> Vec<u8> {
                 wire::encode(&self.header, &self.cts)
             }
-
-            /// Parses [`to_bytes`](Self::to_bytes). Truncated, padded,
-            /// corrupted (checksum) or inconsistent input is
-            /// [`Error::Decode`], never a panic. Whether it belongs to a
-            /// given key is checked when it is used.
-            pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-                let (header, cts) = wire::decode(bytes, $kind, $what)?;
-                Ok(Self { header, cts })
-            }
         }
 
         impl std::fmt::Debug for $t {
@@ -96,10 +87,53 @@ macro_rules! common_methods {
     };
 }
 
-common_methods!(EncryptedUpdate, Kind::Update, "encrypted update");
-common_methods!(EncryptedSum, Kind::Sum, "encrypted sum");
+common_methods!(EncryptedUpdate);
+common_methods!(EncryptedSum);
+
+impl EncryptedUpdate {
+    /// Parses [`to_bytes`](Self::to_bytes). Truncated, padded, corrupted
+    /// (checksum) or inconsistent input is [`Error::Decode`], never a panic;
+    /// what it holds is bounded by the bytes given (one 63 488-byte
+    /// ciphertext per 4096 values). Whether it belongs to a given key and
+    /// aggregate is checked when it is added ([`Aggregator::add`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (header, cts) = wire::decode(bytes, Kind::Update, "encrypted update", None)?;
+        Ok(Self { header, cts })
+    }
+}
 
 impl EncryptedSum {
+    /// Parses [`to_bytes`](Self::to_bytes) of a sum of `expected_len`
+    /// values: the model owner knows how many parameters its model has.
+    /// A sum that declares another number of values, and truncated, padded,
+    /// corrupted (checksum) or inconsistent input, are [`Error::Decode`],
+    /// never a panic.
+    ///
+    /// The expected length is what makes decoding safe: a sum of zero
+    /// updates carries no ciphertext, so its bytes do not bound the number
+    /// of values it declares, and [`SecretKey::decrypt_sum`](super::SecretKey::decrypt_sum)
+    /// returns that many zeros. It is checked from the header, before
+    /// anything is allocated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::he::{Aggregator, EncryptedSum, HeParams, KeyPair};
+    ///
+    /// let (pk, sk) = KeyPair::generate(&HeParams::default())?;
+    /// let mut agg = Aggregator::new(pk.clone(), 2);
+    /// agg.add("site-a", &pk.encrypt_update(&[1.0, 2.0])?)?;
+    /// let bytes = agg.finish().to_bytes();
+    /// let sum = EncryptedSum::from_bytes(&bytes, 2)?;
+    /// assert!((sk.decrypt_sum(&sum)?[1] - 2.0).abs() < 1e-4);
+    /// assert!(EncryptedSum::from_bytes(&bytes, 3).is_err()); // not the owner's model
+    /// # Ok::<(), privml::Error>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8], expected_len: usize) -> Result<Self> {
+        let (header, cts) = wire::decode(bytes, Kind::Sum, "encrypted sum", Some(expected_len))?;
+        Ok(Self { header, cts })
+    }
+
     /// Number of updates in the sum (as counted by the aggregator).
     pub fn count(&self) -> usize {
         self.header.count as usize

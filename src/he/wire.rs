@@ -100,16 +100,17 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Parses and fully validates bytes of the expected `kind`. Never panics:
-/// every length is checked before it is used. Bad bytes are
-/// [`Error::Decode`] naming `what`.
+/// Parses and fully validates bytes of the expected `kind` (and, when
+/// given, of `expected_len` values). Never panics: every length is checked
+/// before it is used. Bad bytes are [`Error::Decode`] naming `what`.
 pub(crate) fn decode(
     bytes: &[u8],
     kind: Kind,
     what: &'static str,
+    expected_len: Option<usize>,
 ) -> Result<(Header, Vec<Ciphertext>)> {
-    let (header, body) =
-        decode_header(bytes, kind).map_err(|e| Error::decode(what, Origin::Bytes, e))?;
+    let (header, body) = decode_header(bytes, kind, expected_len)
+        .map_err(|e| Error::decode(what, Origin::Bytes, e))?;
     let par = bfv()?;
     let ctx = par
         .context_at_level(WIRE_LEVEL)
@@ -152,9 +153,14 @@ fn kind_name(byte: u8) -> String {
     }
 }
 
-/// Checks the header, the body's length and the checksum; returns the
-/// header and the body (whole ciphertexts).
-fn decode_header(bytes: &[u8], kind: Kind) -> std::result::Result<(Header, &[u8]), DecodeError> {
+/// Checks the header (the number of values against `expected_len` when
+/// given), the body's length and the checksum; returns the header and the
+/// body (whole ciphertexts).
+fn decode_header(
+    bytes: &[u8],
+    kind: Kind,
+    expected_len: Option<usize>,
+) -> std::result::Result<(Header, &[u8]), DecodeError> {
     let bad = |field: &'static str, reason: String| DecodeError::BadField { field, reason };
     if bytes.len() < HEADER_LEN {
         return Err(DecodeError::Truncated {
@@ -194,6 +200,12 @@ fn decode_header(bytes: &[u8], kind: Kind) -> std::result::Result<(Header, &[u8]
         declared: len,
         max: usize::MAX as u64,
     })?;
+    if let Some(expected) = expected_len.filter(|&e| e != len) {
+        return Err(bad(
+            "number of values",
+            format!("{len} values, where {expected} are expected"),
+        ));
+    }
     if len == 0 && kind == Kind::Update {
         return Err(bad("number of values", "an update of zero values".into()));
     }

@@ -18,15 +18,19 @@
 //!   per-feature ranges the data owner *declared* as its public schema,
 //!   which are values of no record; the training rows' own per-feature
 //!   minimum and range (or mean and standard deviation) only with the
-//!   explicit `disclose_feature_stats` consent.
+//!   explicit `disclose_feature_stats` consent;
+//! - the task (classification or regression) and, for a regression, the
+//!   target's scaling: its declared public range by default, or (with the
+//!   same consent) its training minimum and range or mean and deviation.
 //!
 //! Opened during training, each one number to every party, computed under
 //! MPC and exactly rounded ([`Open::open`](crate::domain::Open::open)):
 //!
 //! | what | when |
 //! |---|---|
-//! | the training loss: the mean squared error over the epoch's batches | once per epoch |
-//! | the test accuracy: the count of correct predictions | once per epoch (if there are test rows) |
+//! | the training loss: the mean loss per row over the epoch's batches (the squared error, or the cross-entropy) | once per epoch |
+//! | classification: the test accuracy, the count of correct predictions | once per epoch (if there are test rows) |
+//! | regression: the test residual and total sums of squares (two numbers, equivalent to the reported RMSE and R²) | once per epoch (if there are test rows) |
 //! | every parameter of the trained model, in one opening | once, only with `reveal_model` |
 //!
 //! Prediction ([`PredictJob`]) announces the number of rows and opens the
@@ -72,6 +76,7 @@
 //! # }
 //! ```
 
+mod model;
 pub mod pipeline;
 mod predict;
 mod train;
@@ -85,20 +90,26 @@ use crate::domain::{PartyId, Ring};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::SavedModel;
 
+pub use model::{MAX_DETECTED_CLASSES, ModelChoice, OptimizerKind, Task};
 pub use pipeline::{DataSource, DataSpec, PredictRows, TrainData};
 pub use predict::{ModelLocation, PredictJob, Predictions};
-pub use train::{EpochStats, ModelChoice, Progress, TrainJob, TrainOutcome, TrainSettings};
+pub(crate) use train::joint_model_id;
+pub use train::{EpochStats, Progress, TrainJob, TrainOutcome, TrainSettings};
 
 /// The party that holds the training data unless told otherwise.
 pub const DEFAULT_DATA_OWNER: PartyId = 1;
 
 /// Encodes a value the data owner announces (our own types: cannot fail).
-fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(v).map_err(|e| Error::internal(what, e.to_string()))
 }
 
 /// Decodes what party `from` announced.
-fn decode<'de, T: Deserialize<'de>>(what: &'static str, from: PartyId, b: &'de [u8]) -> Result<T> {
+pub(crate) fn decode<'de, T: Deserialize<'de>>(
+    what: &'static str,
+    from: PartyId,
+    b: &'de [u8],
+) -> Result<T> {
     let origin = Origin::Peer {
         party: from,
         op: what.to_string(),
@@ -132,7 +143,7 @@ fn input<R: Ring>(
 
 /// This evaluator's model file under `prefix`: its own share file, or the
 /// clear file in the plaintext domains.
-fn file_for<R: Ring>(r: &R, prefix: &Path) -> PathBuf {
+pub(crate) fn file_for<R: Ring>(r: &R, prefix: &Path) -> PathBuf {
     match r.party() {
         Some(p) => SavedModel::party_path(prefix, p),
         None => SavedModel::clear_path(prefix),

@@ -26,10 +26,12 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Axis};
 
+use super::model::Task;
 use super::train::TrainSettings;
 use crate::data::{self, Bundled, Dataset, FeatureRanges, Normalizer, Scaling};
 use crate::error::{Error, Result};
 use crate::model_file::{ModelMeta, TableMeta};
+use crate::nn::Loss;
 use crate::runner::DomainSpec;
 
 /// The target column of a CSV file when none is named.
@@ -183,6 +185,9 @@ pub struct TrainData {
     /// The public description of the table (announced to the other parties
     /// and saved with the model).
     pub table: TableMeta,
+    /// Why the task was chosen, when the settings named none (for a message
+    /// to the data owner).
+    pub task_note: Option<String>,
 }
 
 impl TrainData {
@@ -238,17 +243,47 @@ impl TrainData {
         if let Some(n) = spec.max_rows {
             ds = ds.head(n);
         }
-        let classes = ds.n_classes().ok_or_else(|| {
-            Error::invalid(
-                "target",
-                format!(
-                    "the target column '{}' must hold class labels 0, 1, ...",
-                    ds.target_name()
-                ),
-            )
-        })?;
+        let (task, task_note) = match settings.task {
+            Some(t) => (t, None),
+            None => {
+                let (t, why) = Task::detect(&ds);
+                (t, Some(why))
+            }
+        };
+        let classes = match task {
+            Task::Classification => ds.n_classes().ok_or_else(|| {
+                Error::invalid(
+                    "target",
+                    format!(
+                        "the target column '{}' must hold class labels 0, 1, ... for \
+                         classification (or use --task regression)",
+                        ds.target_name()
+                    ),
+                )
+            })?,
+            Task::Regression => {
+                if settings.loss != Loss::MeanSquare {
+                    return Err(Error::invalid(
+                        "loss",
+                        format!(
+                            "a regression trains on the squared error, not {}",
+                            settings.loss
+                        ),
+                    ));
+                }
+                ds = ds.with_n_classes(None)?;
+                0
+            }
+        };
         let (train, test) = data::train_test_split(&ds, spec.test_fraction, settings.seed)?;
-        let normalizer = match spec.scaling {
+        let target_name = ds.target_name().to_string();
+        // A regression's target is scaled like the features: over its
+        // declared range, or fitted on the training rows (with consent).
+        let mut columns = ds.feature_names().to_vec();
+        if task == Task::Regression {
+            columns.push(target_name.clone());
+        }
+        let (normalizer, target_normalizer) = match spec.scaling {
             Some(Scaling::Declared) => {
                 let ranges = ranges.ok_or_else(|| {
                     Error::invalid(
@@ -260,10 +295,32 @@ impl TrainData {
                         ),
                     )
                 })?;
-                Some(ranges.normalizer(ds.feature_names())?)
+                let all = ranges.normalizer(&columns)?;
+                let n = ds.n_features();
+                let part = |cols: std::ops::Range<usize>| {
+                    Normalizer::from_parts(
+                        Scaling::Declared,
+                        all.shift()[cols.clone()].to_vec(),
+                        all.divisor()[cols].to_vec(),
+                    )
+                };
+                let target = match task {
+                    Task::Regression => Some(part(n..n + 1)?),
+                    Task::Classification => None,
+                };
+                (Some(part(0..n)?), target)
             }
-            Some(fitted) => Some(Normalizer::fit(fitted, train.features())?),
-            None => None,
+            Some(fitted) => {
+                let target = match task {
+                    Task::Regression => Some(Normalizer::fit(
+                        fitted,
+                        &train.targets().clone().insert_axis(Axis(1)),
+                    )?),
+                    Task::Classification => None,
+                };
+                (Some(Normalizer::fit(fitted, train.features())?), target)
+            }
+            None => (None, None),
         };
         let (train, test) = match &normalizer {
             Some(n) => (
@@ -275,26 +332,61 @@ impl TrainData {
         let (min, max) = domain.value_range()?;
         train.check_range(min, max)?;
         test.check_range(min, max)?;
+        let one_score = classes <= 2 && settings.classic_mlp();
         let targets = |d: &Dataset| -> Result<Array2<f64>> {
-            if classes <= 2 {
-                Ok(d.targets().clone().insert_axis(Axis(1)))
-            } else {
-                d.one_hot_targets()
+            let column = || d.targets().clone().insert_axis(Axis(1));
+            match (task, &target_normalizer) {
+                (Task::Regression, Some(n)) => scaled_targets(n, column(), &target_name, source),
+                (Task::Regression, None) => Ok(column()),
+                (Task::Classification, _) if one_score => Ok(column()),
+                (Task::Classification, _) => d.one_hot_targets(),
             }
         };
+        let (y_train, y_test) = (targets(&train)?, targets(&test)?);
+        for y in [&y_train, &y_test] {
+            data::check_range(y, min, max)?;
+        }
         Ok(TrainData {
-            y_train: targets(&train)?,
-            y_test: targets(&test)?,
+            y_train,
+            y_test,
             x_train: train.features().clone(),
             x_test: test.features().clone(),
             table: TableMeta {
-                target: ds.target_name().to_string(),
+                target: target_name,
                 features: ds.feature_names().to_vec(),
                 n_classes: classes,
                 normalizer,
+                task,
+                target_normalizer,
             },
+            task_note,
         })
     }
+}
+
+/// A regression's target column scaled with `n`; with declared ranges a
+/// target outside its range is an error naming the row, as for features.
+fn scaled_targets(
+    n: &Normalizer,
+    column: Array2<f64>,
+    target: &str,
+    source: &str,
+) -> Result<Array2<f64>> {
+    let scaled = n.transform(&column)?;
+    if n.scaling() == Scaling::Declared
+        && let Some(row) = scaled
+            .iter()
+            .position(|v| !(-1e-12..=1.0 + 1e-12).contains(v))
+    {
+        return Err(Error::invalid(
+            "target",
+            format!(
+                "{source}: target '{target}' = {} (row {row}) is outside its declared range",
+                column[[row, 0]]
+            ),
+        ));
+    }
+    Ok(scaled)
 }
 
 /// New rows for a saved model, on the data owner.

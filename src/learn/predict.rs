@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
+use super::model::Task;
 use super::{decode, encode, file_for, input};
 use crate::domain::{Open, PartyId, Ring, Session};
 use crate::error::{Error, Result};
@@ -45,10 +46,13 @@ pub struct PredictJob<'a> {
 /// Predictions, on the data owner only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
-    /// Model outputs, one row per input row.
+    /// Model outputs, one row per input row: class scores, or a
+    /// regression's predicted values in the target's units.
     pub scores: Array2<f64>,
-    /// Predicted class per row.
+    /// Predicted class per row (empty for a regression).
     pub classes: Vec<usize>,
+    /// Classification or regression.
+    pub task: Task,
 }
 
 impl Predictions {
@@ -82,7 +86,31 @@ impl Predictions {
                 }
             })
             .collect();
-        Predictions { scores, classes }
+        Predictions {
+            scores,
+            classes,
+            task: Task::Classification,
+        }
+    }
+
+    /// A regression's predicted values (one column, in the target's units).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use privml::learn::Predictions;
+    ///
+    /// let p = Predictions::values(array![[151.5], [75.0]]);
+    /// assert!(p.classes.is_empty());
+    /// assert_eq!(p.to_csv(), "row,value\n0,151.5\n1,75\n");
+    /// ```
+    pub fn values(scores: Array2<f64>) -> Self {
+        Predictions {
+            scores,
+            classes: Vec::new(),
+            task: Task::Regression,
+        }
     }
 
     /// How many predicted classes equal `labels` (compared row by row).
@@ -94,8 +122,17 @@ impl Predictions {
             .count()
     }
 
-    /// The predictions as CSV: `row,class,score0,score1,...`, one line per row.
+    /// The predictions as CSV: `row,class,score0,score1,...` (a
+    /// regression: `row,value`), one line per row.
     pub fn to_csv(&self) -> String {
+        if self.task == Task::Regression {
+            let mut w = String::from("row,value\n");
+            for (i, row) in self.scores.rows().into_iter().enumerate() {
+                let v: Vec<String> = row.iter().map(f64::to_string).collect();
+                w.push_str(&format!("{i},{}\n", v.join(",")));
+            }
+            return w;
+        }
         let mut w = String::from("row,class");
         for k in 0..self.scores.ncols() {
             w.push_str(&format!(",score{k}"));
@@ -130,7 +167,6 @@ impl Job for PredictJob<'_> {
             ModelLocation::File(p) => p.clone(),
         };
         let model = SavedModel::load(&path)?;
-        let Architecture::Mlp(spec) = &model.meta.architecture;
         let params = model
             .tensors
             .iter()
@@ -138,18 +174,26 @@ impl Job for PredictJob<'_> {
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&R::Tensor> = params.iter().collect();
         r.check_agreement(&refs, &model.model_id)?;
-        let mut net = nn::mlp_with_parameters(r, spec, params)?;
+        let mut net = match &model.meta.architecture {
+            Architecture::Mlp(spec) => {
+                Model::Mlp(nn::mlp_with_parameters(r, spec, params)?, spec.inputs)
+            }
+            Architecture::Network(spec) => {
+                Model::Network(nn::Network::from_tensors(r, spec, params)?)
+            }
+        };
+        let inputs = net.inputs();
         let owner = self.data_owner;
         let shape = if r.owns(owner) {
             let d = self.data.ok_or(Error::MissingValue {
                 party: owner,
                 what: "rows to predict",
             })?;
-            if d.ncols() != spec.inputs {
+            if d.ncols() != inputs {
                 return Err(Error::ShapeMismatch {
                     op: "predict",
                     left: vec![d.nrows(), d.ncols()],
-                    right: vec![d.nrows(), spec.inputs],
+                    right: vec![d.nrows(), inputs],
                 });
             }
             Some(encode("row count", &(d.nrows(), d.ncols()))?)
@@ -167,9 +211,44 @@ impl Job for PredictJob<'_> {
                 let scores = s
                     .into_dimensionality::<ndarray::Ix2>()
                     .map_err(|e| Error::internal("PredictJob: model output", e.to_string()))?;
-                Some(Predictions::from_scores(scores))
+                let table = &model.meta.table;
+                Some(match (table.task, &table.target_normalizer) {
+                    (Task::Classification, _) => Predictions::from_scores(scores),
+                    (Task::Regression, Some(n)) => {
+                        Predictions::values(n.inverse_transform(&scores)?)
+                    }
+                    (Task::Regression, None) => Predictions::values(scores),
+                })
             }
             _ => None,
         })
+    }
+}
+
+/// A loaded model of either kind.
+enum Model<R: Ring> {
+    /// The MLP and its features per row.
+    Mlp(nn::Sequential<R>, usize),
+    Network(nn::Network<R>),
+}
+
+impl<R: Ring> Model<R> {
+    /// Features per row.
+    fn inputs(&self) -> usize {
+        match self {
+            Model::Mlp(_, inputs) => *inputs,
+            Model::Network(net) => net.spec().input.iter().product(),
+        }
+    }
+
+    /// The outputs for rows `[n, features]`.
+    fn predict(&mut self, r: &mut R, x: &R::Tensor) -> Result<R::Tensor> {
+        match self {
+            Model::Mlp(net, _) => net.predict(r, x),
+            Model::Network(net) => {
+                let x = net.rows_as_input(r, x)?;
+                net.predict(r, &x)
+            }
+        }
     }
 }

@@ -1,85 +1,21 @@
-//! [`TrainJob`]: an MLP trained on the data owner's secret rows.
+//! [`TrainJob`]: a model trained on the data owner's secret rows.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
+use super::model::{ModelChoice, OptimizerKind, Task};
 use super::pipeline::{DataSpec, TrainData};
 use super::{DEFAULT_DATA_OWNER, decode, encode, file_for, input};
-use crate::domain::{PartyId, Ring, Session};
+use crate::domain::{PartyId, Ring, Session, TensorData};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
-use crate::nn::{self, LossReport, MiniBatch, MlpSpec};
+use crate::nn::{
+    self, Loss, LossReport, MiniBatch, Network, NetworkSpec, Optimizer, OptimizerState,
+    RegressionScores, Schedule,
+};
 use crate::runner::Job;
-
-/// The model a user asks for before the table's shape is known: the hidden
-/// layers of an MLP (`mlp:64,32`; `linear` or `mlp:` for none).
-///
-/// # Examples
-///
-/// ```
-/// use privml::learn::ModelChoice;
-///
-/// let m: ModelChoice = "mlp:64,32".parse().unwrap();
-/// assert_eq!(m.to_string(), "mlp:64,32");
-/// assert_eq!(m.architecture(784, 10).to_string(), "784-64-32-10");
-/// assert_eq!("linear".parse::<ModelChoice>().unwrap().to_string(), "linear");
-/// assert!("cnn:3".parse::<ModelChoice>().is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ModelChoice {
-    /// Dense layers of these widths with ReLU, then a linear output layer.
-    Mlp {
-        /// Hidden layer widths.
-        hidden: Vec<usize>,
-    },
-}
-
-impl ModelChoice {
-    /// The architecture for `inputs` features and `outputs` targets.
-    pub fn architecture(&self, inputs: usize, outputs: usize) -> Architecture {
-        match self {
-            ModelChoice::Mlp { hidden } => Architecture::Mlp(MlpSpec {
-                inputs,
-                hidden: hidden.clone(),
-                outputs,
-            }),
-        }
-    }
-}
-
-impl Default for ModelChoice {
-    /// One hidden layer of 64 units.
-    fn default() -> Self {
-        ModelChoice::Mlp { hidden: vec![64] }
-    }
-}
-
-impl FromStr for ModelChoice {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let spec = MlpSpec::parse(s, 0, 0)?;
-        Ok(ModelChoice::Mlp {
-            hidden: spec.hidden,
-        })
-    }
-}
-
-impl fmt::Display for ModelChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelChoice::Mlp { hidden } if hidden.is_empty() => f.write_str("linear"),
-            ModelChoice::Mlp { hidden } => {
-                let w: Vec<String> = hidden.iter().map(usize::to_string).collect();
-                write!(f, "mlp:{}", w.join(","))
-            }
-        }
-    }
-}
 
 /// The public settings of a training run: the same on every party (they
 /// are part of the [`SessionDescription`](crate::session::SessionDescription)
@@ -88,8 +24,15 @@ impl fmt::Display for ModelChoice {
 pub struct TrainSettings {
     /// The model.
     pub model: ModelChoice,
-    /// SGD settings.
+    /// Epochs, batch size and learning rate.
     pub sgd: MiniBatch,
+    /// The loss.
+    pub loss: Loss,
+    /// The optimiser (with `sgd.lr`).
+    pub optimizer: OptimizerKind,
+    /// Classification or regression; `None`: detected from the target
+    /// column on the data owner ([`Task::detect`]) and announced.
+    pub task: Option<Task>,
     /// How the data owner prepares its table.
     pub data: DataSpec,
     /// Seed of the shuffle, the split and the initial weights (public).
@@ -110,11 +53,24 @@ impl Default for TrainSettings {
                 batch: 128,
                 lr: 0.2,
             },
+            loss: Loss::MeanSquare,
+            optimizer: OptimizerKind::Sgd,
+            task: None,
             data: DataSpec::default(),
             seed: 1,
             data_owner: DEFAULT_DATA_OWNER,
             reveal_model: false,
         }
+    }
+}
+
+impl TrainSettings {
+    /// Whether this is the classic path of `privml train`: an MLP, the
+    /// squared error and SGD ([`nn::train_minibatch`]), with one score
+    /// column for two classes. Anything else trains a [`Network`] with
+    /// [`nn::train_network`].
+    pub fn classic_mlp(&self) -> bool {
+        self.model.is_mlp() && self.loss == Loss::MeanSquare && self.optimizer == OptimizerKind::Sgd
     }
 }
 
@@ -140,6 +96,8 @@ pub enum Progress {
         epochs: usize,
         /// The model.
         architecture: Architecture,
+        /// Classification or regression.
+        task: Task,
     },
     /// One batch done (nothing is opened per batch: the loss is opened
     /// once per epoch, in [`EpochStats::train_loss`]).
@@ -158,12 +116,18 @@ pub enum Progress {
 pub struct EpochStats {
     /// 1-based epoch.
     pub epoch: usize,
-    /// Mean of the epoch's batch losses (mean squared errors): accumulated
-    /// on shares and opened once per epoch, one number.
+    /// Mean of the epoch's batch losses: accumulated on shares and opened
+    /// once per epoch, one number. On the classic MLP path the mean of
+    /// Σ (y − o)² per row; on the network path the loss's own mean per row
+    /// ([`Loss::total`]: ½ Σ (y − o)², or the cross-entropy).
     pub train_loss: f64,
     /// Accuracy on the test rows (computed securely; only the count of
-    /// correct predictions is opened).
+    /// correct predictions is opened); NaN for a regression or without test
+    /// rows.
     pub test_accuracy: f64,
+    /// A regression's test RMSE (in the target's units) and R², computed
+    /// securely; only the two sums of squares are opened.
+    pub test_regression: Option<RegressionScores>,
     /// Wall time of the epoch.
     pub seconds: f64,
 }
@@ -192,14 +156,21 @@ impl TrainOutcome {
         LinePlot::new(title)
             .x_label("epoch")
             .y_label("loss / accuracy")
-            .with_series(Series::new("train loss (MSE)", per_epoch(|e| e.train_loss)))
-            .with_series(Series::new("test accuracy", per_epoch(|e| e.test_accuracy)))
+            .with_series(Series::new("train loss", per_epoch(|e| e.train_loss)))
+            .with_series(if self.epochs.iter().any(|e| e.test_regression.is_some()) {
+                Series::new(
+                    "test R²",
+                    per_epoch(|e| e.test_regression.map_or(f64::NAN, |t| t.r2)),
+                )
+            } else {
+                Series::new("test accuracy", per_epoch(|e| e.test_accuracy))
+            })
     }
 }
 
 fn no_progress(_: &Progress) {}
 
-/// Train an MLP on the data owner's table.
+/// Train a model on the data owner's table.
 pub struct TrainJob<'a> {
     /// The public settings.
     pub settings: &'a TrainSettings,
@@ -225,7 +196,7 @@ impl<'a> TrainJob<'a> {
 }
 
 /// A model id known to all parties: party 0 draws it, everyone learns it.
-fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
+pub(crate) fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
     let mine = if r.owns(0) {
         Some(crate::ring::prg::Seed::random()?.expose_bytes())
     } else {
@@ -288,57 +259,37 @@ impl Job for TrainJob<'_> {
         )?;
         let xt = input(r, owner, data.map(|d| &d.x_test), [a.test_rows, a.features])?;
         let yt = input(r, owner, data.map(|d| &d.y_test), [a.test_rows, a.outputs])?;
-        let architecture = settings.model.architecture(a.features, a.outputs);
-        let Architecture::Mlp(spec) = &architecture;
-        let mut net = nn::mlp(r, spec, settings.seed)?;
-        let sgd = settings.sgd;
-        let batches = a.train_rows / sgd.batch.max(1);
+        let architecture = settings.model.architecture(a.features, a.outputs)?;
         let speak = crate::runner::speaks(r);
         let report = |p: Progress| {
             if speak {
                 (self.progress)(&p)
             }
         };
-        report(Progress::Start {
-            batches,
-            epochs: sgd.epochs,
-            architecture: architecture.clone(),
-        });
-        let mut epochs = Vec::new();
-        for e in 0..sgd.epochs {
-            let t0 = std::time::Instant::now();
-            let one = MiniBatch { epochs: 1, ..sgd };
-            let train_loss = nn::train_minibatch(
-                r,
-                &mut net,
-                (&x, &y),
-                one,
-                LossReport::Total,
-                |_, _, rep| {
-                    report(Progress::Batch {
-                        epoch: e,
-                        batch: rep.batch,
-                    });
-                    Ok(())
-                },
-            )?
-            .ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))?;
-            let test_accuracy = if a.test_rows > 0 {
-                nn::accuracy(r, &mut net, &xt, &yt)?
-            } else {
-                f64::NAN
-            };
-            let stats = EpochStats {
-                epoch: e + 1,
-                train_loss,
-                test_accuracy,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            report(Progress::Epoch(stats.clone()));
-            epochs.push(stats);
-        }
+        let rows = Rows { x, y, xt, yt };
+        let trained = match &architecture {
+            Architecture::Mlp(spec)
+                if settings.classic_mlp() && a.table.task == Task::Classification =>
+            {
+                let net = nn::mlp(r, spec, settings.seed)?;
+                train_classic(r, settings, net, &rows, &a, &architecture, &report)?
+            }
+            Architecture::Mlp(spec) => {
+                let spec = NetworkSpec::from(spec);
+                train_network(r, settings, spec, &rows, &a, &report)?
+            }
+            Architecture::Network(spec) => {
+                train_network(r, settings, spec.clone(), &rows, &a, &report)?
+            }
+        };
+        let Trained {
+            epochs,
+            architecture,
+            tensors,
+            optimizer,
+            revealed,
+        } = trained;
         let model_id = joint_model_id(r)?;
-        let tensors: Vec<_> = net.parameters().iter().map(|t| r.export(t)).collect();
         let (domain, frac_bits) = domain_of(&tensors)
             .map_err(|e| Error::internal("TrainJob: exported tensors", e.to_string()))?;
         let model = SavedModel {
@@ -350,11 +301,7 @@ impl Job for TrainJob<'_> {
             },
             model_id,
             tensors,
-        };
-        let revealed = if settings.reveal_model {
-            Some(net.reveal_parameters(r)?)
-        } else {
-            None
+            optimizer,
         };
         let saved_to = match &self.out_prefix {
             Some(prefix) => {
@@ -371,4 +318,201 @@ impl Job for TrainJob<'_> {
             saved_to,
         })
     }
+}
+
+/// Reports each batch of epoch `epoch` as [`Progress::Batch`].
+fn batch_progress<'a, R, N>(
+    report: &'a dyn Fn(Progress),
+    epoch: usize,
+) -> impl FnMut(&mut R, &mut N, nn::BatchReport) -> Result<()> + 'a {
+    move |_, _, rep| {
+        report(Progress::Batch {
+            epoch,
+            batch: rep.batch,
+        });
+        Ok(())
+    }
+}
+
+/// The epoch's opened mean loss (always asked for with
+/// [`LossReport::Total`]).
+fn epoch_loss(loss: Option<f64>) -> Result<f64> {
+    loss.ok_or_else(|| Error::internal("TrainJob", "no epoch loss was computed"))
+}
+
+/// The shared training and test rows.
+struct Rows<T> {
+    x: T,
+    y: T,
+    xt: T,
+    yt: T,
+}
+
+/// What either training path leaves.
+struct Trained {
+    epochs: Vec<EpochStats>,
+    architecture: Architecture,
+    tensors: Vec<TensorData>,
+    optimizer: Option<OptimizerState>,
+    revealed: Option<Vec<ArrayD<f64>>>,
+}
+
+/// The classic path: an MLP, the squared error, SGD
+/// ([`nn::train_minibatch`]); per epoch the loss and the test accuracy.
+fn train_classic<R: Ring + Session>(
+    r: &mut R,
+    settings: &TrainSettings,
+    mut net: nn::Sequential<R>,
+    rows: &Rows<R::Tensor>,
+    a: &Announcement,
+    architecture: &Architecture,
+    report: &dyn Fn(Progress),
+) -> Result<Trained> {
+    let sgd = settings.sgd;
+    report(Progress::Start {
+        batches: a.train_rows / sgd.batch.max(1),
+        epochs: sgd.epochs,
+        architecture: architecture.clone(),
+        task: a.table.task,
+    });
+    let mut epochs = Vec::new();
+    for e in 0..sgd.epochs {
+        let t0 = std::time::Instant::now();
+        let one = MiniBatch { epochs: 1, ..sgd };
+        let train_loss = nn::train_minibatch(
+            r,
+            &mut net,
+            (&rows.x, &rows.y),
+            one,
+            LossReport::Total,
+            batch_progress(report, e),
+        )
+        .and_then(epoch_loss)?;
+        let test_accuracy = if a.test_rows > 0 {
+            nn::accuracy(r, &mut net, &rows.xt, &rows.yt)?
+        } else {
+            f64::NAN
+        };
+        let stats = EpochStats {
+            epoch: e + 1,
+            train_loss,
+            test_accuracy,
+            test_regression: None,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        report(Progress::Epoch(stats.clone()));
+        epochs.push(stats);
+    }
+    let tensors = net.parameters().iter().map(|t| r.export(t)).collect();
+    let revealed = if settings.reveal_model {
+        Some(net.reveal_parameters(r)?)
+    } else {
+        None
+    };
+    Ok(Trained {
+        epochs,
+        architecture: architecture.clone(),
+        tensors,
+        optimizer: None,
+        revealed,
+    })
+}
+
+/// The network path: any [`NetworkSpec`], loss and optimiser
+/// ([`nn::train_network`]); per epoch the loss and the test accuracy, or a
+/// regression's test RMSE and R².
+fn train_network<R: Ring + Session>(
+    r: &mut R,
+    settings: &TrainSettings,
+    spec: NetworkSpec,
+    rows: &Rows<R::Tensor>,
+    a: &Announcement,
+    report: &dyn Fn(Progress),
+) -> Result<Trained> {
+    let task = a.table.task;
+    if task == Task::Regression && settings.loss != Loss::MeanSquare {
+        return Err(Error::invalid(
+            "loss",
+            format!(
+                "a regression trains on the squared error, not {}",
+                settings.loss
+            ),
+        ));
+    }
+    let mut net = Network::init(r, &spec, settings.seed)?;
+    let mut optimizer = Optimizer::new(settings.optimizer.config(settings.sgd.lr)?)?;
+    let x = net.rows_as_input(r, &rows.x)?;
+    let xt = net.rows_as_input(r, &rows.xt)?;
+    let sgd = settings.sgd;
+    let architecture = Architecture::Network(spec);
+    report(Progress::Start {
+        batches: a.train_rows / sgd.batch.max(1),
+        epochs: sgd.epochs,
+        architecture: architecture.clone(),
+        task,
+    });
+    // RMSE in the target's units: the scaled RMSE times the public divisor.
+    let target_unit = a
+        .table
+        .target_normalizer
+        .as_ref()
+        .and_then(|n| n.divisor().first().copied())
+        .unwrap_or(1.0);
+    let mut epochs = Vec::new();
+    for e in 0..sgd.epochs {
+        let t0 = std::time::Instant::now();
+        let schedule = Schedule {
+            epochs: 1,
+            batch: sgd.batch,
+            loss: settings.loss,
+            report: LossReport::Total,
+        };
+        let train_loss = nn::train_network(
+            r,
+            &mut net,
+            &mut optimizer,
+            (&x, &rows.y),
+            schedule,
+            batch_progress(report, e),
+        )
+        .and_then(epoch_loss)?;
+        let (mut test_accuracy, mut test_regression) = (f64::NAN, None);
+        if a.test_rows > 0 {
+            r.set_label("test");
+            let out = net.predict(r, &xt)?;
+            match task {
+                Task::Classification => {
+                    test_accuracy = nn::classification_accuracy(r, &out, &rows.yt)?;
+                }
+                Task::Regression => {
+                    let s = nn::regression_scores(r, &out, &rows.yt)?;
+                    test_regression = Some(RegressionScores {
+                        rmse: s.rmse * target_unit,
+                        r2: s.r2,
+                    });
+                }
+            }
+        }
+        let stats = EpochStats {
+            epoch: e + 1,
+            train_loss,
+            test_accuracy,
+            test_regression,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        report(Progress::Epoch(stats.clone()));
+        epochs.push(stats);
+    }
+    let revealed = if settings.reveal_model {
+        Some(net.reveal_parameters(r)?)
+    } else {
+        None
+    };
+    Ok(Trained {
+        epochs,
+        architecture,
+        tensors: net.export(r),
+        optimizer: Some(optimizer.export(r)),
+        revealed,
+    })
 }

@@ -178,7 +178,8 @@ impl Party {
     ) -> Result<(Vec<u64>, Vec<u64>)> {
         let op = self.next_op();
         let total = local.len();
-        xor_zero_share(&self.keys.prev, &self.keys.next, op, &mut local);
+        let zero_op = self.and_round_zero_op(op);
+        xor_zero_share(&self.keys.prev, &self.keys.next, zero_op, &mut local);
         self.net.begin_round(op_name);
         let (nx_id, pv_id) = (self.net.next_id(), self.net.prev_id());
         self.net.send_elems(pv_id, local.clone())?;

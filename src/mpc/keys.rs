@@ -31,9 +31,34 @@ impl PairKeys {
         let got = net.recv_bytes(prev, 16)?;
         let mut b = [0u8; 16];
         b.copy_from_slice(&got);
-        Ok(PairKeys {
+        let keys = PairKeys {
             next: PrfKey::new(&seed),
             prev: PrfKey::new(&Seed::from_bytes(b)),
-        })
+        };
+        #[cfg(feature = "audit-keystreams")]
+        let keys = keys.audited(net.me());
+        Ok(keys)
+    }
+
+    /// The same keys, recording every keystream they open in one new
+    /// log for party `me` (test builds; see [`crate::ring::audit`]).
+    #[cfg(feature = "audit-keystreams")]
+    fn audited(self, me: usize) -> Self {
+        let log = crate::ring::audit::new_log(format!("party {me}"));
+        PairKeys {
+            next: self.next.audited(
+                &format!("key shared with party {}", (me + 1) % 3),
+                log.clone(),
+            ),
+            prev: self
+                .prev
+                .audited(&format!("key shared with party {}", (me + 2) % 3), log),
+        }
+    }
+
+    /// The log the keys record into (test builds only).
+    #[cfg(feature = "audit-keystreams")]
+    pub fn keystream_log(&self) -> Option<std::sync::Arc<crate::ring::audit::KeystreamLog>> {
+        self.next.log()
     }
 }

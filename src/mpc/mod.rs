@@ -88,7 +88,7 @@
 //! | truncation | 2 | 2n | see [`trunc`] |
 //! | reshare | 1 | n | |
 //! | reveal to all / to one | 1 | n / n from one party | |
-//! | open an output (exact rounding, then reveal) | 13 (ℓ = 64) | a truncation, a sign extraction of n selecting n, then the reveal | [`Open`](crate::domain::Open); [`CostModel::open`](crate::cost::CostModel::open) |
+//! | open an output (exact rounding, then reveal) | 9 (ℓ = 64) | a truncation, a sign extraction of n selecting n, then the reveal | [`Open`](crate::domain::Open); [`CostModel::open`](crate::cost::CostModel::open) |
 
 pub mod binary;
 pub mod compare;

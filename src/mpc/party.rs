@@ -18,6 +18,10 @@ pub struct Party {
     pub(crate) net: Net,
     pub(crate) keys: PairKeys,
     op: u64,
+    /// The operation whose XOR zero-sharing the last AND round added (for
+    /// a negative control of the test builds; see [`crate::ring::audit`]).
+    #[cfg(feature = "audit-keystreams")]
+    last_and_zero_op: Option<u64>,
 }
 
 /// Sub-stream numbers within one operation (see [`PrfKey::stream`](crate::ring::prg::PrfKey::stream)).
@@ -43,7 +47,13 @@ impl Party {
     pub fn new(mut net: Net, seed: Seed) -> Result<Self> {
         let keys = PairKeys::setup(&mut net, seed)?;
         net.reset_stats();
-        Ok(Party { net, keys, op: 0 })
+        Ok(Party {
+            net,
+            keys,
+            op: 0,
+            #[cfg(feature = "audit-keystreams")]
+            last_and_zero_op: None,
+        })
     }
 
     /// This party's id.
@@ -56,10 +66,37 @@ impl Party {
         &self.net
     }
 
+    /// The record of every keystream this party opened (test builds only:
+    /// feature `audit-keystreams`, see [`crate::ring::audit`]).
+    #[cfg(feature = "audit-keystreams")]
+    pub fn keystream_log(&self) -> Option<std::sync::Arc<crate::ring::audit::KeystreamLog>> {
+        self.keys.keystream_log()
+    }
+
     /// Advances and returns the operation counter.
     pub(crate) fn next_op(&mut self) -> u64 {
         self.op += 1;
         self.op
+    }
+
+    /// The operation whose XOR zero-sharing the AND round of operation `op`
+    /// adds: `op` itself. Under the negative control
+    /// [`CompareReusesZeroSharing`](crate::ring::audit::NegativeControl::CompareReusesZeroSharing)
+    /// of the test builds, the one the previous AND round added.
+    #[inline(always)]
+    pub(crate) fn and_round_zero_op(&mut self, op: u64) -> u64 {
+        #[cfg(feature = "audit-keystreams")]
+        {
+            use crate::ring::audit::{NegativeControl, broken};
+            let reused = self
+                .last_and_zero_op
+                .filter(|_| broken(NegativeControl::CompareReusesZeroSharing));
+            let zero_op = reused.unwrap_or(op);
+            self.last_and_zero_op = Some(zero_op);
+            zero_op
+        }
+        #[cfg(not(feature = "audit-keystreams"))]
+        op
     }
 
     /// Adds this party's part of a fresh zero-sharing to `v` in place,
@@ -100,15 +137,16 @@ impl Party {
         }
         let op = self.next_op();
         self.net.begin_round("input");
-        self.input_messages(op, owner, value.map(|v| v.iter().copied()), n)
+        // `n` may come from the owner's announcement: nothing of that size
+        // is allocated until the owner has sent a frame of exactly `n`
+        // elements.
+        self.input_round(op, owner, value.map(|v| v.iter().copied()), n)
     }
 
-    /// The messages of [`input`](Self::input) within a round that is
-    /// already open, with the keystreams of operation `op`: for protocols
-    /// that input a value in the same round as other messages (the
-    /// comparison's bit-to-arithmetic step). `value` is read once, element
-    /// by element, on the owner only.
-    pub(crate) fn input_messages<T: RingElement>(
+    /// The input protocol's messages. A receiver draws its PRF share of
+    /// `n` elements only once a frame of exactly `n` elements has arrived
+    /// (`n` may come from another party's announcement).
+    fn input_round<T: RingElement>(
         &mut self,
         op: u64,
         owner: usize,
@@ -139,9 +177,8 @@ impl Party {
             self.net.send_elems(pv, third)?;
             Ok((a, b))
         } else if me == (owner + 1) % 3 {
-            let a: Vec<T> = self.keys.prev.elems(op, sub::SHARE, n);
             let b = self.net.recv_elems(owner, n)?;
-            Ok((a, b))
+            Ok((self.keys.prev.elems(op, sub::SHARE, n), b))
         } else {
             let a = self.net.recv_elems(owner, n)?;
             let b: Vec<T> = self.keys.next.elems(op, sub::SHARE, n);

@@ -134,11 +134,46 @@ fn check_address(path: &Path, what: &str, a: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest wait the parties file or the command line may set (a
+/// connect deadline or a per-operation timeout): one week.
+///
+/// Waits are added to the current time ([`std::time::Instant`]), which
+/// overflows (and panics) for durations near `u64::MAX` seconds; a week is
+/// far beyond any useful wait and far below that limit.
+pub const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `secs` as a wait of at most [`MAX_WAIT`]; `None` (with the reason) for
+/// a negative, non-finite or larger value. `name` is the setting, for the
+/// reason.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use privml::net::config::wait_from_secs;
+///
+/// assert_eq!(wait_from_secs("timeout", 2.5), Ok(Duration::from_millis(2500)));
+/// assert!(wait_from_secs("connect deadline", 1.8e19).unwrap_err().contains("at most 604800"));
+/// assert!(wait_from_secs("timeout", -1.0).is_err());
+/// ```
+pub fn wait_from_secs(name: &str, secs: f64) -> std::result::Result<Duration, String> {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_WAIT => Ok(d),
+        Ok(_) => Err(format!(
+            "{name} = {secs} seconds is too long: at most {} seconds (one week)",
+            MAX_WAIT.as_secs()
+        )),
+        Err(_) => Err(format!(
+            "{name} = {secs} is not a non-negative number of seconds"
+        )),
+    }
+}
+
 fn seconds(path: &Path, name: &str, v: Option<f64>) -> Result<Option<Duration>> {
     v.map(|s| {
-        Duration::try_from_secs_f64(s).map_err(|_| Error::BadFile {
+        wait_from_secs(name, s).map_err(|reason| Error::BadFile {
             path: path.display().to_string(),
-            reason: format!("{name} = {s} is not a non-negative number of seconds"),
+            reason,
         })
     })
     .transpose()
@@ -298,6 +333,25 @@ key = "p1.key"
             let e = err(&GOOD.replace(from, to));
             assert!(e.contains(expected), "{from} -> {to}: {e}");
         }
+        // Up to ~1.8e19 seconds fit a `Duration`, but not `Instant::now() +`
+        // it: refused here with the limit, not a panic at connection time.
+        let e = err(&GOOD.replace(
+            "timeout_secs = 2.5",
+            "timeout_secs = 2.5\nconnect_deadline_secs = 1.8e19",
+        ));
+        assert!(
+            e.contains("/d/parties.toml")
+                && e.contains("connect_deadline_secs = 18000000000000000000")
+                && e.contains("at most 604800 seconds"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("timeout_secs = 2.5", "timeout_secs = 1e12"));
+        assert!(e.contains("timeout_secs") && e.contains("too long"), "{e}");
+        let week = GOOD.replace(
+            "timeout_secs = 2.5",
+            "timeout_secs = 604800\nconnect_deadline_secs = 604800",
+        );
+        assert_eq!(parse(&week).unwrap().connect_deadline, Some(MAX_WAIT));
         let only_two = GOOD.split("[[party]]\nid = 1").next().unwrap();
         let e = err(only_two);
         assert!(e.contains("no [[party]] entry for party 1"), "{e}");

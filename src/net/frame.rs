@@ -51,7 +51,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::Frame;
+use super::{Expect, Frame};
 use crate::error::DecodeError;
 use crate::ring::{Payload, RingElement};
 
@@ -135,6 +135,10 @@ pub enum FrameError {
         /// The limit.
         max: u64,
     },
+    /// A frame the protocol does not expect now (its length), refused from
+    /// the header before the payload is read.
+    #[error("unexpected frame: {0}")]
+    Unexpected(DecodeError),
     /// The underlying reader failed.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -174,6 +178,7 @@ impl FrameError {
                 declared: *len,
                 max: *max,
             },
+            FrameError::Unexpected(e) => e.clone(),
         })
     }
 }
@@ -351,6 +356,279 @@ pub fn read_message<R: Read + ?Sized>(r: &mut R, max_payload: u64) -> Result<Mes
         }
         k => return Err(FrameError::BadKind(k)),
     })
+}
+
+/// The payload being read by a [`FrameDecoder`], typed from the header.
+#[derive(Debug)]
+enum Body {
+    U64(Vec<u64>),
+    U128(Vec<u128>),
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    fn for_kind(kind: u8) -> Self {
+        match kind {
+            1 => Body::U64(Vec::new()),
+            2 => Body::U128(Vec::new()),
+            _ => Body::Bytes(Vec::new()),
+        }
+    }
+
+    /// Makes room for the next bytes of a `total`-byte payload of which
+    /// `got` arrived: at most [`READ_CHUNK`] more (or all of it at once
+    /// when `exact`, a size the protocol asked for), and returns it.
+    fn room(&mut self, got: usize, total: usize, exact: bool) -> &mut [u8] {
+        let want = if exact {
+            total
+        } else {
+            total.min(got + READ_CHUNK)
+        };
+        match self {
+            Body::U64(v) => grow(v, got, want),
+            Body::U128(v) => grow(v, got, want),
+            Body::Bytes(v) => grow(v, got, want),
+        }
+    }
+
+    fn into_message(self, kind: u8, round: u64) -> Result<Message, FrameError> {
+        Ok(match self {
+            Body::U64(v) => Message::Data(Frame {
+                round,
+                payload: Payload::U64(from_le(v)?),
+            }),
+            Body::U128(v) => Message::Data(Frame {
+                round,
+                payload: Payload::U128(from_le(v)?),
+            }),
+            Body::Bytes(b) => match kind {
+                KIND_HELLO => Message::Hello(b),
+                KIND_ABORT => Message::Abort(String::from_utf8_lossy(&b).into_owned()),
+                _ => Message::Data(Frame {
+                    round,
+                    payload: Payload::Bytes(b),
+                }),
+            },
+        })
+    }
+}
+
+/// The unfilled bytes of `v`, of which `got` bytes are filled; when none
+/// are left, `v` first grows to hold `want` bytes (so it grows by whole
+/// chunks, never per read).
+fn grow<T: bytemuck::Pod + Default>(v: &mut Vec<T>, got: usize, want: usize) -> &mut [u8] {
+    let size = std::mem::size_of::<T>();
+    if got >= v.len() * size {
+        let elems = want / size;
+        if v.len() < elems {
+            v.reserve_exact(elems - v.len());
+            v.resize(elems, T::default());
+        }
+    }
+    &mut bytemuck::cast_slice_mut::<T, u8>(v)[got..]
+}
+
+/// The elements of a payload read as little-endian bytes.
+fn from_le<T: RingElement>(v: Vec<T>) -> Result<Vec<T>, FrameError> {
+    if cfg!(target_endian = "big") {
+        let mut fixed = vec![T::zero(); v.len()];
+        T::slice_from_le_bytes(bytemuck::cast_slice(&v), &mut fixed).map_err(|e| {
+            FrameError::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        })?;
+        return Ok(fixed);
+    }
+    Ok(v)
+}
+
+#[derive(Debug)]
+enum DecodeState {
+    Header {
+        buf: [u8; HEADER_LEN],
+        got: usize,
+    },
+    Body {
+        header: Header,
+        body: Body,
+        got: usize,
+        exact: bool,
+    },
+}
+
+/// An incremental frame reader for non-blocking streams: [`poll`](Self::poll)
+/// reads what is available now and resumes where it stopped on the next
+/// call. It makes the checks of [`read_message`] and one more: the length of
+/// a data frame against what the protocol [`Expect`]s, from the header,
+/// before any of the payload is read or allocated.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{self, Read};
+/// use privml::net::{Expect, Frame};
+/// use privml::net::frame::{self, FrameDecoder, FrameError, Message};
+/// use privml::ring::Payload;
+///
+/// /// A non-blocking stream: the bytes that arrived, then "would block".
+/// struct Arrived<'a>(&'a [u8]);
+/// impl Read for Arrived<'_> {
+///     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+///         if self.0.is_empty() {
+///             return Err(io::ErrorKind::WouldBlock.into());
+///         }
+///         self.0.read(dst)
+///     }
+/// }
+///
+/// let mut wire = Vec::new();
+/// frame::write_frame(&mut wire, &Frame { round: 1, payload: Payload::U64(vec![5; 1000]) })?;
+/// let mut d = FrameDecoder::new(frame::DEFAULT_MAX_PAYLOAD);
+/// // the first 100 bytes: not a whole frame yet
+/// assert!(d.poll(&mut Arrived(&wire[..100]), None)?.is_none());
+/// assert!(matches!(d.poll(&mut Arrived(&wire[100..]), None)?, Some(Message::Data(_))));
+/// // a frame of 1000 elements where the protocol expects 3: refused at the header
+/// let mut d = FrameDecoder::new(frame::DEFAULT_MAX_PAYLOAD);
+/// let e = d.poll(&mut Arrived(&wire[..24]), Some(&Expect::elems(3, 8))).unwrap_err();
+/// assert!(matches!(e, FrameError::Unexpected(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FrameDecoder {
+    max_payload: u64,
+    state: DecodeState,
+}
+
+impl FrameDecoder {
+    /// A decoder that refuses payloads above `max_payload` bytes.
+    pub fn new(max_payload: u64) -> Self {
+        FrameDecoder {
+            max_payload,
+            state: DecodeState::Header {
+                buf: [0; HEADER_LEN],
+                got: 0,
+            },
+        }
+    }
+
+    /// The header of the frame being read, once it has arrived.
+    pub fn header(&self) -> Option<Header> {
+        match &self.state {
+            DecodeState::Body { header, .. } => Some(*header),
+            DecodeState::Header { .. } => None,
+        }
+    }
+
+    /// Whether no byte of a next frame has arrived.
+    pub fn between_frames(&self) -> bool {
+        matches!(self.state, DecodeState::Header { got: 0, .. })
+    }
+
+    /// Reads from `r` until a whole frame has arrived (`Ok(Some)`) or `r`
+    /// has nothing more now (`Ok(None)`: it returned
+    /// [`io::ErrorKind::WouldBlock`]). `expect`, if given, is checked
+    /// against the length of the next data frame whose header is read (or
+    /// has been read) in this call. A stream that ends is
+    /// [`FrameError::Closed`] between frames and [`FrameError::Truncated`]
+    /// inside one.
+    pub fn poll<R: Read + ?Sized>(
+        &mut self,
+        r: &mut R,
+        expect: Option<&Expect>,
+    ) -> Result<Option<Message>, FrameError> {
+        loop {
+            match &mut self.state {
+                DecodeState::Header { buf, got } => {
+                    let n = match r.read(&mut buf[*got..]) {
+                        Ok(0) if *got == 0 => return Err(FrameError::Closed),
+                        Ok(0) => {
+                            return Err(FrameError::Truncated {
+                                got: *got as u64,
+                                expected: HEADER_LEN as u64,
+                            });
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(FrameError::Io(e)),
+                    };
+                    *got += n;
+                    if *got < HEADER_LEN {
+                        continue;
+                    }
+                    let header = decode_header(buf, self.max_payload)?;
+                    let len = usize::try_from(header.len).map_err(|_| FrameError::TooLarge {
+                        len: header.len,
+                        max: usize::MAX as u64,
+                    })?;
+                    let mut exact = false;
+                    if header.kind < KIND_HELLO
+                        && let Some(x) = expect
+                    {
+                        x.check(header.len).map_err(FrameError::Unexpected)?;
+                        exact = true;
+                    }
+                    let body = Body::for_kind(header.kind);
+                    self.state = DecodeState::Body {
+                        header,
+                        body,
+                        got: 0,
+                        exact,
+                    };
+                    if len == 0 {
+                        return self.finish().map(Some);
+                    }
+                }
+                DecodeState::Body {
+                    header,
+                    body,
+                    got,
+                    exact,
+                } => {
+                    let total = header.len as usize;
+                    if !*exact
+                        && header.kind < KIND_HELLO
+                        && let Some(x) = expect
+                    {
+                        x.check(header.len).map_err(FrameError::Unexpected)?;
+                        *exact = true;
+                    }
+                    let room = body.room(*got, total, *exact);
+                    let n = match r.read(room) {
+                        Ok(0) => {
+                            return Err(FrameError::Truncated {
+                                got: (HEADER_LEN + *got) as u64,
+                                expected: HEADER_LEN as u64 + header.len,
+                            });
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(FrameError::Io(e)),
+                    };
+                    *got += n;
+                    if *got == total {
+                        return self.finish().map(Some);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The frame whose payload is complete; the decoder waits for the next.
+    fn finish(&mut self) -> Result<Message, FrameError> {
+        let state = std::mem::replace(
+            &mut self.state,
+            DecodeState::Header {
+                buf: [0; HEADER_LEN],
+                got: 0,
+            },
+        );
+        match state {
+            DecodeState::Body { header, body, .. } => body.into_message(header.kind, header.round),
+            DecodeState::Header { .. } => Err(FrameError::Io(io::Error::other(
+                "frame decoder finished without a header",
+            ))),
+        }
+    }
 }
 
 /// Reads one data frame; a control frame is an error.

@@ -16,9 +16,9 @@
 //! ```
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Channel, ChannelError, Frame};
+use super::{Channel, ChannelError, Expect, Frame, check_expected};
 
 /// How long a receive polls before parking the thread.
 const SPIN: Duration = Duration::from_micros(200);
@@ -26,20 +26,39 @@ const SPIN: Duration = Duration::from_micros(200);
 /// One end of an in-memory link.
 #[derive(Debug)]
 pub struct MemoryChannel {
-    tx: Sender<Frame>,
-    rx: Receiver<Frame>,
+    tx: Sender<(Frame, Instant)>,
+    rx: Receiver<(Frame, Instant)>,
 }
 
 impl Channel for MemoryChannel {
     fn send(&mut self, frame: Frame) -> Result<(), ChannelError> {
-        self.tx.send(frame).map_err(|_| ChannelError::Disconnected)
+        self.tx
+            .send((frame, Instant::now()))
+            .map_err(|_| ChannelError::Disconnected)
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
+        self.recv_expecting(timeout, Expect::ANY).map(|(f, _)| f)
+    }
+
+    /// The frame and when it was sent (it reached this end at once).
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
+        let (frame, sent) = self.recv_queued(timeout)?;
+        check_expected(&frame, &expect)?;
+        Ok((frame, sent))
+    }
+}
+
+impl MemoryChannel {
+    fn recv_queued(&mut self, timeout: Duration) -> Result<(Frame, Instant), ChannelError> {
         // Poll briefly, yielding the core, before parking the thread: a
         // protocol round between threads takes microseconds, and waking a
         // parked thread costs tens of them.
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         loop {
             match self.rx.try_recv() {
                 Ok(f) => return Ok(f),

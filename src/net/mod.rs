@@ -17,9 +17,12 @@
 //! Implementations: [`memory`] (three parties as threads of one process) and,
 //! with the `tls` feature, [`tcp`]: TCP with mutual TLS ([`frame`] is its
 //! wire format, [`tls`] its certificates, [`config`] the parties file).
+//! [`emulate`] wraps either in an emulated network link (delay and
+//! bandwidth), to measure what a deployment on a LAN or WAN would cost.
 
 #[cfg(feature = "tls")]
 pub mod config;
+pub mod emulate;
 pub mod frame;
 pub mod memory;
 pub mod session;
@@ -28,7 +31,7 @@ pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::ring::{Payload, RingElement};
@@ -53,16 +56,145 @@ pub enum ChannelError {
     Malformed(DecodeError),
 }
 
+/// What the protocol expects of the next frame on a link: its payload's
+/// length. Transports check it against the frame's header, before the
+/// payload is read or allocated; [`Net`] checks the whole frame again.
+///
+/// # Examples
+///
+/// ```
+/// use privml::net::Expect;
+///
+/// assert!(Expect::elems(4, 8).check(32).is_ok());
+/// assert!(Expect::elems(4, 8).check(1 << 29).is_err());
+/// assert!(Expect::at_most_bytes(100).check(64).is_ok());
+/// assert!(Expect::ANY.check(u64::MAX).is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// Bytes per element (the unit of error messages).
+    unit: u64,
+    /// Smallest payload in bytes.
+    min: u64,
+    /// Largest payload in bytes.
+    max: u64,
+}
+
+impl Expect {
+    /// Any length (the transport's own limit still applies).
+    pub const ANY: Expect = Expect {
+        unit: 1,
+        min: 0,
+        max: u64::MAX,
+    };
+
+    /// Exactly `n` elements of `elem_bytes` bytes.
+    pub fn elems(n: usize, elem_bytes: usize) -> Self {
+        let bytes = (n as u64).saturating_mul(elem_bytes as u64);
+        Expect {
+            unit: (elem_bytes as u64).max(1),
+            min: bytes,
+            max: bytes,
+        }
+    }
+
+    /// Exactly `n` bytes.
+    pub fn bytes(n: usize) -> Self {
+        Self::elems(n, 1)
+    }
+
+    /// At most `max` bytes.
+    pub fn at_most_bytes(max: usize) -> Self {
+        Expect {
+            unit: 1,
+            min: 0,
+            max: max as u64,
+        }
+    }
+
+    /// Whether a payload of `len` bytes is what is expected
+    /// ([`DecodeError::WrongLength`] in elements, or [`DecodeError::TooLarge`]).
+    pub fn check(&self, len: u64) -> Result<(), DecodeError> {
+        if self.min == self.max && len != self.min {
+            return Err(DecodeError::WrongLength {
+                expected: self.min / self.unit,
+                found: len / self.unit,
+            });
+        }
+        if len > self.max {
+            return Err(DecodeError::TooLarge {
+                declared: len,
+                max: self.max,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A bidirectional, ordered, reliable link to one peer.
 pub trait Channel: Send {
     /// Sends a frame. May return before the peer has read it.
     fn send(&mut self, frame: Frame) -> Result<(), ChannelError>;
     /// Waits at most `timeout` for the next frame.
     fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError>;
+    /// [`recv`](Self::recv) of a frame whose payload length the protocol
+    /// knows (`expect`; a frame of another length is
+    /// [`ChannelError::Malformed`]), also returning when the frame reached
+    /// this end of the channel (what the [`emulate`] wrapper delays from).
+    /// Transports that read from a byte stream check the length from the
+    /// header, before reading the payload. The default receives, then
+    /// checks, and stamps the moment `recv` returned.
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
+        let f = self.recv(timeout)?;
+        check_expected(&f, &expect)?;
+        Ok((f, Instant::now()))
+    }
     /// Bytes this channel put on the wire beyond the payloads (frame headers,
     /// for transports that have them). Reported, not counted in the cost model.
     fn overhead_bytes(&self) -> u64 {
         0
+    }
+}
+
+/// Checks a received frame's payload length against `expect`. Elements of
+/// the other ring are passed on: that is a kind mismatch, which the
+/// receiver reports as [`DecodeError::WrongKind`] when it decodes them.
+pub fn check_expected(frame: &Frame, expect: &Expect) -> Result<(), ChannelError> {
+    let elem_bytes = match &frame.payload {
+        Payload::U64(_) => 8,
+        Payload::U128(_) => 16,
+        Payload::Bytes(_) => 1,
+    };
+    if elem_bytes > 1 && expect.unit > 1 && elem_bytes != expect.unit {
+        return Ok(());
+    }
+    expect
+        .check(frame.payload.byte_len() as u64)
+        .map_err(ChannelError::Malformed)
+}
+
+/// A boxed channel is a channel (so that wrappers such as
+/// [`emulate::Emulated`] take the boxed links of a [`Net`]).
+impl<C: Channel + ?Sized> Channel for Box<C> {
+    fn send(&mut self, frame: Frame) -> Result<(), ChannelError> {
+        (**self).send(frame)
+    }
+    fn recv(&mut self, timeout: Duration) -> Result<Frame, ChannelError> {
+        (**self).recv(timeout)
+    }
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> Result<(Frame, Instant), ChannelError> {
+        (**self).recv_expecting(timeout, expect)
+    }
+    fn overhead_bytes(&self) -> u64 {
+        (**self).overhead_bytes()
     }
 }
 
@@ -220,11 +352,12 @@ impl Net {
         self.send(peer, T::into_payload(v))
     }
 
-    /// Receives the frame of the current round from `peer`.
-    fn recv_frame(&mut self, peer: usize) -> Result<Frame> {
+    /// Receives the frame of the current round from `peer`, whose payload
+    /// the protocol expects to be `expect` long.
+    fn recv_frame(&mut self, peer: usize, expect: Expect) -> Result<Frame> {
         let timeout = self.timeout;
-        let r = self.channel(peer)?.recv(timeout);
-        let frame = r.map_err(|e| self.map_err(peer, e))?;
+        let r = self.channel(peer)?.recv_expecting(timeout, expect);
+        let (frame, _) = r.map_err(|e| self.map_err(peer, e))?;
         if frame.round != self.stats.rounds {
             return Err(self.malformed(
                 peer,
@@ -243,7 +376,7 @@ impl Net {
     /// Receives exactly `len` ring elements from `peer` (any other type or
     /// length is an [`Error::Decode`]).
     pub fn recv_elems<T: RingElement>(&mut self, peer: usize, len: usize) -> Result<Vec<T>> {
-        let frame = self.recv_frame(peer)?;
+        let frame = self.recv_frame(peer, Expect::elems(len, T::BYTES))?;
         let v = match frame.payload {
             Payload::Bytes(b) => {
                 T::from_bytes_payload(&b).map_err(|e| self.malformed(peer, e.into()))?
@@ -266,7 +399,7 @@ impl Net {
 
     /// Receives up to `max` raw bytes from `peer` (any length in that range).
     pub fn recv_any_bytes(&mut self, peer: usize, max: usize) -> Result<Vec<u8>> {
-        let frame = self.recv_frame(peer)?;
+        let frame = self.recv_frame(peer, Expect::at_most_bytes(max))?;
         match frame.payload {
             Payload::Bytes(b) if b.len() <= max => Ok(b),
             Payload::Bytes(b) => Err(self.malformed(
@@ -282,7 +415,7 @@ impl Net {
 
     /// Receives exactly `len` raw bytes from `peer`.
     pub fn recv_bytes(&mut self, peer: usize, len: usize) -> Result<Vec<u8>> {
-        let frame = self.recv_frame(peer)?;
+        let frame = self.recv_frame(peer, Expect::bytes(len))?;
         match frame.payload {
             Payload::Bytes(b) if b.len() == len => Ok(b),
             Payload::Bytes(b) => Err(self.malformed(

@@ -13,9 +13,14 @@
 //! clients, [`client_config`] with the server name checks servers). Any
 //! other certificate, or none, fails the handshake.
 //!
-//! [`keygen`] writes a complete test deployment (CA, three party keys and
-//! certificates, `parties.toml`); see `docs/three-machines.md` for moving it
-//! to three hosts.
+//! A deployment's keys are made where they are used: [`keygen_ca`] on the
+//! CA's machine (CA and `parties.toml`), [`keygen_party`] on each party's
+//! host (its key, which never leaves it, and a signing request), and
+//! [`sign_request`] on the CA's machine (the party's certificate), so that
+//! no host ever holds two parties' keys (`docs/three-machines.md`). For tests
+//! and trials on one machine, [`keygen`] writes a complete deployment into
+//! one directory. Key files are written with mode 0600 and refused when
+//! other users can read them ([`crate::private_file`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,6 +38,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertSto
 
 use crate::error::{Error, FileOp, Result, TlsError};
 use crate::party_id::PartyId;
+use crate::private_file;
 
 /// The name in party `id`'s certificate: `party{id}.privml`.
 pub fn party_name(id: PartyId) -> String {
@@ -94,9 +100,12 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// Reads a private key (PKCS#8, PKCS#1 or SEC1) from a PEM file.
+/// Reads a private key (PKCS#8, PKCS#1 or SEC1) from a PEM file. A key file
+/// that other users may read or write is refused
+/// ([`Error::FileNotPrivate`], naming the
+/// `chmod` to run).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    let pem = read_file(path)?;
+    let pem = private_file::read_private(path, "private key")?;
     PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| bad_file(path, format!("no usable PEM private key: {e}")))
 }
@@ -381,46 +390,36 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Writes a test deployment into `dir`: `ca.pem` / `ca.key` (the CA),
-/// `partyN.pem` / `partyN.key` for N = 0, 1, 2 (ECDSA P-256 keys,
-/// certificates naming `partyN.privml`, valid for [`CERT_VALIDITY`]), and
-/// `parties.toml` with party N at `hosts[N]:base_port + N`. Key files are
-/// created with mode 0600 on unix. Existing files are an error unless
+/// File names of a deployment, in the CA's directory and on the party hosts.
+const CA_CERT: &str = "ca.pem";
+const CA_KEY: &str = "ca.key";
+const PARTIES_FILE: &str = "parties.toml";
+
+fn party_cert_file(id: PartyId) -> String {
+    format!("party{id}.pem")
+}
+
+fn party_key_file(id: PartyId) -> String {
+    format!("party{id}.key")
+}
+
+fn party_request_file(id: PartyId) -> String {
+    format!("party{id}.csr")
+}
+
+fn keygen_error(e: rcgen::Error) -> Error {
+    Error::Tls(TlsError::Keygen(e))
+}
+
+/// Creates `dir` and fails if any of `names` exists there, unless
 /// `overwrite`.
-///
-/// # Security
-///
-/// The CA key can issue certificates for any party: keep it off the party
-/// hosts (it is not needed to run). Each party host needs only its own key.
-pub fn keygen(
-    dir: &Path,
-    hosts: &[String; 3],
-    base_port: u16,
-    overwrite: bool,
-) -> Result<Deployment> {
-    if base_port > u16::MAX - 2 {
-        return Err(Error::invalid(
-            "base port",
-            format!("{base_port}: the three ports base, base+1, base+2 must be at most 65535"),
-        ));
-    }
-    let names: Vec<&str> = vec![
-        "ca.pem",
-        "ca.key",
-        "party0.pem",
-        "party0.key",
-        "party1.pem",
-        "party1.key",
-        "party2.pem",
-        "party2.key",
-        "parties.toml",
-    ];
+fn prepare_dir(dir: &Path, names: &[String], overwrite: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::file(FileOp::CreateDir, dir, e))?;
     if !overwrite {
-        let existing: Vec<String> = names
+        let existing: Vec<&str> = names
             .iter()
             .filter(|n| dir.join(n).exists())
-            .map(|n| n.to_string())
+            .map(String::as_str)
             .collect();
         if !existing.is_empty() {
             return Err(bad_file(
@@ -432,19 +431,116 @@ pub fn keygen(
             ));
         }
     }
-    let tls = |e: rcgen::Error| Error::Tls(TlsError::Keygen(e));
-    // Valid from a day ago, so that hosts whose clocks lag a little accept them.
-    let from = secs_since_epoch().saturating_sub(24 * 3600);
+    Ok(())
+}
 
-    let ca_key = rcgen::KeyPair::generate().map_err(tls)?;
-    let mut ca_params = cert_params(vec![], "privml deployment CA", from)?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![
+/// Valid from a day ago, so that hosts whose clocks lag a little accept the
+/// certificates.
+fn valid_from() -> u64 {
+    secs_since_epoch().saturating_sub(24 * 3600)
+}
+
+/// The parameters of the deployment CA's certificate.
+fn ca_params() -> Result<rcgen::CertificateParams> {
+    let mut p = cert_params(vec![], "privml deployment CA", valid_from())?;
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    p.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
         rcgen::KeyUsagePurpose::CrlSign,
         rcgen::KeyUsagePurpose::DigitalSignature,
     ];
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(tls)?;
+    Ok(p)
+}
+
+/// The parameters of party `id`'s certificate: its name and nothing else
+/// the CA would not vouch for (not a CA, TLS client and server use).
+fn party_params(id: PartyId) -> Result<rcgen::CertificateParams> {
+    let mut p = cert_params(vec![party_name(id)], &party_name(id), valid_from())?;
+    p.is_ca = rcgen::IsCa::ExplicitNoCa;
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    p.use_authority_key_identifier_extension = true;
+    Ok(p)
+}
+
+/// The parties file for `hosts` (party N at `hosts[N]:base_port + N`).
+fn parties_toml(hosts: &[String; 3], base_port: u16) -> Result<String> {
+    if base_port > u16::MAX - 2 {
+        return Err(Error::invalid(
+            "base port",
+            format!("{base_port}: the three ports base, base+1, base+2 must be at most 65535"),
+        ));
+    }
+    let mut toml = String::new();
+    let _ = writeln!(
+        toml,
+        "# privml parties file, written by `privml keygen`.\n\
+         # Paths are relative to this file's directory. Every party host needs\n\
+         # this file, ca.pem, and its own partyN.pem and partyN.key. ca.key is\n\
+         # not needed to run: keep it offline.\n\
+         ca = \"{CA_CERT}\"\n\
+         # Seconds to wait for a peer's message during a run.\n\
+         timeout_secs = 60\n\
+         # Seconds to wait at start for the other parties to come up.\n\
+         connect_deadline_secs = 60"
+    );
+    for (id, host) in hosts.iter().enumerate() {
+        let _ = writeln!(
+            toml,
+            "\n[[party]]\nid = {id}\naddress = {}\ncert = \"{}\"\nkey = \"{}\"",
+            toml_string(&host_port(host, base_port + id as u16)),
+            party_cert_file(id),
+            party_key_file(id),
+        );
+    }
+    Ok(toml)
+}
+
+/// Writes a complete test deployment into `dir`: `ca.pem` / `ca.key` (the
+/// CA), `partyN.pem` / `partyN.key` for N = 0, 1, 2 (ECDSA P-256 keys,
+/// certificates naming `partyN.privml`, valid for [`CERT_VALIDITY`]), and
+/// `parties.toml` with party N at `hosts[N]:base_port + N`. Key files are
+/// created with mode 0600 on unix. Existing files are an error unless
+/// `overwrite`.
+///
+/// # Security
+///
+/// This makes every party's key, and the CA key, on one host: fine for
+/// tests and trials on one machine. For a deployment, each party makes its
+/// own key ([`keygen_party`]) and the CA signs its request
+/// ([`keygen_ca`], [`sign_request`]), so that no host ever holds two
+/// parties' keys (see `docs/three-machines.md`).
+pub fn keygen(
+    dir: &Path,
+    hosts: &[String; 3],
+    base_port: u16,
+    overwrite: bool,
+) -> Result<Deployment> {
+    write_deployment(dir, hosts, base_port, overwrite, &[0, 1, 2])
+}
+
+/// A new CA in `dir` (`ca.pem`, `ca.key`), keys and certificates for
+/// `parties`, and the parties file; see [`keygen`] and [`keygen_ca`].
+fn write_deployment(
+    dir: &Path,
+    hosts: &[String; 3],
+    base_port: u16,
+    overwrite: bool,
+    parties: &[PartyId],
+) -> Result<Deployment> {
+    let toml = parties_toml(hosts, base_port)?;
+    let mut names = vec![CA_CERT.to_string(), CA_KEY.to_string()];
+    for &id in parties {
+        names.push(party_cert_file(id));
+        names.push(party_key_file(id));
+    }
+    names.push(PARTIES_FILE.to_string());
+    prepare_dir(dir, &names, overwrite)?;
+    let ca_key = rcgen::KeyPair::generate().map_err(keygen_error)?;
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params()?, ca_key).map_err(keygen_error)?;
 
     let mut files = Vec::new();
     let mut put = |name: &str, contents: &str, secret: bool| -> Result<()> {
@@ -453,46 +549,199 @@ pub fn keygen(
         files.push(path);
         Ok(())
     };
-    put("ca.pem", &ca.pem(), false)?;
-    put("ca.key", &ca.key().serialize_pem(), true)?;
-
-    let mut toml = String::new();
-    let _ = writeln!(
-        toml,
-        "# privml parties file, written by `privml keygen`.\n\
-         # Paths are relative to this file's directory. Every party host needs\n\
-         # this file, ca.pem, and its own partyN.pem and partyN.key. ca.key is\n\
-         # not needed to run: keep it offline.\n\
-         ca = \"ca.pem\"\n\
-         # Seconds to wait for a peer's message during a run.\n\
-         timeout_secs = 60\n\
-         # Seconds to wait at start for the other parties to come up.\n\
-         connect_deadline_secs = 60"
-    );
-    for (id, host) in hosts.iter().enumerate() {
-        let key = rcgen::KeyPair::generate().map_err(tls)?;
-        let mut p = cert_params(vec![party_name(id)], &party_name(id), from)?;
-        p.is_ca = rcgen::IsCa::ExplicitNoCa;
-        p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &ca).map_err(tls)?;
-        put(&format!("party{id}.pem"), &cert.pem(), false)?;
-        put(&format!("party{id}.key"), &key.serialize_pem(), true)?;
-        let _ = writeln!(
-            toml,
-            "\n[[party]]\nid = {id}\naddress = {}\ncert = \"party{id}.pem\"\nkey = \"party{id}.key\"",
-            toml_string(&host_port(host, base_port + id as u16))
-        );
+    put(CA_CERT, &ca.pem(), false)?;
+    put(CA_KEY, &ca.key().serialize_pem(), true)?;
+    for &id in parties {
+        let key = rcgen::KeyPair::generate().map_err(keygen_error)?;
+        let cert = party_params(id)?
+            .signed_by(&key, &ca)
+            .map_err(keygen_error)?;
+        put(&party_cert_file(id), &cert.pem(), false)?;
+        put(&party_key_file(id), &key.serialize_pem(), true)?;
     }
-    put("parties.toml", &toml, false)?;
+    put(PARTIES_FILE, &toml, false)?;
     Ok(Deployment {
         dir: dir.to_path_buf(),
-        config: dir.join("parties.toml"),
+        config: dir.join(PARTIES_FILE),
         files,
+    })
+}
+
+/// Writes the CA of a deployment into `dir`: `ca.pem` (its certificate,
+/// for every party host), `ca.key` (mode 0600; it signs the parties'
+/// requests and is not needed to run), and `parties.toml` with party N at
+/// `hosts[N]:base_port + N`. No party key is made here: each party makes
+/// its own with [`keygen_party`], and [`sign_request`] certifies it.
+///
+/// # Examples
+///
+/// ```
+/// use privml::net::tls;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let (ca, p1) = (dir.path().join("ca"), dir.path().join("host1"));
+/// let hosts = ["10.0.0.1".to_string(), "10.0.0.2".into(), "10.0.0.3".into()];
+/// tls::keygen_ca(&ca, &hosts, 7700, false)?;
+/// // On party 1's host: its key never leaves it.
+/// let request = tls::keygen_party(&p1, 1, false)?;
+/// // On the CA's host, with the request copied over:
+/// let signed = tls::sign_request(&request.request, &ca, &ca, false)?;
+/// assert_eq!(signed.party, 1);
+/// assert_eq!(signed.fingerprint, request.fingerprint);
+/// assert!(!ca.join("party1.key").exists());
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn keygen_ca(
+    dir: &Path,
+    hosts: &[String; 3],
+    base_port: u16,
+    overwrite: bool,
+) -> Result<Deployment> {
+    write_deployment(dir, hosts, base_port, overwrite, &[])
+}
+
+/// SHA-256 of a public key (its DER bytes) in hex, in groups of four: what
+/// a party and the CA compare (over the phone, say) to be sure that the
+/// request the CA signs is the one the party made.
+pub fn key_fingerprint(public_key_der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: Vec<String> = Sha256::digest(public_key_der)
+        .chunks(2)
+        .map(|c| c.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    hex.join(":")
+}
+
+/// What [`keygen_party`] wrote.
+#[derive(Debug, Clone)]
+pub struct PartyRequest {
+    /// The party.
+    pub party: PartyId,
+    /// Its private key (mode 0600): stays on this host.
+    pub key: PathBuf,
+    /// The certificate signing request, for the CA.
+    pub request: PathBuf,
+    /// The public key's [`key_fingerprint`].
+    pub fingerprint: String,
+}
+
+/// On party `id`'s host: writes its private key `partyN.key` (ECDSA P-256,
+/// mode 0600) and a certificate signing request `partyN.csr` naming
+/// `partyN.privml` into `dir`. Only the request goes to the CA; the key
+/// never leaves the host.
+pub fn keygen_party(dir: &Path, id: PartyId, overwrite: bool) -> Result<PartyRequest> {
+    if id > 2 {
+        return Err(Error::InvalidParty(id));
+    }
+    prepare_dir(
+        dir,
+        &[party_key_file(id), party_request_file(id)],
+        overwrite,
+    )?;
+    let key = rcgen::KeyPair::generate().map_err(keygen_error)?;
+    // The request carries the name only: the CA sets everything else.
+    let csr = cert_params(vec![party_name(id)], &party_name(id), valid_from())?
+        .serialize_request(&key)
+        .map_err(keygen_error)?;
+    let pem = csr.pem().map_err(keygen_error)?;
+    let out = PartyRequest {
+        party: id,
+        key: dir.join(party_key_file(id)),
+        request: dir.join(party_request_file(id)),
+        fingerprint: key_fingerprint(rcgen::PublicKeyData::der_bytes(&key)),
+    };
+    write_file(&out.key, key.serialize_pem().as_bytes(), true)?;
+    write_file(&out.request, pem.as_bytes(), false)?;
+    Ok(out)
+}
+
+/// What [`sign_request`] wrote.
+#[derive(Debug, Clone)]
+pub struct SignedParty {
+    /// The party the certificate names.
+    pub party: PartyId,
+    /// The certificate.
+    pub cert: PathBuf,
+    /// The certified public key's [`key_fingerprint`].
+    pub fingerprint: String,
+}
+
+fn bad_request(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Tls(TlsError::BadCertificate {
+        what: format!("certificate signing request {}", path.display()),
+        reason: reason.into(),
+    })
+}
+
+/// On the CA's host: signs the request `csr` (from [`keygen_party`]) with
+/// the CA in `ca_dir` and writes the party's certificate `partyN.pem` into
+/// `out_dir`.
+///
+/// The request must verify (it is signed by the key it carries) and name
+/// exactly one party, `partyN.privml`. Only its public key and that name
+/// are taken from it: the CA sets every other field (not a CA, TLS client
+/// and server use, [`CERT_VALIDITY`]), so a request cannot ask for more. The
+/// CA key file must be private (mode 0600).
+pub fn sign_request(
+    csr: &Path,
+    ca_dir: &Path,
+    out_dir: &Path,
+    overwrite: bool,
+) -> Result<SignedParty> {
+    let pem = read_file(csr)?;
+    let pem = std::str::from_utf8(&pem).map_err(|_| bad_request(csr, "not a PEM file"))?;
+    let request = rcgen::CertificateSigningRequestParams::from_pem(pem)
+        .map_err(|e| bad_request(csr, e.to_string()))?;
+    let names: Vec<String> = request
+        .params
+        .subject_alt_names
+        .iter()
+        .map(|n| match n {
+            rcgen::SanType::DnsName(d) => d.as_str().to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let party = match names.as_slice() {
+        [one] => (0..3).find(|&id| *one == party_name(id)),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        bad_request(
+            csr,
+            format!(
+                "it must name exactly one party (party0.privml, party1.privml or party2.privml), \
+                 it names {names:?}"
+            ),
+        )
+    })?;
+    let ca_cert = read_file(&ca_dir.join(CA_CERT))?;
+    let ca_cert = std::str::from_utf8(&ca_cert)
+        .map_err(|_| bad_file(&ca_dir.join(CA_CERT), "not a PEM file"))?;
+    let ca_key_path = ca_dir.join(CA_KEY);
+    let ca_key = private_file::read_private(&ca_key_path, "CA key")?;
+    let ca_key = std::str::from_utf8(&ca_key)
+        .map_err(|_| bad_file(&ca_key_path, "not a PEM file"))
+        .and_then(|k| {
+            rcgen::KeyPair::from_pem(k)
+                .map_err(|e| bad_file(&ca_key_path, format!("no usable CA key: {e}")))
+        })?;
+    let issuer = rcgen::Issuer::from_ca_cert_pem(ca_cert, ca_key).map_err(|e| {
+        bad_file(
+            &ca_dir.join(CA_CERT),
+            format!("no usable CA certificate: {e}"),
+        )
+    })?;
+    let cert = party_params(party)?
+        .signed_by(&request.public_key, &issuer)
+        .map_err(keygen_error)?;
+    let name = party_cert_file(party);
+    prepare_dir(out_dir, std::slice::from_ref(&name), overwrite)?;
+    let path = out_dir.join(name);
+    write_file(&path, cert.pem().as_bytes(), false)?;
+    Ok(SignedParty {
+        party,
+        cert: path,
+        fingerprint: key_fingerprint(rcgen::PublicKeyData::der_bytes(&request.public_key)),
     })
 }
 

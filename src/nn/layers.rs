@@ -119,6 +119,75 @@ pub struct ActivationLayer<R: Ring> {
     pub(crate) saved: Option<R::Tensor>,
 }
 
+impl<R: Ring> ActivationLayer<R> {
+    /// An activation layer with nothing saved yet.
+    pub fn new(activation: Activation) -> Self {
+        ActivationLayer {
+            activation,
+            saved: None,
+        }
+    }
+
+    /// Applies the function; with `keep`, saves what the derivative needs
+    /// (ReLU's and the piecewise sigmoid's come with the comparison, a
+    /// polynomial sigmoid's from its output).
+    pub(crate) fn forward(&mut self, r: &mut R, x: &R::Tensor, keep: bool) -> Result<R::Tensor> {
+        r.set_label("forward: activation");
+        match (&self.activation, keep) {
+            (Activation::Relu, true) => {
+                let (y, d) = r.relu_with_derivative(x)?;
+                self.saved = Some(d);
+                Ok(y)
+            }
+            (Activation::PiecewiseSigmoid { slope }, true) => {
+                let (y, d) = piecewise(r, x, *slope)?;
+                self.saved = Some(d);
+                Ok(y)
+            }
+            (Activation::Sigmoid { .. }, true) => {
+                let y = self.activation.apply(r, x)?;
+                self.saved = Some(y.clone());
+                Ok(y)
+            }
+            (_, false) => self.activation.apply(r, x),
+        }
+    }
+
+    /// The derivative from what forward saved: for a sigmoid, the pair
+    /// ((1 - s), s) still to be multiplied; for ReLU, the comparison bit
+    /// itself.
+    pub(crate) fn derivative(&self, r: &mut R) -> Result<Derivative<R>> {
+        let saved = self
+            .saved
+            .as_ref()
+            .ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
+        match self.activation {
+            Activation::Sigmoid { .. } => {
+                let one_minus = r.public_sub(&arr0(1.0).into_dyn(), saved)?;
+                Ok(Derivative::Product(one_minus, saved.clone()))
+            }
+            Activation::Relu | Activation::PiecewiseSigmoid { .. } => {
+                Ok(Derivative::Ready(saved.clone()))
+            }
+        }
+    }
+}
+
+impl<R: Ring> Dense<R> {
+    /// x · W (+ b); with `keep`, saves x for the weight gradient.
+    pub(crate) fn forward(&mut self, r: &mut R, x: &R::Tensor, keep: bool) -> Result<R::Tensor> {
+        r.set_label("forward: dense");
+        let mut y = r.matmul(x, &self.weights)?;
+        if let Some(b) = &self.bias {
+            y = r.add(&y, b)?;
+        }
+        if keep {
+            self.input = Some(x.clone());
+        }
+        Ok(y)
+    }
+}
+
 /// What backward needs from an activation layer to form its derivative.
 pub(crate) enum Derivative<R: Ring> {
     /// The derivative is the product of these two (one multiplication).
@@ -138,69 +207,21 @@ pub enum Layer<R: Ring> {
 impl<R: Ring> Layer<R> {
     /// An activation layer.
     pub fn activation(a: Activation) -> Self {
-        Layer::Activation(ActivationLayer {
-            activation: a,
-            saved: None,
-        })
+        Layer::Activation(ActivationLayer::new(a))
     }
 
     pub(crate) fn forward(&mut self, r: &mut R, x: &R::Tensor, keep: bool) -> Result<R::Tensor> {
         match self {
-            Layer::Dense(d) => {
-                r.set_label("forward: dense");
-                let mut y = r.matmul(x, &d.weights)?;
-                if let Some(b) = &d.bias {
-                    y = r.add(&y, b)?;
-                }
-                if keep {
-                    d.input = Some(x.clone());
-                }
-                Ok(y)
-            }
-            Layer::Activation(a) => {
-                r.set_label("forward: activation");
-                match (&a.activation, keep) {
-                    (Activation::Relu, true) => {
-                        let (y, d) = r.relu_with_derivative(x)?;
-                        a.saved = Some(d);
-                        Ok(y)
-                    }
-                    (Activation::PiecewiseSigmoid { slope }, true) => {
-                        let (y, d) = piecewise(r, x, *slope)?;
-                        a.saved = Some(d);
-                        Ok(y)
-                    }
-                    (Activation::Sigmoid { .. }, true) => {
-                        let y = a.activation.apply(r, x)?;
-                        a.saved = Some(y.clone());
-                        Ok(y)
-                    }
-                    (_, false) => a.activation.apply(r, x),
-                }
-            }
+            Layer::Dense(d) => d.forward(r, x, keep),
+            Layer::Activation(a) => a.forward(r, x, keep),
         }
     }
 
-    /// The derivative of an activation layer from what forward saved: for
-    /// a sigmoid, the pair ((1 - s), s) still to be multiplied; for ReLU,
-    /// the comparison bit itself.
+    /// The derivative of an activation layer from what forward saved (see
+    /// [`ActivationLayer::derivative`]); `None` for a dense layer.
     pub(crate) fn derivative(&self, r: &mut R) -> Result<Option<Derivative<R>>> {
         match self {
-            Layer::Activation(a) => {
-                let saved = a
-                    .saved
-                    .as_ref()
-                    .ok_or_else(|| Error::invalid("backward", "call forward before backward"))?;
-                match a.activation {
-                    Activation::Sigmoid { .. } => {
-                        let one_minus = r.public_sub(&arr0(1.0).into_dyn(), saved)?;
-                        Ok(Some(Derivative::Product(one_minus, saved.clone())))
-                    }
-                    Activation::Relu | Activation::PiecewiseSigmoid { .. } => {
-                        Ok(Some(Derivative::Ready(saved.clone())))
-                    }
-                }
-            }
+            Layer::Activation(a) => a.derivative(r).map(Some),
             Layer::Dense(_) => Ok(None),
         }
     }

@@ -147,21 +147,43 @@ impl<R: Ring> Sequential<R> {
     }
 
     /// W += lr · ∂W (and the same for biases). With `lr == 1` this is free;
-    /// otherwise each gradient is scaled with one truncation, the rate
-    /// encoded with [`coeff_bits_for`](crate::fixed::coeff_bits_for) bits so
-    /// that small rates keep ten significant bits.
+    /// otherwise every gradient of the model is scaled by one truncation
+    /// (one communication step for all layers, not one per tensor), the
+    /// rate encoded with [`coeff_bits_for`](crate::fixed::coeff_bits_for)
+    /// bits so that small rates keep ten significant bits.
     pub fn update(&mut self, r: &mut R, lr: f64) -> Result<()> {
         r.set_label("update");
-        for (i, l) in self.layers.iter_mut().enumerate() {
-            r.set_layer(Some(i + 1));
+        // the gradients in layer order: each dense layer's weights, then its
+        // bias where it has one and backward stored its gradient
+        let mut grads = Vec::new();
+        let mut bias_step = Vec::new();
+        for l in self.layers.iter_mut() {
             if let Layer::Dense(d) = l {
                 let gw = d
                     .grad_w
                     .take()
                     .ok_or_else(|| Error::invalid("update", "call backward before update"))?;
-                d.weights = step(r, &d.weights, &gw, lr)?;
-                if let (Some(b), Some(gb)) = (&d.bias, d.grad_b.take()) {
-                    d.bias = Some(step(r, b, &gb, lr)?);
+                grads.push(gw);
+                let gb = d.bias.as_ref().and(d.grad_b.take());
+                bias_step.push(gb.is_some());
+                grads.extend(gb);
+            }
+        }
+        let mut steps = scaled(r, grads, lr)?.into_iter();
+        let mut take = |i: usize| {
+            steps.next().ok_or_else(|| {
+                Error::internal("Sequential::update", format!("no step for layer {i}"))
+            })
+        };
+        let mut bias_step = bias_step.into_iter();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            r.set_layer(Some(i + 1));
+            if let Layer::Dense(d) = l {
+                d.weights = r.add(&d.weights, &take(i)?)?;
+                if bias_step.next() == Some(true)
+                    && let Some(b) = &d.bias
+                {
+                    d.bias = Some(r.add(b, &take(i)?)?);
                 }
             }
         }
@@ -227,33 +249,7 @@ impl<R: Ring> Sequential<R> {
     /// precision): one opening of [`num_parameters`](Self::num_parameters)
     /// values.
     pub fn reveal_parameters(&self, r: &mut R) -> Result<Vec<ArrayD<f64>>> {
-        let params = self.parameters();
-        if params.is_empty() {
-            return Ok(Vec::new());
-        }
-        let shapes: Vec<Vec<usize>> = params.iter().map(|p| r.shape(p).to_vec()).collect();
-        let mut columns = Vec::with_capacity(params.len());
-        for (p, shape) in params.iter().zip(&shapes) {
-            columns.push(r.reshape(p, &[shape.iter().product(), 1])?);
-        }
-        let refs: Vec<&R::Tensor> = columns.iter().collect();
-        let all = r.concat_rows(&refs)?;
-        let opened = r.open(&all)?;
-        let flat: Vec<f64> = opened.iter().copied().collect();
-        let mut out = Vec::with_capacity(shapes.len());
-        let mut pos = 0;
-        for shape in shapes {
-            let len: usize = shape.iter().product();
-            let part = flat.get(pos..pos + len).ok_or_else(|| {
-                Error::internal("reveal_parameters", "opened fewer values than parameters")
-            })?;
-            out.push(
-                ArrayD::from_shape_vec(shape, part.to_vec())
-                    .map_err(|e| Error::internal("reveal_parameters", e.to_string()))?,
-            );
-            pos += len;
-        }
-        Ok(out)
+        open_parameters(r, &self.parameters())
     }
 
     /// The number of parameters (weights and biases of every dense layer).
@@ -265,14 +261,73 @@ impl<R: Ring> Sequential<R> {
     }
 }
 
-fn step<R: Ring>(r: &mut R, w: &R::Tensor, g: &R::Tensor, lr: f64) -> Result<R::Tensor> {
-    if lr == 1.0 {
-        r.add(w, g)
-    } else {
-        let bits = crate::fixed::coeff_bits_for(lr, r.frac_bits().unwrap_or(16));
-        let scaled = r.lincomb_public(&[g], &[lr], bits)?;
-        r.add(w, &scaled)
+/// lr · g for every gradient g: free for `lr == 1`, otherwise one
+/// truncation of all of them together (flattened into one column, scaled,
+/// cut back into their shapes), so a model's update is one communication
+/// step whatever its depth.
+fn scaled<R: Ring>(r: &mut R, grads: Vec<R::Tensor>, lr: f64) -> Result<Vec<R::Tensor>> {
+    if lr == 1.0 || grads.is_empty() {
+        return Ok(grads);
     }
+    let bits = crate::fixed::coeff_bits_for(lr, r.frac_bits().unwrap_or(16));
+    if let [g] = grads.as_slice() {
+        return Ok(vec![r.lincomb_public(&[g], &[lr], bits)?]);
+    }
+    let shapes: Vec<Vec<usize>> = grads.iter().map(|g| r.shape(g).to_vec()).collect();
+    let columns = grads
+        .iter()
+        .zip(&shapes)
+        .map(|(g, s)| r.reshape(g, &[s.iter().product(), 1]))
+        .collect::<Result<Vec<_>>>()?;
+    drop(grads);
+    let all = r.concat_rows(&columns.iter().collect::<Vec<_>>())?;
+    drop(columns);
+    let all = r.lincomb_public(&[&all], &[lr], bits)?;
+    let mut start = 0;
+    shapes
+        .iter()
+        .map(|s| {
+            let len: usize = s.iter().product();
+            let part = r.slice_rows(&all, start, start + len)?;
+            start += len;
+            r.reshape(&part, s)
+        })
+        .collect()
+}
+
+/// Opens `params` to every party in one [`Open::open`] (exactly rounded to
+/// the output precision), each back in its own shape: one opening of all
+/// their values.
+pub(crate) fn open_parameters<R: Ring>(
+    r: &mut R,
+    params: &[&R::Tensor],
+) -> Result<Vec<ArrayD<f64>>> {
+    if params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shapes: Vec<Vec<usize>> = params.iter().map(|p| r.shape(p).to_vec()).collect();
+    let mut columns = Vec::with_capacity(params.len());
+    for (p, shape) in params.iter().zip(&shapes) {
+        columns.push(r.reshape(p, &[shape.iter().product(), 1])?);
+    }
+    let refs: Vec<&R::Tensor> = columns.iter().collect();
+    let all = r.concat_rows(&refs)?;
+    let opened = r.open(&all)?;
+    let flat: Vec<f64> = opened.iter().copied().collect();
+    let mut out = Vec::with_capacity(shapes.len());
+    let mut pos = 0;
+    for shape in shapes {
+        let len: usize = shape.iter().product();
+        let part = flat.get(pos..pos + len).ok_or_else(|| {
+            Error::internal("reveal_parameters", "opened fewer values than parameters")
+        })?;
+        out.push(
+            ArrayD::from_shape_vec(shape, part.to_vec())
+                .map_err(|e| Error::internal("reveal_parameters", e.to_string()))?,
+        );
+        pos += len;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -124,23 +124,8 @@ pub fn train_minibatch<R: Ring>(
     mut on_batch: impl FnMut(&mut R, &mut Sequential<R>, BatchReport) -> Result<()>,
 ) -> Result<Option<f64>> {
     let rows = r.shape(x).first().copied().unwrap_or(0);
-    let batches = rows / cfg.batch.max(1);
-    if batches == 0 {
-        return Err(crate::error::Error::invalid(
-            "batch",
-            format!(
-                "batch size {} is larger than the {rows} training rows",
-                cfg.batch
-            ),
-        ));
-    }
-    if loss == LossReport::EveryBatches(0) {
-        return Err(crate::error::Error::invalid(
-            "loss",
-            "report the loss every k ≥ 1 batches (or use LossReport::Off)",
-        ));
-    }
-    let mut total: Option<R::Tensor> = None;
+    let batches = batches_per_epoch(rows, cfg.batch, loss)?;
+    let mut total = LossTotal::default();
     for epoch in 0..cfg.epochs {
         for b in 0..batches {
             r.set_step((epoch * batches + b) as u64 + 1);
@@ -154,10 +139,7 @@ pub fn train_minibatch<R: Ring>(
                 LossReport::EveryBatches(k) if (b + 1) % k == 0 => Some(mean_square(r, &delta)?),
                 LossReport::Total => {
                     let t = squared_error_total(r, &delta)?;
-                    total = Some(match total {
-                        Some(acc) => r.add(&acc, &t)?,
-                        None => t,
-                    });
+                    total.add(r, t)?;
                     None
                 }
                 _ => None,
@@ -176,14 +158,56 @@ pub fn train_minibatch<R: Ring>(
             )?;
         }
     }
-    match total {
-        Some(t) => {
-            r.set_label("loss");
-            let v = r.open(&t)?;
-            let batch_rows = (cfg.epochs * batches * cfg.batch).max(1);
-            Ok(Some(v.sum() / batch_rows as f64))
+    r.set_label("loss");
+    total.open_mean(r, cfg.epochs * batches * cfg.batch)
+}
+
+/// Full batches of `batch` rows in `rows` (a last partial batch is
+/// dropped); fails for a batch larger than the rows or a report every 0
+/// batches.
+pub(crate) fn batches_per_epoch(rows: usize, batch: usize, report: LossReport) -> Result<usize> {
+    let batches = rows / batch.max(1);
+    if batches == 0 {
+        return Err(crate::error::Error::invalid(
+            "batch",
+            format!("batch size {batch} is larger than the {rows} training rows"),
+        ));
+    }
+    if report == LossReport::EveryBatches(0) {
+        return Err(crate::error::Error::invalid(
+            "loss",
+            "report the loss every k ≥ 1 batches (or use LossReport::Off)",
+        ));
+    }
+    Ok(batches)
+}
+
+/// The batch losses of a [`LossReport::Total`], summed on shares.
+pub(crate) struct LossTotal<R: Ring>(Option<R::Tensor>);
+
+impl<R: Ring> Default for LossTotal<R> {
+    fn default() -> Self {
+        LossTotal(None)
+    }
+}
+
+impl<R: Ring> LossTotal<R> {
+    /// Adds one batch's shared loss sum (local).
+    pub(crate) fn add(&mut self, r: &mut R, t: R::Tensor) -> Result<()> {
+        self.0 = Some(match self.0.take() {
+            Some(acc) => r.add(&acc, &t)?,
+            None => t,
+        });
+        Ok(())
+    }
+
+    /// The sum over `rows` rows, opened to every party as one number
+    /// ([`Open::open`]); `None` if nothing was added.
+    pub(crate) fn open_mean(self, r: &mut R, rows: usize) -> Result<Option<f64>> {
+        match self.0 {
+            Some(t) => Ok(Some(r.open(&t)?.sum() / rows.max(1) as f64)),
+            None => Ok(None),
         }
-        None => Ok(None),
     }
 }
 

@@ -24,6 +24,7 @@
 
 // The only module with `unsafe` (target-feature dispatch); its safe entry
 // points are re-exported below.
+pub mod audit;
 pub(crate) mod kernels;
 pub mod prg;
 

@@ -192,9 +192,16 @@ impl AesPrg {
 /// Stream `(op, sub)` starts at AES counter `op · 2^64 + sub · 2^56`, so
 /// streams never overlap (each may run for 2^56 blocks) and a party that
 /// consumes more of one stream cannot shift any other.
+///
+/// In test builds (feature `audit-keystreams`) a key made `audited` records
+/// every stream it opens in its owner's keystream log: see [`super::audit`].
 #[derive(Clone)]
 pub struct PrfKey {
     cipher: Aes128,
+    #[cfg(feature = "audit-keystreams")]
+    id: super::audit::KeyId,
+    #[cfg(feature = "audit-keystreams")]
+    tag: Option<super::audit::KeyTag>,
 }
 
 impl std::fmt::Debug for PrfKey {
@@ -208,11 +215,47 @@ impl PrfKey {
     pub fn new(seed: &Seed) -> Self {
         PrfKey {
             cipher: Aes128::new(&Array::from(seed.0)),
+            #[cfg(feature = "audit-keystreams")]
+            id: super::audit::KeyId::of(seed),
+            #[cfg(feature = "audit-keystreams")]
+            tag: None,
         }
+    }
+
+    /// The same key, recording every stream it opens in `log` (test builds
+    /// only); `label` says what the key is to the log's owner.
+    #[cfg(feature = "audit-keystreams")]
+    pub fn audited(mut self, label: &str, log: std::sync::Arc<super::audit::KeystreamLog>) -> Self {
+        self.tag = Some(super::audit::KeyTag {
+            id: self.id,
+            label: label.into(),
+            log,
+        });
+        self
+    }
+
+    /// The log this key records into, if it is audited (test builds only).
+    #[cfg(feature = "audit-keystreams")]
+    pub fn log(&self) -> Option<std::sync::Arc<super::audit::KeystreamLog>> {
+        self.tag.as_ref().map(|t| t.log.clone())
+    }
+
+    /// Records the opening of stream `(op, sub)` in the owner's log (test
+    /// builds with an audited key; nothing otherwise).
+    #[inline(always)]
+    fn record(&self, op: u64, sub: u8) {
+        #[cfg(feature = "audit-keystreams")]
+        if let Some(t) = &self.tag {
+            t.log
+                .open(super::audit::StreamId { key: t.id, op, sub }, &t.label);
+        }
+        #[cfg(not(feature = "audit-keystreams"))]
+        let _ = (op, sub);
     }
 
     /// The keystream of operation `op`, sub-stream `sub`.
     pub fn stream(&self, op: u64, sub: u8) -> AesPrg {
+        self.record(op, sub);
         AesPrg::at(
             self.cipher.clone(),
             ((op as u128) << 64) | ((sub as u128) << 56),
@@ -232,6 +275,7 @@ impl PrfKey {
     pub fn fill<T: RingElement>(&self, op: u64, sub: u8, dst: &mut [T]) {
         use rayon::prelude::*;
         const CHUNK_BYTES: usize = 1 << 20;
+        self.record(op, sub);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
         let start = ((op as u128) << 64) | ((sub as u128) << 56);
         if bytes.len() < 2 * CHUNK_BYTES {

@@ -7,7 +7,8 @@
 )]
 
 use ndarray::{Array2, ArrayD};
-use privml::{Gadgets, Gather, Layout, Result, Ring};
+use privml::domain::gadgets::{ExpParams, SoftmaxParams};
+use privml::{Gadgets, Gather, Layout, Result, Ring, Window2d};
 use proptest::prelude::*;
 
 /// One step of a random program. Operand indices are taken modulo the number
@@ -41,6 +42,17 @@ pub enum Step {
     SliceConcat(usize, usize, usize),
     /// Rows k..k+n (k mod n + 1) of two registers stacked.
     ConcatSlice(usize, usize, usize),
+    /// e^(-a²), by the exponential of a non-positive value.
+    ExpNeg(usize),
+    /// The softmax of each row.
+    Softmax(usize),
+    /// The maximum of each row (a tournament over the columns), broadcast
+    /// back over the row.
+    RowMax(usize),
+    /// The im2col patches of a 2 x 2 kernel with stride s and padding p
+    /// over the register as a one-channel image, each patch summed, the
+    /// sums repeated (or cut) to fill n x n.
+    Patches(usize, usize, usize),
 }
 
 /// Square n x n inputs from parties 0, 1, 2 and a list of steps.
@@ -87,7 +99,11 @@ fn step() -> impl Strategy<Value = Step> {
         )
             .prop_map(|(a, map)| Step::Gather(a, map)),
         (i.clone(), i.clone(), 0usize..5).prop_map(|(a, b, k)| Step::SliceConcat(a, b, k)),
-        (i.clone(), i, 0usize..5).prop_map(|(a, b, k)| Step::ConcatSlice(a, b, k)),
+        (i.clone(), i.clone(), 0usize..5).prop_map(|(a, b, k)| Step::ConcatSlice(a, b, k)),
+        i.clone().prop_map(Step::ExpNeg),
+        i.clone().prop_map(Step::Softmax),
+        i.clone().prop_map(Step::RowMax),
+        (i, 1usize..=2, 0usize..=1).prop_map(|(a, s, p)| Step::Patches(a, s, p)),
     ]
 }
 
@@ -188,10 +204,40 @@ pub fn run_with_parties<R: Ring>(
                 let both = r.concat_rows(&[&regs[a % k], &regs[b % k]])?;
                 r.slice_rows(&both, c, c + n)?
             }
+            Step::ExpNeg(a) => {
+                let sq = r.square(&regs[a % k])?;
+                let z = r.neg(&sq)?;
+                r.exp_nonpositive(&z, &ExpParams::default())?
+            }
+            Step::Softmax(a) => r.softmax_rows(&regs[a % k], &SoftmaxParams::default())?,
+            Step::RowMax(a) => {
+                let m = r.row_max(&regs[a % k])?;
+                let zero = r.scale_int(&regs[a % k], 0)?;
+                r.add(&zero, &m)?
+            }
+            Step::Patches(a, s, p) => {
+                // the patch sums of the register as a one-channel image,
+                // repeated (or cut) to fill n x n again
+                let image = r.reshape(&regs[a % k], &[1, 1, n, n])?;
+                let plan = Gather::im2col(&[1, 1, n, n], &patch_window(n, s, p))?;
+                let cols = r.gather(&[&image], &plan)?;
+                let sums = r.sum_axis(&cols, 1)?;
+                let rows = r.shape(&sums)[0];
+                let index: Vec<Option<usize>> = (0..n * n).map(|e| Some(e % rows)).collect();
+                let plan = Gather::from_indices(&[rows, 1], &[n, n], &index)?;
+                r.gather(&[&sums], &plan)?
+            }
         };
         regs.push(t);
     }
     regs.iter().map(|t| r.reveal(t)).collect()
+}
+
+/// The window of [`Step::Patches`]: 2 x 2, stride s, padding p (at least
+/// 1 for a 1 x 1 image, which a 2 x 2 kernel would not fit).
+fn patch_window(n: usize, s: usize, p: usize) -> Window2d {
+    let p = if n + 2 * p < 2 { 1 } else { p };
+    Window2d::new([2, 2], [s, s], [p, p]).expect("valid window")
 }
 
 fn max_abs(x: &ArrayD<f64>) -> f64 {
@@ -245,10 +291,31 @@ pub fn error_bounds(p: &Program, plain: &[ArrayD<f64>], ulp: f64) -> Vec<f64> {
                 e.push(n * (m(a, &e) * e[b] + m(b, &e) * e[a]) + ulp);
                 n * (m(b, &e) * e[c] + m(c, &e) * e[b]) + ulp
             }
+            // e^z is 1-Lipschitz for z ≤ 0: the square's error, plus the
+            // exponential's own bound
+            Step::ExpNeg(a) => {
+                let sq = 2.0 * m(a % k, &e) * e[a % k] + ulp;
+                sq + ExpParams::default().error_bound(frac_bits(ulp))
+            }
+            // |Δp| ≤ 2·max|Δx| for the softmax, plus its own bound
+            Step::Softmax(a) => {
+                2.0 * e[a % k]
+                    + SoftmaxParams::default()
+                        .error_bound(p.n, frac_bits(ulp))
+                        .expect("bound")
+            }
+            Step::RowMax(a) => e[a % k],
+            // a sum of at most 4 taps
+            Step::Patches(a, _, _) => 4.0 * e[a % k],
         };
         e.push(b);
     }
     e
+}
+
+/// The fraction bits whose unit is `ulp`.
+fn frac_bits(ulp: f64) -> u32 {
+    (-ulp.log2()).round() as u32
 }
 
 /// Largest magnitude of any register.

@@ -6,6 +6,8 @@
     reason = "shared by several test files, each of which uses only some of it"
 )]
 
+pub mod linear;
+
 /// Chi-square 0.9999 quantile for 255 degrees of freedom (Wilson–Hilferty).
 pub const CHI2_255: f64 = 348.0;
 

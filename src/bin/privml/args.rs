@@ -2,10 +2,11 @@
 
 use clap::Args;
 use privml::SharedConfig;
+use privml::net::emulate::LinkProfile;
 use privml::runner::{Domain, DomainKind, DomainSpec, Exec, Protocol, RingSize};
 
-/// Where a job computes: `--domain`, `--protocol`, `--ring`, `--frac-bits`
-/// and `--insecure-seed`, the same for every command that runs a job.
+/// Where a job computes: `--domain`, `--protocol`, `--ring`, `--frac-bits`,
+/// `--insecure-seed` and `--net`, the same for every command that runs a job.
 #[derive(Args, Debug, Clone)]
 pub struct DomainArgs {
     /// Domain.
@@ -29,6 +30,11 @@ pub struct DomainArgs {
     /// they connect), and each prints a warning.
     #[arg(long, value_name = "N")]
     insecure_seed: Option<u64>,
+    /// Emulate a network on this party's links (shared domain, either
+    /// protocol; with 2pc the dealer's links too): lan, wan, lan-pub,
+    /// wan-pub or rtt=MS[,bw=MBIT] (see `privml bench --help`).
+    #[arg(long, value_name = "PROFILE")]
+    net: Option<LinkProfile>,
 }
 
 impl DomainArgs {
@@ -75,6 +81,7 @@ impl DomainArgs {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
             protocol: self.protocol(),
+            network: self.net.clone(),
             ..Default::default()
         }
     }
@@ -88,11 +95,28 @@ impl DomainArgs {
         self.insecure_seed
     }
 
-    /// Running in this process.
+    /// Running in this process. A shared run here is three parties as
+    /// threads of one process: the first one warns, once, on stderr.
     pub fn local_exec(&self) -> Exec<'static> {
+        if self.domain == Domain::Shared {
+            warn_in_process();
+        }
         Exec::Local {
             kind: self.kind(),
             cfg: self.config(),
         }
     }
+}
+
+/// What an in-process shared run does not protect, said once per process.
+fn warn_in_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "privml: note: the three parties of this shared run are threads of this one \
+             process, which holds all three parties' shares (and writes all three share \
+             files): a simulation, not a secure deployment. Run `privml party` on three \
+             hosts to keep them apart (see docs/three-machines.md)."
+        );
+    });
 }

@@ -1,18 +1,26 @@
 //! `privml bench`: the benchmark workloads on each domain, as ratios to the
-//! plaintext f64 run in the same process.
+//! plaintext f64 run in the same process; with `--net`, also over emulated
+//! networks, next to the cost model's estimate.
+
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use privml::net::emulate::{self, LinkProfile};
+use privml::nn::{AdamConfig, Loss, OptimizerConfig};
 use privml::runner::DomainKind;
 use privml::workloads::{
-    self, Measurement, W1Mul, W2Matmul, W3Piecewise, W3Sigmoid, W4Tutorial, W5Logistic, W6Mlp,
-    WRelu, Workload,
+    self, Measurement, NetworkInference, NetworkStep, W1Mul, W2Matmul, W3Piecewise, W3Sigmoid,
+    W4Tutorial, W5Logistic, W6Mlp, WRelu, Workload,
 };
+use privml::{Network, SharedConfig};
 
 /// Arguments of `privml bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU); all if none given.
+    /// Workloads to run (W1, W2-256, W2, W3, W3-PW, W4, W5, W6, RELU, and the
+    /// networks NB-SGD, NC-SGD, NA-ADAM, NC-INFER-1, NC-INFER-128); all if
+    /// none given.
     workloads: Vec<String>,
     /// Domains, comma-separated: plain, fixed, shared (three parties), 2pc
     /// (two parties and a dealer); add :128 for Z_2^128.
@@ -21,9 +29,20 @@ pub struct BenchArgs {
     /// Timed runs per workload (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// W4 iterations (10,000 in the reference workload).
-    #[arg(long, default_value_t = 10_000)]
-    w4_iterations: usize,
+    /// W4 iterations [default: 10,000, the reference workload; 100 with
+    /// --net, where each iteration costs 30 round trips of the network].
+    #[arg(long)]
+    w4_iterations: Option<usize>,
+    /// Also run the secure domains (shared, 2pc) over emulated networks
+    /// (every link, the dealer's included), comma-separated:
+    /// lan (0.2 ms RTT, 10 Gbit/s), wan (40 ms RTT, 100 Mbit/s), lan-pub
+    /// (0.02 ms, 40 Gbit/s), wan-pub (40 ms, 352 Mbit/s) or rtt=MS[,bw=MBIT].
+    #[arg(long, value_name = "PROFILES", value_delimiter = ',')]
+    net: Vec<LinkProfile>,
+    /// Timed runs per workload on each emulated network (the median is
+    /// reported).
+    #[arg(long, default_value_t = 3)]
+    net_runs: usize,
 }
 
 fn mb(b: u64) -> String {
@@ -65,11 +84,91 @@ fn row(m: &Measurement) {
     );
 }
 
-fn go<W: Workload>(w: &W, domains: &[DomainKind], runs: usize) -> Result<()> {
+fn go<W: Workload>(w: &W, domains: &[DomainKind], args: &BenchArgs) -> Result<()> {
     for d in domains {
-        let m = workloads::measure(w, *d, runs, runs.max(11))?;
-        row(&m);
+        let m = workloads::measure(w, *d, args.runs, args.runs.max(11))?;
+        if args.net.is_empty() {
+            row(&m);
+            continue;
+        }
+        if !matches!(
+            d,
+            DomainKind::Shared64
+                | DomainKind::Shared128
+                | DomainKind::TwoParty64
+                | DomainKind::TwoParty128
+        ) {
+            continue;
+        }
+        for p in &args.net {
+            // A party that receives nothing for a while (party 2 in a run
+            // of fused products only deals) waits at the end for the whole
+            // emulated run: the per-message timeout must cover it.
+            let cfg = SharedConfig::default()
+                .network(p.clone())
+                .timeout(EMULATED_TIMEOUT);
+            let e = workloads::measure_on(w, *d, args.net_runs, 0, &cfg)?;
+            net_row(&m, &e, p);
+        }
     }
+    Ok(())
+}
+
+/// The per-message timeout of emulated runs.
+const EMULATED_TIMEOUT: Duration = Duration::from_secs(3600);
+
+fn secs(d: Option<Duration>) -> f64 {
+    d.map_or(f64::NAN, |d| d.as_secs_f64())
+}
+
+/// One workload on one emulated network: in-process time, emulated time,
+/// and the cost model's estimate (in-process time plus rounds times the
+/// one-way delay plus the busiest party's bytes at the bandwidth).
+fn net_row(local: &Measurement, emulated: &Measurement, p: &LinkProfile) {
+    let net = Network {
+        name: "emulated",
+        latency: p.one_way_delay,
+        bandwidth_bits_per_s: p.bandwidth_bits_per_s,
+    };
+    let inproc = secs(local.median());
+    let measured = secs(emulated.median());
+    let model = inproc + emulated.cost.estimate(&net).as_secs_f64();
+    let error = (model - measured) / measured * 100.0;
+    outln!(
+        "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:+.1}% | {} | {} |",
+        local.workload,
+        local.domain,
+        p.name,
+        inproc,
+        measured,
+        model,
+        error,
+        emulated.cost.rounds,
+        emulated.cost.bytes_sent.map(mb).join(" / "),
+    );
+}
+
+/// The emulator's own overhead: round trips of a small frame over each
+/// emulated link against the profile's RTT.
+fn emulator_check(profiles: &[LinkProfile]) -> Result<()> {
+    let bare = emulate::ping_pong(None, 2000, 64)?;
+    outln!(
+        "emulator check (two threads, 64-byte frames): bare in-memory round trip {:.1} µs",
+        bare.as_secs_f64() / 2000.0 * 1e6
+    );
+    for p in profiles {
+        let rounds = ((1.0 / p.rtt().as_secs_f64().max(1e-4)) as usize).clamp(10, 2000);
+        let t = emulate::ping_pong(Some(p), rounds, 64)?;
+        let per = t.as_secs_f64() / rounds as f64;
+        let ideal = p.rtt().as_secs_f64() + 2.0 * p.serialisation(64 + 24).as_secs_f64();
+        outln!(
+            "  {p}: {rounds} round trips, {:.1} µs each, {:.1} µs over the emulated {:.1} µs",
+            per * 1e6,
+            (per - ideal) * 1e6,
+            ideal * 1e6
+        );
+    }
+    outln!();
     Ok(())
 }
 
@@ -81,34 +180,77 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .map(|d| d.trim().parse())
         .collect::<privml::Result<_>>()?;
     let all = [
-        "W1", "W2-256", "W2", "W3", "W3-PW", "W4", "W5", "W6", "RELU",
+        "W1",
+        "W2-256",
+        "W2",
+        "W3",
+        "W3-PW",
+        "W4",
+        "W5",
+        "W6",
+        "RELU",
+        "NB-SGD",
+        "NC-SGD",
+        "NA-ADAM",
+        "NC-INFER-1",
+        "NC-INFER-128",
     ];
+    let sgd = OptimizerConfig::Sgd { lr: 0.01 };
+    let adam = OptimizerConfig::Adam(AdamConfig::default());
     let wanted: Vec<String> = if args.workloads.is_empty() {
         all.iter().map(|s| s.to_string()).collect()
     } else {
         args.workloads.iter().map(|s| s.to_uppercase()).collect()
     };
-    outln!(
-        "| workload | domain | median s (online) | plaintext s | ratio | rounds (online) | bytes sent P0 / P1 / P2 (online) | offline s (dealer) | offline bytes (dealer) | peak RSS |"
-    );
-    outln!("|---|---|---|---|---|---|---|---|---|---|");
+    let w4_iterations =
+        args.w4_iterations
+            .unwrap_or(if args.net.is_empty() { 10_000 } else { 100 });
+    if args.net.is_empty() {
+        outln!(
+            "| workload | domain | median s (online) | plaintext s | ratio | rounds (online) | bytes sent P0 / P1 / P2 (online) | offline s (dealer) | offline bytes (dealer) | peak RSS |"
+        );
+        outln!("|---|---|---|---|---|---|---|---|---|---|");
+    } else {
+        emulator_check(&args.net)?;
+        outln!(
+            "| workload | domain | network | in process s | emulated s | model s | model error | rounds | bytes sent P0 / P1 / P2 |"
+        );
+        outln!("|---|---|---|---|---|---|---|---|---|");
+    }
     for w in &wanted {
         match w.as_str() {
-            "W1" => go(&W1Mul::new(1_000_000), &domains, args.runs)?,
-            "W2-256" => go(&W2Matmul::new(256), &domains, args.runs)?,
-            "W2" | "W2-1024" => go(&W2Matmul::new(1024), &domains, args.runs)?,
-            "W3" => go(&W3Sigmoid::new(1_000_000), &domains, args.runs)?,
-            "W3-PW" => go(&W3Piecewise::new(1_000_000), &domains, args.runs)?,
-            "W6" => go(&W6Mlp::new(128), &domains, args.runs)?,
-            "RELU" => go(&WRelu::new(1_000_000), &domains, args.runs)?,
+            "W1" => go(&W1Mul::new(1_000_000), &domains, &args)?,
+            "W2-256" => go(&W2Matmul::new(256), &domains, &args)?,
+            "W2" | "W2-1024" => go(&W2Matmul::new(1024), &domains, &args)?,
+            "W3" => go(&W3Sigmoid::new(1_000_000), &domains, &args)?,
+            "W3-PW" => go(&W3Piecewise::new(1_000_000), &domains, &args)?,
+            "W6" => go(&W6Mlp::new(128), &domains, &args)?,
+            "RELU" => go(&WRelu::new(1_000_000), &domains, &args)?,
             "W4" => go(
                 &W4Tutorial {
-                    iterations: args.w4_iterations,
+                    iterations: w4_iterations,
                 },
                 &domains,
-                args.runs,
+                &args,
             )?,
-            "W5" => go(&W5Logistic::new(), &domains, args.runs)?,
+            "W5" => go(&W5Logistic::new(), &domains, &args)?,
+            "NB-SGD" => go(
+                &NetworkStep::new("network-b", 128, Loss::CrossEntropy, sgd)?,
+                &domains,
+                &args,
+            )?,
+            "NC-SGD" => go(
+                &NetworkStep::new("network-c", 128, Loss::CrossEntropy, sgd)?,
+                &domains,
+                &args,
+            )?,
+            "NA-ADAM" => go(
+                &NetworkStep::new("network-a", 128, Loss::CrossEntropy, adam)?,
+                &domains,
+                &args,
+            )?,
+            "NC-INFER-1" => go(&NetworkInference::new("network-c", 1)?, &domains, &args)?,
+            "NC-INFER-128" => go(&NetworkInference::new("network-c", 128)?, &domains, &args)?,
             other => anyhow::bail!("unknown workload {other}: use one of {}", all.join(", ")),
         }
     }

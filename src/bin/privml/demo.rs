@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use privml::approx::functions::FunctionTable;
 use privml::approx::{ApproxRow, ApproxTable, sigmoid};
 use privml::experiments::{self, additive, boolean, reservoir};
 use privml::runner::{Exec, Job, Protocol, execute, speaks};
@@ -24,7 +25,9 @@ pub enum Which {
     Additive,
     /// The article's XOR-through-a-random-reservoir demo.
     Reservoir,
-    /// The table of sigmoid approximations: error, collapse and overflow radius.
+    /// The table of sigmoid approximations (error, collapse and overflow
+    /// radius), then the softmax's and Adam's functions (error bound, range,
+    /// rounds and bytes).
     Approx,
 }
 
@@ -268,6 +271,7 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
                 .map(ApproxRow::for_sigmoid)
                 .collect();
             out!("{}", ApproxTable(rows));
+            out!("\n{}", FunctionTable::defaults()?);
         }
         Which::Approx => {}
     }

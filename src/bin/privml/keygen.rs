@@ -1,4 +1,11 @@
 //! `privml keygen`: certificates and a parties file for a deployment.
+//!
+//! Two ways to make them. The recommended one for a deployment keeps every
+//! party's key on its own host: `--ca` on the CA's host (CA and parties
+//! file), `--party N` on party N's host (its key and a signing request),
+//! `--sign` back on the CA's host (the party's certificate). Without any of
+//! these flags, one command makes everything in one directory: for tests
+//! and trials on one machine.
 
 use std::path::PathBuf;
 
@@ -16,12 +23,29 @@ pub struct KeygenArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "127.0.0.1,127.0.0.1,127.0.0.1"
+        default_value = "127.0.0.1,127.0.0.1,127.0.0.1",
+        conflicts_with_all = ["party", "sign"]
     )]
     hosts: Vec<String>,
     /// Port of party 0; party N listens on this + N.
-    #[arg(long, default_value_t = 7700)]
+    #[arg(long, default_value_t = 7700, conflicts_with_all = ["party", "sign"])]
     base_port: u16,
+    /// Make only the deployment CA (ca.pem, ca.key) and the parties file,
+    /// on the CA's host; each party then makes its own key (--party) and
+    /// the CA signs its request (--sign).
+    #[arg(long, conflicts_with_all = ["party", "sign"])]
+    ca: bool,
+    /// On party N's host: make its private key (partyN.key, stays here) and
+    /// a certificate signing request (partyN.csr, for the CA).
+    #[arg(long, value_name = "N", conflicts_with = "sign")]
+    party: Option<usize>,
+    /// On the CA's host: sign a party's request (partyN.csr) with the CA
+    /// in --ca-dir, writing the party's certificate partyN.pem into --out.
+    #[arg(long, value_name = "CSR", requires = "ca_dir")]
+    sign: Option<PathBuf>,
+    /// The CA's directory (ca.pem, ca.key), for --sign.
+    #[arg(long, value_name = "DIR", requires = "sign")]
+    ca_dir: Option<PathBuf>,
     /// Overwrite files already in the directory.
     #[arg(long)]
     force: bool,
@@ -29,7 +53,13 @@ pub struct KeygenArgs {
 
 /// Runs `privml keygen`.
 pub fn run(args: KeygenArgs) -> Result<()> {
-    let hosts: [String; 3] = match args.hosts.try_into() {
+    if let Some(id) = args.party {
+        return party(&args, id);
+    }
+    if let (Some(csr), Some(ca_dir)) = (&args.sign, &args.ca_dir) {
+        return sign(&args, csr, ca_dir);
+    }
+    let hosts: [String; 3] = match args.hosts.clone().try_into() {
         Ok(h) => h,
         Err(h) => bail!(
             "--hosts needs three hosts, for parties 0, 1 and 2 (got {})",
@@ -38,6 +68,9 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     };
     if let Some(h) = hosts.iter().find(|h| h.trim().is_empty()) {
         bail!("--hosts: empty host name '{h}'");
+    }
+    if args.ca {
+        return ca(&args, &hosts);
     }
     let d = tls::keygen(&args.out, &hosts, args.base_port, args.force)?;
     let dir = d.dir.display();
@@ -51,6 +84,11 @@ pub fn run(args: KeygenArgs) -> Result<()> {
         );
     }
     outln!("  parties.toml  the parties file: every party host needs it");
+    outln!(
+        "\nthis directory holds every party's key: fine for a trial on one machine; for a \
+         deployment, let each party make its own (privml keygen --ca, --party N, --sign; \
+         see docs/three-machines.md)"
+    );
     outln!("\nstart the three parties, in any order, with the same job:");
     for i in 0..3 {
         outln!(
@@ -58,5 +96,56 @@ pub fn run(args: KeygenArgs) -> Result<()> {
             d.config.display()
         );
     }
+    Ok(())
+}
+
+fn ca(args: &KeygenArgs, hosts: &[String; 3]) -> Result<()> {
+    let d = tls::keygen_ca(&args.out, hosts, args.base_port, args.force)?;
+    let dir = d.dir.display();
+    outln!("privml keygen: the deployment CA in {dir}");
+    outln!("  ca.pem        the CA certificate: every party host needs it");
+    outln!("  ca.key        the CA key (secret): signs the parties' requests; keep it offline");
+    outln!("  parties.toml  the parties file: every party host needs it");
+    outln!("\nnext, on the host of each party N:");
+    outln!("  privml keygen --party N --out DIR");
+    outln!("and here, with the request partyN.csr it sends you:");
+    outln!("  privml keygen --sign partyN.csr --ca-dir {dir} --out DIR   (send partyN.pem back)");
+    Ok(())
+}
+
+fn party(args: &KeygenArgs, id: usize) -> Result<()> {
+    let r = tls::keygen_party(&args.out, id, args.force)?;
+    outln!("privml keygen: party {id}'s key and certificate signing request");
+    outln!(
+        "  {}   the private key (secret): stays on this host",
+        r.key.display()
+    );
+    outln!("  {}   the request: send it to the CA", r.request.display());
+    outln!("  key fingerprint {}", r.fingerprint);
+    outln!(
+        "\ntell the CA the fingerprint by another channel; it gets party{id}.pem back, which goes \
+         next to the key, with ca.pem and parties.toml from the CA"
+    );
+    Ok(())
+}
+
+fn sign(args: &KeygenArgs, csr: &std::path::Path, ca_dir: &std::path::Path) -> Result<()> {
+    let s = tls::sign_request(csr, ca_dir, &args.out, args.force)?;
+    outln!(
+        "privml keygen: signed {} for party {}",
+        csr.display(),
+        s.party
+    );
+    outln!(
+        "  {}   party {}'s certificate: send it to party {}'s host",
+        s.cert.display(),
+        s.party,
+        s.party
+    );
+    outln!(
+        "  key fingerprint {}: it must be the one party {} reported",
+        s.fingerprint,
+        s.party
+    );
     Ok(())
 }

@@ -30,6 +30,7 @@ mod bench;
 mod dealer;
 mod demo;
 mod federated;
+mod import;
 #[cfg(feature = "tls")]
 mod keygen;
 #[cfg(feature = "tls")]
@@ -66,6 +67,12 @@ enum Command {
     Train(train::TrainArgs),
     /// Predict with a saved model on new rows.
     Predict(predict::PredictArgs),
+    /// Import an ONNX model: its owner secret-shares the weights into one
+    /// share file per party.
+    Import(import::ImportArgs),
+    /// Export a saved model to ONNX: the weights are opened to the model
+    /// owner (party 0) only.
+    Export(import::ExportArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
@@ -93,6 +100,8 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Export(a) => import::export(a),
         Command::Plot(a) => plot::run(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),

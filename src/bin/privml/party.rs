@@ -166,8 +166,7 @@ impl Waits {
 }
 
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v)
-        .map_err(|_| anyhow!("--{flag} {v}: not a non-negative number of seconds"))
+    privml::net::config::wait_from_secs(&format!("--{flag}"), v).map_err(|e| anyhow!(e))
 }
 
 /// The error message, completed with what the peer said when it stopped

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use privml::data::read_rows;
+use privml::learn::Predictions;
 use privml::learn::{self, DataSource, ModelLocation, PredictJob, PredictRows};
-use privml::model_file::SavedModel;
+use privml::model_file::{Architecture, SavedModel};
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -36,6 +38,14 @@ pub struct PredictArgs {
     /// Write predictions (class and scores per row) to this CSV file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// For a network (imported or trained): the --data CSV has no header
+    /// line (a .npy file never has one).
+    #[arg(long)]
+    no_header: bool,
+    /// Print (and write with --out) the model's output values instead of
+    /// the class.
+    #[arg(long)]
+    raw: bool,
 }
 
 impl PredictArgs {
@@ -98,16 +108,29 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
     meta.check_domain(&args.domain.spec()).context(
         "pass the --domain, --protocol, --ring and --frac-bits the model was trained with",
     )?;
-    let rows = if has_data {
-        let spec = args
-            .data
-            .as_deref()
-            .context("--data is required on the data owner")?;
-        let target = args.target.as_deref().unwrap_or(&meta.table.target);
-        let source = DataSource::from_arg(spec, Some(target));
-        Some(PredictRows::prepare(&source, &meta)?)
-    } else {
-        None
+    let rows = match (has_data, &meta.architecture) {
+        (false, _) => None,
+        // A network (imported or trained) takes rows of numbers in its
+        // input's C order, from .npy or CSV, as they are.
+        (true, Architecture::Network(spec)) => {
+            let path = args
+                .data
+                .as_deref()
+                .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
+            Some(PredictRows {
+                x: read_rows(std::path::Path::new(path), &spec.input, args.no_header)?,
+                labels: None,
+            })
+        }
+        (true, _) => {
+            let spec = args
+                .data
+                .as_deref()
+                .context("--data is required on the data owner")?;
+            let target = args.target.as_deref().unwrap_or(&meta.table.target);
+            let source = DataSource::from_arg(spec, Some(target));
+            Some(PredictRows::prepare(&source, &meta)?)
+        }
     };
     let job = PredictJob {
         model: location,
@@ -132,22 +155,60 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
             100.0 * hits as f64 / n.max(1) as f64
         );
     }
-    match &args.out {
-        Some(path) => {
-            pred.write_csv(path)?;
-            outln!("predictions written to {}", path.display());
-        }
-        None => {
-            for (i, c) in pred.classes.iter().enumerate().take(20) {
-                outln!("row {i}: class {c}");
-            }
-            if n > 20 {
-                outln!("... ({} more; use --out FILE for all)", n - 20);
-            }
-        }
-    }
+    show(args, &pred)?;
     if exec.is_speaker() {
         out!("{}", cost.report());
     }
     Ok(())
+}
+
+/// Prints the first rows' classes (or outputs with `--raw`), or writes
+/// them all to `--out`.
+fn show(args: &PredictArgs, pred: &Predictions) -> Result<()> {
+    let n = pred.classes.len();
+    if let Some(path) = &args.out {
+        let text = if args.raw {
+            raw_csv(pred)
+        } else {
+            pred.to_csv()
+        };
+        privml::model_file::write_atomic(path, text.as_bytes())?;
+        outln!("predictions written to {}", path.display());
+        return Ok(());
+    }
+    for (i, (c, row)) in pred
+        .classes
+        .iter()
+        .zip(pred.scores.rows())
+        .enumerate()
+        .take(20)
+    {
+        if args.raw {
+            let v: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+            outln!("row {i}: {}", v.join(" "));
+        } else {
+            outln!("row {i}: class {c}");
+        }
+    }
+    if n > 20 {
+        outln!("... ({} more; use --out FILE for all)", n - 20);
+    }
+    Ok(())
+}
+
+/// The model's outputs as CSV: `row,output0,output1,...`.
+fn raw_csv(pred: &Predictions) -> String {
+    let mut w = String::from("row");
+    for k in 0..pred.scores.ncols() {
+        w.push_str(&format!(",output{k}"));
+    }
+    w.push('\n');
+    for (i, row) in pred.scores.rows().into_iter().enumerate() {
+        w.push_str(&i.to_string());
+        for v in row {
+            w.push_str(&format!(",{v}"));
+        }
+        w.push('\n');
+    }
+    w
 }

@@ -1,4 +1,4 @@
-//! `privml train`: an MLP on a table of data, privately.
+//! `privml train`: an MLP or a network on a table of data, privately.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -9,10 +9,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use privml::data::{FeatureRanges, Scaling};
 use privml::learn::{
-    self, DataSource, DataSpec, ModelChoice, Progress, TrainData, TrainJob, TrainSettings,
+    self, DataSource, DataSpec, ModelChoice, OptimizerKind, Progress, Task, TrainData, TrainJob,
+    TrainSettings,
 };
 use privml::model_file::SavedModel;
-use privml::nn::MiniBatch;
+use privml::nn::{Loss, MiniBatch};
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -22,15 +23,31 @@ use crate::args::DomainArgs;
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// CSV file with a header row (.csv or .csv.gz), or a bundled data set:
-    /// `mnist` (MNIST-5k) or `breast_cancer`.
+    /// `mnist` (MNIST-5k), `breast_cancer` or `diabetes` (regression).
     #[arg(long)]
     data: Option<String>,
     /// Target column (default: the bundled set's, else `target`).
     #[arg(long)]
     target: Option<String>,
-    /// Model: `mlp:W1,W2,...` hidden widths with ReLU (`linear` for none).
+    /// Model: `mlp:W1,W2,...` hidden widths with ReLU (`linear` for none);
+    /// a preset `network-a` ... `network-d` (MNIST, 1x28x28); or layers such
+    /// as `conv:8k5,maxpool:2,relu,dense:10`, optionally with the input
+    /// shape after `@` (`...@1x28x28`; default: one square channel for a
+    /// first convolution or pooling, else the features).
     #[arg(long, default_value = "mlp:64")]
     model: ModelChoice,
+    /// Loss: `mse` (squared error) or `cross-entropy` (softmax
+    /// cross-entropy, classification).
+    #[arg(long, default_value = "mse")]
+    loss: Loss,
+    /// Optimiser: `sgd`, `momentum` (0.9) or `adam`.
+    #[arg(long, default_value = "sgd")]
+    optimizer: OptimizerKind,
+    /// `classification` or `regression`; detected from the target column if
+    /// not given (class labels 0..k-1 with k ≤ 100 are classes), with a
+    /// message saying which was chosen.
+    #[arg(long)]
+    task: Option<Task>,
     #[command(flatten)]
     domain: DomainArgs,
     /// Epochs.
@@ -39,9 +56,10 @@ pub struct TrainArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = 128)]
     batch: usize,
-    /// Learning rate (for the mean squared error over a batch).
-    #[arg(long, default_value_t = 0.2)]
-    lr: f64,
+    /// Learning rate (per mean gradient of a batch); default 0.2 for sgd,
+    /// 0.05 for momentum, 0.002 for adam.
+    #[arg(long)]
+    lr: Option<f64>,
     /// Fraction of rows held out for testing.
     #[arg(long, default_value_t = 0.2)]
     test_fraction: f64,
@@ -113,13 +131,22 @@ impl TrainArgs {
             disclose_feature_stats: self.disclose_feature_stats,
         };
         data.check()?;
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Sgd => 0.2,
+            OptimizerKind::Momentum => 0.05,
+            OptimizerKind::Adam => 0.002,
+        });
+        self.optimizer.config(lr)?;
         Ok(TrainSettings {
             model: self.model.clone(),
             sgd: MiniBatch {
                 epochs: self.epochs,
                 batch: self.batch,
-                lr: self.lr,
+                lr,
             },
+            loss: self.loss,
+            optimizer: self.optimizer,
+            task: self.task,
             data,
             seed: self.seed,
             data_owner: self.data_owner,
@@ -158,6 +185,9 @@ impl TrainArgs {
             &self.settings()?,
             &self.domain.spec(),
         )?;
+        if let Some(why) = &data.task_note {
+            outln!("task: {} ({why}; choose with --task)", data.table.task);
+        }
         Ok(data)
     }
 }
@@ -189,9 +219,10 @@ impl Reporter<'_> {
                 batches,
                 epochs,
                 architecture,
+                task,
             } => {
                 outln!(
-                    "training a {architecture} MLP on {} for {epochs} epochs of {batches} batches",
+                    "training {architecture} ({task}) on {} for {epochs} epochs of {batches} batches",
                     self.exec.describe()
                 );
                 let pb = ProgressBar::new((batches * epochs) as u64);
@@ -209,12 +240,13 @@ impl Reporter<'_> {
                 }
             }
             Progress::Epoch(s) => {
+                let test = match &s.test_regression {
+                    Some(t) => format!("test RMSE {:.4}, R² {:.4}", t.rmse, t.r2),
+                    None => format!("test accuracy {:.2}%", 100.0 * s.test_accuracy),
+                };
                 let line = format!(
-                    "epoch {}: train loss {:.4}, test accuracy {:.2}% ({:.1} s)",
-                    s.epoch,
-                    s.train_loss,
-                    100.0 * s.test_accuracy,
-                    s.seconds
+                    "epoch {}: train loss {:.4}, {test} ({:.1} s)",
+                    s.epoch, s.train_loss, s.seconds
                 );
                 match slot.as_ref() {
                     Some(pb) if !pb.is_hidden() => pb.println(line),
@@ -260,7 +292,10 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
     }
     outln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
     if let Some(last) = out.epochs.last() {
-        outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy);
+        match &last.test_regression {
+            Some(t) => outln!("final test RMSE: {:.4}, R²: {:.4}", t.rmse, t.r2),
+            None => outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy),
+        }
     }
     if let Some(prefix) = &args.out {
         match &exec {

@@ -5,6 +5,7 @@ use super::super::UpdateMeta;
 use super::super::wire::{self, FLAG_FIRST_SEED, FLAG_SECOND_SEED, Header, Kind, SEED_LEN};
 use super::{ShareEncoding, ShareParams};
 use crate::error::{Error, Result};
+use crate::ring::audit::{NegativeControl, SeedStreams, broken};
 use crate::ring::prg::{AesPrg, Seed};
 
 /// Client side: encodes `update` (times `meta.weight`) in fixed point and
@@ -69,8 +70,12 @@ pub fn share_update_with_rng(
             let (mut s0, mut s1) = ([0u8; SEED_LEN], [0u8; SEED_LEN]);
             rng.fill_bytes_fast(&mut s0);
             rng.fill_bytes_fast(&mut s1);
-            let x0 = AesPrg::new(&Seed::from_bytes(s0)).vec::<u64>(n);
-            let x1 = AesPrg::new(&Seed::from_bytes(s1)).vec::<u64>(n);
+            if broken(NegativeControl::FederatedClientEqualSeeds) {
+                s1 = s0; // a negative control of the test builds (see ring::audit)
+            }
+            let streams = SeedStreams::new(|| format!("federated {}", meta.client));
+            let x0 = streams.open(&Seed::from_bytes(s0), "x0").vec::<u64>(n);
+            let x1 = streams.open(&Seed::from_bytes(s1), "x1").vec::<u64>(n);
             (Some((s0, s1)), x0, x1)
         }
     };

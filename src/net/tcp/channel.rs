@@ -1,29 +1,66 @@
-//! Channel I/O over an established TLS connection: the [`TlsChannel`]
-//! (sending frames from the tensor's memory in batches of [`FLUSH_BYTES`]),
-//! its reader thread (decrypting and decoding incoming frames into a queue,
-//! so that a party blocked in a large send can always be read), abort frames
-//! ([`LinkHandle::abort`]) and the transport's counters ([`WireStats`]).
+//! Channel I/O over established TLS connections: the [`TlsChannel`], abort
+//! frames ([`LinkHandle::abort`]) and the transport's counters
+//! ([`WireStats`]).
 //!
-//! The TLS state is shared by the sending thread and the reader thread under
-//! a mutex that neither holds while blocked on the socket (see [`Io`]).
+//! # One party, one thread, both links
+//!
+//! A party's two connections are driven together by a [`Reactor`], and only
+//! by the thread that sends or receives: there is no reader thread. A
+//! receive reads the socket itself (non-blocking, then `poll`), decrypts in
+//! place and decodes the frame straight into the payload's vector. A round
+//! therefore costs one wake-up of the receiving thread, where a reader
+//! thread cost two (the reader, then the party it handed the frame to) and
+//! a lock and queue hand-off each way; on a loaded machine with nine threads
+//! for three parties on two cores those wake-ups were most of a round.
+//!
+//! The reader threads existed so that a party blocked in a large send can
+//! always be read: the protocols send before they receive, in a cycle over
+//! the three parties, and with synchronous reads a tensor larger than the
+//! socket buffers would deadlock. The reactor keeps that property without
+//! threads: a send that finds its socket full waits in `poll` for it to
+//! drain *and* for input on both links, and reads what arrives into each
+//! link's queue; a receive likewise reads the other link while it waits.
+//!
+//! # Back-pressure
+//!
+//! Each link's queue holds at most [`MAX_QUEUED_FRAMES`] frames (each at
+//! most [`ConnectOptions::max_frame_bytes`](super::ConnectOptions::max_frame_bytes)).
+//! When it is full the link is not read, TCP's window closes, and a peer
+//! that sends ahead blocks in its send instead of filling this party's
+//! memory. This cannot deadlock the protocols: a link carries at most two
+//! frames per round in each direction, so a full queue means the sender is
+//! rounds ahead of its receiver, and three parties cannot each be ahead of
+//! the next around the cycle.
+//!
+//! # Early length checks
+//!
+//! A receive passes what the protocol expects ([`Expect`]); the frame's
+//! header is checked against it before any of the payload is read or
+//! allocated, so a peer that announces 1 GiB where one element is due is
+//! refused at once ([`ChannelError::Malformed`]), and nothing more is read
+//! from that link.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustls::Connection;
 
 use super::ConnectOptions;
 use crate::error::{DecodeError, Result};
-use crate::net::frame::{self, FrameError, HEADER_LEN, KIND_ABORT, Message};
-use crate::net::{Channel, ChannelError, Frame};
+use crate::net::frame::{self, FrameDecoder, FrameError, HEADER_LEN, KIND_ABORT, Message};
+use crate::net::{Channel, ChannelError, Expect, Frame, check_expected};
 use crate::party_id::PartyId;
 
-/// Ciphertext is handed to the socket in batches of about this size.
+/// Largest batch of ciphertext handed to the socket at once (the TLS
+/// library's send buffer).
 pub const FLUSH_BYTES: usize = 256 * 1024;
+/// Frames a link's queue holds before the link is no longer read.
+pub const MAX_QUEUED_FRAMES: usize = 8;
 /// Payloads up to this size are copied behind their header and sent as one
 /// TLS record; larger ones are sent from the tensor's memory.
 const SMALL_FRAME: usize = 4096;
@@ -31,8 +68,10 @@ const SMALL_FRAME: usize = 4096;
 const READ_BUF: usize = 64 * 1024;
 /// Longest the reason in an abort frame may be.
 const MAX_ABORT_REASON: usize = 4096;
+/// Longest a party waits to deliver `close_notify` or an abort frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-/// A handshaken connection, before its reader thread starts.
+/// A handshaken connection, before it joins a [`Reactor`].
 pub(super) struct Link {
     pub(super) conn: Connection,
     pub(super) sock: TcpStream,
@@ -54,6 +93,7 @@ pub struct WireStats {
     pub tls_bytes_received: u64,
 }
 
+/// Counters readable without the reactor's lock.
 #[derive(Default)]
 struct Counters {
     frames: AtomicU64,
@@ -63,247 +103,443 @@ struct Counters {
     tls_received: AtomicU64,
 }
 
+impl Counters {
+    fn stats(&self) -> WireStats {
+        WireStats {
+            frames_sent: self.frames.load(Ordering::Relaxed),
+            payload_bytes_sent: self.payload.load(Ordering::Relaxed),
+            header_bytes_sent: self.header.load(Ordering::Relaxed),
+            tls_bytes_sent: self.tls_sent.load(Ordering::Relaxed),
+            tls_bytes_received: self.tls_received.load(Ordering::Relaxed),
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The sending side of a connection: the socket and a ciphertext buffer.
-struct Out {
-    sock: TcpStream,
-    buf: Vec<u8>,
-    broken: bool,
-}
-
-/// One TLS connection, shared by the channel (sending) and its reader
-/// thread (receiving). Lock order: `out`, then `conn`; `conn` is never held
-/// during socket I/O.
-struct Io {
-    conn: Mutex<Connection>,
-    out: Mutex<Out>,
-    closed: AtomicBool,
-    peer_abort: Mutex<Option<String>>,
-    counters: Counters,
-}
-
-impl Io {
-    fn drain_into(&self, buf: &mut Vec<u8>) -> io::Result<()> {
-        let mut c = lock(&self.conn);
-        while c.wants_write() {
-            c.write_tls(buf)?;
-        }
-        Ok(())
-    }
-
-    fn flush_out(&self, out: &mut Out) -> io::Result<()> {
-        if !out.buf.is_empty() {
-            out.sock.write_all(&out.buf)?;
-            self.counters
-                .tls_sent
-                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-            out.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// Encrypts and sends `parts` in order, as one uninterrupted sequence.
-    fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut out = lock(&self.out);
-        if out.broken {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the link failed earlier",
-            ));
-        }
-        let r = self.write_parts_locked(&mut out, parts);
-        if r.is_err() {
-            out.broken = true;
-        }
-        r
-    }
-
-    fn write_parts_locked(&self, out: &mut Out, parts: &[&[u8]]) -> io::Result<()> {
-        for part in parts {
-            let mut rest = *part;
-            while !rest.is_empty() {
-                {
-                    let mut c = lock(&self.conn);
-                    let n = c.writer().write(rest)?;
-                    rest = &rest[n..];
-                    while c.wants_write() {
-                        c.write_tls(&mut out.buf)?;
-                    }
-                    if n == 0 && out.buf.is_empty() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the TLS connection accepts no more data",
-                        ));
-                    }
-                }
-                if out.buf.len() >= FLUSH_BYTES {
-                    self.flush_out(out)?;
-                }
-            }
-        }
-        self.drain_into(&mut out.buf)?;
-        self.flush_out(out)
-    }
-
-    /// Sends what TLS has queued (alerts, key updates) unless a sender is
-    /// busy, in which case its next batch carries it.
-    fn try_flush(&self) {
-        let mut out = match self.out.try_lock() {
-            Ok(o) => o,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        if out.broken {
-            return;
-        }
-        let mut buf = std::mem::take(&mut out.buf);
-        if self.drain_into(&mut buf).is_ok() {
-            out.buf = buf;
-            if self.flush_out(&mut out).is_err() {
-                out.broken = true;
-            }
-        }
-    }
-
-    /// Sends `close_notify` (best effort, bounded wait) and shuts the socket
-    /// for writing. The reader thread ends when the peer closes too.
-    fn close(&self) {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let mut out = lock(&self.out);
-        if !out.broken {
-            let _ = out.sock.set_write_timeout(Some(Duration::from_secs(2)));
-            lock(&self.conn).send_close_notify();
-            let mut buf = std::mem::take(&mut out.buf);
-            if self.drain_into(&mut buf).is_ok() {
-                out.buf = buf;
-                let _ = self.flush_out(&mut out);
-            }
-        }
-        let _ = out.sock.shutdown(Shutdown::Write);
-    }
-}
-
-/// Plaintext reader over the shared TLS state (used by the reader thread).
-struct TlsReader {
-    io: Arc<Io>,
-    sock: TcpStream,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
 }
 
 fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-impl Read for TlsReader {
+/// The plaintext of a connection, for the frame decoder.
+struct Plaintext<'a>(&'a mut Connection);
+
+impl Read for Plaintext<'_> {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        if dst.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            {
-                let mut c = lock(&self.io.conn);
-                match c.reader().read(dst) {
-                    Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                let fed = if self.start < self.end {
-                    let mut pending = &self.buf[self.start..self.end];
-                    let n = c.read_tls(&mut pending)?;
-                    self.start += n;
-                    true
-                } else if self.eof {
-                    c.read_tls(&mut io::empty())?;
-                    true
-                } else {
-                    false
-                };
-                let state = c.process_new_packets();
-                let wants_write = c.wants_write();
-                drop(c);
-                if wants_write {
-                    self.io.try_flush();
-                }
-                let state = state.map_err(tls_error)?;
-                if fed || state.plaintext_bytes_to_read() > 0 {
-                    continue;
-                }
-            }
-            let n = self.sock.read(&mut self.buf)?;
-            self.io
-                .counters
-                .tls_received
-                .fetch_add(n as u64, Ordering::Relaxed);
-            if n == 0 {
-                self.eof = true;
-            }
-            self.start = 0;
-            self.end = n;
-        }
+        self.0.reader().read(dst)
     }
 }
 
-/// Decodes frames from the connection into `tx` until the stream ends, the
-/// peer aborts, or bytes arrive that are not a frame (each of which is the
-/// last item sent).
-fn reader_loop(mut rd: TlsReader, tx: Sender<std::result::Result<Frame, ChannelError>>, max: u64) {
-    loop {
-        let item = match frame::read_message(&mut rd, max) {
-            Ok(Message::Data(f)) => Ok(f),
-            Ok(Message::Abort(reason)) => {
-                *lock(&rd.io.peer_abort) = Some(reason);
-                Err(ChannelError::Disconnected)
+/// Why a link stopped delivering frames (reported once, after the frames
+/// before it; later receives see [`ChannelError::Disconnected`]).
+enum End {
+    Pending(ChannelError),
+    Reported,
+}
+
+/// One connection's state.
+struct LinkIo {
+    conn: Connection,
+    sock: TcpStream,
+    rbuf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    decoder: FrameDecoder,
+    inbox: VecDeque<(Frame, Instant)>,
+    ended: Option<End>,
+    /// A send failed part-way: the stream can carry no more frames.
+    broken: bool,
+    closed: bool,
+    counters: Arc<Counters>,
+    peer_abort: Arc<Mutex<Option<String>>>,
+}
+
+impl LinkIo {
+    fn new(link: Link, max_frame_bytes: u64) -> Result<Self> {
+        let Link { mut conn, sock } = link;
+        sock.set_nonblocking(true)?;
+        conn.set_buffer_limit(Some(FLUSH_BYTES));
+        Ok(LinkIo {
+            conn,
+            sock,
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+            decoder: FrameDecoder::new(max_frame_bytes),
+            inbox: VecDeque::new(),
+            ended: None,
+            broken: false,
+            closed: false,
+            counters: Arc::default(),
+            peer_abort: Arc::default(),
+        })
+    }
+
+    /// Whether reading this link can produce anything now.
+    fn readable(&self) -> bool {
+        self.ended.is_none() && self.inbox.len() < MAX_QUEUED_FRAMES
+    }
+
+    fn stop(&mut self, why: ChannelError) {
+        if self.ended.is_none() {
+            self.ended = Some(End::Pending(why));
+        }
+    }
+
+    /// Reads what the socket has (without blocking) and decodes frames into
+    /// the queue while it has room. `expect` applies to the next frame if
+    /// the queue is empty (it is the frame a receive waits for). Returns
+    /// whether anything happened.
+    fn pump(&mut self, expect: Option<Expect>) -> bool {
+        let mut progress = false;
+        let mut expect = expect.filter(|_| self.inbox.is_empty());
+        while self.readable() {
+            // 1. whole frames from the plaintext TLS has decrypted
+            match self
+                .decoder
+                .poll(&mut Plaintext(&mut self.conn), expect.as_ref())
+            {
+                Ok(Some(msg)) => {
+                    progress = true;
+                    expect = None;
+                    self.deliver(msg);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.stop(frame_failure(e));
+                    return true;
+                }
             }
-            Ok(Message::Hello(_)) => Err(ChannelError::Malformed(DecodeError::WrongKind {
+            // 2. ciphertext already read from the socket
+            if self.start < self.end || self.eof {
+                let fed = if self.start < self.end {
+                    let mut pending = &self.rbuf[self.start..self.end];
+                    let r = self.conn.read_tls(&mut pending);
+                    r.map(|n| self.start += n)
+                } else {
+                    self.conn.read_tls(&mut io::empty()).map(|_| ())
+                };
+                let processed = fed.and_then(|()| {
+                    self.conn
+                        .process_new_packets()
+                        .map(|_| ())
+                        .map_err(tls_error)
+                });
+                if let Err(e) = processed {
+                    self.stop(io_failure(&e));
+                    return true;
+                }
+                // alerts and key updates that reading produced
+                if self.flush_nonblocking().is_err() {
+                    self.broken = true;
+                }
+                if self.eof && self.start == self.end {
+                    // everything TLS will ever decrypt is decrypted: decode
+                    // it, then the stream's end is the link's end
+                    match self
+                        .decoder
+                        .poll(&mut Plaintext(&mut self.conn), expect.as_ref())
+                    {
+                        Ok(Some(msg)) => {
+                            self.deliver(msg);
+                            expect = None;
+                            progress = true;
+                            continue;
+                        }
+                        Ok(None) | Err(_) => self.stop(ChannelError::Disconnected),
+                    }
+                    return true;
+                }
+                progress = true;
+                continue;
+            }
+            // 3. the socket
+            match self.sock.read(&mut self.rbuf) {
+                Ok(n) => {
+                    self.counters
+                        .tls_received
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.eof = n == 0;
+                    self.start = 0;
+                    self.end = n;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return progress,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.stop(ChannelError::Disconnected);
+                    return true;
+                }
+            }
+        }
+        progress
+    }
+
+    fn deliver(&mut self, msg: Message) {
+        match msg {
+            Message::Data(f) => self.inbox.push_back((f, Instant::now())),
+            Message::Abort(reason) => {
+                *lock(&self.peer_abort) = Some(reason);
+                self.stop(ChannelError::Disconnected);
+            }
+            Message::Hello(_) => self.stop(ChannelError::Malformed(DecodeError::WrongKind {
                 expected: "a data or abort frame".into(),
                 found: "a hello frame after set-up".into(),
             })),
-            Err(FrameError::Closed | FrameError::Truncated { .. }) => {
-                Err(ChannelError::Disconnected)
-            }
-            // rustls reports records that do not decrypt or authenticate,
-            // and other violations of the TLS protocol, as invalid data.
-            Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
-                Err(ChannelError::Malformed(DecodeError::BadField {
-                    field: "TLS record",
-                    reason: e.to_string(),
-                }))
-            }
-            Err(e) => Err(e
-                .decode_error()
-                .map_or(ChannelError::Disconnected, ChannelError::Malformed)),
-        };
-        let stop = item.is_err();
-        if tx.send(item).is_err() || stop {
-            return;
         }
+    }
+
+    /// Hands queued ciphertext to the socket until it would block.
+    fn flush_nonblocking(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.sock) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the socket accepts no more data",
+                    ));
+                }
+                Ok(n) => {
+                    self.counters
+                        .tls_sent
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
-/// Closes the connection when the last of the channel and its handles goes.
+/// A frame error as what a receive reports.
+fn frame_failure(e: FrameError) -> ChannelError {
+    match e {
+        FrameError::Closed | FrameError::Truncated { .. } => ChannelError::Disconnected,
+        FrameError::Io(e) => io_failure(&e),
+        e => e
+            .decode_error()
+            .map_or(ChannelError::Disconnected, ChannelError::Malformed),
+    }
+}
+
+/// rustls reports records that do not decrypt or authenticate, and other
+/// violations of the TLS protocol, as invalid data.
+fn io_failure(e: &io::Error) -> ChannelError {
+    if e.kind() == io::ErrorKind::InvalidData {
+        ChannelError::Malformed(DecodeError::BadField {
+            field: "TLS record",
+            reason: e.to_string(),
+        })
+    } else {
+        ChannelError::Disconnected
+    }
+}
+
+/// A party's links, driven by whichever thread sends or receives.
+struct Reactor {
+    links: Vec<LinkIo>,
+}
+
+/// What a wait in `poll` should watch besides the links' input.
+#[derive(Clone, Copy)]
+enum Watch {
+    /// Input only (a receive).
+    Input,
+    /// Also room to write on this link (a blocked send).
+    Output(usize),
+}
+
+impl Reactor {
+    /// Waits until a link can be read or `watch`'s link written, or the
+    /// deadline; reads every link that has input. `Ok(false)` at the deadline.
+    fn wait(&mut self, watch: Watch, deadline: Option<Instant>) -> io::Result<bool> {
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                Some(Timespec {
+                    tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+                    tv_nsec: left.subsec_nanos().into(),
+                })
+            }
+            None => None,
+        };
+        // Links with nothing to watch stay out of the set: poll reports
+        // hang-ups whatever was asked, and an ended link would spin.
+        let watched: Vec<(usize, PollFlags)> = self
+            .links
+            .iter()
+            .enumerate()
+            .filter_map(|(k, l)| {
+                let mut ev = PollFlags::empty();
+                if l.readable() {
+                    ev |= PollFlags::IN;
+                }
+                if matches!(watch, Watch::Output(w) if w == k) {
+                    ev |= PollFlags::OUT;
+                }
+                (!ev.is_empty()).then_some((k, ev))
+            })
+            .collect();
+        if watched.is_empty() {
+            return Err(io::Error::other("no link to wait for"));
+        }
+        let ready: Vec<PollFlags> = {
+            let mut fds: Vec<PollFd<'_>> = watched
+                .iter()
+                .map(|&(k, ev)| PollFd::new(&self.links[k].sock, ev))
+                .collect();
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => return Ok(true),
+                Err(e) => return Err(e.into()),
+            }
+            fds.iter().map(PollFd::revents).collect()
+        };
+        let mut any = false;
+        for (&(k, _), r) in watched.iter().zip(&ready) {
+            if r.is_empty() {
+                continue;
+            }
+            any = true;
+            if r.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+                self.links[k].pump(None);
+            }
+        }
+        Ok(any || deadline.is_none_or(|d| Instant::now() < d))
+    }
+
+    /// Encrypts `parts` in order as one uninterrupted sequence on link `k`
+    /// and hands all of it to the socket, reading both links while the
+    /// socket is full.
+    fn send(&mut self, k: usize, parts: &[&[u8]], timeout: Duration) -> io::Result<()> {
+        if self.links[k].broken {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the link failed earlier",
+            ));
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let r = self.send_parts(k, parts, deadline);
+        if r.is_err() {
+            self.links[k].broken = true;
+        }
+        r
+    }
+
+    fn send_parts(
+        &mut self,
+        k: usize,
+        parts: &[&[u8]],
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        for part in parts {
+            let mut rest = *part;
+            while !rest.is_empty() {
+                let n = self.links[k].conn.writer().write(rest)?;
+                rest = &rest[n..];
+                if n == 0 || !rest.is_empty() {
+                    // TLS's send buffer is full: move it to the socket
+                    self.flush(k, deadline)?;
+                }
+            }
+        }
+        self.flush(k, deadline)
+    }
+
+    /// Hands link `k`'s ciphertext to the socket, waiting (and reading)
+    /// while it is full.
+    fn flush(&mut self, k: usize, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            self.links[k].flush_nonblocking()?;
+            if !self.links[k].conn.wants_write() {
+                return Ok(());
+            }
+            if !self.wait(Watch::Output(k), deadline)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer did not read in time",
+                ));
+            }
+        }
+    }
+
+    /// The next frame on link `k`, at most `timeout` from now.
+    fn recv(
+        &mut self,
+        k: usize,
+        timeout: Duration,
+        expect: Expect,
+    ) -> std::result::Result<(Frame, Instant), ChannelError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            let link = &mut self.links[k];
+            if let Some((f, at)) = link.inbox.pop_front() {
+                if let Err(e) = check_expected(&f, &expect) {
+                    link.stop(ChannelError::Disconnected);
+                    return Err(e);
+                }
+                return Ok((f, at));
+            }
+            match link.ended.replace(End::Reported) {
+                Some(End::Pending(e)) => return Err(e),
+                Some(End::Reported) => return Err(ChannelError::Disconnected),
+                None => link.ended = None,
+            }
+            if link.pump(Some(expect)) {
+                continue;
+            }
+            match self.wait(Watch::Input, deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(ChannelError::Timeout),
+                Err(_) => return Err(ChannelError::Disconnected),
+            }
+        }
+    }
+
+    /// Sends `close_notify` on link `k` (best effort, bounded wait) and
+    /// shuts its socket for writing.
+    fn close(&mut self, k: usize) {
+        let link = &mut self.links[k];
+        if std::mem::replace(&mut link.closed, true) {
+            return;
+        }
+        if !link.broken {
+            link.conn.send_close_notify();
+            let _ = self.flush(k, Instant::now().checked_add(CLOSE_WAIT));
+        }
+        let _ = self.links[k].sock.shutdown(Shutdown::Write);
+    }
+}
+
+/// Closes a link when the last of its channel and handles goes.
 struct Owner {
-    io: Arc<Io>,
+    reactor: Arc<Mutex<Reactor>>,
+    index: usize,
     peer: PartyId,
+    counters: Arc<Counters>,
+    peer_abort: Arc<Mutex<Option<String>>>,
+    io_timeout: Duration,
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        self.io.close();
+        lock(&self.reactor).close(self.index);
     }
 }
 
 /// A [`Channel`] to one peer over TCP with mutual TLS. Made by [`connect`](super::connect).
 pub struct TlsChannel {
     owner: Arc<Owner>,
-    rx: Receiver<std::result::Result<Frame, ChannelError>>,
 }
 
 impl std::fmt::Debug for TlsChannel {
@@ -315,17 +551,6 @@ impl std::fmt::Debug for TlsChannel {
     }
 }
 
-fn stats_of(io: &Io) -> WireStats {
-    let c = &io.counters;
-    WireStats {
-        frames_sent: c.frames.load(Ordering::Relaxed),
-        payload_bytes_sent: c.payload.load(Ordering::Relaxed),
-        header_bytes_sent: c.header.load(Ordering::Relaxed),
-        tls_bytes_sent: c.tls_sent.load(Ordering::Relaxed),
-        tls_bytes_received: c.tls_received.load(Ordering::Relaxed),
-    }
-}
-
 impl TlsChannel {
     /// The peer's id.
     pub fn peer(&self) -> PartyId {
@@ -334,7 +559,7 @@ impl TlsChannel {
 
     /// What this link carried so far.
     pub fn stats(&self) -> WireStats {
-        stats_of(&self.owner.io)
+        self.owner.counters.stats()
     }
 
     /// A handle on the same connection that outlives the channel being
@@ -346,66 +571,83 @@ impl TlsChannel {
         }
     }
 
-    pub(super) fn spawn(
-        link: Link,
-        peer: PartyId,
-        me: PartyId,
+    /// A party's two channels over its handshaken connections, driven by one
+    /// reactor: (to `next.1`, to `prev.1`).
+    pub(super) fn pair(
+        next: (Link, PartyId),
+        prev: (Link, PartyId),
         opts: &ConnectOptions,
-    ) -> Result<Self> {
-        let Link { conn, sock } = link;
-        sock.set_read_timeout(None)?;
-        sock.set_write_timeout(Some(opts.io_timeout.max(Duration::from_millis(1))))?;
-        let rsock = sock.try_clone()?;
-        let io = Arc::new(Io {
-            conn: Mutex::new(conn),
-            out: Mutex::new(Out {
-                sock,
-                buf: Vec::new(),
-                broken: false,
-            }),
-            closed: AtomicBool::new(false),
-            peer_abort: Mutex::new(None),
-            counters: Counters::default(),
-        });
-        let (tx, rx) = mpsc::channel();
-        let reader = TlsReader {
-            io: Arc::clone(&io),
-            sock: rsock,
-            buf: vec![0; READ_BUF],
-            start: 0,
-            end: 0,
-            eof: false,
-        };
-        let max = opts.max_frame_bytes;
-        std::thread::Builder::new()
-            .name(format!("privml-rx-{me}-from-{peer}"))
-            .spawn(move || reader_loop(reader, tx, max))?;
-        Ok(TlsChannel {
-            owner: Arc::new(Owner { io, peer }),
-            rx,
+    ) -> Result<(Self, Self)> {
+        let mut made = Self::over(vec![next, prev], opts)?.into_iter();
+        match (made.next(), made.next()) {
+            (Some(n), Some(p)) => Ok((n, p)),
+            _ => Err(crate::error::Error::internal(
+                "TlsChannel::pair",
+                "two links make two channels",
+            )),
+        }
+    }
+
+    /// The channel over a party's only link (two parties that compute
+    /// without the third), driven by its own reactor.
+    pub(super) fn single(link: Link, peer: PartyId, opts: &ConnectOptions) -> Result<Self> {
+        Self::over(vec![(link, peer)], opts)?.pop().ok_or_else(|| {
+            crate::error::Error::internal("TlsChannel::single", "one link makes one channel")
         })
+    }
+
+    /// One channel per handshaken connection, in order, all driven by one
+    /// reactor (so a party's thread waits on all its links at once).
+    fn over(links: Vec<(Link, PartyId)>, opts: &ConnectOptions) -> Result<Vec<Self>> {
+        let peers: Vec<PartyId> = links.iter().map(|&(_, peer)| peer).collect();
+        let links = links
+            .into_iter()
+            .map(|(link, _)| LinkIo::new(link, opts.max_frame_bytes))
+            .collect::<Result<Vec<_>>>()?;
+        let shared: Vec<_> = links
+            .iter()
+            .map(|l| (Arc::clone(&l.counters), Arc::clone(&l.peer_abort)))
+            .collect();
+        let reactor = Arc::new(Mutex::new(Reactor { links }));
+        Ok(peers
+            .into_iter()
+            .zip(shared)
+            .enumerate()
+            .map(|(index, (peer, (counters, peer_abort)))| TlsChannel {
+                owner: Arc::new(Owner {
+                    reactor: Arc::clone(&reactor),
+                    index,
+                    peer,
+                    counters,
+                    peer_abort,
+                    io_timeout: opts.io_timeout,
+                }),
+            })
+            .collect())
     }
 }
 
 impl Channel for TlsChannel {
     fn send(&mut self, frame: Frame) -> std::result::Result<(), ChannelError> {
         let (header, bytes) = frame::frame_parts(&frame);
-        let io = &self.owner.io;
+        let o = &self.owner;
+        let mut reactor = lock(&o.reactor);
         let r = if bytes.len() <= SMALL_FRAME {
             // One TLS record for header and payload: the copy is cheaper
             // than a second record's 22 bytes of overhead.
             let mut whole = Vec::with_capacity(HEADER_LEN + bytes.len());
             whole.extend_from_slice(&header);
             whole.extend_from_slice(&bytes);
-            io.write_parts(&[&whole])
+            reactor.send(o.index, &[&whole], o.io_timeout)
         } else {
-            io.write_parts(&[&header, &bytes])
+            reactor.send(o.index, &[&header, &bytes], o.io_timeout)
         };
+        drop(reactor);
         r.map_err(|e| match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ChannelError::Timeout,
             _ => ChannelError::Disconnected,
         })?;
-        let c = &io.counters;
+        let c = &o.counters;
         c.frames.fetch_add(1, Ordering::Relaxed);
         c.header.fetch_add(HEADER_LEN as u64, Ordering::Relaxed);
         c.payload.fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -413,15 +655,22 @@ impl Channel for TlsChannel {
     }
 
     fn recv(&mut self, timeout: Duration) -> std::result::Result<Frame, ChannelError> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err(ChannelError::Disconnected),
-        }
+        self.recv_expecting(timeout, Expect::ANY).map(|(f, _)| f)
+    }
+
+    /// The frame and when it was decoded. The payload length is checked
+    /// against `expect` from the frame's header.
+    fn recv_expecting(
+        &mut self,
+        timeout: Duration,
+        expect: Expect,
+    ) -> std::result::Result<(Frame, Instant), ChannelError> {
+        let o = &self.owner;
+        lock(&o.reactor).recv(o.index, timeout, expect)
     }
 
     fn overhead_bytes(&self) -> u64 {
-        self.owner.io.counters.header.load(Ordering::Relaxed)
+        self.owner.counters.header.load(Ordering::Relaxed)
     }
 }
 
@@ -449,11 +698,12 @@ impl LinkHandle {
 
     /// What the link carried so far.
     pub fn stats(&self) -> WireStats {
-        stats_of(&self.owner.io)
+        self.owner.counters.stats()
     }
 
     /// Tells the peer that this party stops, and why (best effort: ignored
-    /// if the link is already down). The reason is cut at 4 KiB.
+    /// if the link is already down). The reason is cut at 4 KiB. It waits
+    /// for the party's own thread to leave a send or receive in progress.
     pub fn abort(&self, reason: &str) {
         let mut end = reason.len().min(MAX_ABORT_REASON);
         while !reason.is_char_boundary(end) {
@@ -461,11 +711,15 @@ impl LinkHandle {
         }
         let body = &reason.as_bytes()[..end];
         let header = frame::encode_header(KIND_ABORT, 0, body.len() as u64);
-        let _ = self.owner.io.write_parts(&[&header, body]);
+        let o = &self.owner;
+        let mut reactor = lock(&o.reactor);
+        if !reactor.links[o.index].closed {
+            let _ = reactor.send(o.index, &[&header, body], CLOSE_WAIT);
+        }
     }
 
     /// The reason the peer gave when it stopped with an abort frame.
     pub fn peer_abort(&self) -> Option<String> {
-        lock(&self.owner.io.peer_abort).clone()
+        lock(&self.owner.peer_abort).clone()
     }
 }

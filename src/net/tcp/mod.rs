@@ -19,7 +19,10 @@
 //! client's names one of the parties allowed to connect to it. Refused
 //! clients (no certificate, another CA, a name that may not connect here)
 //! are logged to stderr with their address, and the listener keeps waiting
-//! for the right one. After the handshake both sides exchange a *hello*
+//! for the right one. A listening party handshakes each connection on its
+//! own thread (at most [`MAX_PENDING_HANDSHAKES`] at once), each within
+//! [`HANDSHAKE_TIMEOUT`], so an unauthenticated client that connects and
+//! stays silent holds up nobody. After the handshake both sides exchange a *hello*
 //! frame naming sender, receiver and the job ([`ConnectOptions::session`]);
 //! parties started with different jobs stop at once instead of failing
 //! later with out-of-step frames.
@@ -29,14 +32,19 @@
 //! Frames are written in the format of [`super::frame`]: the header, then
 //! the payload straight from the tensor's memory (no copy on little-endian
 //! machines), encrypted in records of at most 16 KiB and handed to the
-//! socket in batches of [`FLUSH_BYTES`]. One reader thread per connection
-//! decrypts and decodes incoming frames as they arrive into an unbounded
-//! queue, like the in-memory channels, so that a party blocked in a large
-//! send can always be read by its peer: the protocols send before they
-//! receive, in a cycle over the three parties, and with synchronous reads a
-//! tensor larger than the socket buffers would deadlock. The TLS state is
-//! shared by the sending thread and the reader thread under a mutex that
-//! neither holds while blocked on the socket.
+//! socket in batches of at most [`FLUSH_BYTES`]. A party's two connections
+//! are driven by its own thread alone (no reader threads): a receive reads
+//! and decrypts the socket itself, and a send that finds its socket full
+//! waits in `poll` for room *and* for input on both links, reading what
+//! arrives into each link's queue. The protocols send before they receive,
+//! in a cycle over the three parties, so with plain synchronous reads a
+//! tensor larger than the socket buffers would deadlock; reading while
+//! blocked prevents that. Each queue holds at most [`MAX_QUEUED_FRAMES`]
+//! frames, then the link is not read and a peer that sends ahead waits
+//! (TCP back-pressure). A receive tells the transport the length it
+//! expects, and the frame's header is checked against it before its payload
+//! is read. See `channel.rs` for why this design (a round costs one wake-up
+//! of the receiving thread) and why the bounded queues cannot deadlock.
 //!
 //! # Failures
 //!
@@ -48,7 +56,8 @@
 //!   [`ChannelError::Disconnected`](super::ChannelError::Disconnected) once the frames before it are consumed;
 //! - a frame that does not decode, or a TLS record that does not
 //!   authenticate, is [`ChannelError::Malformed`](super::ChannelError::Malformed). Payloads above
-//!   [`ConnectOptions::max_frame_bytes`] are refused from the header alone.
+//!   [`ConnectOptions::max_frame_bytes`], or of another length than the
+//!   receive expects, are refused from the header alone.
 //!
 //! A party that stops on an error can tell its remaining peer why with
 //! [`LinkHandle::abort`]; the peer's channel then reports a disconnect and
@@ -61,9 +70,10 @@
 //! # Layout
 //!
 //! This file sets the connections up (listening, dialling with retries,
-//! accepting, deadlines); `hello.rs` is the hello's format; `channel.rs` is
-//! the channel I/O over an established connection (sending, the reader
-//! thread, abort frames, counters).
+//! concurrent handshakes, deadlines); `hello.rs` is the hello's format;
+//! `channel.rs` is the channel I/O over established connections (the
+//! reactor that sends and receives on both links, bounded queues, abort
+//! frames, counters).
 //!
 //! # Examples
 //!
@@ -96,7 +106,7 @@ use std::time::{Duration, Instant};
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use self::channel::Link;
-pub use self::channel::{FLUSH_BYTES, LinkHandle, TlsChannel, WireStats};
+pub use self::channel::{FLUSH_BYTES, LinkHandle, MAX_QUEUED_FRAMES, TlsChannel, WireStats};
 use self::hello::{hello_body, hello_session, parse_hello};
 use super::config::PartiesConfig;
 use super::frame::{self, FrameError, KIND_HELLO, Message};
@@ -109,9 +119,10 @@ use crate::party_id::PartyId;
 pub const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Default time to wait at set-up for the other parties.
 pub const DEFAULT_CONNECT_DEADLINE: Duration = Duration::from_secs(60);
-/// Longest a listening party waits for one client's handshake (so that a
-/// stray client cannot hold up the set-up for long).
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a listening party waits for one client's handshake. Handshakes
+/// run concurrently, so a stray client holds up nobody; this bounds how
+/// long it holds a thread and a socket.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the connection set-up and the links.
 #[derive(Debug, Clone)]
@@ -249,10 +260,8 @@ pub fn connect_with(
     };
     let next_link = take(&mut links, n)?;
     let prev_link = take(&mut links, p)?;
-    Ok(PartyLinks {
-        next: TlsChannel::spawn(next_link, n, me, opts)?,
-        prev: TlsChannel::spawn(prev_link, p, me, opts)?,
-    })
+    let (next, prev) = TlsChannel::pair((next_link, n), (prev_link, p), opts)?;
+    Ok(PartyLinks { next, prev })
 }
 
 /// Party `me`'s link to party `peer` alone, as the parties file describes
@@ -284,7 +293,7 @@ pub fn connect_pair(
     let link = links[peer]
         .take()
         .ok_or_else(|| Error::internal("tcp::connect_pair", format!("no link to party {peer}")))?;
-    TlsChannel::spawn(link, peer, me, opts)
+    TlsChannel::single(link, peer, opts)
 }
 
 /// Links from party `me` to each of `peers`: dials the lower ids, then
@@ -503,9 +512,18 @@ enum Incoming {
     Fatal(Error),
 }
 
+/// Handshakes that may run at once on a listening party: more clients wait
+/// in the kernel's backlog until one finishes.
+pub const MAX_PENDING_HANDSHAKES: usize = 32;
+
+/// What a handshake thread reports: the client's address and the outcome.
+type Handshaken = (SocketAddr, std::result::Result<(PartyId, Link), Incoming>);
+
 /// Accepts connections until every party in `allowed` has a link (a party
 /// that connects again replaces its earlier link), refusing and logging
-/// clients that do not authenticate as one of them.
+/// clients that do not authenticate as one of them. Each connection is
+/// handshaken on its own thread within [`HANDSHAKE_TIMEOUT`], so clients
+/// that connect and stay silent do not hold up the parties behind them.
 fn accept_all(
     listener: &TcpListener,
     server: &Arc<ServerConfig>,
@@ -521,48 +539,78 @@ fn accept_all(
         opts,
     } = setup;
     listener.set_nonblocking(true)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Handshaken>();
+    let mut pending = 0usize;
+    let settle = |(remote, outcome): Handshaken, links: &mut [Option<Link>; 3]| -> Result<()> {
+        match outcome {
+            Ok((peer, link)) => {
+                if links[peer].is_some() && opts.log_refusals {
+                    eprintln!(
+                        "privml: party {me}: party {peer} connected again from {remote}; using the new connection"
+                    );
+                }
+                links[peer] = Some(link);
+                Ok(())
+            }
+            Err(Incoming::Refused(reason)) => {
+                if opts.log_refusals {
+                    eprintln!("privml: party {me}: refused a connection from {remote}: {reason}");
+                }
+                Ok(())
+            }
+            Err(Incoming::Fatal(e)) => Err(e),
+        }
+    };
     loop {
+        while let Ok(done) = rx.try_recv() {
+            pending -= 1;
+            settle(done, links)?;
+        }
         let Some(&missing) = allowed.iter().find(|&&p| links[p].is_none()) else {
             return Ok(());
         };
-        match listener.accept() {
-            Ok((sock, remote)) => match accept_one(sock, server, me, allowed, deadline, opts) {
-                Ok((peer, link)) => {
-                    if links[peer].is_some() && opts.log_refusals {
-                        eprintln!(
-                            "privml: party {me}: party {peer} connected again from {remote}; using the new connection"
-                        );
+        if pending < MAX_PENDING_HANDSHAKES {
+            match listener.accept() {
+                Ok((sock, remote)) => {
+                    let (tx, server) = (tx.clone(), Arc::clone(server));
+                    let (them, own) = (allowed.to_vec(), opts.clone());
+                    let handshake = std::thread::Builder::new()
+                        .name(format!("privml-handshake-{me}"))
+                        .spawn(move || {
+                            let r = accept_one(sock, &server, me, &them, deadline, &own);
+                            let _ = tx.send((remote, r));
+                        });
+                    match handshake {
+                        Ok(_) => pending += 1,
+                        Err(e) => {
+                            if opts.log_refusals {
+                                eprintln!("privml: party {me}: cannot start a handshake: {e}");
+                            }
+                        }
                     }
-                    links[peer] = Some(link);
+                    continue;
                 }
-                Err(Incoming::Refused(reason)) => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
                     if opts.log_refusals {
-                        eprintln!(
-                            "privml: party {me}: refused a connection from {remote}: {reason}"
-                        );
+                        eprintln!("privml: party {me}: accepting a connection failed: {e}");
                     }
                 }
-                Err(Incoming::Fatal(e)) => return Err(e),
-            },
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(Error::Unreachable {
-                        party: missing,
-                        addr: addresses[missing].clone(),
-                        reason: format!(
-                            "it did not connect to party {me} (listening on {listen}) within {:?}",
-                            opts.deadline
-                        ),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(20));
             }
-            Err(e) => {
-                if opts.log_refusals {
-                    eprintln!("privml: party {me}: accepting a connection failed: {e}");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Unreachable {
+                party: missing,
+                addr: addresses[missing].clone(),
+                reason: format!(
+                    "it did not connect to party {me} (listening on {listen}) within {:?}",
+                    opts.deadline
+                ),
+            });
+        }
+        if let Ok(done) = rx.recv_timeout(Duration::from_millis(20)) {
+            pending -= 1;
+            settle(done, links)?;
         }
     }
 }
