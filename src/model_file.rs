@@ -257,7 +257,7 @@ impl SavedModel {
     /// use std::path::Path;
     /// use privml::model_file::SavedModel;
     ///
-    /// let e = SavedModel::decode(b"PRIVML\x00\x02", Path::new("m.clear")).unwrap_err();
+    /// let e = SavedModel::decode(b"PRIVML\x00\x03", Path::new("m.clear")).unwrap_err();
     /// assert!(e.to_string().contains("truncated"), "{e}");
     /// ```
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {

@@ -254,3 +254,70 @@ fn a_closed_stdout_ends_the_program_quietly_not_with_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// The README's TOML network description, as written there.
+fn readme_model_toml() -> String {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```toml\n# net.toml")
+        .expect("README has the TOML model")
+        + 8;
+    let end = start + readme[start..].find("```").expect("the block ends");
+    readme[start..end].to_string()
+}
+
+#[test]
+fn a_model_file_trains_exactly_like_its_compact_description() {
+    let d = TempDir::new("cli-model-file");
+    let file = d.join("net.toml");
+    std::fs::write(&file, readme_model_toml()).unwrap();
+    let run = |model: &str| {
+        let (ok, out, err) = privml(&[
+            "train",
+            "--data",
+            "mnist",
+            "--model",
+            model,
+            "--loss",
+            "cross-entropy",
+            "--epochs",
+            "1",
+            "--batch",
+            "16",
+            "--max-rows",
+            "64",
+            "--domain",
+            "plain",
+            "--seed",
+            "5",
+        ]);
+        assert!(ok, "{model}: {err}");
+        // The epoch line without its elapsed time.
+        out.lines()
+            .filter(|l| l.starts_with("epoch 1"))
+            .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+            .collect::<Vec<_>>()
+    };
+    let from_file = run(file.to_str().unwrap());
+    assert!(!from_file.is_empty(), "no epoch line");
+    assert_eq!(
+        from_file,
+        run("conv:8k5,relu,maxpool:2,flatten,dense:10@1x28x28")
+    );
+
+    // A description whose layers do not chain, and one that is not TOML.
+    let bad = d.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "input = [1, 4, 4]\nlayers = [{ conv2d = { channels = 2, kernel = [5, 5] } }]\n",
+    )
+    .unwrap();
+    let (ok, _, err) = privml(&["train", "--data", "mnist", "--model", bad.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("bad.toml") && err.contains("layer 1"),
+        "{err}"
+    );
+    std::fs::write(&bad, "input = [1, 28, 28]\nlayers = [\"relu\"\n").unwrap();
+    let (ok, _, err) = privml(&["train", "--data", "mnist", "--model", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("bad.toml"), "{err}");
+}

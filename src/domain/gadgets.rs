@@ -19,9 +19,9 @@
 //!
 //! | gadget | input range | method | rounds (ℓ = 64) | error (Z_2^64, f = 16) |
 //! |---|---|---|---|---|
-//! | [`exp_nonpositive`](Gadgets::exp_nonpositive) | x ≤ 0 | (1/3 + v/2 + v³/6)^(2^n), v = max(1 + x/2^n, 0): the third-order Taylor polynomial of e^(x/2^n), squared n times; the clamp is one ReLU | 16 + 2n (22 for n = 3) | ≤ [`ExpParams::error_bound`] (9.3e-4 for n = 3) |
+//! | [`exp_nonpositive`](Gadgets::exp_nonpositive) | x ≤ 0 | (1/3 + v/2 + v³/6)^(2^n), v = max(1 + x/2^n, 0): the third-order Taylor polynomial of e^(x/2^n), squared n times; the clamp is one ReLU | 12 + 2n (18 for n = 3) | ≤ [`ExpParams::error_bound`] (9.3e-4 for n = 3) |
 //! | [`reciprocal`](Gadgets::reciprocal) | [1, B] | Goldschmidt's iteration (y, e) ← (y(1 + e), e²) from the minimax line y₀ = c₁ - c₂x, whose relative error is at most (B-1)²/(B²+6B+1) < 1 | 4 + 2k | ≤ [`ReciprocalParams::error_bound`] |
-//! | [`inv_sqrt`](Gadgets::inv_sqrt) | [2^lo, 2^hi], clamped above | one batched comparison against the powers of 4 picks a starting value within a factor √2 of the root; then Newton's y ← y(3 - xy²)/2 | 16 + 4k | relative ≤ [`InvSqrtParams::relative_error_bound`] |
+//! | [`inv_sqrt`](Gadgets::inv_sqrt) | [2^lo, 2^hi], clamped above | one batched comparison against the powers of 4 picks a starting value within a factor √2 of the root; then Newton's y ← y(3 - xy²)/2 | 12 + 4k | relative ≤ [`InvSqrtParams::relative_error_bound`] |
 //! | [`softmax_rows`](Gadgets::softmax_rows) | any rows | subtract the row maximum (tournament), exponentiate (≤ 0), multiply by the reciprocal of the row sum (in [1, k]) | see [`CostModel::softmax`](crate::cost::CostModel::softmax) | ≤ [`SoftmaxParams::error_bound`] |
 //!
 //! Every parameter is public and chosen by the caller (the defaults do not

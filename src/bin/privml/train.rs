@@ -19,6 +19,39 @@ use privml::session::{JobDescription, SessionDescription};
 
 use crate::args::DomainArgs;
 
+/// The largest model description file read (a network description is a
+/// few kilobytes; this only stops a wrong path from being read whole).
+const MAX_MODEL_FILE: u64 = 1 << 20;
+
+/// `--model`: a compact description, a preset, or a `.toml` file holding a
+/// [`privml::nn::NetworkSpec`].
+fn parse_model(s: &str) -> std::result::Result<ModelChoice, String> {
+    let path = std::path::Path::new(s);
+    if path.extension().is_none_or(|e| e != "toml") {
+        return s.parse().map_err(|e: privml::Error| e.to_string());
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("model file {}: {e}", path.display()))?
+        .len();
+    if len > MAX_MODEL_FILE {
+        return Err(format!(
+            "model file {}: {len} bytes, more than the {MAX_MODEL_FILE} a network description may have",
+            path.display()
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("model file {}: {e}", path.display()))?;
+    let spec: privml::nn::NetworkSpec =
+        toml::from_str(&text).map_err(|e| format!("model file {}: {e}", path.display()))?;
+    // Layers that do not chain are refused here, naming the layer.
+    spec.output_shape()
+        .map_err(|e| format!("model file {}: {e}", path.display()))?;
+    Ok(ModelChoice::Network {
+        layers: spec.layers,
+        input: Some(spec.input),
+    })
+}
+
 /// Arguments of `privml train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -33,8 +66,10 @@ pub struct TrainArgs {
     /// a preset `network-a` ... `network-d` (MNIST, 1x28x28); or layers such
     /// as `conv:8k5,maxpool:2,relu,dense:10`, optionally with the input
     /// shape after `@` (`...@1x28x28`; default: one square channel for a
-    /// first convolution or pooling, else the features).
-    #[arg(long, default_value = "mlp:64")]
+    /// first convolution or pooling, else the features); or a TOML file
+    /// (`.toml`) holding a network description (`input = [1, 28, 28]` and
+    /// `layers = [...]`, see the README).
+    #[arg(long, default_value = "mlp:64", value_parser = parse_model)]
     model: ModelChoice,
     /// Loss: `mse` (squared error) or `cross-entropy` (softmax
     /// cross-entropy, classification).
