@@ -711,7 +711,8 @@ impl CostModel {
         if thresholds > 1 {
             c += self.comm(Op::Trunc, n);
         }
-        c += self.comm(Op::MulTrunc, 2 * n);
+        // x·y and y·½ (a public-size scalar operand)
+        c += self.product(Op::MulTrunc, 2 * n, 3 * n + 1);
         for _ in 0..iterations {
             c += self.comm(Op::MulTrunc, n) + self.comm(Op::MulTrunc, 2 * n);
         }
@@ -724,7 +725,8 @@ impl CostModel {
         self.max_tree(k, rows)
             + self.exp_nonpositive(rows * k, squarings)
             + self.reciprocal(rows, iterations)
-            + self.comm(Op::MulTrunc, rows * k)
+            // each row times its reciprocal (one operand per row)
+            + self.product(Op::MulTrunc, rows * k, rows * k + rows)
     }
 
     /// The communication of `op` on `n` elements. (For the two-party
