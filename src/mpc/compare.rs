@@ -18,7 +18,7 @@
 //! Any bit that is a sum ⊕_k α_k(X) ∧ β_k(Y) ⊕ γ(Y) of products of a
 //! function of X (party 0's) and a function of Y (parties 1 and 2's) can be
 //! turned into a replicated XOR sharing in **one round**
-//! ([`Party::sum_of_products`]):
+//! (`sum_of_products_bits` and `sum_of_products_ring` below):
 //!
 //! 1. party 0 sends party 1 each α_k ⊕ ρ_k and party 2 each α_k ⊕ ρ'_k,
 //!    ρ from the key of parties 0 and 2, ρ' from that of parties 0 and 1;

@@ -50,7 +50,7 @@ struct TransposedPlans {
 
 /// A 2-D convolution over NCHW tensors: weights `[o, c, kh, kw]`, an
 /// optional bias `[1, o]`, a [`Window2d`] (kernel, stride, zero padding).
-/// See the [module documentation](self) for how it is computed.
+/// See the module documentation of `src/nn/conv.rs` for how it is computed.
 ///
 /// # Examples
 ///

@@ -54,7 +54,7 @@ mod pool;
 mod presets;
 mod regularize;
 mod sequential;
-mod spec;
+pub mod spec;
 mod train;
 mod trainer;
 

@@ -47,7 +47,7 @@ use crate::domain::gadgets::InvSqrtParams;
 use crate::domain::{Gadgets, Layout, Ring, Session, TensorData};
 use crate::error::{Error, Result};
 
-/// Adam's settings (see the [module documentation](self)).
+/// Adam's settings (see the module documentation of `src/nn/optim.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamConfig {
     /// Learning rate.
@@ -102,7 +102,7 @@ pub enum OptimizerConfig {
         /// μ in [0, 1).
         momentum: f64,
     },
-    /// Adam (see the [module documentation](self)).
+    /// Adam (see the module documentation of `src/nn/optim.rs`).
     Adam(AdamConfig),
 }
 

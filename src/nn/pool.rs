@@ -78,7 +78,7 @@ fn spread<R: Ring>(
     r.reshape(&summed, &plans.input)
 }
 
-/// Max pooling over NCHW tensors (see the [module documentation](self)).
+/// Max pooling over NCHW tensors (see the module documentation of `src/nn/pool.rs`).
 ///
 /// # Examples
 ///
@@ -148,7 +148,7 @@ impl<R: Ring> Module<R> for MaxPool2d<R::Tensor> {
     }
 }
 
-/// Average pooling over NCHW tensors (see the [module documentation](self)).
+/// Average pooling over NCHW tensors (see the module documentation of `src/nn/pool.rs`).
 pub struct AvgPool2d {
     window: Window2d,
     plans: Option<WindowPlans>,
@@ -210,7 +210,7 @@ impl<R: Ring> Module<R> for AvgPool2d {
 }
 
 /// The mean of each channel, `[n, c, h, w]` to `[n, c, 1, 1]` (see the
-/// [module documentation](self)).
+/// module documentation of `src/nn/pool.rs`).
 #[derive(Debug, Clone, Default)]
 pub struct GlobalAvgPool {
     /// The input shape and the plan that spreads `[n·c, 1]` over `[n·c, h·w]`.

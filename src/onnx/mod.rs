@@ -13,7 +13,7 @@
 //!
 //! | ONNX | privml |
 //! |---|---|
-//! | `Gemm` (transB, alpha, beta; bias C of shape [], [n] or [1, n]) | [`LayerSpec::Dense`] (W = alpha·B or alpha·Bᵀ, b = beta·C) |
+//! | `Gemm` (transB, alpha, beta; bias C of shape `[]`, `[n]` or `[1, n]`) | [`LayerSpec::Dense`] (W = alpha·B or alpha·Bᵀ, b = beta·C) |
 //! | `MatMul` by a constant matrix | [`LayerSpec::Dense`] without bias |
 //! | `Add`, `Sub`, `Mul`, `Div` by a constant, right after a dense or conv layer | folded into that layer's bias (Add, Sub) or weights and bias (Mul, Div), per output channel |
 //! | `Conv` (2-D, group 1, no dilation, symmetric pads or `auto_pad`) | [`LayerSpec::Conv2d`] |
