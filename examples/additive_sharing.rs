@@ -29,7 +29,7 @@ impl Job for TwoPlusFive {
 }
 
 fn main() -> Result<()> {
-    let out = additive::run(&stdout_log)?;
+    let out = additive::run(&stdout_log, 3)?;
     assert_eq!(out.sum, 7);
     let exec = common::exec_from_args();
     let ((s, p), cost) = execute(&exec, &TwoPlusFive)?;

@@ -27,6 +27,9 @@
 //!
 //! # The gadgets (n elements, ℓ = 64; `c` is the comparison above)
 //!
+//! Replicated protocol; on the two-party protocol the same closed forms
+//! add up the two-party costs of the same steps.
+//!
 //! | gadget | rounds | bytes sent per party and element |
 //! |---|---|---|
 //! | [`exp_nonpositive`](CostModel::exp_nonpositive), s squarings | 12 + 2s | c(n, n)/n + 16·(3 + s) |
@@ -38,6 +41,28 @@
 //! The `Gadgets` methods are built from the core operations, whose costs
 //! `Plain` and `Fixed` predict; these closed forms say the same in one line
 //! and are tested against the transport's counts (`tests/functions.rs`).
+//!
+//! # The two-party protocol ([`Protocol::Additive2`], [`crate::mpc2`])
+//!
+//! Two computing parties hold additive shares; a dealer sends party 1 the
+//! correlated randomness that party 0 derives from a seed. The dealer's
+//! messages are the *offline* cost ([`Cost::offline_bytes`]); they depend
+//! on nothing the parties send, so they never wait: all of them together
+//! are one round, sent ahead of time (live) or written to a preprocessing
+//! file. Online, for a product x ⊙ y (or X·Y) with o operand elements
+//! (|x| + |y|, or mk + kn) and n outputs:
+//!
+//! | operation | online rounds | online bytes per computing party | offline bytes to party 1 |
+//! |---|---|---|---|
+//! | `input`, `reshare`, local operations | 0 | 0 | 0 |
+//! | `reveal` / `reveal_to(p)` | 1 | n each / n from the other party | 0 |
+//! | fixed-point product or matmul | 2 | o + n | 3n |
+//! | truncation alone | 1 | n | 2n |
+//! | sign extraction of n values, selecting m | 8 (ℓ=64), 9 (ℓ=128) | (n + m) elements + (Σ opened planes + 1)·⌈n/64⌉ words | (n + m) elements + (ℓ + Σ gates)·⌈n/64⌉ words |
+//! | `open` / `open_to(p)` of an output | 10 (ℓ=64), 11 (ℓ=128) | a truncation of n, a sign extraction of n selecting n, then the reveal | theirs |
+//!
+//! Beaver matmul sends its operands, not its outputs: o = mk + kn against
+//! the replicated protocol's n = mn.
 //!
 //! # Examples
 //!
@@ -54,6 +79,61 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+/// The secure protocol a cost is for: the replicated three-party protocol
+/// of [`crate::mpc`] or the two-party protocol with a dealer of
+/// [`crate::mpc2`]. The plaintext domains predict the costs of either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Protocol {
+    /// Three parties, replicated 2-out-of-3 sharing (honest majority).
+    #[default]
+    #[cfg_attr(feature = "cli", value(name = "3pc"))]
+    Replicated3,
+    /// Two parties, additive 2-out-of-2 sharing, with a dealer of
+    /// correlated randomness that sees no data.
+    #[cfg_attr(feature = "cli", value(name = "2pc"))]
+    Additive2,
+}
+
+impl Protocol {
+    /// The parties that compute and may hold inputs: 3, or 2.
+    pub fn computing_parties(self) -> usize {
+        match self {
+            Protocol::Replicated3 => 3,
+            Protocol::Additive2 => 2,
+        }
+    }
+
+    /// Checks that `p` is a party that may hold data (own an input, receive
+    /// an output, announce): 0, 1, 2; or 0, 1 in the two-party protocol,
+    /// whose network id 2 is the dealer.
+    pub fn check_party(self, p: crate::party_id::PartyId) -> crate::error::Result<()> {
+        use crate::error::Error;
+        match self {
+            Protocol::Replicated3 if p > 2 => Err(Error::InvalidParty(p)),
+            Protocol::Additive2 if p > 1 => Err(Error::invalid(
+                "party",
+                format!(
+                    "party {p} in the two-party protocol: data belongs to party 0 or 1 \
+                     (network id 2 is the dealer, which holds no data)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Replicated3 => "3pc",
+            Protocol::Additive2 => "2pc",
+        })
+    }
+}
+
 /// Communication of one protocol step: rounds, and bytes and messages sent by
 /// each party.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +144,11 @@ pub struct Comm {
     pub bytes: [u64; 3],
     /// Messages (frames) sent by party 0, 1, 2.
     pub messages: [u64; 3],
+    /// Two-party protocol: bytes of correlated randomness the dealer sends
+    /// to party 0 and party 1 (offline).
+    pub offline_bytes: [u64; 2],
+    /// Two-party protocol: the dealer's messages to party 0 and party 1.
+    pub offline_messages: [u64; 2],
 }
 
 impl std::ops::Add for Comm {
@@ -81,6 +166,10 @@ impl std::ops::AddAssign for Comm {
         for i in 0..3 {
             self.bytes[i] += other.bytes[i];
             self.messages[i] += other.messages[i];
+        }
+        for i in 0..2 {
+            self.offline_bytes[i] += other.offline_bytes[i];
+            self.offline_messages[i] += other.offline_messages[i];
         }
     }
 }
@@ -161,6 +250,13 @@ pub struct Cost {
     pub bytes_sent: [u64; 3],
     /// Messages sent by each party.
     pub messages_sent: [u64; 3],
+    /// Two-party protocol: bytes of correlated randomness the dealer sent
+    /// to party 0 and to party 1 (the offline phase; not in `bytes_sent`).
+    pub offline_bytes: [u64; 2],
+    /// Two-party protocol: the dealer's messages to party 0 and party 1.
+    pub offline_messages: [u64; 2],
+    /// The protocol the communication fields are for.
+    pub protocol: Protocol,
 }
 
 impl Cost {
@@ -171,17 +267,27 @@ impl Cost {
             self.bytes_sent[i] += c.bytes[i];
             self.messages_sent[i] += c.messages[i];
         }
+        for i in 0..2 {
+            self.offline_bytes[i] += c.offline_bytes[i];
+            self.offline_messages[i] += c.offline_messages[i];
+        }
     }
 
     /// Combines the costs seen by the three parties of one run: operation
     /// counters and rounds are the same on every party (they run the same
-    /// program), bytes and messages are each party's own.
+    /// program), bytes and messages are each party's own. In the two-party
+    /// protocol the third is the dealer, and the offline counters are those
+    /// each computing party received.
     pub fn merge_parties(costs: &[Cost; 3]) -> Cost {
         let mut out = costs[0].clone();
         for (i, c) in costs.iter().enumerate() {
             out.bytes_sent[i] = c.bytes_sent[i];
             out.messages_sent[i] = c.messages_sent[i];
             out.rounds = out.rounds.max(c.rounds);
+        }
+        for (i, c) in costs.iter().take(2).enumerate() {
+            out.offline_bytes[i] = c.offline_bytes[i];
+            out.offline_messages[i] = c.offline_messages[i];
         }
         out
     }
@@ -199,11 +305,16 @@ impl Cost {
             opened_to_all: self.opened_to_all.since(earlier.opened_to_all),
             opened_to: std::array::from_fn(|p| self.opened_to[p].since(earlier.opened_to[p])),
             rounds: self.rounds - earlier.rounds,
+            protocol: self.protocol,
             ..Default::default()
         };
         for i in 0..3 {
             d.bytes_sent[i] = self.bytes_sent[i] - earlier.bytes_sent[i];
             d.messages_sent[i] = self.messages_sent[i] - earlier.messages_sent[i];
+        }
+        for i in 0..2 {
+            d.offline_bytes[i] = self.offline_bytes[i] - earlier.offline_bytes[i];
+            d.offline_messages[i] = self.offline_messages[i] - earlier.offline_messages[i];
         }
         d
     }
@@ -215,7 +326,8 @@ impl Cost {
 
     /// Estimated wall time of the communication on `net`: one (one-way)
     /// latency per round plus the busiest party's bytes at the link's
-    /// bandwidth.
+    /// bandwidth (online only: the two-party protocol's offline material is
+    /// sent ahead).
     pub fn estimate(&self, net: &Network) -> Duration {
         let secs = self.rounds as f64 * net.latency.as_secs_f64()
             + self.max_bytes_per_party() as f64 * 8.0 / net.bandwidth_bits_per_s;
@@ -303,14 +415,35 @@ impl fmt::Display for CostReport<'_> {
                 writeln!(f, "  opened to party {p}    {:>14}", o.to_string())?;
             }
         }
-        writeln!(f, "  rounds               {:>14}", c.rounds)?;
-        for i in 0..3 {
+        if c.protocol == Protocol::Additive2 {
+            writeln!(f, "  rounds (online)      {:>14}", c.rounds)?;
+        } else {
+            writeln!(f, "  rounds               {:>14}", c.rounds)?;
+        }
+        let parties = c.protocol.computing_parties();
+        for i in 0..parties {
             writeln!(
                 f,
                 "  party {i} sent         {:>14}  ({} messages)",
                 human_bytes(c.bytes_sent[i]),
                 c.messages_sent[i]
             )?;
+        }
+        if c.protocol == Protocol::Additive2 {
+            let dealt = c.offline_messages.iter().any(|&m| m > 0);
+            writeln!(
+                f,
+                "  offline (the dealer's correlated randomness, sent ahead)"
+            )?;
+            writeln!(f, "  rounds (offline)     {:>14}", u64::from(dealt))?;
+            for i in 0..2 {
+                writeln!(
+                    f,
+                    "  dealer to party {i}    {:>14}  ({} messages)",
+                    human_bytes(c.offline_bytes[i]),
+                    c.offline_messages[i]
+                )?;
+            }
         }
         for net in [Network::LAN, Network::WAN] {
             writeln!(
@@ -324,19 +457,46 @@ impl fmt::Display for CostReport<'_> {
     }
 }
 
-/// The communication formulas of privml's replicated 3-party protocol, for
-/// ring elements of `elem_bytes` bytes. `Plain` and `Fixed` add these to
-/// their [`Cost`]; `Shared` must send exactly this much.
+/// The communication formulas of privml's protocols, for ring elements of
+/// `elem_bytes` bytes: the replicated 3-party protocol (`new`) or the
+/// two-party protocol with a dealer (`for_protocol(Protocol::Additive2, ..)`).
+/// `Plain` and `Fixed` add these to their [`Cost`]; `Shared` and
+/// `Additive` must send exactly this much.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CostModel {
     /// Bytes per ring element (8 for Z_2^64, 16 for Z_2^128).
     pub elem_bytes: u64,
+    /// The protocol.
+    pub protocol: Protocol,
 }
 
 impl CostModel {
-    /// The model for elements of `elem_bytes` bytes.
+    /// The replicated 3-party model for elements of `elem_bytes` bytes.
     pub const fn new(elem_bytes: u64) -> Self {
-        CostModel { elem_bytes }
+        CostModel {
+            elem_bytes,
+            protocol: Protocol::Replicated3,
+        }
+    }
+
+    /// The model of `protocol` for elements of `elem_bytes` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::cost::{CostModel, Protocol};
+    ///
+    /// // a 256 x 256 matmul: Beaver sends both operands, then the truncation
+    /// let m = CostModel::for_protocol(Protocol::Additive2, 8);
+    /// let c = m.product(privml::cost::Op::Matmul, 256 * 256, 2 * 256 * 256);
+    /// assert_eq!((c.rounds, c.bytes), (2, [3 * 65536 * 8, 3 * 65536 * 8, 0]));
+    /// assert_eq!(c.offline_bytes, [0, 3 * 65536 * 8]);
+    /// ```
+    pub const fn for_protocol(protocol: Protocol, elem_bytes: u64) -> Self {
+        CostModel {
+            elem_bytes,
+            protocol,
+        }
     }
 
     fn b(&self, n: usize) -> u64 {
@@ -362,6 +522,7 @@ impl CostModel {
             rounds: 1,
             bytes: [self.b(n); 3],
             messages: [1; 3],
+            ..Default::default()
         }
     }
 
@@ -383,6 +544,7 @@ impl CostModel {
             rounds: 1,
             bytes: [self.b(n); 3],
             messages: [1; 3],
+            ..Default::default()
         }
     }
 
@@ -400,6 +562,7 @@ impl CostModel {
             rounds: 2,
             bytes: [2 * self.b(n); 3],
             messages: [2, 2, 1],
+            ..Default::default()
         }
     }
 
@@ -452,18 +615,21 @@ impl CostModel {
     /// exact rounding of [`Open::open`](crate::domain::Open::open): a
     /// truncation, a sign extraction selecting n elements, the reveal.
     pub fn open(&self, bits: u32, n: usize) -> Comm {
-        self.rounded(bits, n, self.reveal(n))
+        self.rounded(bits, n, Op::Reveal)
     }
 
     /// [`open`](Self::open) to party `to` only
     /// ([`Open::open_to`](crate::domain::Open::open_to)).
     pub fn open_to(&self, bits: u32, to: usize, n: usize) -> Comm {
-        self.rounded(bits, n, self.reveal_to(to, n))
+        self.rounded(bits, n, Op::RevealTo { to })
     }
 
-    /// The exact rounding of n elements, then `reveal`.
-    fn rounded(&self, bits: u32, n: usize, reveal: Comm) -> Comm {
-        self.trunc(n) + self.compare(bits, n, n) + reveal
+    /// The exact rounding of n elements, then the reveal `reveal`, in
+    /// either protocol (the dealer's material included).
+    fn rounded(&self, bits: u32, n: usize, reveal: Op) -> Comm {
+        self.comm(Op::Trunc, n)
+            + self.comm(Op::Compare { bits, selected: n }, n)
+            + self.comm(reveal, n)
     }
 
     /// The ring's bits (for the comparison's gate plan).
@@ -478,7 +644,13 @@ impl CostModel {
         let mut count = count;
         while count > 1 {
             let pairs = count / 2;
-            c += self.compare(self.ring_bits(), pairs * m, pairs * m);
+            c += self.comm(
+                Op::Compare {
+                    bits: self.ring_bits(),
+                    selected: pairs * m,
+                },
+                pairs * m,
+            );
             count = pairs + count % 2;
         }
         c
@@ -490,7 +662,7 @@ impl CostModel {
         let mut count = count;
         while count > 1 {
             let pairs = count / 2;
-            c += self.mul_trunc(pairs * m);
+            c += self.comm(Op::MulTrunc, pairs * m);
             count = pairs + count % 2;
         }
         c
@@ -500,12 +672,17 @@ impl CostModel {
     /// one ReLU, the square and cube, the polynomial's truncation, then the
     /// squarings.
     pub fn exp_nonpositive(&self, n: usize, squarings: u32) -> Comm {
-        let mut c = self.compare(self.ring_bits(), n, n)
-            + self.mul_trunc(n)
-            + self.mul_trunc(n)
-            + self.trunc(n);
+        let mut c = self.comm(
+            Op::Compare {
+                bits: self.ring_bits(),
+                selected: n,
+            },
+            n,
+        ) + self.comm(Op::MulTrunc, n)
+            + self.comm(Op::MulTrunc, n)
+            + self.comm(Op::Trunc, n);
         for _ in 0..squarings {
-            c += self.mul_trunc(n);
+            c += self.comm(Op::MulTrunc, n);
         }
         c
     }
@@ -514,9 +691,9 @@ impl CostModel {
     /// the starting line, the first error, two products per iteration but
     /// the last.
     pub fn reciprocal(&self, n: usize, iterations: u32) -> Comm {
-        let mut c = self.trunc(n) + self.mul_trunc(n);
+        let mut c = self.comm(Op::Trunc, n) + self.comm(Op::MulTrunc, n);
         for i in 0..iterations {
-            c += self.mul_trunc(if i + 1 == iterations { n } else { 2 * n });
+            c += self.comm(Op::MulTrunc, if i + 1 == iterations { n } else { 2 * n });
         }
         c
     }
@@ -524,13 +701,20 @@ impl CostModel {
     /// `Gadgets::inv_sqrt` of n elements with `thresholds` comparison
     /// thresholds (the last is the clamp) and `iterations` Newton steps.
     pub fn inv_sqrt(&self, n: usize, thresholds: usize, iterations: u32) -> Comm {
-        let mut c = self.compare(self.ring_bits(), thresholds * n, 0) + self.mul_trunc(n);
+        let mut c = self.comm(
+            Op::Compare {
+                bits: self.ring_bits(),
+                selected: 0,
+            },
+            thresholds * n,
+        ) + self.comm(Op::MulTrunc, n);
         if thresholds > 1 {
-            c += self.trunc(n);
+            c += self.comm(Op::Trunc, n);
         }
-        c += self.mul_trunc(2 * n);
+        // x·y and y·½ (a public-size scalar operand)
+        c += self.product(Op::MulTrunc, 2 * n, 3 * n + 1);
         for _ in 0..iterations {
-            c += self.mul_trunc(n) + self.mul_trunc(2 * n);
+            c += self.comm(Op::MulTrunc, n) + self.comm(Op::MulTrunc, 2 * n);
         }
         c
     }
@@ -541,26 +725,25 @@ impl CostModel {
         self.max_tree(k, rows)
             + self.exp_nonpositive(rows * k, squarings)
             + self.reciprocal(rows, iterations)
-            + self.mul_trunc(rows * k)
+            // each row times its reciprocal (one operand per row)
+            + self.product(Op::MulTrunc, rows * k, rows * k + rows)
     }
 
-    /// The communication of `op` on `n` elements.
+    /// The communication of `op` on `n` elements. (For the two-party
+    /// protocol's products, whose cost depends on the operands' sizes, this
+    /// assumes two operands of n elements; see [`product`](Self::product).)
     pub fn comm(&self, op: Op, n: usize) -> Comm {
+        if self.protocol == Protocol::Additive2 {
+            return self.additive2(op, n, 2 * n);
+        }
         match op {
             Op::Compare { bits, selected } => self.compare(bits, n, selected),
-            Op::Announce { from } => {
-                let mut c = Comm {
-                    rounds: 1,
-                    ..Default::default()
-                };
-                c.bytes[from % 3] = 2 * n as u64;
-                c.messages[from % 3] = 2;
-                c
-            }
+            Op::Announce { from } => announce(from, n),
             Op::Agreement => Comm {
                 rounds: 1,
                 bytes: [32; 3],
                 messages: [1; 3],
+                ..Default::default()
             },
             Op::Input { owner } => self.input(owner, n),
             Op::Reveal => self.reveal(n),
@@ -571,6 +754,96 @@ impl CostModel {
             Op::Trunc => self.trunc(n),
         }
     }
+}
+
+impl CostModel {
+    /// The communication of a product `op` (`MulTrunc`, `Matmul`, `MulInt`)
+    /// with `n` outputs and `operands` operand elements in all (Σ |x| + |y|
+    /// over the pairs, or mk + kn for matrices). The replicated protocol's
+    /// cost depends on n only.
+    pub fn product(&self, op: Op, n: usize, operands: usize) -> Comm {
+        match self.protocol {
+            Protocol::Replicated3 => self.comm(op, n),
+            Protocol::Additive2 => self.additive2(op, n, operands),
+        }
+    }
+
+    /// The two-party formulas (see the [module documentation](self)).
+    fn additive2(&self, op: Op, n: usize, operands: usize) -> Comm {
+        let e = |k: usize| k as u64 * self.elem_bytes;
+        let online = |rounds: u64, bytes: u64, messages: u64| Comm {
+            rounds,
+            bytes: [bytes, bytes, 0],
+            messages: [messages, messages, 0],
+            ..Default::default()
+        };
+        let dealt = |mut c: Comm, bytes: u64, messages: u64| {
+            c.offline_bytes[1] = bytes;
+            c.offline_messages[1] = messages;
+            c
+        };
+        match op {
+            Op::Input { .. } | Op::Reshare => Comm::default(),
+            Op::Reveal => online(1, e(n), 1),
+            Op::RevealTo { to } => {
+                let mut c = Comm {
+                    rounds: 1,
+                    ..Default::default()
+                };
+                let from = 1 - to.min(1);
+                c.bytes[from] = e(n);
+                c.messages[from] = 1;
+                c
+            }
+            Op::Agreement => online(1, 32, 1),
+            Op::Announce { from } => announce(from, n),
+            Op::MulInt => dealt(online(1, e(operands), 1), e(n), 1),
+            Op::MulTrunc | Op::Matmul => dealt(online(2, e(operands + n), 2), e(3 * n), 1),
+            Op::Trunc => dealt(online(1, e(n), 1), e(2 * n), 1),
+            Op::Compare { bits, selected } => {
+                let words = n.div_ceil(64) as u64 * 8;
+                let tree = compare2_tree(bits);
+                let opened: u64 = tree.iter().map(|&p| 3 * p as u64 - 1).sum();
+                let gates: u64 = tree.iter().map(|&p| 2 * p as u64 - 1).sum();
+                let rounds = tree.len() as u64 + 2;
+                let c = online(rounds, e(n + selected) + (opened + 1) * words, rounds);
+                dealt(c, e(n + selected) + (bits as u64 + gates) * words, 2)
+            }
+        }
+    }
+}
+
+/// Public bytes (`n`) from party `from` to the other two, in either
+/// protocol (the dealer, id 2, receives announcements too).
+fn announce(from: usize, n: usize) -> Comm {
+    let mut c = Comm {
+        rounds: 1,
+        ..Default::default()
+    };
+    c.bytes[from % 3] = 2 * n as u64;
+    c.messages[from % 3] = 2;
+    c
+}
+
+/// The pairs combined in each round of the two-party comparison's carry
+/// tree (see [`crate::mpc2::compare`]): ℓ-1 bit positions, halved each
+/// round. A round with p pairs opens 3p - 1 masked planes and evaluates
+/// 2p - 1 AND gates per 64 elements. ℓ = 64: 6 rounds; ℓ = 128: 7.
+///
+/// # Examples
+///
+/// ```
+/// use privml::cost::compare2_tree;
+/// assert_eq!(compare2_tree(64), [31, 16, 8, 4, 2, 1]);
+/// ```
+pub fn compare2_tree(bits: u32) -> Vec<usize> {
+    let mut groups = bits as usize - 1;
+    let mut pairs = Vec::new();
+    while groups > 1 {
+        pairs.push(groups / 2);
+        groups = groups / 2 + groups % 2;
+    }
+    pairs
 }
 
 /// Bit positions per leaf group of the comparison's carry computation (see
@@ -717,6 +990,13 @@ impl Cost {
     pub fn predict(&mut self, model: &CostModel, op: Op, n: usize) {
         self.count_op(op, n);
         self.add_comm(&model.comm(op, n));
+    }
+
+    /// [`predict`](Self::predict) for a product with `operands` operand
+    /// elements (see [`CostModel::product`]).
+    pub fn predict_product(&mut self, model: &CostModel, op: Op, n: usize, operands: usize) {
+        self.count_op(op, n);
+        self.add_comm(&model.product(op, n, operands));
     }
 }
 

@@ -358,6 +358,58 @@ pub enum Error {
     /// could be drawn (nothing falls back to a weaker source).
     #[error("the operating system's random generator failed: {0}")]
     OsRng(#[source] std::io::Error),
+    /// A preprocessing file of the two-party protocol that this run cannot
+    /// use (see [`crate::mpc2::prep`]).
+    #[error("preprocessing file {}: {problem}", path.display())]
+    Preprocessing {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: PrepProblem,
+    },
+}
+
+/// Why a preprocessing file cannot be used (see [`Error::Preprocessing`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrepProblem {
+    /// The file was opened by an earlier run. Correlated randomness used
+    /// twice would leak the difference of two secrets.
+    #[error(
+        "already used by an earlier run (its material must never be used twice; deal a new set with `privml dealer`)"
+    )]
+    AlreadyUsed,
+    /// The file was dealt for another program.
+    #[error(
+        "dealt for another program (its digest is {found}, this program's is {expected}): deal one for this job"
+    )]
+    OtherProgram {
+        /// This program's digest, hex.
+        expected: String,
+        /// The file's, hex.
+        found: String,
+    },
+    /// The program needs more material than the file holds.
+    #[error(
+        "no material left for {op}: the file holds material for {ops} operations and this run needs more"
+    )]
+    Exhausted {
+        /// The operation that ran out.
+        op: String,
+        /// Operations the file has material for.
+        ops: u64,
+    },
+    /// The two parties' files come from different dealer runs.
+    #[error("it and the other party's file come from different dealer runs")]
+    OtherRun,
+    /// The file is another party's.
+    #[error("it is party {found}'s file, and this is party {expected}")]
+    WrongParty {
+        /// This party.
+        expected: PartyId,
+        /// The party the file is for.
+        found: PartyId,
+    },
 }
 
 /// What is wrong with a layer of a model description (see [`Error::Layer`]).

@@ -20,6 +20,7 @@ mod keyword;
 pub mod learn;
 pub mod model_file;
 pub mod mpc;
+pub mod mpc2;
 pub mod net;
 pub mod nn;
 pub mod onnx;
@@ -35,18 +36,18 @@ pub mod workloads;
 
 pub use cost::{Cost, CostModel, Network};
 pub use domain::{
-    DEFAULT_MAX_INPUT_ELEMENTS, DomainInfo, Fixed, Gadgets, Gather, Layout, Open, OverflowPolicy,
-    PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData, Tracker, TruncationMode,
-    Window2d,
+    Additive, DEFAULT_MAX_INPUT_ELEMENTS, DealerSchedule, DomainInfo, Fixed, Gadgets, Gather,
+    Layout, Open, OverflowPolicy, PartyId, Plain, Ring, Session, Shared, SharedConfig, TensorData,
+    Tracker, TruncationMode, Window2d,
 };
 pub use error::{
-    DecodeError, Error, FileOp, LayerProblem, Origin, OverflowEvent, Result, TlsError,
+    DecodeError, Error, FileOp, LayerProblem, Origin, OverflowEvent, PrepProblem, Result, TlsError,
 };
 pub use fixed::FixedPoint;
 
 /// The traits and domains a program over [`Ring`] needs, in one import:
 /// `use privml::prelude::*;` brings the core trait, its extensions
-/// ([`Layout`], [`Gadgets`], [`Open`], [`Session`]) and the three domains into scope.
+/// ([`Layout`], [`Gadgets`], [`Open`], [`Session`]) and the domains into scope.
 ///
 /// # Examples
 ///
@@ -66,6 +67,6 @@ pub use fixed::FixedPoint;
 /// # Ok::<(), privml::Error>(())
 /// ```
 pub mod prelude {
-    pub use crate::domain::{Fixed, Gadgets, Layout, Open, Plain, Ring, Session, Shared};
+    pub use crate::domain::{Additive, Fixed, Gadgets, Layout, Open, Plain, Ring, Session, Shared};
     pub use crate::error::{Error, Result};
 }

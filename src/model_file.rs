@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cost::Protocol;
 use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
@@ -191,6 +192,14 @@ pub fn domain_of(tensors: &[TensorData]) -> Result<(DomainKind, Option<u32>)> {
                 ..
             } => (
                 DomainKind::new(Domain::Shared, ring(*ring_bits)?),
+                Some(*frac_bits),
+            ),
+            TensorData::AdditiveShare {
+                ring_bits,
+                frac_bits,
+                ..
+            } => (
+                DomainKind::with_protocol(Domain::Shared, ring(*ring_bits)?, Protocol::Additive2),
                 Some(*frac_bits),
             ),
         })

@@ -9,16 +9,21 @@
 //! session description and a model file all say it the same way.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
+pub use crate::cost::Protocol;
 use crate::domain::PartyId;
-use crate::domain::{Fixed, Plain, Ring, Session, Shared, SharedConfig};
+use crate::domain::{Additive, DealerSchedule, Fixed, Plain, Ring, Session, Shared, SharedConfig};
 use crate::error::{Error, Result};
 use crate::fixed::{DEFAULT_FRAC_BITS_64, DEFAULT_FRAC_BITS_128, FixedPoint};
+use crate::mpc2::DEALER;
+use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest};
 use crate::net::Channel;
+use crate::ring::RingElement;
 
 /// A program that can run on any domain.
 pub trait Job: Sync {
@@ -122,15 +127,16 @@ impl fmt::Display for RingSize {
     }
 }
 
-/// Where and in which format a job computes: the domain, the ring, and the
-/// fraction bits (`None`: the ring's default).
+/// Where and in which format a job computes: the domain, the ring, the
+/// fraction bits (`None`: the ring's default) and the secure protocol (the
+/// one `Shared` runs, and whose costs `Plain` and `Fixed` predict).
 ///
 /// # Examples
 ///
 /// ```
 /// use privml::runner::{Domain, DomainKind, DomainSpec, RingSize};
 ///
-/// let spec = DomainSpec { domain: Domain::Shared, ring: RingSize::Z128, frac_bits: None };
+/// let spec = DomainSpec { domain: Domain::Shared, ring: RingSize::Z128, ..DomainSpec::default() };
 /// assert_eq!(spec.kind(), DomainKind::Shared128);
 /// assert_eq!(spec.frac_bits(), 32);
 /// let (min, max) = spec.value_range().unwrap();
@@ -144,12 +150,15 @@ pub struct DomainSpec {
     pub ring: RingSize,
     /// Fraction bits; `None` for the ring's default.
     pub frac_bits: Option<u32>,
+    /// The secure protocol: three parties, or two with a dealer.
+    #[serde(default)]
+    pub protocol: Protocol,
 }
 
 impl DomainSpec {
     /// The domain to dispatch to.
     pub fn kind(&self) -> DomainKind {
-        DomainKind::new(self.domain, self.ring)
+        DomainKind::with_protocol(self.domain, self.ring, self.protocol)
     }
 
     /// The fraction bits in effect (the given ones, else the ring's default).
@@ -189,6 +198,10 @@ pub enum DomainKind {
     Shared64,
     /// Three in-process parties over Z_2^128.
     Shared128,
+    /// Two parties and a dealer over Z_2^64.
+    TwoParty64,
+    /// Two parties and a dealer over Z_2^128.
+    TwoParty128,
 }
 
 impl DomainKind {
@@ -200,6 +213,36 @@ impl DomainKind {
             (Domain::Fixed, RingSize::Z128) => DomainKind::Fixed128,
             (Domain::Shared, RingSize::Z64) => DomainKind::Shared64,
             (Domain::Shared, RingSize::Z128) => DomainKind::Shared128,
+        }
+    }
+
+    /// The domain `domain` over `ring` with `protocol` (which only
+    /// `Shared` tells apart: the plaintext domains predict either's costs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::runner::{Domain, DomainKind, Protocol, RingSize};
+    ///
+    /// let k = DomainKind::with_protocol(Domain::Shared, RingSize::Z64, Protocol::Additive2);
+    /// assert_eq!(k, DomainKind::TwoParty64);
+    /// assert_eq!(k.protocol(), Protocol::Additive2);
+    /// assert_eq!("2pc".parse::<DomainKind>().unwrap(), k);
+    /// ```
+    pub fn with_protocol(domain: Domain, ring: RingSize, protocol: Protocol) -> Self {
+        match (domain, ring, protocol) {
+            (Domain::Shared, RingSize::Z64, Protocol::Additive2) => DomainKind::TwoParty64,
+            (Domain::Shared, RingSize::Z128, Protocol::Additive2) => DomainKind::TwoParty128,
+            (d, r, _) => DomainKind::new(d, r),
+        }
+    }
+
+    /// The secure protocol of a shared kind (the replicated one for the
+    /// plaintext kinds).
+    pub fn protocol(self) -> Protocol {
+        match self {
+            DomainKind::TwoParty64 | DomainKind::TwoParty128 => Protocol::Additive2,
+            _ => Protocol::Replicated3,
         }
     }
 
@@ -217,7 +260,10 @@ impl DomainKind {
         match self {
             DomainKind::Plain => Domain::Plain,
             DomainKind::Fixed64 | DomainKind::Fixed128 => Domain::Fixed,
-            DomainKind::Shared64 | DomainKind::Shared128 => Domain::Shared,
+            DomainKind::Shared64
+            | DomainKind::Shared128
+            | DomainKind::TwoParty64
+            | DomainKind::TwoParty128 => Domain::Shared,
         }
     }
 
@@ -225,14 +271,18 @@ impl DomainKind {
     pub fn ring(self) -> Option<RingSize> {
         match self {
             DomainKind::Plain => None,
-            DomainKind::Fixed64 | DomainKind::Shared64 => Some(RingSize::Z64),
-            DomainKind::Fixed128 | DomainKind::Shared128 => Some(RingSize::Z128),
+            DomainKind::Fixed64 | DomainKind::Shared64 | DomainKind::TwoParty64 => {
+                Some(RingSize::Z64)
+            }
+            DomainKind::Fixed128 | DomainKind::Shared128 | DomainKind::TwoParty128 => {
+                Some(RingSize::Z128)
+            }
         }
     }
 
-    /// Whether this is a secret-shared domain.
+    /// Whether this is a secret-shared domain (either protocol).
     pub fn is_shared(self) -> bool {
-        matches!(self, DomainKind::Shared64 | DomainKind::Shared128)
+        self.domain() == Domain::Shared
     }
 }
 
@@ -244,13 +294,25 @@ impl fmt::Display for DomainKind {
             DomainKind::Fixed128 => "fixed (Z_2^128)",
             DomainKind::Shared64 => "shared (3 parties, Z_2^64)",
             DomainKind::Shared128 => "shared (3 parties, Z_2^128)",
+            DomainKind::TwoParty64 => "shared (2 parties and a dealer, Z_2^64)",
+            DomainKind::TwoParty128 => "shared (2 parties and a dealer, Z_2^128)",
         })
     }
 }
 
 impl FromStr for DomainKind {
     type Err = Error;
+    /// `plain`, `fixed`, `shared`, `2pc`, with an optional `:64` or `:128`.
     fn from_str(s: &str) -> Result<Self> {
+        if let Some(rest) = s.strip_prefix("2pc") {
+            let kind = format!("shared{rest}").parse::<DomainKind>()?;
+            let ring = kind.ring().unwrap_or_default();
+            return Ok(DomainKind::with_protocol(
+                Domain::Shared,
+                ring,
+                Protocol::Additive2,
+            ));
+        }
         let (d, b) = match s.split_once(':') {
             Some((d, b)) => (
                 d,
@@ -276,15 +338,16 @@ pub fn run_local<J: Job>(
         let o = job.run(&mut r)?;
         Ok((o, r.cost()))
     }
+    let p = cfg.protocol;
     match kind {
-        DomainKind::Plain => plain_run(job, Plain::new()),
+        DomainKind::Plain => plain_run(job, Plain::new().with_protocol(p)),
         DomainKind::Fixed64 => match cfg.frac_bits {
-            Some(f) => plain_run(job, Fixed::<u64>::with_frac_bits(f)?),
-            None => plain_run(job, Fixed::<u64>::new()),
+            Some(f) => plain_run(job, Fixed::<u64>::with_frac_bits(f)?.with_protocol(p)),
+            None => plain_run(job, Fixed::<u64>::new().with_protocol(p)),
         },
         DomainKind::Fixed128 => match cfg.frac_bits {
-            Some(f) => plain_run(job, Fixed::<u128>::with_frac_bits(f)?),
-            None => plain_run(job, Fixed::<u128>::new()),
+            Some(f) => plain_run(job, Fixed::<u128>::with_frac_bits(f)?.with_protocol(p)),
+            None => plain_run(job, Fixed::<u128>::new().with_protocol(p)),
         },
         DomainKind::Shared64 => {
             let (outs, cost) = Shared::<u64>::simulate_with_cost(cfg, |r| job.run(r))?;
@@ -292,6 +355,20 @@ pub fn run_local<J: Job>(
         }
         DomainKind::Shared128 => {
             let (outs, cost) = Shared::<u128>::simulate_with_cost(cfg, |r| job.run(r))?;
+            Ok((pick(outs, job.output_party())?, cost))
+        }
+        DomainKind::TwoParty64 => {
+            let (outs, cost) =
+                Additive::<u64>::simulate_with_cost(cfg, DealerSchedule::Concurrent, |r| {
+                    job.run(r)
+                })?;
+            Ok((pick(outs, job.output_party())?, cost))
+        }
+        DomainKind::TwoParty128 => {
+            let (outs, cost) =
+                Additive::<u128>::simulate_with_cost(cfg, DealerSchedule::Concurrent, |r| {
+                    job.run(r)
+                })?;
             Ok((pick(outs, job.output_party())?, cost))
         }
     }
@@ -303,7 +380,7 @@ pub fn speaks<R: Ring>(r: &R) -> bool {
     r.party().unwrap_or(0) == 0
 }
 
-fn pick<O>(outs: [O; 3], party: PartyId) -> Result<O> {
+fn pick<O, const N: usize>(outs: [O; N], party: PartyId) -> Result<O> {
     outs.into_iter()
         .nth(party)
         .ok_or(Error::InvalidParty(party))
@@ -333,6 +410,45 @@ pub enum Exec<'a> {
         /// Link factory.
         connect: &'a Connect,
     },
+    /// As participant `id` of a two-party run (0 or 1 computes, 2 deals)
+    /// whose other participants are elsewhere.
+    TwoParty {
+        /// This participant: 0, 1, or 2 for the dealer.
+        id: PartyId,
+        /// The ring.
+        ring: RingSize,
+        /// Settings.
+        cfg: SharedConfig,
+        /// Where the others and the dealer's material are.
+        links: TwoPartyLinks<'a>,
+    },
+}
+
+/// Makes a link to the one other computing party.
+pub type ConnectPeer = dyn Fn() -> Result<Box<dyn Channel>> + Sync;
+
+/// How a participant of the two-party protocol reaches the others, and
+/// where the dealer's material is.
+pub enum TwoPartyLinks<'a> {
+    /// A live dealer: links to the other two participants (next, prev).
+    Live(&'a Connect),
+    /// A computing party whose material is a preprocessing file; it links
+    /// to the other party only.
+    FromFile {
+        /// The link to the other party.
+        peer: &'a ConnectPeer,
+        /// This party's preprocessing file.
+        file: PathBuf,
+        /// The digest of the program the file must be for.
+        program: ProgramDigest,
+    },
+    /// The dealer writing both parties' preprocessing files (no links).
+    ToFiles {
+        /// The directory to write `party0.prep` and `party1.prep` into.
+        dir: PathBuf,
+        /// The digest of the program the files are for.
+        program: ProgramDigest,
+    },
 }
 
 impl Exec<'_> {
@@ -340,7 +456,7 @@ impl Exec<'_> {
     pub fn is_speaker(&self) -> bool {
         match self {
             Exec::Local { .. } => true,
-            Exec::Party { id, .. } => *id == 0,
+            Exec::Party { id, .. } | Exec::TwoParty { id, .. } => *id == 0,
         }
     }
 
@@ -351,6 +467,51 @@ impl Exec<'_> {
             Exec::Party { id, ring, .. } => {
                 format!("shared (party {id} of 3, Z_2^{ring})")
             }
+            Exec::TwoParty { id, ring, .. } if *id < 2 => {
+                format!("shared (party {id} of 2, with a dealer, Z_2^{ring})")
+            }
+            Exec::TwoParty { ring, .. } => format!("the dealer of a two-party run (Z_2^{ring})"),
+        }
+    }
+}
+
+/// Runs `job` as participant `id` of the two-party protocol.
+fn two_party<T: RingElement, J: Job>(
+    id: PartyId,
+    cfg: &SharedConfig,
+    links: &TwoPartyLinks<'_>,
+    job: &J,
+) -> Result<(J::Output, Cost)> {
+    match links {
+        TwoPartyLinks::Live(connect) => {
+            let (next, prev) = connect()?;
+            let mut r = Additive::<T>::new(id, next, prev, cfg)?;
+            let o = job.run(&mut r)?;
+            Ok((o, r.cost()))
+        }
+        TwoPartyLinks::FromFile {
+            peer,
+            file,
+            program,
+        } => {
+            let reader = PrepReader::open(file, program)?;
+            let mut r = Additive::<T>::from_file(id, peer()?, reader, cfg)?;
+            let o = job.run(&mut r)?;
+            Ok((o, r.cost()))
+        }
+        TwoPartyLinks::ToFiles { dir, program } => {
+            if id != DEALER {
+                return Err(Error::invalid(
+                    "id",
+                    "only the dealer writes preprocessing files",
+                ));
+            }
+            let writer = PrepWriter::create(dir, program, cfg.insecure_test_seed)?;
+            let mut r = Additive::<T>::dealer_to_files(writer, cfg)?;
+            let o = job.run(&mut r)?;
+            let cost = r.cost();
+            r.finish()?;
+            Ok((o, cost))
         }
     }
 }
@@ -381,5 +542,14 @@ pub fn execute<J: Job>(exec: &Exec<'_>, job: &J) -> Result<(J::Output, Cost)> {
                 }
             }
         }
+        Exec::TwoParty {
+            id,
+            ring,
+            cfg,
+            links,
+        } => match ring {
+            RingSize::Z64 => two_party::<u64, J>(*id, cfg, links, job),
+            RingSize::Z128 => two_party::<u128, J>(*id, cfg, links, job),
+        },
     }
 }

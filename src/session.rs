@@ -94,13 +94,14 @@ impl JobDescription {
 impl SessionDescription {
     /// The canonical text form: `job`, `domain`, `ring`, `frac_bits` (in
     /// effect, so a default and the same number given explicitly agree),
-    /// then the job's own fields.
+    /// `protocol`, then the job's own fields.
     pub fn to_text(&self) -> SessionText {
         let t = SessionText::new()
             .with("job", self.job.name())
             .with("domain", self.domain.domain)
             .with("ring", self.domain.ring)
-            .with("frac_bits", self.domain.frac_bits());
+            .with("frac_bits", self.domain.frac_bits())
+            .with("protocol", self.domain.protocol);
         match &self.job {
             JobDescription::Demo { demo, iterations } => t.with("demo", demo).with(
                 "iterations",

@@ -133,25 +133,36 @@ pub fn check_lincomb<'t, X>(
     coeffs: &[f64],
     bits: u32,
 ) -> Result<&'t ArrayD<X>> {
-    let first = *terms
+    let shapes: Vec<&[usize]> = terms.iter().map(|t| t.shape()).collect();
+    check_lincomb_shapes(&shapes, coeffs, bits)?;
+    terms
+        .first()
+        .copied()
+        .ok_or_else(|| Error::internal("check_lincomb", "no first term after the check"))
+}
+
+/// [`check_lincomb`] on the terms' shapes alone (for an evaluator that
+/// holds shapes without data, such as the two-party protocol's dealer).
+pub fn check_lincomb_shapes(shapes: &[&[usize]], coeffs: &[f64], bits: u32) -> Result<()> {
+    let first = *shapes
         .first()
         .ok_or_else(|| Error::invalid("terms", "lincomb_public needs at least one term"))?;
-    if terms.len() != coeffs.len() {
+    if shapes.len() != coeffs.len() {
         return Err(Error::invalid(
             "coeffs",
-            format!("{} coefficients for {} terms", coeffs.len(), terms.len()),
+            format!("{} coefficients for {} terms", coeffs.len(), shapes.len()),
         ));
     }
     if bits == 0 {
         return Err(Error::invalid("coeff_frac_bits", "must be at least 1"));
     }
-    for t in terms {
-        check_same("lincomb_public", first.shape(), t.shape())?;
+    for t in shapes {
+        check_same("lincomb_public", first, t)?;
     }
     if let Some((index, &value)) = coeffs.iter().enumerate().find(|(_, c)| !c.is_finite()) {
         return Err(Error::NonFinite { value, index });
     }
-    Ok(first)
+    Ok(())
 }
 
 #[cfg(test)]

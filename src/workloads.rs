@@ -16,7 +16,10 @@
 //! Inputs are shared before the clock starts, as in the peer frameworks'
 //! scripts (`../shared/peers`); outputs stay shared. In a shared run the
 //! parties synchronise before and after each timed run with two one-element
-//! reveals, which are excluded from the reported cost.
+//! reveals, which are excluded from the reported cost. On the two-party
+//! protocol the dealer and the parties take turns: the dealer deals a run
+//! (timed as its offline phase), then the parties compute it (timed as the
+//! online phase) while the dealer waits.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +27,9 @@ use ndarray::{Array1, Array2, ArrayD};
 
 use crate::approx::{self, EvalOptions, sigmoid};
 use crate::cost::Cost;
-use crate::domain::{Fixed, Gadgets, Layout, Plain, Ring, Shared, SharedConfig};
+use crate::domain::{
+    Additive, DealerSchedule, Fixed, Gadgets, Layout, Plain, Ring, Shared, SharedConfig,
+};
 use crate::error::Result;
 use crate::experiments::boolean;
 use crate::nn::{self, Loss, Network, NetworkSpec, Optimizer, OptimizerConfig, init::Sampler};
@@ -662,8 +667,12 @@ pub struct Measurement {
     pub workload: String,
     /// The domain.
     pub domain: String,
-    /// Wall time of each timed run.
+    /// Wall time of each timed run (for the two-party protocol, the
+    /// parties' online phase).
     pub runs: Vec<Duration>,
+    /// Two-party protocol: the dealer's time to deal each run (offline);
+    /// empty for the other domains.
+    pub offline_runs: Vec<Duration>,
     /// Wall time of each plaintext reference run (same process).
     pub plain_runs: Vec<Duration>,
     /// Communication of one run (merged over the parties).
@@ -682,6 +691,10 @@ impl Measurement {
     /// Median run time.
     pub fn median(&self) -> Option<Duration> {
         median(&self.runs)
+    }
+    /// Median offline (dealing) time, for the two-party protocol.
+    pub fn offline_median(&self) -> Option<Duration> {
+        median(&self.offline_runs)
     }
     /// Median plaintext time.
     pub fn plain_median(&self) -> Option<Duration> {
@@ -715,15 +728,95 @@ fn sync<R: Ring>(r: &mut R) -> Result<()> {
     Ok(())
 }
 
+/// Takes turns between the two-party protocol's dealer and its parties in
+/// one process: the dealer deals run k while the parties wait, then waits
+/// while they compute it, so that each phase is timed alone (offline,
+/// online) and at most one run's material is in memory. A participant that
+/// fails releases the others.
+#[derive(Debug, Default)]
+struct Pacer {
+    /// Runs dealt, party runs finished, and whether anyone failed.
+    state: std::sync::Mutex<(usize, usize, bool)>,
+    turn: std::sync::Condvar,
+}
+
+impl Pacer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn wait_until(&self, ready: impl Fn(&(usize, usize, bool)) -> bool) -> Result<()> {
+        let mut s = self.lock();
+        while !ready(&s) && !s.2 {
+            s = self
+                .turn
+                .wait(s)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if s.2 {
+            return Err(crate::Error::PeerDisconnected {
+                party: 2,
+                op: "taking turns in the benchmark (another participant failed)".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn update(&self, f: impl Fn(&mut (usize, usize, bool))) {
+        f(&mut self.lock());
+        self.turn.notify_all();
+    }
+
+    /// Before run `k`: the dealer waits for both parties to finish run
+    /// k − 1; a party waits for run k to be dealt.
+    fn before(&self, dealer: bool, k: usize) -> Result<()> {
+        if dealer {
+            self.wait_until(|s| s.1 >= 2 * k)
+        } else {
+            self.wait_until(|s| s.0 > k)
+        }
+    }
+
+    /// After run `k`.
+    fn after(&self, dealer: bool) {
+        self.update(|s| if dealer { s.0 += 1 } else { s.1 += 1 });
+    }
+
+    /// A participant failed: nobody waits for it any more.
+    fn fail(&self) {
+        self.update(|s| s.2 = true);
+    }
+}
+
 fn timed_runs<W: Workload, R: Ring>(
     w: &W,
     r: &mut R,
     runs: usize,
+    pacer: Option<&Pacer>,
 ) -> Result<(Vec<Duration>, Cost)> {
+    let out = paced_runs(w, r, runs, pacer);
+    if let (Err(_), Some(p)) = (&out, pacer) {
+        p.fail();
+    }
+    out
+}
+
+fn paced_runs<W: Workload, R: Ring>(
+    w: &W,
+    r: &mut R,
+    runs: usize,
+    pacer: Option<&Pacer>,
+) -> Result<(Vec<Duration>, Cost)> {
+    let dealer = matches!(r.info(), crate::DomainInfo::Additive { party: 2, .. });
     let mut st = w.setup(r)?;
     let mut times = Vec::with_capacity(runs);
     let mut cost = Cost::default();
-    for _ in 0..runs {
+    for k in 0..runs {
+        if let Some(p) = pacer {
+            p.before(dealer, k)?;
+        }
         sync(r)?;
         let before = r.cost();
         let t0 = Instant::now();
@@ -732,8 +825,36 @@ fn timed_runs<W: Workload, R: Ring>(
         sync(r)?;
         times.push(t0.elapsed());
         cost = after.since(&before);
+        if let Some(p) = pacer {
+            p.after(dealer);
+        }
     }
     Ok((times, cost))
+}
+
+/// Times `runs` runs of `w` on the two-party protocol: the dealer's runs
+/// (offline) and the parties' (online) in turn.
+fn two_party_runs<W: Workload, T: crate::ring::RingElement>(
+    w: &W,
+    runs: usize,
+    cfg: &SharedConfig,
+) -> Result<(Vec<Duration>, Vec<Duration>, Cost)> {
+    let pacer = Pacer::default();
+    let dealt = std::sync::Mutex::new(Vec::new());
+    let out = Additive::<T>::simulate_with(cfg, DealerSchedule::Concurrent, |r| {
+        let (times, cost) = timed_runs(w, r, runs, Some(&pacer))?;
+        if r.is_dealer() {
+            *dealt
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = times.clone();
+        }
+        Ok((times, cost))
+    })?;
+    let [(t0, c0), (_, c1)] = out;
+    let offline = dealt
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((t0, offline, Cost::merge_parties(&[c0, c1.clone(), c1])))
 }
 
 /// Times `runs` runs of `w` on `kind` and `plain_runs` of its plaintext twin.
@@ -765,23 +886,34 @@ pub fn measure_on<W: Workload>(
         }
     }
     reset_peak_rss();
+    let mut offline_runs = Vec::new();
     let (runs_t, cost) = match kind {
-        DomainKind::Plain => timed_runs(w, &mut Plain::new(), runs)?,
-        DomainKind::Fixed64 => timed_runs(w, &mut Fixed::<u64>::new(), runs)?,
-        DomainKind::Fixed128 => timed_runs(w, &mut Fixed::<u128>::new(), runs)?,
+        DomainKind::Plain => timed_runs(w, &mut Plain::new(), runs, None)?,
+        DomainKind::Fixed64 => timed_runs(w, &mut Fixed::<u64>::new(), runs, None)?,
+        DomainKind::Fixed128 => timed_runs(w, &mut Fixed::<u128>::new(), runs, None)?,
         DomainKind::Shared64 => {
-            let out = Shared::<u64>::simulate_with(cfg, |r| timed_runs(w, r, runs))?;
+            let out = Shared::<u64>::simulate_with(cfg, |r| timed_runs(w, r, runs, None))?;
             merge(out)
         }
         DomainKind::Shared128 => {
-            let out = Shared::<u128>::simulate_with(cfg, |r| timed_runs(w, r, runs))?;
+            let out = Shared::<u128>::simulate_with(cfg, |r| timed_runs(w, r, runs, None))?;
             merge(out)
+        }
+        DomainKind::TwoParty64 | DomainKind::TwoParty128 => {
+            let (online, offline, cost) = if kind == DomainKind::TwoParty64 {
+                two_party_runs::<W, u64>(w, runs, cfg)?
+            } else {
+                two_party_runs::<W, u128>(w, runs, cfg)?
+            };
+            offline_runs = offline;
+            (online, cost)
         }
     };
     Ok(Measurement {
         workload: w.name(),
         domain: kind.to_string(),
         runs: runs_t,
+        offline_runs,
         plain_runs: plain_times,
         cost,
         peak_rss_bytes: peak_rss_bytes(),

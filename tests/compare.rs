@@ -1,8 +1,12 @@
 //! Secure comparison: ReLU, sign, less-than, max and argmax on shares equal
-//! the plaintext results, exactly, across the whole fixed-point range.
+//! the plaintext results, exactly, across the whole fixed-point range, on
+//! the three-party protocol and on the two-party one with a dealer.
 
 use ndarray::{Array1, Array2, ArrayD};
-use privml::{Fixed, FixedPoint, Gadgets, Plain, Ring, Shared, SharedConfig};
+use privml::cost::Protocol;
+use privml::{
+    Additive, DealerSchedule, Fixed, FixedPoint, Gadgets, Plain, Ring, Shared, SharedConfig,
+};
 use proptest::prelude::*;
 
 fn edge_values<T: privml::ring::RingElement>() -> Vec<f64> {
@@ -84,6 +88,20 @@ fn check<T: privml::ring::RingElement>(
     let mut p = Plain::new().with_elem_bytes(T::BYTES as u64);
     ops(&mut p, &x, &y).expect("plain");
     prop_assert_eq!(cost, p.cost(), "predicted cost = measured cost");
+
+    let (two, cost2) =
+        Additive::<T>::simulate_with_cost(&cfg, DealerSchedule::Concurrent, |r| ops(r, &x, &y))
+            .expect("two-party");
+    for (i, w) in want.iter().enumerate() {
+        for s in &two {
+            prop_assert_eq!(&s[i], w, "two-party op {}", i);
+        }
+    }
+    let mut p2 = Plain::new()
+        .with_elem_bytes(T::BYTES as u64)
+        .with_protocol(Protocol::Additive2);
+    ops(&mut p2, &x, &y).expect("plain");
+    prop_assert_eq!(cost2, p2.cost(), "predicted two-party cost = measured cost");
     Ok(())
 }
 
@@ -126,15 +144,27 @@ fn relu_and_sign_at_the_exact_range_edges() {
         Ok((r.reveal(&relu)?, r.reveal(&d)?))
     };
     let [(relu, d), _, _] = Shared::<u64>::simulate(prog).unwrap();
-    for ((v, r), s) in x.iter().zip(relu.iter()).zip(d.iter()) {
-        assert_eq!(*r, v.max(0.0), "relu({v})");
-        assert_eq!(*s, (*v >= 0.0) as u8 as f64, "step({v})");
+    let [(relu2, d2), _] = Additive::<u64>::simulate(|r| {
+        let xs = r.input(0, r.owns(0).then_some(&x), x.shape())?;
+        let (relu, d) = r.relu_with_derivative(&xs)?;
+        Ok((r.reveal(&relu)?, r.reveal(&d)?))
+    })
+    .unwrap();
+    for (relu, d) in [(&relu, &d), (&relu2, &d2)] {
+        for ((v, r), s) in x.iter().zip(relu.iter()).zip(d.iter()) {
+            assert_eq!(*r, v.max(0.0), "relu({v})");
+            assert_eq!(*s, (*v >= 0.0) as u8 as f64, "step({v})");
+        }
     }
     assert_eq!(fp.min_value(), x[8]);
 }
 
-fn argmax<R: Ring>(r: &mut R, m: &ArrayD<f64>) -> privml::Result<(ArrayD<f64>, ArrayD<f64>)> {
-    let xs = r.input(2, r.owns(2).then_some(m), m.shape())?;
+fn argmax<R: Ring>(
+    r: &mut R,
+    owner: usize,
+    m: &ArrayD<f64>,
+) -> privml::Result<(ArrayD<f64>, ArrayD<f64>)> {
+    let xs = r.input(owner, r.owns(owner).then_some(m), m.shape())?;
     let (mx, hot) = r.argmax_rows(&xs)?;
     Ok((r.reveal(&mx)?, r.reveal(&hot)?))
 }
@@ -151,19 +181,25 @@ proptest! {
     ) {
         // small integers: ties happen, and the first maximum must win
         let m = Array2::from_shape_fn((rows, k), |(i, j)| vals[(i * k + j) % vals.len()] as f64 / 4.0).into_dyn();
-        let (pm, ph) = argmax(&mut Plain::new(), &m).unwrap();
+        let (pm, ph) = argmax(&mut Plain::new(), 2, &m).unwrap();
         let cfg = SharedConfig::default().insecure_test_seed(seed);
-        let [(sm, sh), _, _] = Shared::<u64>::simulate_with(&cfg, |r| argmax(r, &m)).unwrap();
+        let [(sm, sh), _, _] = Shared::<u64>::simulate_with(&cfg, |r| argmax(r, 2, &m)).unwrap();
+        let [(tm, th), _] = Additive::<u64>::simulate_with(&cfg, DealerSchedule::Concurrent, |r| {
+            argmax(r, 1, &m)
+        })
+        .unwrap();
         for i in 0..rows {
             let row: Vec<f64> = (0..k).map(|j| m[[i, j]]).collect();
             let best = row.iter().cloned().fold(f64::MIN, f64::max);
             let first = row.iter().position(|v| *v == best).unwrap();
             prop_assert_eq!(pm[[i, 0]], best);
             prop_assert_eq!(sm[[i, 0]], best);
+            prop_assert_eq!(tm[[i, 0]], best);
             for j in 0..k {
                 let want = (j == first) as u8 as f64;
                 prop_assert_eq!(ph[[i, j]], want);
                 prop_assert_eq!(sh[[i, j]], want);
+                prop_assert_eq!(th[[i, j]], want);
             }
         }
     }
@@ -180,6 +216,12 @@ fn piecewise_sigmoid_matches_plaintext() {
             r.reveal(&y)
         };
         let [got, _, _] = Shared::<u64>::simulate(prog).unwrap();
+        let [got2, _] = Additive::<u64>::simulate(|r| {
+            let xs = r.input(0, r.owns(0).then_some(&x), x.shape())?;
+            let y = Activation::PiecewiseSigmoid { slope }.apply(r, &xs)?;
+            r.reveal(&y)
+        })
+        .unwrap();
         let mut plain = Plain::new();
         let xp = plain.constant(&x).unwrap();
         let ys = Activation::PiecewiseSigmoid { slope }
@@ -192,6 +234,13 @@ fn piecewise_sigmoid_matches_plaintext() {
             assert!(
                 (g - want).abs() <= 2.0 / 65536.0,
                 "shared at {v}: {g} vs {want}"
+            );
+        }
+        for (g, v) in got2.iter().zip(x.iter()) {
+            let want = piecewise_sigmoid_f64(*v, slope);
+            assert!(
+                (g - want).abs() <= 2.0 / 65536.0,
+                "two-party at {v}: {g} vs {want}"
             );
         }
     }

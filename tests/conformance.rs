@@ -1,12 +1,17 @@
-//! The three domains agree: random programs give `Fixed` and `Shared` results
-//! within a derived error bound of `Plain`, `Shared` within the truncation
-//! bound of `Fixed`, and the cost `Plain`/`Fixed` predict equals what
-//! `Shared`'s transport carried, byte for byte and round for round.
+//! The domains agree: random programs give `Fixed`, `Shared` and `Additive`
+//! (two parties and a dealer) results within a derived error bound of
+//! `Plain`, the secure runs within the truncation bound of `Fixed`, and the
+//! cost `Plain`/`Fixed` predict equals what the secure run's transport
+//! carried, byte for byte and round for round — for the two-party protocol
+//! online and offline (the dealer's material) separately.
 
 mod common;
 
-use common::{Program, assert_within, error_bounds, largest, program, run};
-use privml::{Fixed, FixedPoint, Layout, Plain, Ring, Shared, SharedConfig};
+use common::{Program, assert_within, error_bounds, largest, program, run, run_with_parties};
+use privml::cost::Protocol;
+use privml::{
+    Additive, DealerSchedule, Fixed, FixedPoint, Layout, Plain, Ring, Shared, SharedConfig,
+};
 use proptest::prelude::*;
 
 /// Largest register magnitude we let random programs reach: products of two
@@ -47,8 +52,58 @@ fn check_domain_agreement<T: privml::ring::RingElement>(
     Ok(())
 }
 
+/// The same for the two-party protocol: inputs from parties 0 and 1, the
+/// plaintext domains predicting the two-party costs.
+fn check_two_party_agreement<T: privml::ring::RingElement>(
+    p: &Program,
+    seed: u64,
+    schedule: DealerSchedule,
+) -> Result<(), TestCaseError> {
+    let mut plain = Plain::new()
+        .with_elem_bytes(T::BYTES as u64)
+        .with_protocol(Protocol::Additive2);
+    let want = run_with_parties(&mut plain, p, 2).expect("plain run");
+    prop_assume!(largest(&want) < MAX_MAGNITUDE);
+    let plain_cost = plain.cost();
+    let ulp = FixedPoint::<T>::default().resolution();
+    let bounds = error_bounds(p, &want, ulp);
+
+    let mut f = Fixed::<T>::new().with_protocol(Protocol::Additive2);
+    let fixed = run_with_parties(&mut f, p, 2).expect("fixed run");
+    assert_within(&fixed, &want, &bounds, "fixed vs plain");
+    prop_assert_eq!(&f.cost(), &plain_cost);
+
+    let cfg = SharedConfig::default().insecure_test_seed(seed);
+    let (outs, cost) =
+        Additive::<T>::simulate_with_cost(&cfg, schedule, |r| run_with_parties(r, p, 2))
+            .expect("two-party run");
+    let twice: Vec<f64> = bounds.iter().map(|b| 2.0 * b).collect();
+    for out in &outs {
+        assert_within(out, &want, &bounds, "two-party vs plain");
+        assert_within(out, &fixed, &twice, "two-party vs fixed");
+    }
+    prop_assert_eq!(&outs[0], &outs[1]);
+    prop_assert_eq!(cost, plain_cost);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_agree_on_two_parties_in_z2_64(p in program(), seed in any::<u64>()) {
+        check_two_party_agreement::<u64>(&p, seed, DealerSchedule::Concurrent)?;
+    }
+
+    #[test]
+    fn random_programs_agree_on_two_parties_in_z2_128(p in program(), seed in any::<u64>()) {
+        check_two_party_agreement::<u128>(&p, seed, DealerSchedule::Concurrent)?;
+    }
+
+    #[test]
+    fn random_programs_agree_with_the_dealer_ahead(p in program(), seed in any::<u64>()) {
+        check_two_party_agreement::<u64>(&p, seed, DealerSchedule::Ahead)?;
+    }
 
     #[test]
     fn random_programs_agree_in_z2_64(p in program(), seed in any::<u64>()) {

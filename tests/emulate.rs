@@ -1,6 +1,7 @@
 //! The network emulator: delays and bandwidth limits hold (functional lower
 //! bounds with a generous ceiling, not timing assertions of the product),
-//! and a program computes bit-identical results with and without it.
+//! and a program computes bit-identical results with and without it, on
+//! three parties and on two parties with a dealer.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use ndarray::ArrayD;
 use privml::net::emulate::{self, Emulated, LinkProfile};
 use privml::net::{Channel, Frame, memory};
 use privml::ring::Payload;
-use privml::{Gadgets, Ring, Shared, SharedConfig};
+use privml::{Additive, DealerSchedule, Gadgets, Ring, Shared, SharedConfig};
 
 #[test]
 fn k_round_trips_take_at_least_k_rtts() {
@@ -112,5 +113,48 @@ fn an_emulated_run_takes_at_least_its_rounds_of_delay() {
     let t = t0.elapsed();
     // inputs (2 rounds), the program's rounds, the reveal; key set-up adds one more
     let rounds = out[0].2.rounds as u32 + 3;
+    assert!(t >= p.one_way_delay * rounds, "{rounds} rounds in {t:?}");
+}
+
+/// The same kind of program on any domain: its revealed outputs (as bits)
+/// and its cost after the inputs.
+fn generic_program<R: Ring>(r: &mut R) -> privml::Result<(Vec<u64>, privml::Cost)> {
+    let x = ArrayD::from_shape_fn(vec![4, 6], |i| {
+        (i[0] as f64 - 1.5) * 0.7 + i[1] as f64 * 0.1
+    });
+    let w = ArrayD::from_shape_fn(vec![6, 3], |i| (i[0] * 3 + i[1]) as f64 / 9.0 - 1.0);
+    let xs = r.input(0, r.owns(0).then_some(&x), &[4, 6])?;
+    let ws = r.input(1, r.owns(1).then_some(&w), &[6, 3])?;
+    let before = r.cost();
+    let z = r.matmul(&xs, &ws)?;
+    let z = r.relu(&z)?;
+    let z2 = r.mul(&z, &z)?;
+    let out = r.reveal(&z2)?;
+    let cost = r.cost().since(&before);
+    Ok((out.iter().map(|v| v.to_bits()).collect(), cost))
+}
+
+#[test]
+fn two_party_results_are_bit_identical_with_and_without_emulation() {
+    let cfg = SharedConfig::default().insecure_test_seed(12);
+    let run = |cfg: &SharedConfig| {
+        Additive::<u64>::simulate_with(cfg, DealerSchedule::Concurrent, generic_program).unwrap()
+    };
+    let bare = run(&cfg);
+    let emulated = run(&cfg.clone().network(LinkProfile::preset("lan").unwrap()));
+    assert_eq!(bare, emulated);
+    assert!(bare[0].1.rounds > 0);
+}
+
+#[test]
+fn an_emulated_two_party_run_takes_at_least_its_online_rounds_of_delay() {
+    let p: LinkProfile = "rtt=10".parse().unwrap();
+    let cfg = SharedConfig::default().network(p.clone());
+    let t0 = Instant::now();
+    let out =
+        Additive::<u64>::simulate_with(&cfg, DealerSchedule::Concurrent, generic_program).unwrap();
+    let t = t0.elapsed();
+    let rounds = out[0].1.rounds as u32;
+    assert!(rounds >= 3, "{rounds}");
     assert!(t >= p.one_way_delay * rounds, "{rounds} rounds in {t:?}");
 }

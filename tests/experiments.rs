@@ -3,8 +3,9 @@
 
 use approx::assert_abs_diff_eq;
 use privml::approx::{ApproxRow, Polynomial, sigmoid};
+use privml::cost::Protocol;
 use privml::experiments::{boolean, quiet, reservoir};
-use privml::{Error, Fixed, Plain, Shared, SharedConfig};
+use privml::{Additive, Error, Fixed, Plain, Shared, SharedConfig};
 
 fn cfg(seed: u64) -> SharedConfig {
     SharedConfig::default().insecure_test_seed(seed)
@@ -34,12 +35,28 @@ fn plain_reproduces_the_notebook_numbers() {
     assert_eq!(out.classes(), vec![0, 0, 0, 1, 1, 1, 0, 0]);
 }
 
-/// Shared and Plain predict the same classes and end at close errors.
+/// Shared on three parties and on two parties with a dealer: both predict
+/// Plain's classes and end at close errors.
 fn shared_matches_plain(mut e: boolean::Experiment, iterations: usize, tol: f64) {
     e.iterations = iterations;
     let plain = boolean::run(&mut Plain::new(), &e, &quiet).unwrap();
-    let [shared, _, _] =
+    let [three, _, _] =
         Shared::<u64>::simulate_with(&cfg(11), |r| boolean::run(r, &e, &quiet)).unwrap();
+    let [two, _] = Additive::<u64>::simulate_with(&cfg(11), Default::default(), |r| {
+        boolean::run(r, &e, &quiet)
+    })
+    .unwrap();
+    for shared in [three, two] {
+        outcome_matches(&e, &plain, &shared, tol);
+    }
+}
+
+fn outcome_matches(
+    e: &boolean::Experiment,
+    plain: &boolean::Outcome,
+    shared: &boolean::Outcome,
+    tol: f64,
+) {
     assert_eq!(shared.classes(), plain.classes(), "{}", e.title);
     let (p, s) = (
         plain.errors.last().unwrap().error,
@@ -129,6 +146,59 @@ fn xor_reservoir_learns_on_shares() {
         "final loss plain {lp} vs shared {ls}"
     );
     assert!(ls < shared.losses[0].1 / 4.0, "the loss falls");
+}
+
+#[test]
+fn xor_reservoir_learns_on_two_parties_like_plain() {
+    // The article's run as written: alice (party 0) and bob (party 1) hold
+    // shares of the features, targets and model; a dealer supplies triples.
+    let cfg_r = reservoir::Reservoir::default();
+    let mut p = Plain::new().with_protocol(Protocol::Additive2);
+    let plain = reservoir::run(&mut p, &cfg_r, &quiet).unwrap();
+    let [alice, bob] = Additive::<u64>::simulate_with(&cfg(6), Default::default(), |r| {
+        reservoir::run(r, &cfg_r, &quiet)
+    })
+    .unwrap();
+    let cls = |v: &[f64]| v.iter().map(|x| (*x > 0.5) as u8).collect::<Vec<_>>();
+    for party in [&alice, &bob] {
+        assert_eq!(cls(&party.predictions), vec![0, 1, 1, 0], "XOR learned");
+        assert_eq!(cls(&party.targets), vec![0, 1, 1, 0]);
+        let steps: Vec<usize> = party.losses.iter().map(|l| l.0).collect();
+        assert_eq!(steps, [0, 50, 100, 150, 200]);
+        for ((s, lp), (_, ls)) in plain.losses.iter().zip(&party.losses) {
+            assert!(
+                (lp - ls).abs() <= 1e-3 * lp.max(1.0),
+                "loss at step {s}: plain {lp} vs two-party {ls}"
+            );
+        }
+        for (pp, ps) in plain.predictions.iter().zip(&party.predictions) {
+            assert!(
+                (pp - ps).abs() < 1e-3,
+                "prediction plain {pp} vs two-party {ps}"
+            );
+        }
+    }
+    assert_eq!(
+        alice.losses, bob.losses,
+        "both parties see the same revealed loss"
+    );
+    // the article's printed trajectory falls from 2.0 the same way
+    assert_abs_diff_eq!(alice.losses[0].1, 2.0, epsilon = 1e-3);
+    assert!(
+        alice.losses[4].1 < alice.losses[0].1 / 4.0,
+        "the loss falls"
+    );
+    // the cost of the two-party run is what Plain predicted for it: each
+    // party's own traffic, and the dealer's material as bob received it
+    assert_eq!(alice.cost.rounds, plain.cost.rounds);
+    assert_eq!(alice.cost.bytes_sent[0], plain.cost.bytes_sent[0]);
+    assert_eq!(bob.cost.bytes_sent[1], plain.cost.bytes_sent[1]);
+    assert_eq!(bob.cost.offline_bytes, plain.cost.offline_bytes);
+    assert_eq!(
+        alice.cost.offline_bytes,
+        [0, 0],
+        "alice receives no material"
+    );
 }
 
 /// Max |p - σ| on [lo, hi], computed independently of the library: a coarse

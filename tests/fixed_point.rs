@@ -232,6 +232,7 @@ fn cost_counters_equal_hand_computed_values() {
         rounds: 1 + 1 + 2 + 2 + 2 + 1,
         bytes_sent: [96 + 32 * 3 + 16, 48 + 32 * 3 + 16, 32 * 3 + 16],
         messages_sent: [2 + 2 * 3 + 1, 2 + 2 * 3 + 1, 3 + 1],
+        ..Default::default()
     };
     let mut p = Plain::new();
     small_program(&mut p).unwrap();

@@ -1,15 +1,16 @@
 //! The smooth gadgets (exponential, reciprocal, inverse square root,
 //! softmax) and the max tournament: each within its documented error bound
 //! over its documented range, edges included, on `Fixed` (property tests)
-//! and `Shared`; `Plain` computes the documented f64 reference; and the
-//! closed-form costs of `CostModel` equal what `Plain` and `Fixed` predict
-//! and what `Shared`'s transport carried.
+//! and `Shared` and `Additive` (two parties and a dealer); `Plain` computes
+//! the documented f64 reference; and the closed-form costs of `CostModel`
+//! equal what `Plain` and `Fixed` predict and what `Shared`'s and
+//! `Additive`'s transports carried, for each protocol.
 
 use ndarray::{Array1, Array2, ArrayD};
-use privml::cost::{Comm, CostModel};
+use privml::cost::{Comm, CostModel, Protocol};
 use privml::domain::gadgets::{ExpParams, InvSqrtParams, ReciprocalParams, SoftmaxParams};
 use privml::prelude::*;
-use privml::{Cost, SharedConfig};
+use privml::{Additive, Cost, DealerSchedule, SharedConfig};
 use proptest::prelude::*;
 
 /// Fraction bits of the default Z_2^64 format.
@@ -78,6 +79,8 @@ fn comm(c: &Cost) -> Comm {
         rounds: c.rounds,
         bytes: c.bytes_sent,
         messages: c.messages_sent,
+        offline_bytes: c.offline_bytes,
+        offline_messages: c.offline_messages,
     }
 }
 
@@ -85,14 +88,15 @@ fn fixed<G: Gadget>(g: &G, x: &ArrayD<f64>) -> (ArrayD<f64>, Cost) {
     run_one(&mut Fixed::<u64>::new(), g, x).expect("fixed run")
 }
 
-/// Runs `g` on all three domains, checks that the three parties agree and
-/// that the predicted costs equal the measured one and `expected`; returns
-/// (plain, fixed, shared) outputs.
+/// Runs `g` on `Plain`, `Fixed`, `Shared` and `Additive`, checks that the
+/// secure parties agree and that, for each protocol, the predicted costs
+/// equal the measured one and the closed form `expected` of that protocol's
+/// model; returns (plain, fixed, shared, two-party) outputs.
 fn all_domains<G: Gadget>(
     g: &G,
     x: &ArrayD<f64>,
-    expected: Comm,
-) -> (ArrayD<f64>, ArrayD<f64>, ArrayD<f64>) {
+    expected: impl Fn(&CostModel) -> Comm,
+) -> [ArrayD<f64>; 4] {
     let (p, pc) = run_one(&mut Plain::new(), g, x).expect("plain run");
     let (f, fc) = fixed(g, x);
     let cfg = SharedConfig::default().insecure_test_seed(7);
@@ -103,9 +107,29 @@ fn all_domains<G: Gadget>(
     assert_eq!(outs[1].0, outs[2].0);
     assert_eq!(pc, fc, "plain and fixed predict the same");
     assert_eq!(measured, pc, "the transport carried what plain predicted");
-    assert_eq!(comm(&pc), expected, "the closed form");
+    assert_eq!(comm(&pc), expected(&CostModel::new(8)), "the closed form");
     let s = outs[0].0.clone();
-    (p, f, s)
+
+    let two = Protocol::Additive2;
+    let (_, pc2) = run_one(&mut Plain::new().with_protocol(two), g, x).expect("plain 2pc");
+    let (_, fc2) = run_one(&mut Fixed::<u64>::new().with_protocol(two), g, x).expect("fixed 2pc");
+    let [(a0, c0), (a1, c1)] =
+        Additive::<u64>::simulate_with(&cfg, DealerSchedule::Concurrent, |r| run_one(r, g, x))
+            .expect("two-party run");
+    assert_eq!(a0, a1, "both computing parties reveal the same");
+    // party 1 counts the rounds and the dealer's material it received
+    let spent2 = Cost::merge_parties(&[c0, c1.clone(), c1]);
+    assert_eq!(pc2, fc2, "plain and fixed predict the same (2pc)");
+    assert_eq!(
+        spent2, pc2,
+        "the two-party transport carried what plain predicted"
+    );
+    assert_eq!(
+        comm(&pc2),
+        expected(&CostModel::for_protocol(two, 8)),
+        "the two-party closed form"
+    );
+    [p, f, s, a0]
 }
 
 /// The nearest value of the 16-fraction-bit grid.
@@ -149,18 +173,21 @@ fn exp_meets_its_bound_on_every_domain_with_the_predicted_cost() {
         -1000.0,
     ];
     let x = vector(&xs);
-    let model = CostModel::new(8);
-    let (plain, fixed, shared) =
-        all_domains(&Exp(p), &x, model.exp_nonpositive(xs.len(), p.squarings));
+    let [plain, fixed, shared, two] =
+        all_domains(&Exp(p), &x, |m| m.exp_nonpositive(xs.len(), p.squarings));
     assert_close(&plain, |i| p.reference(xs[i]), 1e-12, "plain vs reference");
     let bound = p.error_bound(F);
     assert!(bound < 1e-3, "{bound}");
     assert_close(&fixed, |i| xs[i].exp(), bound, "fixed vs e^x");
     assert_close(&shared, |i| xs[i].exp(), bound, "shared vs e^x");
+    assert_close(&two, |i| xs[i].exp(), bound, "2pc vs e^x");
     // e^0 is 1 up to the encoding of 1/3
     assert!((fixed[0] - 1.0).abs() <= 10.0 * 0.5f64.powi(F as i32));
     let rounds = 12 + 2 * p.squarings as u64;
-    assert_eq!(model.exp_nonpositive(1, p.squarings).rounds, rounds);
+    assert_eq!(
+        CostModel::new(8).exp_nonpositive(1, p.squarings).rounds,
+        rounds
+    );
 }
 
 #[test]
@@ -254,16 +281,14 @@ fn reciprocal_meets_its_bound_on_every_domain_with_the_predicted_cost() {
     let p = ReciprocalParams::for_range(10.0).unwrap();
     let xs = [1.0, 1.0001, 1.5, 2.0, 3.0, 5.5, 7.25, 9.999, 10.0];
     let x = vector(&xs);
-    let (plain, fixed, shared) = all_domains(
-        &Recip(p),
-        &x,
-        CostModel::new(8).reciprocal(xs.len(), p.iterations),
-    );
+    let [plain, fixed, shared, two] =
+        all_domains(&Recip(p), &x, |m| m.reciprocal(xs.len(), p.iterations));
     assert_close(&plain, |i| p.reference(xs[i]), 1e-12, "plain vs reference");
     assert_close(&plain, |i| 1.0 / xs[i], 1e-9, "plain vs 1/x");
     let bound = p.error_bound(F);
     assert_close(&fixed, |i| 1.0 / xs[i], bound, "fixed vs 1/x");
     assert_close(&shared, |i| 1.0 / xs[i], bound, "shared vs 1/x");
+    assert_close(&two, |i| 1.0 / xs[i], bound, "2pc vs 1/x");
 }
 
 #[test]
@@ -296,14 +321,12 @@ fn inv_sqrt_meets_its_bound_on_every_domain_with_the_predicted_cost() {
     let inside = xs.len();
     xs.extend([2f64.powi(12) * 3.0, 1e6]);
     let x = vector(&xs);
-    let (plain, fixed, shared) = all_domains(
-        &InvSqrt(p),
-        &x,
-        CostModel::new(8).inv_sqrt(xs.len(), p.thresholds().len(), p.iterations),
-    );
+    let [plain, fixed, shared, two] = all_domains(&InvSqrt(p), &x, |m| {
+        m.inv_sqrt(xs.len(), p.thresholds().len(), p.iterations)
+    });
     assert_close(&plain, |i| p.reference(xs[i]), 1e-9, "plain vs reference");
     let bound = p.relative_error_bound(F);
-    for (name, out) in [("fixed", &fixed), ("shared", &shared)] {
+    for (name, out) in [("fixed", &fixed), ("shared", &shared), ("2pc", &two)] {
         for (i, g) in out.iter().enumerate() {
             // above the range: clamped to 2^hi
             let x = xs[i].min(2f64.powi(12));
@@ -356,11 +379,9 @@ fn softmax_meets_its_bound_on_every_domain_with_the_predicted_cost() {
     .into_dyn();
     let p = SoftmaxParams::default();
     let recip = p.reciprocal(5).unwrap();
-    let (plain, fixed, shared) = all_domains(
-        &Softmax(p),
-        &x,
-        CostModel::new(8).softmax(3, 5, p.exp.squarings, recip.iterations),
-    );
+    let [plain, fixed, shared, two] = all_domains(&Softmax(p), &x, |m| {
+        m.softmax(3, 5, p.exp.squarings, recip.iterations)
+    });
     let bound = p.error_bound(5, F).unwrap();
     for (r, row) in x.outer_iter().enumerate() {
         let row: Vec<f64> = row.iter().copied().collect();
@@ -370,7 +391,7 @@ fn softmax_meets_its_bound_on_every_domain_with_the_predicted_cost() {
         for c in 0..5 {
             let exact = (row[c] - m).exp() / s;
             assert!((plain[[r, c]] - reference[c]).abs() < 1e-9);
-            for (name, out) in [("fixed", &fixed), ("shared", &shared)] {
+            for (name, out) in [("fixed", &fixed), ("shared", &shared), ("2pc", &two)] {
                 let e = (out[[r, c]] - exact).abs();
                 assert!(e <= bound, "{name} [{r}, {c}]: error {e:.3e} > {bound:.3e}");
             }
@@ -389,16 +410,17 @@ fn max_tree_routes_the_gradient_to_the_first_maximum() {
         [3.5, -1.0, -1.0, 3.0],
     ])
     .into_dyn();
-    let model = CostModel::new(8);
-    let expected = model.max_tree(5, 4) + model.max_tree_backward(5, 4) + {
-        // the "ones" of MaxAndRoute are local
-        Comm::default()
+    let expected = |model: &CostModel| {
+        model.max_tree(5, 4) + model.max_tree_backward(5, 4) + {
+            // the "ones" of MaxAndRoute are local
+            Comm::default()
+        }
     };
-    let (plain, fixed, shared) = all_domains(&MaxAndRoute, &x, expected);
+    let [plain, fixed, shared, two] = all_domains(&MaxAndRoute, &x, expected);
     let want_max = [4.0, -1.0, 0.5, 3.0];
     // the first maximal candidate of each column
     let winner = [1usize, 4, 0, 0];
-    for out in [&plain, &fixed, &shared] {
+    for out in [&plain, &fixed, &shared, &two] {
         for c in 0..4 {
             assert!((out[[0, c]] - want_max[c]).abs() < 1e-4, "{out}");
             for cand in 0..5 {

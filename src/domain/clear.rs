@@ -1,12 +1,13 @@
-//! What the two plaintext domains share: they play all three parties at
-//! once, so every private input and announcement must be given, and they
-//! predict from [`CostModel`] the communication a secure run of the same
-//! program would need.
+//! What the two plaintext domains share: they play all parties at once, so
+//! every private input and announcement must be given, and they predict
+//! from [`CostModel`] the communication a secure run of the same program
+//! would need, for the protocol they are set to ([`Protocol`]: three
+//! parties, or two with a dealer, where party 2 holds no data).
 
 use ndarray::ArrayD;
 
 use super::{PartyId, Tracker};
-use crate::cost::{CostModel, Op};
+use crate::cost::{CostModel, Op, Protocol};
 use crate::error::{Error, Result};
 use crate::tensor;
 
@@ -16,21 +17,6 @@ use crate::tensor;
 pub(crate) struct Clear {
     pub(crate) tracker: Tracker,
     model: CostModel,
-}
-
-fn check_party(p: PartyId) -> Result<()> {
-    if p > 2 {
-        Err(Error::InvalidParty(p))
-    } else {
-        Ok(())
-    }
-}
-
-/// What party `owner` gave: the plaintext domain is every party, so it
-/// needs every owner's value.
-fn given<'v, V: ?Sized>(owner: PartyId, value: Option<&'v V>, what: &'static str) -> Result<&'v V> {
-    check_party(owner)?;
-    value.ok_or(Error::MissingValue { party: owner, what })
 }
 
 impl Clear {
@@ -44,7 +30,26 @@ impl Clear {
 
     /// Predicts costs for ring elements of `elem_bytes` bytes from now on.
     pub(crate) fn set_elem_bytes(&mut self, elem_bytes: u64) {
-        self.model = CostModel::new(elem_bytes);
+        self.model = CostModel::for_protocol(self.model.protocol, elem_bytes);
+    }
+
+    /// Predicts the costs of `protocol` from now on (and checks party ids
+    /// against its parties).
+    pub(crate) fn set_protocol(&mut self, protocol: Protocol) {
+        self.model = CostModel::for_protocol(protocol, self.model.elem_bytes);
+        self.tracker.cost.protocol = protocol;
+    }
+
+    /// What party `owner` gave: the plaintext domain is every party, so it
+    /// needs every owner's value.
+    fn given<'v, V: ?Sized>(
+        &self,
+        owner: PartyId,
+        value: Option<&'v V>,
+        what: &'static str,
+    ) -> Result<&'v V> {
+        self.model.protocol.check_party(owner)?;
+        value.ok_or(Error::MissingValue { party: owner, what })
     }
 
     /// Bits of the ring whose costs are predicted.
@@ -57,6 +62,13 @@ impl Clear {
         self.tracker.cost.predict(&self.model, op, n);
     }
 
+    /// Counts a product with `n` outputs and `operands` operand elements.
+    pub(crate) fn account_product(&mut self, op: Op, n: usize, operands: usize) {
+        self.tracker
+            .cost
+            .predict_product(&self.model, op, n, operands);
+    }
+
     /// A private input: checks the owner, that the value is there and has
     /// `shape`, converts it with `convert` and counts it.
     pub(crate) fn input<X>(
@@ -67,7 +79,7 @@ impl Clear {
         convert: impl FnOnce(&ArrayD<f64>) -> Result<X>,
     ) -> Result<X> {
         self.tracker.begin_op();
-        let value = given(owner, value, "input")?;
+        let value = self.given(owner, value, "input")?;
         tensor::check_same("input", value.shape(), shape)?;
         let x = convert(value)?;
         self.account(Op::Input { owner }, value.len());
@@ -80,7 +92,7 @@ impl Clear {
     pub(crate) fn pass_through(&mut self, op: Op, n: usize) -> Result<()> {
         self.tracker.begin_op();
         if let Op::RevealTo { to: p } = op {
-            check_party(p)?;
+            self.model.protocol.check_party(p)?;
         }
         self.account(op, n);
         Ok(())
@@ -89,7 +101,7 @@ impl Clear {
     /// A public announcement (the data must be given).
     pub(crate) fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
         self.tracker.begin_op();
-        let data = given(from, data, "announcement")?;
+        let data = self.given(from, data, "announcement")?;
         self.account(Op::Announce { from }, data.len());
         Ok(data.to_vec())
     }

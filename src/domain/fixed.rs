@@ -5,7 +5,7 @@ use ndarray::{ArrayD, Axis};
 use super::clear::Clear;
 use super::session::decode_elements;
 use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
-use crate::cost::Op;
+use crate::cost::{Op, Protocol};
 use crate::error::{Error, OverflowEvent, Result};
 use crate::fixed::FixedPoint;
 use crate::ring::RingElement;
@@ -119,6 +119,12 @@ impl<T: RingElement> Fixed<T> {
     /// `frac_bits` fraction bits (see [`FixedPoint::new`] for the limits).
     pub fn with_frac_bits(frac_bits: u32) -> Result<Self> {
         Ok(Self::with_format(FixedPoint::new(frac_bits)?))
+    }
+
+    /// Predicts the costs of `protocol` (see [`Plain::with_protocol`](super::Plain::with_protocol)).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.clear.set_protocol(protocol);
+        self
     }
 
     /// Sets the overflow policy.
@@ -391,15 +397,16 @@ impl<T: RingElement> Ring for Fixed<T> {
         let lim = self.fp.product_bound();
         let f = self.fp.frac_bits();
         let mut out = Vec::with_capacity(pairs.len());
-        let mut n = 0;
+        let (mut n, mut operands) = (0, 0);
         for (a, b) in pairs {
             let prods = tensor::zip_broadcast("mul", a, b, |x, y| self.dec(*x) * self.dec(*y))?;
             self.check("mul", idx, prods.iter().copied(), lim)?;
             let raw = tensor::zip_broadcast("mul", a, b, |x, y| x.wrapping_mul(y))?;
             n += raw.len();
+            operands += a.len() + b.len();
             out.push(raw.mapv(|p| self.trunc(p, f)));
         }
-        self.account(Op::MulTrunc, n);
+        self.clear.account_product(Op::MulTrunc, n, operands);
         Ok(out)
     }
 
@@ -407,9 +414,10 @@ impl<T: RingElement> Ring for Fixed<T> {
         let idx = self.begin_op();
         let f = self.fp.frac_bits();
         let mut out = Vec::with_capacity(pairs.len());
-        let mut outputs = 0;
+        let (mut outputs, mut operands) = (0, 0);
         for (a, b) in pairs {
             let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
+            operands += m * k + k * n;
             // Magnitude check in f64 (fast, and exact enough for a bound check).
             let (af, bf) = (a.mapv(|x| self.dec(x)), b.mapv(|x| self.dec(x)));
             let prods = tensor::as_matrix(&af)?.dot(&tensor::as_matrix(&bf)?);
@@ -424,7 +432,7 @@ impl<T: RingElement> Ring for Fixed<T> {
             out.push(tensor::from_vec("matmul", &[m, n], t)?);
             outputs += m * n;
         }
-        self.account(Op::Matmul, outputs);
+        self.clear.account_product(Op::Matmul, outputs, operands);
         Ok(out)
     }
 

@@ -58,6 +58,7 @@
 //! # Ok::<(), privml::Error>(())
 //! ```
 
+mod additive;
 mod clear;
 mod fixed;
 pub mod gadgets;
@@ -67,6 +68,7 @@ mod plain;
 mod session;
 mod shared;
 
+pub use additive::{Additive, AdditiveShare, DealerSchedule};
 pub use fixed::{Fixed, OverflowPolicy, TruncationMode};
 pub use gadgets::{Clipped, Gadgets};
 pub use layout::{Gather, Layout, Window2d};
@@ -119,6 +121,16 @@ pub enum DomainInfo {
         /// The party this evaluator plays.
         party: PartyId,
     },
+    /// One participant of the two-party computation: party 0 or 1, or the
+    /// dealer (2), which holds no data.
+    Additive {
+        /// ℓ, the ring's bits.
+        ring_bits: u32,
+        /// f, the fraction bits.
+        frac_bits: u32,
+        /// 0 or 1, or 2 for the dealer.
+        party: PartyId,
+    },
 }
 
 impl DomainInfo {
@@ -126,9 +138,9 @@ impl DomainInfo {
     pub fn ring_bits(&self) -> Option<u32> {
         match *self {
             DomainInfo::Plain => None,
-            DomainInfo::Fixed { ring_bits, .. } | DomainInfo::Shared { ring_bits, .. } => {
-                Some(ring_bits)
-            }
+            DomainInfo::Fixed { ring_bits, .. }
+            | DomainInfo::Shared { ring_bits, .. }
+            | DomainInfo::Additive { ring_bits, .. } => Some(ring_bits),
         }
     }
 
@@ -136,17 +148,18 @@ impl DomainInfo {
     pub fn frac_bits(&self) -> Option<u32> {
         match *self {
             DomainInfo::Plain => None,
-            DomainInfo::Fixed { frac_bits, .. } | DomainInfo::Shared { frac_bits, .. } => {
-                Some(frac_bits)
-            }
+            DomainInfo::Fixed { frac_bits, .. }
+            | DomainInfo::Shared { frac_bits, .. }
+            | DomainInfo::Additive { frac_bits, .. } => Some(frac_bits),
         }
     }
 
     /// The party played, `None` for the plaintext domains (which play all
-    /// three at once).
+    /// three at once). The two-party protocol's dealer is party 2: it owns
+    /// no input (only 0 and 1 may) and does not speak.
     pub fn party(&self) -> Option<PartyId> {
         match *self {
-            DomainInfo::Shared { party, .. } => Some(party),
+            DomainInfo::Shared { party, .. } | DomainInfo::Additive { party, .. } => Some(party),
             _ => None,
         }
     }
@@ -168,6 +181,18 @@ impl fmt::Display for DomainInfo {
                 f,
                 "shared (party {party} of 3) Z_2^{ring_bits}, {frac_bits} fraction bits"
             ),
+            DomainInfo::Additive {
+                ring_bits,
+                frac_bits,
+                party,
+            } => {
+                if *party < 2 {
+                    write!(f, "two-party (party {party} of 2, with a dealer)")?;
+                } else {
+                    write!(f, "two-party (the dealer)")?;
+                }
+                write!(f, " Z_2^{ring_bits}, {frac_bits} fraction bits")
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::clear::Clear;
 use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
-use crate::cost::Op;
+use crate::cost::{Op, Protocol};
 use crate::error::{Error, Result};
 use crate::tensor;
 
@@ -50,6 +50,30 @@ impl Plain {
     /// Predict costs for ring elements of `elem_bytes` bytes (16 for Z_2^128).
     pub fn with_elem_bytes(mut self, elem_bytes: u64) -> Self {
         self.clear.set_elem_bytes(elem_bytes);
+        self
+    }
+
+    /// Predict the costs of `protocol` (the replicated three-party protocol
+    /// by default); with [`Protocol::Additive2`] only parties 0 and 1 may
+    /// hold data, as in the two-party run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::cost::Protocol;
+    /// use privml::{Plain, Ring};
+    ///
+    /// let mut r = Plain::new().with_protocol(Protocol::Additive2);
+    /// let x = r.input(0, Some(&ndarray::arr1(&[1.0, 2.0]).into_dyn()), &[2])?;
+    /// let y = r.mul(&x, &x)?;
+    /// assert_eq!(r.reveal(&y)?[1], 4.0);
+    /// assert_eq!(r.cost().rounds, 3); // Beaver opening, truncation, reveal
+    /// assert_eq!(r.cost().offline_bytes, [0, 3 * 2 * 8]);
+    /// assert!(r.input(2, Some(&ndarray::arr1(&[1.0]).into_dyn()), &[1]).is_err());
+    /// # Ok::<(), privml::Error>(())
+    /// ```
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.clear.set_protocol(protocol);
         self
     }
 
@@ -199,25 +223,28 @@ impl Ring for Plain {
     fn mul_many(&mut self, pairs: &[(&ArrayD<f64>, &ArrayD<f64>)]) -> Result<Vec<ArrayD<f64>>> {
         self.begin_op();
         let mut out = Vec::with_capacity(pairs.len());
+        let mut operands = 0;
         for (a, b) in pairs {
             out.push(tensor::zip_broadcast("mul", a, b, |x, y| x * y)?);
+            operands += a.len() + b.len();
         }
         let n = out.iter().map(|t| t.len()).sum();
-        self.clear.account(Op::MulTrunc, n);
+        self.clear.account_product(Op::MulTrunc, n, operands);
         out.into_iter().map(|t| self.finite("mul", t)).collect()
     }
 
     fn matmul_many(&mut self, pairs: &[(&ArrayD<f64>, &ArrayD<f64>)]) -> Result<Vec<ArrayD<f64>>> {
         self.begin_op();
         let mut out = Vec::with_capacity(pairs.len());
-        let mut outputs = 0;
+        let (mut outputs, mut operands) = (0, 0);
         for (a, b) in pairs {
-            let (m, _k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
+            let (m, k, n) = tensor::matmul_dims("matmul", a.shape(), b.shape())?;
             let (a2, b2) = (tensor::as_matrix(a)?, tensor::as_matrix(b)?);
             out.push(a2.dot(&b2).into_dyn());
             outputs += m * n;
+            operands += m * k + k * n;
         }
-        self.clear.account(Op::Matmul, outputs);
+        self.clear.account_product(Op::Matmul, outputs, operands);
         out.into_iter().map(|t| self.finite("matmul", t)).collect()
     }
 

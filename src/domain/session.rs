@@ -86,6 +86,20 @@ pub enum TensorData {
         /// x_{i+1}, little-endian.
         b: Vec<u8>,
     },
+    /// One computing party's additive share (`Additive`, two-party
+    /// protocol).
+    AdditiveShare {
+        /// Shape.
+        shape: Vec<usize>,
+        /// ℓ.
+        ring_bits: u32,
+        /// f.
+        frac_bits: u32,
+        /// The party, 0 or 1.
+        party: u8,
+        /// x_i, little-endian.
+        data: Vec<u8>,
+    },
 }
 
 impl TensorData {
@@ -94,7 +108,8 @@ impl TensorData {
         match self {
             TensorData::Clear { shape, .. }
             | TensorData::ClearRing { shape, .. }
-            | TensorData::Shares { shape, .. } => shape,
+            | TensorData::Shares { shape, .. }
+            | TensorData::AdditiveShare { shape, .. } => shape,
         }
     }
 
@@ -115,6 +130,14 @@ impl TensorData {
             } => {
                 format!("party {party}'s shares in Z_2^{ring_bits} ({frac_bits} fraction bits)")
             }
+            TensorData::AdditiveShare {
+                ring_bits,
+                frac_bits,
+                party,
+                ..
+            } => format!(
+                "two-party party {party}'s share in Z_2^{ring_bits} ({frac_bits} fraction bits)"
+            ),
         }
     }
 }

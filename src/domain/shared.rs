@@ -6,7 +6,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::session::decode_elements;
 use super::{DomainInfo, Gather, PartyId, Ring, Session, TensorData, Tracker};
-use crate::cost::{Cost, Op};
+use crate::cost::{Cost, Op, Protocol};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc::product::{extend_cross_terms, matmul_cross_terms};
@@ -33,6 +33,9 @@ pub struct SharedConfig {
     /// description the parties compare (one party cannot fix its keys
     /// alone) and prints a warning on every party.
     pub insecure_test_seed: Option<u64>,
+    /// The protocol whose costs the plaintext domains predict when a runner
+    /// builds them (a shared domain runs the protocol of its kind).
+    pub protocol: Protocol,
     /// The most elements a party accepts for one private input
     /// ([`Ring::input`]): the shape of another party's input usually comes
     /// from that party's announcement, so this bounds what a peer can make
@@ -56,6 +59,7 @@ impl Default for SharedConfig {
             frac_bits: None,
             timeout: DEFAULT_TIMEOUT,
             insecure_test_seed: None,
+            protocol: Protocol::Replicated3,
             max_input_elements: DEFAULT_MAX_INPUT_ELEMENTS,
             network: None,
         }
@@ -87,6 +91,15 @@ impl SharedConfig {
         self
     }
 
+    /// `link` over the emulated network of [`SharedConfig::network`], or as
+    /// it is when there is none (every protocol's links go through here).
+    pub(super) fn emulated(&self, link: Box<dyn Channel>) -> Box<dyn Channel> {
+        match &self.network {
+            Some(p) => Box::new(Emulated::new(link, p.clone())),
+            None => link,
+        }
+    }
+
     /// Sets the most elements accepted for one private input.
     ///
     /// # Examples
@@ -108,7 +121,7 @@ impl SharedConfig {
 /// The element count of `shape` if it is at most `max` (each dimension
 /// too, so that a zero dimension cannot hide a huge one), else
 /// [`Error::ShapeTooLarge`] naming the shape.
-fn checked_len(op: &'static str, shape: &[usize], max: usize) -> Result<usize> {
+pub(super) fn checked_len(op: &'static str, shape: &[usize], max: usize) -> Result<usize> {
     let too_large = || Error::ShapeTooLarge {
         op,
         shape: shape.to_vec(),
@@ -165,7 +178,7 @@ pub struct Shared<T: RingElement> {
 
 /// Which of several errors of a failed simulation to report: the first that
 /// is not a consequence of another party stopping.
-fn root_cause(errors: Vec<Error>) -> Error {
+pub(super) fn root_cause(errors: Vec<Error>) -> Error {
     let mut iter = errors.into_iter();
     let mut first = None;
     for e in iter.by_ref() {
@@ -193,14 +206,7 @@ impl<T: RingElement> Shared<T> {
             Some(f) => FixedPoint::new(f)?,
             None => FixedPoint::default(),
         };
-        let (next, prev): (Box<dyn Channel>, Box<dyn Channel>) = match &cfg.network {
-            Some(p) => (
-                Box::new(Emulated::new(next, p.clone())),
-                Box::new(Emulated::new(prev, p.clone())),
-            ),
-            None => (next, prev),
-        };
-        let net = Net::new(me, next, prev, cfg.timeout)?;
+        let net = Net::new(me, cfg.emulated(next), cfg.emulated(prev), cfg.timeout)?;
         let seed = match cfg.insecure_test_seed {
             Some(s) => Seed::from_u64(s.wrapping_mul(3).wrapping_add(me as u64)),
             None => Seed::random()?,

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | the mean absolute training error ([`nn::train_full_batch`]) | 1 | every tenth of the run (10 times) |
 //! | the trained weights ([`Sequential::reveal_parameters`](crate::nn::Sequential::reveal_parameters)), in one opening | 3 (two-layer, 3 × 1) or 16 (three-layer, 3 × 4 + 4 × 1) | once, after training |
-//! | the scores on the eight inputs 000 … 111 (the user's, party 2) | 8 | once, at the end |
+//! | the scores on the eight inputs 000 … 111 (the user's: party 2, or 0 on two parties) | 8 | once, at the end |
 //!
 //! The training rows and targets (the data owner's, party 1) are never
 //! opened.
@@ -32,8 +32,19 @@ use crate::runner::{Job, speaks};
 
 /// The party that owns the training data.
 pub const DATA_OWNER: usize = 1;
-/// The party that asks for predictions.
+/// The party that asks for predictions (in the two-party protocol, whose
+/// third participant is the dealer and holds no data, [`user`] is party 0).
 pub const USER: usize = 2;
+
+/// The party that asks for predictions on `r`: [`USER`], or party 0 when
+/// `r` runs the two-party protocol (its party 2 is the dealer).
+pub fn user<R: Ring>(r: &R) -> usize {
+    if r.cost().protocol.computing_parties() < 3 {
+        0
+    } else {
+        USER
+    }
+}
 
 /// Which function to learn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +218,8 @@ pub fn run<R: Ring>(r: &mut R, e: &Experiment, log: Log<'_>) -> Result<Outcome> 
         }
     }
     let all = all_inputs().into_dyn();
-    let q = r.input(super::boolean::USER, r.owns(USER).then_some(&all), &[8, 3])?;
+    let user = user(r);
+    let q = r.input(user, r.owns(user).then_some(&all), &[8, 3])?;
     r.set_label("predict");
     let p = net.predict(r, &q)?;
     let scores = r.open(&p)?;

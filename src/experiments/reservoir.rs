@@ -67,6 +67,31 @@ pub fn features(seed: u64) -> (Array2<f64>, Array2<f64>) {
     (lifted, y)
 }
 
+/// `v` as Python's `'%.3e' % v` prints it (the article's format):
+/// `2.000e+00`, `5.590e-01`.
+///
+/// # Examples
+///
+/// ```
+/// use privml::experiments::reservoir::python_sci;
+/// assert_eq!(python_sci(2.0), "2.000e+00");
+/// assert_eq!(python_sci(0.000559), "5.590e-04");
+/// assert_eq!(python_sci(-1234.0), "-1.234e+03");
+/// ```
+pub fn python_sci(v: f64) -> String {
+    let s = format!("{v:.3e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -113,7 +138,7 @@ pub fn run<R: Ring>(r: &mut R, cfg: &Reservoir, log: Log<'_>) -> Result<Outcome>
             let total = nn::abs_error_total(r, &grad)?;
             let loss = r.open(&total)?.sum();
             if speak {
-                log(&format!("loss at step {i}: {loss:.3e}"));
+                log(&format!("loss at step {i}: {}", python_sci(loss)));
             }
             losses.push((i, loss));
         }

@@ -123,10 +123,21 @@ pub fn program() -> impl Strategy<Value = Program> {
 
 /// Runs `p` on `r` and reveals every register.
 pub fn run<R: Ring>(r: &mut R, p: &Program) -> Result<Vec<ArrayD<f64>>> {
+    run_with_parties(r, p, 3)
+}
+
+/// [`run`] with the inputs owned by parties 0..`parties` in turn (2 for the
+/// two-party protocol, whose party 2 is the dealer).
+pub fn run_with_parties<R: Ring>(
+    r: &mut R,
+    p: &Program,
+    parties: usize,
+) -> Result<Vec<ArrayD<f64>>> {
     let shape = [p.n, p.n];
     let n = p.n;
     let mut regs = Vec::new();
-    for (owner, x) in p.inputs.iter().enumerate() {
+    for (i, x) in p.inputs.iter().enumerate() {
+        let owner = i % parties;
         let v = x.clone().into_dyn();
         let value = if r.owns(owner) { Some(&v) } else { None };
         regs.push(r.input(owner, value, &shape)?);

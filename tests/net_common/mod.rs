@@ -61,3 +61,29 @@ pub fn set_top_level(config: &Path, key: &str, value: &str) {
     lines.insert(first_table, format!("{key} = {value}"));
     std::fs::write(config, lines.join("\n") + "\n").expect("write parties file");
 }
+
+/// Starts `bin` with `args`, stdout and stderr captured.
+pub fn spawn(bin: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the binary")
+}
+
+/// Waits at most `limit` for `child` (killing it after that) and returns
+/// its output.
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < limit && child.try_wait().expect("poll the child").is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if child.try_wait().expect("poll the child").is_none() {
+        let _ = child.kill();
+    }
+    child.wait_with_output().expect("collect the output")
+}

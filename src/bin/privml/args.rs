@@ -3,15 +3,20 @@
 use clap::Args;
 use privml::SharedConfig;
 use privml::net::emulate::LinkProfile;
-use privml::runner::{Domain, DomainKind, DomainSpec, Exec, RingSize};
+use privml::runner::{Domain, DomainKind, DomainSpec, Exec, Protocol, RingSize};
 
-/// Where a job computes: `--domain`, `--ring`, `--frac-bits`,
+/// Where a job computes: `--domain`, `--protocol`, `--ring`, `--frac-bits`,
 /// `--insecure-seed` and `--net`, the same for every command that runs a job.
 #[derive(Args, Debug, Clone)]
 pub struct DomainArgs {
     /// Domain.
     #[arg(long, value_enum, default_value_t = Domain::Shared)]
     domain: Domain,
+    /// Secure protocol: three parties (3pc), or two parties and a dealer of
+    /// correlated randomness (2pc). With --domain plain or fixed, whose
+    /// costs to predict.
+    #[arg(long, value_enum)]
+    protocol: Option<Protocol>,
     /// Ring size for fixed and shared, in bits.
     #[arg(long, value_enum, default_value_t = RingSize::Z64)]
     ring: RingSize,
@@ -25,8 +30,9 @@ pub struct DomainArgs {
     /// they connect), and each prints a warning.
     #[arg(long, value_name = "N")]
     insecure_seed: Option<u64>,
-    /// Emulate a network on this party's links (shared domain): lan, wan,
-    /// lan-pub, wan-pub or rtt=MS[,bw=MBIT] (see `privml bench --help`).
+    /// Emulate a network on this party's links (shared domain, either
+    /// protocol; with 2pc the dealer's links too): lan, wan, lan-pub,
+    /// wan-pub or rtt=MS[,bw=MBIT] (see `privml bench --help`).
     #[arg(long, value_name = "PROFILE")]
     net: Option<LinkProfile>,
 }
@@ -38,7 +44,30 @@ impl DomainArgs {
             domain: self.domain,
             ring: self.ring,
             frac_bits: self.frac_bits,
+            protocol: self.protocol(),
         }
+    }
+
+    /// The secure protocol (3pc unless asked otherwise).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or_default()
+    }
+
+    /// Sets the protocol from a number of computing parties (`--parties`),
+    /// refusing a `--protocol` that says otherwise.
+    pub fn set_parties(&mut self, parties: usize) -> anyhow::Result<()> {
+        let wanted = match parties {
+            2 => Protocol::Additive2,
+            3 => Protocol::Replicated3,
+            n => anyhow::bail!("--parties {n}: privml runs 2 parties (with a dealer) or 3"),
+        };
+        match self.protocol {
+            Some(p) if p != wanted => {
+                anyhow::bail!("--parties {parties} contradicts --protocol {p}")
+            }
+            _ => self.protocol = Some(wanted),
+        }
+        Ok(())
     }
 
     /// The domain to dispatch to.
@@ -51,6 +80,7 @@ impl DomainArgs {
         SharedConfig {
             frac_bits: self.frac_bits,
             insecure_test_seed: self.insecure_seed,
+            protocol: self.protocol(),
             network: self.net.clone(),
             ..Default::default()
         }

@@ -22,7 +22,8 @@ pub struct BenchArgs {
     /// networks NB-SGD, NC-SGD, NA-ADAM, NC-INFER-1, NC-INFER-128); all if
     /// none given.
     workloads: Vec<String>,
-    /// Domains, comma-separated: plain, fixed, shared (add :128 for Z_2^128).
+    /// Domains, comma-separated: plain, fixed, shared (three parties), 2pc
+    /// (two parties and a dealer); add :128 for Z_2^128.
     #[arg(long, default_value = "shared")]
     domains: String,
     /// Timed runs per workload (the median is reported).
@@ -32,7 +33,8 @@ pub struct BenchArgs {
     /// --net, where each iteration costs 30 round trips of the network].
     #[arg(long)]
     w4_iterations: Option<usize>,
-    /// Also run the shared domains over emulated networks, comma-separated:
+    /// Also run the secure domains (shared, 2pc) over emulated networks
+    /// (every link, the dealer's included), comma-separated:
     /// lan (0.2 ms RTT, 10 Gbit/s), wan (40 ms RTT, 100 Mbit/s), lan-pub
     /// (0.02 ms, 40 Gbit/s), wan-pub (40 ms, 352 Mbit/s) or rtt=MS[,bw=MBIT].
     #[arg(long, value_name = "PROFILES", value_delimiter = ',')]
@@ -54,11 +56,21 @@ fn row(m: &Measurement) {
         .map_or("-".to_string(), |d| format!("{:.4}", d.as_secs_f64()));
     let ratio = m.ratio().map_or("-".to_string(), |r| format!("{r:.1}x"));
     let bytes = m.cost.bytes_sent.map(mb).join(" / ");
+    // The two-party protocol's dealer: its time to deal one run and the
+    // material it sends (to party 1; party 0 derives its part from a seed).
+    let offline = m
+        .offline_median()
+        .map_or("-".to_string(), |d| format!("{:.4}", d.as_secs_f64()));
+    let material = if m.offline_runs.is_empty() {
+        "-".to_string()
+    } else {
+        mb(m.cost.offline_bytes.iter().sum())
+    };
     let rss = m
         .peak_rss_bytes
         .map_or("-".to_string(), |b| format!("{:.0} MB", b as f64 / 1e6));
     outln!(
-        "| {} | {} | {:.4} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {:.4} | {} | {} | {} | {} | {} | {} | {} |",
         m.workload,
         m.domain,
         med,
@@ -66,6 +78,8 @@ fn row(m: &Measurement) {
         ratio,
         m.cost.rounds,
         bytes,
+        offline,
+        material,
         rss
     );
 }
@@ -77,7 +91,13 @@ fn go<W: Workload>(w: &W, domains: &[DomainKind], args: &BenchArgs) -> Result<()
             row(&m);
             continue;
         }
-        if !matches!(d, DomainKind::Shared64 | DomainKind::Shared128) {
+        if !matches!(
+            d,
+            DomainKind::Shared64
+                | DomainKind::Shared128
+                | DomainKind::TwoParty64
+                | DomainKind::TwoParty128
+        ) {
             continue;
         }
         for p in &args.net {
@@ -187,9 +207,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .unwrap_or(if args.net.is_empty() { 10_000 } else { 100 });
     if args.net.is_empty() {
         outln!(
-            "| workload | domain | median s | plaintext s | ratio | rounds | bytes sent P0 / P1 / P2 | peak RSS |"
+            "| workload | domain | median s (online) | plaintext s | ratio | rounds (online) | bytes sent P0 / P1 / P2 (online) | offline s (dealer) | offline bytes (dealer) | peak RSS |"
         );
-        outln!("|---|---|---|---|---|---|---|---|");
+        outln!("|---|---|---|---|---|---|---|---|---|---|");
     } else {
         emulator_check(&args.net)?;
         outln!(

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use privml::approx::functions::FunctionTable;
 use privml::approx::{ApproxRow, ApproxTable, sigmoid};
 use privml::experiments::{self, additive, boolean, reservoir};
-use privml::runner::{Exec, Job, execute, speaks};
+use privml::runner::{Exec, Job, Protocol, execute, speaks};
 use privml::session::{JobDescription, SessionDescription};
 use privml::{Error, Open, Ring};
 
@@ -59,12 +59,33 @@ pub struct DemoArgs {
     /// Override the number of training iterations.
     #[arg(long)]
     iterations: Option<usize>,
+    /// Computing parties: 3, or 2 (alice and bob, with a dealer of
+    /// correlated randomness; the same as --protocol 2pc).
+    #[arg(long, value_name = "N")]
+    parties: Option<usize>,
 }
 
 impl DemoArgs {
     /// Domain, ring, fraction bits and key seeds.
     pub fn domain(&self) -> &DomainArgs {
         &self.domain
+    }
+
+    /// The same, to change (the dealer makes a job two-party).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party and privml dealer")
+    )]
+    pub fn domain_mut(&mut self) -> &mut DomainArgs {
+        &mut self.domain
+    }
+
+    /// Applies `--parties` to the protocol (call once, before running).
+    pub fn resolve(&mut self) -> Result<()> {
+        if let Some(n) = self.parties {
+            self.domain.set_parties(n)?;
+        }
+        Ok(())
     }
 
     /// What the parties compare before running the demo.
@@ -155,8 +176,14 @@ impl Job for PrivmlAdditive {
 }
 
 /// Runs `privml demo` in this process.
-pub fn run(args: DemoArgs) -> Result<()> {
+pub fn run(mut args: DemoArgs) -> Result<()> {
+    args.resolve()?;
     run_on(&args, &args.domain.local_exec())
+}
+
+/// Whether the demo runs the two-party protocol.
+fn two_party(args: &DemoArgs) -> bool {
+    args.domain.protocol() == Protocol::Additive2
 }
 
 /// Runs `privml demo` where `exec` says (in this process, or as one party).
@@ -199,7 +226,10 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
         }
         Which::Additive => {
             if speak {
-                additive::run(&experiments::stdout_log)?;
+                additive::run(
+                    &experiments::stdout_log,
+                    if two_party(args) { 2 } else { 3 },
+                )?;
             }
             execute(exec, &PrivmlAdditive)?;
         }
@@ -207,6 +237,24 @@ pub fn run_on(args: &DemoArgs, exec: &Exec<'_>) -> Result<()> {
             let mut cfg = reservoir::Reservoir::default();
             if let Some(n) = args.iterations {
                 cfg.steps = n;
+            }
+            if speak {
+                if two_party(args) {
+                    outln!(
+                        "privml demo: the article's encrypted reservoir on {}\n\
+                         alice (party 0) and bob (party 1) hold shares of the reservoir features, \
+                         the targets (both input by bob, the data owner) and the model;\n\
+                         a dealer (party 2) supplies Beaver triples and truncation masks and sees no data\n",
+                        exec.describe()
+                    );
+                } else {
+                    outln!(
+                        "privml demo: the article's encrypted reservoir on {}\n\
+                         the data owner is party {}, the model starts as zeros from party 0\n",
+                        exec.describe(),
+                        reservoir::DATA_OWNER
+                    );
+                }
             }
             let job = reservoir::ReservoirJob {
                 config: cfg,

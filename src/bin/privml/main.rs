@@ -26,6 +26,8 @@ macro_rules! outln {
 
 mod args;
 mod bench;
+#[cfg(feature = "tls")]
+mod dealer;
 mod demo;
 mod federated;
 mod import;
@@ -79,6 +81,11 @@ enum Command {
     /// parties run elsewhere with the same job).
     #[cfg(feature = "tls")]
     Party(party::PartyArgs),
+    /// The dealer of the two-party protocol (--protocol 2pc): deal
+    /// correlated randomness live as id 2 over TLS, or write both parties'
+    /// preprocessing files for a job ahead of time.
+    #[cfg(feature = "tls")]
+    Dealer(dealer::DealerArgs),
     /// Write a deployment CA, certificates and keys for the three parties,
     /// and a parties file.
     #[cfg(feature = "tls")]
@@ -98,6 +105,8 @@ fn main() -> std::process::ExitCode {
         Command::Plot(a) => plot::run(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),
+        #[cfg(feature = "tls")]
+        Command::Dealer(a) => dealer::run(a),
         #[cfg(feature = "tls")]
         Command::Keygen(a) => keygen::run(a),
     };

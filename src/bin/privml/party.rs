@@ -1,24 +1,29 @@
-//! `privml party`: one party of a job, the other two elsewhere, over TCP
-//! with mutual TLS.
+//! `privml party`: one party of a job, the others elsewhere, over TCP with
+//! mutual TLS.
 //!
-//! The three parties run the same command line except `--id` (and, for
-//! jobs with private inputs, each data owner's own file). The job is a
-//! nested subcommand, so every in-process command that computes on shared
-//! data plugs in as one more [`PartyJob`] variant.
+//! The parties run the same command line except `--id` (and, for jobs with
+//! private inputs, each data owner's own file). The job is a nested
+//! subcommand, so every in-process command that computes on shared data
+//! plugs in as one more [`PartyJob`] variant. With the two-party protocol
+//! (`--protocol 2pc` on the job) parties 0 and 1 compute and `privml
+//! dealer` plays id 2: live, or ahead of time into preprocessing files that
+//! the parties read with `--prep` (then they connect only to each other).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use privml::Error;
+use privml::mpc2::DEALER;
+use privml::mpc2::prep::program_digest;
 use privml::net::Channel;
 use privml::net::config::PartiesConfig;
 use privml::net::tcp::{self, ConnectOptions, LinkHandle};
-use privml::runner::{Domain, Exec};
-use privml::session::SessionDescription;
+use privml::runner::{Domain, Exec, Protocol, TwoPartyLinks};
+use privml::session::{SessionDescription, SessionText};
 
 use crate::args::DomainArgs;
 use crate::demo::{self, DemoArgs};
@@ -28,20 +33,19 @@ use crate::train::{self, TrainArgs};
 /// Arguments of `privml party`.
 #[derive(Args, Debug)]
 pub struct PartyArgs {
-    /// This party's id: 0, 1 or 2. Party 0 prints the job's output.
+    /// This party's id: 0, 1 or 2 (0 or 1 with the two-party protocol,
+    /// whose id 2 is `privml dealer`). Party 0 prints the job's output.
     #[arg(long)]
     id: usize,
     /// The parties file (`privml keygen` writes one).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// Seconds to wait at start for the other parties [default: the file's
-    /// connect_deadline_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    connect_deadline: Option<f64>,
-    /// Seconds to wait for a peer's message during the run [default: the
-    /// file's timeout_secs, else 60].
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    /// Two-party protocol: this party's preprocessing file (`privml dealer
+    /// --out` wrote it for the same job) instead of a live dealer.
+    #[arg(long, value_name = "FILE")]
+    prep: Option<PathBuf>,
+    #[command(flatten)]
+    waits: Waits,
     /// The job: the same on all three parties.
     #[command(subcommand)]
     job: PartyJob,
@@ -66,7 +70,8 @@ pub enum PartyJob {
 }
 
 impl PartyJob {
-    fn domain(&self) -> &DomainArgs {
+    /// The job's domain arguments.
+    pub fn domain(&self) -> &DomainArgs {
         match self {
             PartyJob::Demo(a) => a.domain(),
             PartyJob::Train(a) => a.domain(),
@@ -74,7 +79,19 @@ impl PartyJob {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    fn domain_mut(&mut self) -> &mut DomainArgs {
+        match self {
+            PartyJob::Demo(a) => a.domain_mut(),
+            PartyJob::Train(a) => a.domain_mut(),
+            PartyJob::Predict(a) => a.domain_mut(),
+        }
+    }
+
+    /// Applies `demo --parties` and checks that the job runs on shares.
+    pub fn check(&mut self) -> Result<()> {
+        if let PartyJob::Demo(a) = self {
+            a.resolve()?;
+        }
         let domain = self.domain().spec().domain;
         if domain != Domain::Shared {
             bail!("privml party runs the shared domain; --domain {domain} runs in one process");
@@ -82,8 +99,21 @@ impl PartyJob {
         Ok(())
     }
 
-    /// What the three parties must agree on (private file names excluded).
-    fn session(&self) -> Result<SessionDescription> {
+    /// The protocol the job runs.
+    pub fn protocol(&self) -> Protocol {
+        self.domain().protocol()
+    }
+
+    /// Makes the job a two-party one (for the dealer), refusing a job that
+    /// asks for three parties.
+    pub fn make_two_party(&mut self) -> Result<()> {
+        self.domain_mut()
+            .set_parties(2)
+            .context("privml dealer serves the two-party protocol")
+    }
+
+    /// What the parties must agree on (private file names excluded).
+    pub fn session(&self) -> Result<SessionDescription> {
         match self {
             PartyJob::Demo(a) => Ok(a.session()),
             PartyJob::Train(a) => a.session(),
@@ -91,7 +121,8 @@ impl PartyJob {
         }
     }
 
-    fn run_on(&self, exec: &Exec<'_>, me: usize) -> Result<()> {
+    /// Runs the job as participant `me` where `exec` says.
+    pub fn run_on(&self, exec: &Exec<'_>, me: usize) -> Result<()> {
         match self {
             PartyJob::Demo(a) => demo::run_on(a, exec),
             PartyJob::Train(a) => {
@@ -107,13 +138,40 @@ impl PartyJob {
     }
 }
 
+/// How long a participant over TCP waits for the others.
+#[derive(Args, Debug)]
+pub struct Waits {
+    /// Seconds to wait at start for the others [default: the parties
+    /// file's connect_deadline_secs, else 60].
+    #[arg(long, value_name = "SECS")]
+    connect_deadline: Option<f64>,
+    /// Seconds to wait for a peer's message during the run [default: the
+    /// file's timeout_secs, else 60].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+}
+
+impl Waits {
+    /// `--connect-deadline` and `--timeout` over the parties file's settings.
+    pub fn connect_options(&self, parties: &PartiesConfig) -> Result<ConnectOptions> {
+        let mut opts = ConnectOptions::from_config(parties);
+        if let Some(s) = self.connect_deadline {
+            opts.deadline = seconds("connect-deadline", s)?;
+        }
+        if let Some(s) = self.timeout {
+            opts.io_timeout = seconds("timeout", s)?;
+        }
+        Ok(opts)
+    }
+}
+
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
     privml::net::config::wait_from_secs(&format!("--{flag}"), v).map_err(|e| anyhow!(e))
 }
 
 /// The error message, completed with what the peer said when it stopped
 /// first (so "party 0 disconnected" names the party that really failed).
-fn explain(e: &anyhow::Error, handles: &[LinkHandle]) -> String {
+pub fn explain(e: &anyhow::Error, handles: &[LinkHandle]) -> String {
     let msg = format!("{e:#}");
     let Some(Error::PeerDisconnected { party, .. }) =
         e.chain().find_map(|c| c.downcast_ref::<Error>())
@@ -142,70 +200,178 @@ fn insecure_seed_warning(me: usize, seed: u64) -> String {
     )
 }
 
-/// Runs `privml party`.
-pub fn run(args: PartyArgs) -> Result<()> {
-    let me = args.id;
-    if me > 2 {
-        bail!(Error::InvalidParty(me));
-    }
-    args.job.check()?;
-    let parties = PartiesConfig::load(&args.config)?;
-    let mut opts = ConnectOptions::from_config(&parties);
-    if let Some(s) = args.connect_deadline {
-        opts.deadline = seconds("connect-deadline", s)?;
-    }
-    if let Some(s) = args.timeout {
-        opts.io_timeout = seconds("timeout", s)?;
-    }
-    let domain = args.job.domain();
-    let mut cfg = domain.config();
-    cfg.timeout = opts.io_timeout;
-    // A fixed key seed is part of what the parties compare: no party can
-    // fix its keys alone (its neighbours would learn keys they must not
-    // know); all three must ask for it, and each says what it means.
-    let seed = domain.insecure_seed();
+/// What participant `me` compares with the others: the job's description
+/// and the insecure key seed. A fixed key seed is part of it: no party can
+/// fix its keys alone (the others would learn keys they must not know); all
+/// must ask for it, and each says what it means.
+pub fn session_text(job: &PartyJob, me: usize) -> Result<SessionText> {
+    let seed = job.domain().insecure_seed();
     if let Some(n) = seed {
         eprintln!("{}", insecure_seed_warning(me, n));
     }
-    let session = args.job.session()?.to_text().with(
+    Ok(job.session()?.to_text().with(
         "insecure_seed",
         seed.map_or("none".to_string(), |n| n.to_string()),
-    );
+    ))
+}
 
-    // `Exec::Party` wants a `'static` link factory: it owns what it uses.
-    let handles: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
-    let last_links = Arc::clone(&handles);
-    let runs = AtomicU64::new(0);
-    // A job may run several secure computations in a row (`demo boolean`):
-    // each gets fresh connections, numbered so that the parties agree.
-    let connect = move || -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
-        let k = runs.fetch_add(1, Ordering::Relaxed) + 1;
-        let o = opts
-            .clone()
-            .session(session.clone().with("run", k).to_string());
-        let links = tcp::connect(&parties, me, &o)?;
-        if k == 1 {
-            eprintln!(
-                "privml: party {me}: connected to parties {} and {}",
-                links.next.peer(),
-                links.prev.peer()
-            );
+/// Runs `privml party`.
+pub fn run(mut args: PartyArgs) -> Result<()> {
+    let me = args.id;
+    args.job.check()?;
+    let protocol = args.job.protocol();
+    match protocol {
+        Protocol::Replicated3 if me > 2 => bail!(Error::InvalidParty(me)),
+        Protocol::Replicated3 if args.prep.is_some() => {
+            bail!("--prep is for the two-party protocol (--protocol 2pc on the job)")
         }
-        *last_links.lock().unwrap_or_else(PoisonError::into_inner) = links.handles().to_vec();
-        Ok(links.into_boxed())
+        Protocol::Additive2 if me > 1 => bail!(
+            "--id {me}: the two-party protocol's parties are 0 and 1; its dealer (id 2) runs `privml dealer`"
+        ),
+        _ => {}
+    }
+    let parties = PartiesConfig::load(&args.config)?;
+    let opts = args.waits.connect_options(&parties)?;
+    let domain = args.job.domain();
+    let mut cfg = domain.config();
+    cfg.timeout = opts.io_timeout;
+    let session = session_text(&args.job, me)?;
+    let digest = program_digest(&session.to_string());
+    let ring = domain.spec().ring;
+
+    // `Exec` wants `'static` link factories: they own what they use.
+    let (links, handles) = Links::new(parties, opts, session, me, protocol);
+    let both = Arc::clone(&links);
+    let connect_both = move || both.connect_both();
+    let connect_peer = move || -> privml::Result<Box<dyn Channel>> {
+        let (k, o) = links.next_run();
+        let link = tcp::connect_pair(&links.parties, me, 1 - me, &o)?;
+        links.remember(k, vec![link.handle()], format!("party {}", 1 - me));
+        Ok(Box::new(link))
     };
-    let exec = Exec::Party {
-        id: me,
-        ring: domain.spec().ring,
-        cfg,
-        connect: &connect,
+    let exec = match (protocol, &args.prep) {
+        (Protocol::Replicated3, _) => Exec::Party {
+            id: me,
+            ring,
+            cfg,
+            connect: &connect_both,
+        },
+        (Protocol::Additive2, None) => Exec::TwoParty {
+            id: me,
+            ring,
+            cfg,
+            links: TwoPartyLinks::Live(&connect_both),
+        },
+        (Protocol::Additive2, Some(file)) => Exec::TwoParty {
+            id: me,
+            ring,
+            cfg,
+            links: TwoPartyLinks::FromFile {
+                peer: &connect_peer,
+                file: file.clone(),
+                program: digest,
+            },
+        },
     };
     let result = args.job.run_on(&exec, me);
+    finish(me, result, &handles)
+}
+
+/// What the link factories of one participant share.
+pub struct Links {
+    /// The parties file.
+    pub parties: PartiesConfig,
+    /// Connection settings (the session is set per run).
+    pub opts: ConnectOptions,
+    /// The job's description.
+    pub session: SessionText,
+    /// Runs so far: a job may run several secure computations in a row
+    /// (`demo boolean`), each on fresh connections numbered so that the
+    /// participants agree.
+    pub runs: AtomicU64,
+    /// The last run's links, to report an abort on.
+    pub last: Arc<Mutex<Vec<LinkHandle>>>,
+    /// This participant.
+    pub me: usize,
+    /// The protocol.
+    pub protocol: Protocol,
+}
+
+impl Links {
+    /// The link factories' shared state, and where the last run's links
+    /// are kept (to report an abort on).
+    pub fn new(
+        parties: PartiesConfig,
+        opts: ConnectOptions,
+        session: SessionText,
+        me: usize,
+        protocol: Protocol,
+    ) -> (Arc<Links>, Arc<Mutex<Vec<LinkHandle>>>) {
+        let last: Arc<Mutex<Vec<LinkHandle>>> = Arc::default();
+        let links = Links {
+            parties,
+            opts,
+            session,
+            runs: AtomicU64::new(0),
+            last: Arc::clone(&last),
+            me,
+            protocol,
+        };
+        (Arc::new(links), last)
+    }
+
+    /// The next run's links to both other participants (next, prev).
+    pub fn connect_both(&self) -> privml::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+        let (k, o) = self.next_run();
+        let l = tcp::connect(&self.parties, self.me, &o)?;
+        let names = format!(
+            "{} and {}",
+            self.name(l.next.peer()),
+            self.name(l.prev.peer())
+        );
+        self.remember(k, l.handles().to_vec(), names);
+        Ok(l.into_boxed())
+    }
+
+    /// The number and connection settings of the next run.
+    pub fn next_run(&self) -> (u64, ConnectOptions) {
+        let k = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+        let o = self
+            .opts
+            .clone()
+            .session(self.session.clone().with("run", k).to_string());
+        (k, o)
+    }
+
+    /// Keeps run `k`'s link handles; reports the first connection.
+    pub fn remember(&self, k: u64, handles: Vec<LinkHandle>, peers: String) {
+        if k == 1 {
+            let me = self.name(self.me);
+            eprintln!("privml: {me}: connected to {peers}");
+        }
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = handles;
+    }
+
+    /// What messages call participant `p`.
+    pub fn name(&self, p: usize) -> String {
+        if self.protocol == Protocol::Additive2 && p == 2 {
+            "the dealer".to_string()
+        } else {
+            format!("party {p}")
+        }
+    }
+}
+
+/// Reports the end of a run: on an error, tells the peers why before
+/// returning it.
+pub fn finish(me: usize, result: Result<()>, handles: &Mutex<Vec<LinkHandle>>) -> Result<()> {
     let handles = std::mem::take(&mut *handles.lock().unwrap_or_else(PoisonError::into_inner));
     match result {
         Ok(()) => {
-            if me != 0 {
-                eprintln!("privml: party {me}: done");
+            match me {
+                0 => {}
+                DEALER => eprintln!("privml: the dealer: done"),
+                _ => eprintln!("privml: party {me}: done"),
             }
             Ok(())
         }

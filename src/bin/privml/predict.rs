@@ -54,6 +54,15 @@ impl PredictArgs {
         &self.domain
     }
 
+    /// The same, to change (the dealer makes a job two-party).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party and privml dealer")
+    )]
+    pub fn domain_mut(&mut self) -> &mut DomainArgs {
+        &mut self.domain
+    }
+
     /// The data owner.
     pub fn data_owner(&self) -> usize {
         self.data_owner
@@ -91,11 +100,14 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
             };
             (ModelLocation::Prefix(args.model.clone()), p)
         }
-        Exec::Party { .. } => (ModelLocation::File(args.model.clone()), args.model.clone()),
+        Exec::Party { .. } | Exec::TwoParty { .. } => {
+            (ModelLocation::File(args.model.clone()), args.model.clone())
+        }
     };
     let meta = SavedModel::load(&meta_path)?.meta;
-    meta.check_domain(&args.domain.spec())
-        .context("pass the --domain, --ring and --frac-bits the model was trained with")?;
+    meta.check_domain(&args.domain.spec()).context(
+        "pass the --domain, --protocol, --ring and --frac-bits the model was trained with",
+    )?;
     let rows = match (has_data, &meta.architecture) {
         (false, _) => None,
         // A network (imported or trained) takes rows of numbers in its

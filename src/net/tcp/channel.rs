@@ -578,17 +578,42 @@ impl TlsChannel {
         prev: (Link, PartyId),
         opts: &ConnectOptions,
     ) -> Result<(Self, Self)> {
-        let links = vec![
-            LinkIo::new(next.0, opts.max_frame_bytes)?,
-            LinkIo::new(prev.0, opts.max_frame_bytes)?,
-        ];
+        let mut made = Self::over(vec![next, prev], opts)?.into_iter();
+        match (made.next(), made.next()) {
+            (Some(n), Some(p)) => Ok((n, p)),
+            _ => Err(crate::error::Error::internal(
+                "TlsChannel::pair",
+                "two links make two channels",
+            )),
+        }
+    }
+
+    /// The channel over a party's only link (two parties that compute
+    /// without the third), driven by its own reactor.
+    pub(super) fn single(link: Link, peer: PartyId, opts: &ConnectOptions) -> Result<Self> {
+        Self::over(vec![(link, peer)], opts)?.pop().ok_or_else(|| {
+            crate::error::Error::internal("TlsChannel::single", "one link makes one channel")
+        })
+    }
+
+    /// One channel per handshaken connection, in order, all driven by one
+    /// reactor (so a party's thread waits on all its links at once).
+    fn over(links: Vec<(Link, PartyId)>, opts: &ConnectOptions) -> Result<Vec<Self>> {
+        let peers: Vec<PartyId> = links.iter().map(|&(_, peer)| peer).collect();
+        let links = links
+            .into_iter()
+            .map(|(link, _)| LinkIo::new(link, opts.max_frame_bytes))
+            .collect::<Result<Vec<_>>>()?;
         let shared: Vec<_> = links
             .iter()
             .map(|l| (Arc::clone(&l.counters), Arc::clone(&l.peer_abort)))
             .collect();
         let reactor = Arc::new(Mutex::new(Reactor { links }));
-        let mut made = [next.1, prev.1].into_iter().zip(shared).enumerate().map(
-            |(index, (peer, (counters, peer_abort)))| TlsChannel {
+        Ok(peers
+            .into_iter()
+            .zip(shared)
+            .enumerate()
+            .map(|(index, (peer, (counters, peer_abort)))| TlsChannel {
                 owner: Arc::new(Owner {
                     reactor: Arc::clone(&reactor),
                     index,
@@ -597,15 +622,8 @@ impl TlsChannel {
                     peer_abort,
                     io_timeout: opts.io_timeout,
                 }),
-            },
-        );
-        match (made.next(), made.next()) {
-            (Some(n), Some(p)) => Ok((n, p)),
-            _ => Err(crate::error::Error::internal(
-                "TlsChannel::pair",
-                "two links make two channels",
-            )),
-        }
+            })
+            .collect())
     }
 }
 

@@ -213,6 +213,16 @@ impl PartyLinks {
 /// by the deployment CA for the right party name get a link. Everything on
 /// the links is encrypted and integrity-protected by TLS 1.3.
 pub fn connect(cfg: &PartiesConfig, me: PartyId, opts: &ConnectOptions) -> Result<PartyLinks> {
+    let (creds, addresses) = credentials_and_addresses(cfg, me)?;
+    connect_with(&creds, me, &addresses, cfg.party(me).listen_address(), opts)
+}
+
+/// Party `me`'s credentials, checked to name it, and every party's address,
+/// from the parties file.
+fn credentials_and_addresses(
+    cfg: &PartiesConfig,
+    me: PartyId,
+) -> Result<(Credentials, [String; 3])> {
     if me > 2 {
         return Err(Error::InvalidParty(me));
     }
@@ -224,7 +234,7 @@ pub fn connect(cfg: &PartiesConfig, me: PartyId, opts: &ConnectOptions) -> Resul
         cfg.party(1).address.clone(),
         cfg.party(2).address.clone(),
     ];
-    connect_with(&creds, me, &addresses, entry.listen_address(), opts)
+    Ok((creds, addresses))
 }
 
 /// [`connect`] with credentials and addresses given directly: party `me`
@@ -240,8 +250,65 @@ pub fn connect_with(
     if me > 2 {
         return Err(Error::InvalidParty(me));
     }
+    let others: Vec<PartyId> = (0..3).filter(|&k| k != me).collect();
+    let mut links = link_to(creds, me, addresses, listen, &others, opts)?;
+    let (n, p) = ((me + 1) % 3, (me + 2) % 3);
+    let take = |links: &mut [Option<Link>; 3], k: PartyId| {
+        links[k]
+            .take()
+            .ok_or_else(|| Error::internal("tcp::connect_with", format!("no link to party {k}")))
+    };
+    let next_link = take(&mut links, n)?;
+    let prev_link = take(&mut links, p)?;
+    let (next, prev) = TlsChannel::pair((next_link, n), (prev_link, p), opts)?;
+    Ok(PartyLinks { next, prev })
+}
+
+/// Party `me`'s link to party `peer` alone, as the parties file describes
+/// them: for two parties that compute without the third (the two-party
+/// protocol's computing parties when their dealer's material comes from
+/// preprocessing files). Set-up, authentication and errors as in
+/// [`connect`]; the lower id listens.
+pub fn connect_pair(
+    cfg: &PartiesConfig,
+    me: PartyId,
+    peer: PartyId,
+    opts: &ConnectOptions,
+) -> Result<TlsChannel> {
+    if me > 2 {
+        return Err(Error::InvalidParty(me));
+    }
+    if peer > 2 || peer == me {
+        return Err(Error::InvalidParty(peer));
+    }
+    let (creds, addresses) = credentials_and_addresses(cfg, me)?;
+    let mut links = link_to(
+        &creds,
+        me,
+        &addresses,
+        cfg.party(me).listen_address(),
+        &[peer],
+        opts,
+    )?;
+    let link = links[peer]
+        .take()
+        .ok_or_else(|| Error::internal("tcp::connect_pair", format!("no link to party {peer}")))?;
+    TlsChannel::single(link, peer, opts)
+}
+
+/// Links from party `me` to each of `peers`: dials the lower ids, then
+/// accepts the higher ones (listening only if there are any).
+fn link_to(
+    creds: &Credentials,
+    me: PartyId,
+    addresses: &[String; 3],
+    listen: &str,
+    peers: &[PartyId],
+    opts: &ConnectOptions,
+) -> Result<[Option<Link>; 3]> {
     let deadline = Instant::now() + opts.deadline;
-    let listener = if me < 2 {
+    let higher: Vec<PartyId> = peers.iter().copied().filter(|&k| k > me).collect();
+    let listener = if !higher.is_empty() {
         Some(TcpListener::bind(listen).map_err(|e| Error::Unreachable {
             party: me,
             addr: listen.to_string(),
@@ -262,24 +329,14 @@ pub fn connect_with(
     };
     let mut links: [Option<Link>; 3] = [None, None, None];
     let client = tls::client_config(creds)?;
-    for (peer, link) in links.iter_mut().enumerate().take(me) {
-        *link = Some(dial(&client, peer, &setup)?);
+    for &peer in peers.iter().filter(|&&k| k < me) {
+        links[peer] = Some(dial(&client, peer, &setup)?);
     }
     if let Some(listener) = listener {
-        let allowed: Vec<PartyId> = (me + 1..3).collect();
-        let server = tls::server_config(creds, &allowed)?;
-        accept_all(&listener, &server, &allowed, &setup, &mut links)?;
+        let server = tls::server_config(creds, &higher)?;
+        accept_all(&listener, &server, &higher, &setup, &mut links)?;
     }
-    let (n, p) = ((me + 1) % 3, (me + 2) % 3);
-    let take = |links: &mut [Option<Link>; 3], k: PartyId| {
-        links[k]
-            .take()
-            .ok_or_else(|| Error::internal("tcp::connect_with", format!("no link to party {k}")))
-    };
-    let next_link = take(&mut links, n)?;
-    let prev_link = take(&mut links, p)?;
-    let (next, prev) = TlsChannel::pair((next_link, n), (prev_link, p), opts)?;
-    Ok(PartyLinks { next, prev })
+    Ok(links)
 }
 
 /// `peer` described another job than this party's: the typed error naming

@@ -1,0 +1,160 @@
+//! Dealer-assisted truncation of additive shares, exact up to one unit.
+//!
+//! After a fixed-point product the parties hold additive shares z0 + z1 = x
+//! with 2f fraction bits and must divide by 2^m. The algebra is that of the
+//! three-party protocol ([`crate::mpc::trunc`], after Dalskov, Escudero and
+//! Keller; SPU's `TruncAPr`), with the dealer in the role party 2 plays
+//! there:
+//!
+//! 1. The dealer knows r = r0 + r1, whose halves the parties derive from
+//!    their seeds, and deals shares of r >> m and msb(r): party 0 derives
+//!    its halves h0, b0 from k_d0, party 1 receives h1 = (r >> m) − h0 and
+//!    b1 = msb(r) − b0 (2n elements, offline).
+//! 2. *One round.* P0 sends z0 + r0 + 2^(ℓ−2), P1 sends z1 + r1; both learn
+//!    c = x' + r with x' = x + 2^(ℓ−2) ∈ [0, 2^(ℓ−1)) when |x| < 2^(ℓ−2).
+//! 3. Locally: y = (c >> m) − (r >> m) + (1 − msb(c))·msb(r)·2^(ℓ−m) −
+//!    2^(ℓ−2−m), split as [`p0_half`] and [`p1_half`].
+//!
+//! > y = ⌊x / 2^m⌋ + e, e ∈ {0, 1}, P(e = 1) = (x mod 2^m) / 2^m
+//!
+//! for every |x| < 2^(ℓ−2), with probability one: stochastic rounding and
+//! no large-error event. SecureML's local truncation (P0 keeps z0 >> m, P1
+//! takes −((−z1) >> m)) needs no round but is off by about 2^(ℓ−m) whenever
+//! the shares wrap, with probability about |x| / 2^(ℓ−1) — 2^-(ℓ−ℓx−1) for
+//! values of ℓx bits — per product; over a long training run that happens.
+//!
+//! # Cost
+//!
+//! 1 round and n elements per computing party online; 2n elements to P1
+//! offline. After a Beaver product ([`super::beaver`]) the two rounds are
+//! one operation and the dealer sends its material for both at once.
+//!
+//! # Security
+//!
+//! c = x' + r is uniform to each party: r contains r1 (resp. r0), which
+//! the other party's message is masked with and which it does not know.
+//! The dealer receives nothing.
+//!
+//! [`p0_half`]: crate::mpc::trunc::p0_half
+//! [`p1_half`]: crate::mpc::trunc::p1_half
+
+use crate::error::{Error, Result};
+use crate::mpc::trunc::{dealer_values, p0_half, p1_half};
+use crate::ring::RingElement;
+
+use super::participant::{Participant, Role};
+use super::sub;
+
+/// Fails unless truncating by `m` bits is meaningful in `T`.
+pub(super) fn check_bits<T: RingElement>(m: u32) -> Result<()> {
+    if m == 0 || m + 2 > T::BITS {
+        return Err(Error::invalid(
+            "bits",
+            format!("cannot truncate by {m} bits in {}", T::NAME),
+        ));
+    }
+    Ok(())
+}
+
+impl Participant {
+    /// Truncates by `m` bits the secret whose additive shares are the
+    /// parties' `z` (one round); returns this party's share of the result.
+    /// The dealer passes the length `n` and an empty `z`, and gets an empty
+    /// vector.
+    pub fn trunc<T: RingElement>(
+        &mut self,
+        z: Vec<T>,
+        n: usize,
+        m: u32,
+        op_name: &'static str,
+    ) -> Result<Vec<T>> {
+        check_bits::<T>(m)?;
+        let op = self.next_op();
+        self.use_material(op_name)?;
+        self.net.begin_round(op_name);
+        if self.role() == Role::Dealer {
+            let dealt = self.deal_trunc::<T>(op, n, m)?;
+            self.send_material(dealt)?;
+            return Ok(Vec::new());
+        }
+        let (_, hi, msb) = self.dealt_with_trunc::<T>(op, 0, n, op_name)?;
+        self.trunc_open(op, z, m, &hi, &msb)
+    }
+
+    /// A computing party's material of operation `op` in the current
+    /// round: `lead` elements of other material dealt in the same message
+    /// (party 1 only; party 0 derives its own and gets an empty vector),
+    /// then its shares of r >> m and msb(r) for `n` elements.
+    pub(super) fn dealt_with_trunc<T: RingElement>(
+        &mut self,
+        op: u64,
+        lead: usize,
+        n: usize,
+        op_name: &'static str,
+    ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+        if self.net.me() == 0 {
+            let k = self.dealer_key()?;
+            let (hi, msb) = (
+                k.elems(op, sub::TRUNC_HI, n),
+                k.elems(op, sub::TRUNC_MSB, n),
+            );
+            return Ok((Vec::new(), hi, msb));
+        }
+        let mut lead_part = self.recv_material::<T>(lead + 2 * n, op_name)?;
+        let msb = lead_part.split_off(lead + n);
+        let hi = lead_part.split_off(lead);
+        Ok((lead_part, hi, msb))
+    }
+
+    /// The round of the truncation (already begun): opens z + r (+ 2^(ℓ−2)
+    /// on party 0) and returns this party's half of the result.
+    pub(super) fn trunc_open<T: RingElement>(
+        &mut self,
+        op: u64,
+        mut z: Vec<T>,
+        m: u32,
+        hi: &[T],
+        msb: &[T],
+    ) -> Result<Vec<T>> {
+        let me = self.net.me();
+        let r: Vec<T> = self.dealer_key()?.elems(op, sub::TRUNC_MASK, z.len());
+        let off = if me == 0 {
+            T::one().shl(T::BITS - 2)
+        } else {
+            T::zero()
+        };
+        for (v, ri) in z.iter_mut().zip(&r) {
+            *v = v.wrapping_add(ri).wrapping_add(&off);
+        }
+        drop(r);
+        let mut c = self.open(&z)?;
+        if me == 0 {
+            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
+                *ci = p0_half(*ci, *h, *b, m);
+            }
+        } else {
+            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
+                *ci = p1_half(*ci, *h, *b, m);
+            }
+        }
+        Ok(c)
+    }
+
+    /// The dealer's material for party 1 for truncating `n` elements by
+    /// `m` bits in operation `op`: (r >> m) − h0 and msb(r) − b0.
+    pub(super) fn deal_trunc<T: RingElement>(&self, op: u64, n: usize, m: u32) -> Result<Vec<T>> {
+        let (k0, k1) = self.party_keys()?;
+        let mut dealt: Vec<T> = k0.elems(op, sub::TRUNC_MASK, n);
+        let r1: Vec<T> = k1.elems(op, sub::TRUNC_MASK, n);
+        let h0: Vec<T> = k0.elems(op, sub::TRUNC_HI, n);
+        let b0: Vec<T> = k0.elems(op, sub::TRUNC_MSB, n);
+        let mut msb = Vec::with_capacity(n);
+        for (((d, r), h), b) in dealt.iter_mut().zip(&r1).zip(&h0).zip(&b0) {
+            let (hi, top) = dealer_values(d.wrapping_add(r), m);
+            *d = hi.wrapping_sub(h);
+            msb.push(top.wrapping_sub(b));
+        }
+        dealt.extend(msb);
+        Ok(dealt)
+    }
+}
