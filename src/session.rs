@@ -78,6 +78,16 @@ pub enum JobDescription {
         /// The model's layers.
         architecture: Architecture,
     },
+    /// Timed runs of one of `privml bench`'s workloads (synthetic inputs,
+    /// nothing private), to measure the parties as deployed.
+    Bench {
+        /// The workload's name (`W1`, `W6`, `NC-SGD`, ...).
+        workload: String,
+        /// The number of timed runs.
+        runs: usize,
+        /// W4's iterations (part of the workload's definition).
+        w4_iterations: usize,
+    },
 }
 
 impl JobDescription {
@@ -87,6 +97,7 @@ impl JobDescription {
             JobDescription::Demo { .. } => "demo",
             JobDescription::Train(_) => "train",
             JobDescription::Predict { .. } => "predict",
+            JobDescription::Bench { .. } => "bench",
         }
     }
 }
@@ -145,6 +156,14 @@ impl SessionDescription {
                         .collect::<String>(),
                 )
                 .with("architecture", architecture),
+            JobDescription::Bench {
+                workload,
+                runs,
+                w4_iterations,
+            } => t
+                .with("workload", workload)
+                .with("runs", runs)
+                .with("w4_iterations", w4_iterations),
         }
     }
 

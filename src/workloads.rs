@@ -790,6 +790,18 @@ impl Pacer {
     }
 }
 
+/// Sets `w` up on `r`, then times `runs` runs of it, each between two
+/// synchronisations of the parties: the durations, and the cost of the last
+/// run. This is what `privml party bench` does on each party over TCP; the
+/// in-process [`measure`] does the same on three threads.
+pub fn time_runs<W: Workload, R: Ring>(
+    w: &W,
+    r: &mut R,
+    runs: usize,
+) -> Result<(Vec<Duration>, Cost)> {
+    timed_runs(w, r, runs, None)
+}
+
 fn timed_runs<W: Workload, R: Ring>(
     w: &W,
     r: &mut R,

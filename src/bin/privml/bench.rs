@@ -172,6 +172,84 @@ fn emulator_check(profiles: &[LinkProfile]) -> Result<()> {
     Ok(())
 }
 
+/// The workloads, by the names `privml bench` and `privml party bench` take.
+pub const WORKLOADS: [&str; 14] = [
+    "W1",
+    "W2-256",
+    "W2",
+    "W3",
+    "W3-PW",
+    "W4",
+    "W5",
+    "W6",
+    "RELU",
+    "NB-SGD",
+    "NC-SGD",
+    "NA-ADAM",
+    "NC-INFER-1",
+    "NC-INFER-128",
+];
+
+/// Something done with one workload, whatever its concrete type.
+trait WithWorkload {
+    fn with<W: Workload>(&mut self, w: &W) -> Result<()>;
+}
+
+/// Builds the workload called `name` (case-insensitive) and hands it to `f`.
+fn dispatch(name: &str, w4_iterations: usize, f: &mut impl WithWorkload) -> Result<()> {
+    let sgd = OptimizerConfig::Sgd { lr: 0.01 };
+    let adam = OptimizerConfig::Adam(AdamConfig::default());
+    match name.to_uppercase().as_str() {
+        "W1" => f.with(&W1Mul::new(1_000_000)),
+        "W2-256" => f.with(&W2Matmul::new(256)),
+        "W2" | "W2-1024" => f.with(&W2Matmul::new(1024)),
+        "W3" => f.with(&W3Sigmoid::new(1_000_000)),
+        "W3-PW" => f.with(&W3Piecewise::new(1_000_000)),
+        "W6" => f.with(&W6Mlp::new(128)),
+        "RELU" => f.with(&WRelu::new(1_000_000)),
+        "W4" => f.with(&W4Tutorial {
+            iterations: w4_iterations,
+        }),
+        "W5" => f.with(&W5Logistic::new()),
+        "NB-SGD" => f.with(&NetworkStep::new(
+            "network-b",
+            128,
+            Loss::CrossEntropy,
+            sgd,
+        )?),
+        "NC-SGD" => f.with(&NetworkStep::new(
+            "network-c",
+            128,
+            Loss::CrossEntropy,
+            sgd,
+        )?),
+        "NA-ADAM" => f.with(&NetworkStep::new(
+            "network-a",
+            128,
+            Loss::CrossEntropy,
+            adam,
+        )?),
+        "NC-INFER-1" => f.with(&NetworkInference::new("network-c", 1)?),
+        "NC-INFER-128" => f.with(&NetworkInference::new("network-c", 128)?),
+        other => anyhow::bail!(
+            "unknown workload {other}: use one of {}",
+            WORKLOADS.join(", ")
+        ),
+    }
+}
+
+/// `privml bench` in this process: every domain, then the emulated networks.
+struct InProcess<'a> {
+    domains: &'a [DomainKind],
+    args: &'a BenchArgs,
+}
+
+impl WithWorkload for InProcess<'_> {
+    fn with<W: Workload>(&mut self, w: &W) -> Result<()> {
+        go(w, self.domains, self.args)
+    }
+}
+
 /// Runs `privml bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
     let domains: Vec<DomainKind> = args
@@ -179,26 +257,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .split(',')
         .map(|d| d.trim().parse())
         .collect::<privml::Result<_>>()?;
-    let all = [
-        "W1",
-        "W2-256",
-        "W2",
-        "W3",
-        "W3-PW",
-        "W4",
-        "W5",
-        "W6",
-        "RELU",
-        "NB-SGD",
-        "NC-SGD",
-        "NA-ADAM",
-        "NC-INFER-1",
-        "NC-INFER-128",
-    ];
-    let sgd = OptimizerConfig::Sgd { lr: 0.01 };
-    let adam = OptimizerConfig::Adam(AdamConfig::default());
     let wanted: Vec<String> = if args.workloads.is_empty() {
-        all.iter().map(|s| s.to_string()).collect()
+        WORKLOADS.iter().map(|s| s.to_string()).collect()
     } else {
         args.workloads.iter().map(|s| s.to_uppercase()).collect()
     };
@@ -217,42 +277,123 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
         outln!("|---|---|---|---|---|---|---|---|---|");
     }
+    let mut each = InProcess {
+        domains: &domains,
+        args: &args,
+    };
     for w in &wanted {
-        match w.as_str() {
-            "W1" => go(&W1Mul::new(1_000_000), &domains, &args)?,
-            "W2-256" => go(&W2Matmul::new(256), &domains, &args)?,
-            "W2" | "W2-1024" => go(&W2Matmul::new(1024), &domains, &args)?,
-            "W3" => go(&W3Sigmoid::new(1_000_000), &domains, &args)?,
-            "W3-PW" => go(&W3Piecewise::new(1_000_000), &domains, &args)?,
-            "W6" => go(&W6Mlp::new(128), &domains, &args)?,
-            "RELU" => go(&WRelu::new(1_000_000), &domains, &args)?,
-            "W4" => go(
-                &W4Tutorial {
-                    iterations: w4_iterations,
-                },
-                &domains,
-                &args,
-            )?,
-            "W5" => go(&W5Logistic::new(), &domains, &args)?,
-            "NB-SGD" => go(
-                &NetworkStep::new("network-b", 128, Loss::CrossEntropy, sgd)?,
-                &domains,
-                &args,
-            )?,
-            "NC-SGD" => go(
-                &NetworkStep::new("network-c", 128, Loss::CrossEntropy, sgd)?,
-                &domains,
-                &args,
-            )?,
-            "NA-ADAM" => go(
-                &NetworkStep::new("network-a", 128, Loss::CrossEntropy, adam)?,
-                &domains,
-                &args,
-            )?,
-            "NC-INFER-1" => go(&NetworkInference::new("network-c", 1)?, &domains, &args)?,
-            "NC-INFER-128" => go(&NetworkInference::new("network-c", 128)?, &domains, &args)?,
-            other => anyhow::bail!("unknown workload {other}: use one of {}", all.join(", ")),
-        }
+        dispatch(w, w4_iterations, &mut each)?;
     }
     Ok(())
+}
+
+/// Arguments of `privml party bench`.
+#[cfg(feature = "tls")]
+#[derive(Args, Debug)]
+pub struct PartyBenchArgs {
+    /// The workload: one of `privml bench`'s (W1, W2-256, W2, W3, W3-PW, W4,
+    /// W5, W6, RELU, NB-SGD, NC-SGD, NA-ADAM, NC-INFER-1, NC-INFER-128).
+    workload: String,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// W4 iterations.
+    #[arg(long, default_value_t = 10_000)]
+    w4_iterations: usize,
+    #[command(flatten)]
+    domain: crate::args::DomainArgs,
+}
+
+#[cfg(feature = "tls")]
+impl PartyBenchArgs {
+    /// The domain arguments.
+    pub fn domain(&self) -> &crate::args::DomainArgs {
+        &self.domain
+    }
+
+    /// The domain arguments, to change.
+    pub fn domain_mut(&mut self) -> &mut crate::args::DomainArgs {
+        &mut self.domain
+    }
+
+    /// What the parties compare when they connect.
+    pub fn session(&self) -> Result<privml::session::SessionDescription> {
+        let workload = self.workload.to_uppercase();
+        if !WORKLOADS.contains(&workload.as_str()) && workload != "W2-1024" {
+            anyhow::bail!(
+                "unknown workload {workload}: use one of {}",
+                WORKLOADS.join(", ")
+            );
+        }
+        if self.runs == 0 {
+            anyhow::bail!("--runs must be at least 1");
+        }
+        Ok(privml::session::SessionDescription {
+            job: privml::session::JobDescription::Bench {
+                workload,
+                runs: self.runs,
+                w4_iterations: self.w4_iterations,
+            },
+            domain: self.domain.spec(),
+        })
+    }
+
+    /// Runs the workload as this party; party 0 prints the row.
+    pub fn run_on(&self, exec: &privml::runner::Exec<'_>) -> Result<()> {
+        dispatch(
+            &self.workload,
+            self.w4_iterations,
+            &mut OnParty {
+                exec,
+                runs: self.runs,
+            },
+        )
+    }
+}
+
+/// Timed runs of one workload as one party of a deployment.
+#[cfg(feature = "tls")]
+struct OnParty<'a, 'e> {
+    exec: &'a privml::runner::Exec<'e>,
+    runs: usize,
+}
+
+/// The job each party runs: set-up, then the timed runs.
+#[cfg(feature = "tls")]
+struct BenchJob<'a, W> {
+    w: &'a W,
+    runs: usize,
+}
+
+#[cfg(feature = "tls")]
+impl<W: Workload> privml::runner::Job for BenchJob<'_, W> {
+    type Output = (Vec<Duration>, privml::Cost);
+    fn run<R: privml::Ring + privml::domain::Session>(
+        &self,
+        r: &mut R,
+    ) -> privml::Result<Self::Output> {
+        workloads::time_runs(self.w, r, self.runs)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl WithWorkload for OnParty<'_, '_> {
+    fn with<W: Workload>(&mut self, w: &W) -> Result<()> {
+        let job = BenchJob { w, runs: self.runs };
+        let ((mut times, cost), _) = privml::runner::execute(self.exec, &job)?;
+        times.sort();
+        let median = times[times.len() / 2].as_secs_f64();
+        if self.exec.is_speaker() {
+            outln!("| workload | median s | runs | rounds | bytes sent by party 0 |");
+            outln!("|---|---|---|---|---|");
+            outln!(
+                "| {} | {median:.4} | {} | {} | {} |",
+                w.name(),
+                times.len(),
+                cost.rounds,
+                mb(cost.bytes_sent.iter().sum())
+            );
+        }
+        Ok(())
+    }
 }

@@ -26,6 +26,7 @@ use privml::runner::{Domain, Exec, Protocol, TwoPartyLinks};
 use privml::session::{SessionDescription, SessionText};
 
 use crate::args::DomainArgs;
+use crate::bench::PartyBenchArgs;
 use crate::demo::{self, DemoArgs};
 use crate::predict::{self, PredictArgs};
 use crate::train::{self, TrainArgs};
@@ -67,6 +68,9 @@ pub enum PartyJob {
     /// Predict with a saved model, as in `privml predict`; --model is this
     /// party's own share file, and only the data owner passes --data.
     Predict(PredictArgs),
+    /// Time one of `privml bench`'s workloads (synthetic inputs) as
+    /// deployed; party 0 prints the median, rounds and its bytes.
+    Bench(PartyBenchArgs),
 }
 
 impl PartyJob {
@@ -76,6 +80,7 @@ impl PartyJob {
             PartyJob::Demo(a) => a.domain(),
             PartyJob::Train(a) => a.domain(),
             PartyJob::Predict(a) => a.domain(),
+            PartyJob::Bench(a) => a.domain(),
         }
     }
 
@@ -84,6 +89,7 @@ impl PartyJob {
             PartyJob::Demo(a) => a.domain_mut(),
             PartyJob::Train(a) => a.domain_mut(),
             PartyJob::Predict(a) => a.domain_mut(),
+            PartyJob::Bench(a) => a.domain_mut(),
         }
     }
 
@@ -118,6 +124,7 @@ impl PartyJob {
             PartyJob::Demo(a) => Ok(a.session()),
             PartyJob::Train(a) => a.session(),
             PartyJob::Predict(a) => a.session(),
+            PartyJob::Bench(a) => a.session(),
         }
     }
 
@@ -134,6 +141,7 @@ impl PartyJob {
                 train::run_on(a, exec, data.as_ref())
             }
             PartyJob::Predict(a) => predict::predict_on(a, exec, me == a.data_owner()),
+            PartyJob::Bench(a) => a.run_on(exec),
         }
     }
 }
