@@ -22,10 +22,10 @@
 //! only" in the benchmark scripts).
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use privml::net::emulate::{LinkProfile, wait_until};
 
@@ -118,9 +118,28 @@ fn write_side(mut to: TcpStream, pipe: Arc<Pipe>) {
     }
 }
 
+/// How long the relay keeps trying to reach a target that is not listening
+/// yet: the programs behind it start in any order and retry a refused
+/// connection, but the relay has already accepted theirs.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Connects to `target`, retrying while it refuses (not started yet).
+fn connect_patiently(target: SocketAddr) -> std::io::Result<TcpStream> {
+    let give_up = Instant::now() + CONNECT_PATIENCE;
+    loop {
+        match TcpStream::connect(target) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Relays one accepted connection to `target`, both directions delayed.
 fn relay(client: TcpStream, target: SocketAddr, profile: &LinkProfile) -> std::io::Result<()> {
-    let server = TcpStream::connect(target)?;
+    let server = connect_patiently(target)?;
     for s in [&client, &server] {
         s.set_nodelay(true)?;
     }
@@ -181,9 +200,13 @@ fn run() -> Result<(), RelayError> {
         let profile = profile.clone();
         acceptors.push(std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                if let Err(e) = relay(client, target, &profile) {
-                    eprintln!("net_relay: connecting to {target}: {e}");
-                }
+                let profile = profile.clone();
+                // connecting may wait for the target: not in the acceptor
+                std::thread::spawn(move || {
+                    if let Err(e) = relay(client, target, &profile) {
+                        eprintln!("net_relay: connecting to {target}: {e}");
+                    }
+                });
             }
         }));
     }
