@@ -14,8 +14,9 @@ Workloads (privml's names, see `privml bench --help`):
   NB-SGD, NC-SGD     one SGD step of network B / C, batch 128, softmax CE
   NA-ADAM            one Adam step of network A, batch 128, softmax CE
   NC-INFER-1/128     network C inference (logits) for batch 1 / 128
-  W1, W2-256, W2, W6 the peer scripts' programs (../shared/peers/mpspdz/src),
-                     when PEERS_MPSPDZ points at that folder
+  W1, W2-256, W2, W6 the peer scripts' programs (../shared/peers/mpspdz/src,
+                     or wherever PEERS_MPSPDZ points); W6 times ten SGD steps
+                     of network A and reports one, W6-1 times a single step
 
 Every program is compiled with `compile.py -E ring` (MP-SPDZ's own settings
 for this protocol: probabilistic truncation, split conversion). The time is
@@ -51,6 +52,8 @@ WORKLOADS = {
     "W2-256": ("mpspdz_w2", ["256"], 1),
     "W2": ("mpspdz_w2", ["1024"], 1),
     "W6": ("mpspdz_w6", ["steps=10"], 10),
+    # one step only (for the WAN, where ten take half an hour)
+    "W6-1": ("mpspdz_w6", ["steps=1"], 1),
 }
 
 
