@@ -442,3 +442,70 @@ fn train_and_predict_as_three_processes() {
         text(&outs[0].stdout)
     );
 }
+
+/// `privml party bench`: the three processes time a workload; party 0
+/// prints its row with the cost model's rounds and its own bytes, parties
+/// started for different workloads stop at once naming the field, and an
+/// unknown workload is refused before connecting.
+#[test]
+fn party_bench_times_a_workload_on_three_processes() {
+    let (_dir, config) = keygen("cli-bench");
+    let job = ["bench", "W2-256", "--runs", "2"];
+    let ps: Vec<Child> = (0..3).map(|id| party(&config, id, &job)).collect();
+    let outs: Vec<Output> = ps
+        .into_iter()
+        .map(|p| wait_for(p, Duration::from_secs(60)).0)
+        .collect();
+    for (id, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "party {id}: {}", text(&o.stderr));
+    }
+    let row = text(&outs[0].stdout)
+        .lines()
+        .find(|l| l.starts_with("| W2 matmul 256x256 |"))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no row in {}", text(&outs[0].stdout)));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // | name | median s | runs | rounds | bytes |
+    assert!(cells[2].parse::<f64>().unwrap() > 0.0, "{row}");
+    assert_eq!(cells[3], "2", "{row}");
+    // one secure product: the resharing round and the truncation's round
+    assert_eq!(cells[4], "2", "{row}");
+    // each round sends party 0's 256 x 256 elements of 8 bytes
+    assert_eq!(cells[5], "1.05 MB", "{row}");
+    assert!(outs[1].stdout.is_empty() && outs[2].stdout.is_empty());
+
+    let (_dir2, config2) = keygen("cli-bench-mismatch");
+    let same = ["--connect-deadline", "10", "bench", "W2-256", "--runs", "1"];
+    let other = ["--connect-deadline", "10", "bench", "W1", "--runs", "1"];
+    let ps = [
+        party(&config2, 0, &same),
+        party(&config2, 1, &same),
+        party(&config2, 2, &other),
+    ];
+    let outs: Vec<Output> = ps
+        .into_iter()
+        .map(|p| wait_for(p, Duration::from_secs(60)).0)
+        .collect();
+    for (id, o) in outs.iter().enumerate() {
+        assert!(!o.status.success(), "party {id} must refuse to run");
+        assert!(o.stdout.is_empty(), "party {id}: {}", text(&o.stdout));
+    }
+    let err2 = text(&outs[2].stderr);
+    assert!(
+        err2.contains("its workload is W2-256, this party's is W1"),
+        "{err2}"
+    );
+
+    let bad = party(&config2, 0, &["bench", "W9"]);
+    let (o, elapsed) = wait_for(bad, Duration::from_secs(30));
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("unknown workload W9"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "refused before connecting"
+    );
+}
