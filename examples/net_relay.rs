@@ -52,11 +52,14 @@ impl std::fmt::Display for RelayError {
     }
 }
 
-/// Chunks in flight on one direction of one connection, with the time each
-/// may leave the relay (non-decreasing, so a FIFO suffices).
+/// Chunks in flight with the time each may leave the relay
+/// (non-decreasing, so a FIFO suffices), and whether the reader hit the end.
+type Queue = (VecDeque<(Instant, Vec<u8>)>, bool);
+
+/// One direction of one connection.
 #[derive(Default)]
 struct Pipe {
-    queue: Mutex<(VecDeque<(Instant, Vec<u8>)>, bool)>,
+    queue: Mutex<Queue>,
     ready: Condvar,
 }
 
