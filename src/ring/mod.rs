@@ -22,10 +22,14 @@
 //! assert_eq!(back, [1, 2]);
 //! ```
 
-// The only module with `unsafe` (target-feature dispatch); its safe entry
-// points are re-exported below.
+// `kernels` (target-feature dispatch) and `amx` (inline assembly) are the
+// modules with `unsafe`; their safe entry points are re-exported below and
+// in `gemm64`.
+mod amx;
 pub mod audit;
+pub mod gemm64;
 pub(crate) mod kernels;
+mod limb_f64;
 pub mod prg;
 
 pub use kernels::{matmul, matmul_acc};
