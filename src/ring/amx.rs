@@ -73,7 +73,6 @@ pub(crate) fn available() -> bool {
     *OK.get_or_init(detect)
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn detect() -> bool {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     // Leaves above the maximum are never read.
@@ -109,15 +108,9 @@ fn detect() -> bool {
     request_tile_permission()
 }
 
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-fn detect() -> bool {
-    false
-}
-
 /// Asks Linux for the AMX tile-data state (`arch_prctl(ARCH_REQ_XCOMP_PERM,
 /// XFEATURE_XTILEDATA)`); without it the first tile instruction faults.
 /// Process-wide: every thread may then use the tiles.
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn request_tile_permission() -> bool {
     const SYS_ARCH_PRCTL: i64 = 158;
     const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;

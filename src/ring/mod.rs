@@ -25,7 +25,26 @@
 // `kernels` (target-feature dispatch) and `amx` (inline assembly) are the
 // modules with `unsafe`; their safe entry points are re-exported below and
 // in `gemm64`.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod amx;
+/// AMX exists only on x86-64 (and its tile permission is asked of Linux):
+/// elsewhere the kernel is never available.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod amx {
+    pub(crate) fn available() -> bool {
+        false
+    }
+    pub(crate) fn matmul_acc(
+        _: &[u64],
+        _: &[u64],
+        _: &mut [u64],
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> bool {
+        false
+    }
+}
 pub mod audit;
 pub mod gemm64;
 pub(crate) mod kernels;
