@@ -133,3 +133,26 @@ fn all_ones_across_the_amx_chunk() {
         check_all(&a, &b, 16, k, 16).unwrap();
     }
 }
+
+/// A product large enough for the dispatcher to pick AMX where it exists
+/// (every dimension ≥ 32, ≥ 2^20 multiply-adds): `matmul`, the entry point
+/// the protocol calls, stays exact on it.
+#[test]
+fn the_dispatched_kernel_is_exact_on_a_large_product() {
+    use privml::ring::gemm64::preferred;
+    let (m, k, n) = (48, 700, 40);
+    let want = if Kernel::AmxInt8.available() {
+        Kernel::AmxInt8
+    } else {
+        Kernel::Blocked
+    };
+    assert_eq!(preferred(m, k, n), want);
+    assert_eq!(preferred(4, 3, 4), Kernel::Blocked);
+    let a: Vec<u64> = (0..m * k)
+        .map(|i| EXTREMES[i % 8].wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .collect();
+    let b: Vec<u64> = (0..k * n)
+        .map(|i| EXTREMES[(i * 5) % 8] ^ (i as u64).rotate_left(17))
+        .collect();
+    check_all(&a, &b, m, k, n).unwrap();
+}

@@ -22,12 +22,12 @@
 //! The tiles have fixed shapes: A tiles are 16 rows × 64 bytes of k, B tiles
 //! are 16 rows of 4 k-values × 16 columns (the "VNNI" layout `tdpbuud`
 //! reads), C tiles 16 × 16 i32. Operands are packed once per call into byte
-//! planes with zero padding to those multiples; zero padding adds nothing to
-//! any sum.
+//! planes of contiguous 1 KiB tiles, zero-padded to those multiples (zero
+//! padding adds nothing to any sum).
 //!
 //! Register use per 16 × 16 block of C: `tmm0`–`tmm3` accumulate four shifts
 //! at a time (a pass for s = 0..3, then one for s = 4..7), `tmm4` holds the A
-//! plane being used and `tmm5` the B plane.
+//! plane being used and `tmm5`–`tmm7` cache B planes.
 //!
 //! # Safety argument
 //!
@@ -35,11 +35,12 @@
 //! intrinsics are not stable in Rust). [`available`] is true only when CPUID
 //! reports AMX-TILE and AMX-INT8 with the palette this code configures, and
 //! Linux granted the process the tile-data state (`arch_prctl
-//! ARCH_REQ_XCOMP_PERM`); every entry point checks it. Every tile load and
-//! store reads or writes 16 rows at a stride inside a buffer this module
-//! allocated with the padded size (the bounds are asserted before each
-//! block, in release builds too). Tile state is per thread and each call
-//! configures it before use and releases it after.
+//! ARCH_REQ_XCOMP_PERM`), and the CPU has the AVX-512 VBMI byte permutation
+//! the packing uses; every entry point checks it. Every tile load reads 1,024
+//! contiguous bytes inside a buffer this module allocated with the padded
+//! size (the bounds are asserted before each block, in release builds too),
+//! and every tile store writes a 16 × 16 i32 array. Tile state is per thread
+//! and each call configures it before use and releases it after.
 
 #![allow(
     unsafe_code,

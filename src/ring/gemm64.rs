@@ -71,9 +71,12 @@ impl Kernel {
 ///
 /// AMX pads every operand to 16-row, 64-byte tiles and packs both into byte
 /// planes, a cost linear in the operands that only a large enough product
-/// repays: measured under load on the development machine, AMX is 0.8× the
-/// blocked kernel at 64³, 1.3× at 100³, 1.6× at 128 × 784 × 128 and about
-/// 3× at 1024³, and loses on every shape with a dimension of 10 (padding).
+/// repays: measured on one thread under load on the development machine,
+/// AMX is 0.85× the blocked kernel at 64³, 1.3× at 100³, 1.7× at
+/// 128 × 784 × 128 and about 3× at 1024³, and loses on shapes with a
+/// dimension of 10 or less (padding). On two threads it was ahead from 64³
+/// (BENCHMARKS.md); the threshold follows the single-thread figures, since
+/// the three in-process parties share the cores.
 pub fn preferred(m: usize, k: usize, n: usize) -> Kernel {
     let work = m.saturating_mul(k).saturating_mul(n);
     if m.min(k).min(n) >= AMX_MIN_DIM && work >= AMX_MIN_WORK && amx::available() {
