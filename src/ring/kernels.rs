@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::RingElement;
+use super::{RingElement, gemm64};
 
 /// Columns of B (and C) per tile: 2 KiB of u64, one AVX-512 loop of 32 iterations.
 const NB: usize = 256;
@@ -295,6 +295,36 @@ pub fn matmul_acc<T: RingElement>(a: &[T], b: &[T], c: &mut [T], m: usize, k: us
     assert_eq!(a.len(), m * k, "matmul_acc: a is not m x k");
     assert_eq!(b.len(), k * n, "matmul_acc: b is not k x n");
     assert_eq!(c.len(), m * n, "matmul_acc: c is not m x n");
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // Z_2^64 (u64 is the only 64-bit ring element): the fastest exact
+    // kernel this machine has for the shape (see `gemm64`).
+    if T::BITS == 64 {
+        let kernel = gemm64::preferred(m, k, n);
+        if kernel != gemm64::Kernel::Blocked
+            && let (Ok(a64), Ok(b64), Ok(c64)) = (
+                bytemuck::try_cast_slice::<T, u64>(a),
+                bytemuck::try_cast_slice::<T, u64>(b),
+                bytemuck::try_cast_slice_mut::<T, u64>(c),
+            )
+            && gemm64::matmul_acc_with(kernel, a64, b64, c64, m, k, n)
+        {
+            return;
+        }
+    }
+    blocked_matmul_acc(a, b, c, m, k, n);
+}
+
+/// [`matmul_acc`] on the register-blocked kernel whatever the shape.
+pub(crate) fn blocked_matmul_acc<T: RingElement>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }

@@ -22,10 +22,33 @@
 //! assert_eq!(back, [1, 2]);
 //! ```
 
-// The only module with `unsafe` (target-feature dispatch); its safe entry
-// points are re-exported below.
+// `kernels` (target-feature dispatch) and `amx` (inline assembly) are the
+// modules with `unsafe`; their safe entry points are re-exported below and
+// in `gemm64`.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
+/// AMX exists only on x86-64 (and its tile permission is asked of Linux):
+/// elsewhere the kernel is never available.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod amx {
+    pub(crate) fn available() -> bool {
+        false
+    }
+    pub(crate) fn matmul_acc(
+        _: &[u64],
+        _: &[u64],
+        _: &mut [u64],
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> bool {
+        false
+    }
+}
 pub mod audit;
+pub mod gemm64;
 pub(crate) mod kernels;
+mod limb_f64;
 pub mod prg;
 
 pub use kernels::{matmul, matmul_acc};
