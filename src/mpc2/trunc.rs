@@ -111,7 +111,7 @@ impl Participant {
     pub(super) fn trunc_open<T: RingElement>(
         &mut self,
         op: u64,
-        mut z: Vec<T>,
+        z: Vec<T>,
         m: u32,
         hi: &[T],
         msb: &[T],
@@ -123,18 +123,19 @@ impl Participant {
         } else {
             T::zero()
         };
-        for (v, ri) in z.iter_mut().zip(&r) {
-            *v = v.wrapping_add(ri).wrapping_add(&off);
-        }
-        drop(r);
-        let mut c = self.open(&z)?;
+        let masked = |zi: &T, ri: &T| zi.wrapping_add(ri).wrapping_add(&off);
+        let mine: Vec<T> = z.iter().zip(&r).map(|(zi, ri)| masked(zi, ri)).collect();
+        // c = theirs + ours, ours recomputed so that it is sent without a copy.
+        let mut c = self.exchange(mine)?;
+        // Two loops, so that each inlines its half (no call per element).
+        let halves = c.iter_mut().zip(z.iter().zip(&r)).zip(hi.iter().zip(msb));
         if me == 0 {
-            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
-                *ci = p0_half(*ci, *h, *b, m);
+            for ((ci, (zi, ri)), (h, b)) in halves {
+                *ci = p0_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
             }
         } else {
-            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
-                *ci = p1_half(*ci, *h, *b, m);
+            for ((ci, (zi, ri)), (h, b)) in halves {
+                *ci = p1_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
             }
         }
         Ok(c)
