@@ -233,7 +233,7 @@ impl Participant {
             }
             triple.acc_ab(&a, &b, &mut dealt);
             drop((a, b));
-            dealt.extend(self.deal_trunc::<T>(op, nc, m)?);
+            self.deal_trunc_into::<T>(op, nc, m, &mut dealt)?;
             self.send_material(dealt)?;
             self.net.begin_round(op_name);
             return Ok(Vec::new());
@@ -249,12 +249,16 @@ impl Participant {
             masked.push(y.wrapping_sub(bk));
         }
         self.net.begin_round(op_name);
-        let (dealt_c, hi, msb) = self.dealt_with_trunc::<T>(op, nc, nc, op_name)?;
-        let mut z = if self.net.me() == 0 {
+        // Party 1's c1 comes in the truncation's message, ahead of its
+        // material; party 0 derives c0.
+        let mut material = self.dealt_with_trunc::<T>(op, nc, nc, op_name)?;
+        let mut c0 = if self.net.me() == 0 {
             key.elems(op, sub::C, nc)
         } else {
-            dealt_c
+            Vec::new()
         };
+        let (c1, hi, msb) = material.parts();
+        let z: &mut [T] = if self.net.me() == 0 { &mut c0 } else { c1 };
         // The other party's x − a and y − b; adding ours (recomputed, so
         // that ours could be sent without a copy) gives e and f.
         let mut ef = self.exchange(masked)?;
@@ -266,10 +270,10 @@ impl Participant {
         for (fi, (y, bk)) in f.iter_mut().zip(ys.iter().copied().flatten().zip(&b)) {
             *fi = fi.wrapping_add(&y.wrapping_sub(bk));
         }
-        triple.acc_party(xs, e, f, &b, &mut z);
+        triple.acc_party(xs, e, f, &b, z);
         drop((ef, b));
         self.net.begin_round(op_name);
-        self.trunc_open(op, z, m, &hi, &msb)
+        self.trunc_open(op, z, m, hi, msb)
     }
 }
 
