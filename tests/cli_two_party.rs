@@ -1,6 +1,8 @@
 //! The two-party protocol as processes over mutual TLS: `privml dealer`
 //! live or writing preprocessing files, `privml party --protocol 2pc`; the
-//! article's alice-and-bob run prints what the in-process demo prints.
+//! article's alice-and-bob run prints what the in-process demo prints;
+//! `train` and `predict --protocol 2pc` in one process and as two parties
+//! and a live dealer.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
 mod net_common;
@@ -187,4 +189,153 @@ fn ids_and_flags_that_do_not_fit_the_protocol_are_refused() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// `train` and `predict` options shared by every participant.
+const TRAIN: [&str; 10] = [
+    "--model",
+    "mlp:8",
+    "--epochs",
+    "2",
+    "--batch",
+    "32",
+    "--insecure-seed",
+    "3",
+    "--protocol",
+    "2pc",
+];
+
+fn breast_cancer_csv() -> String {
+    format!("{}/data/breast_cancer.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn train_and_predict_in_process_on_two_parties() {
+    let (dir, _) = deployment("2pc-train-local");
+    let prefix = dir.join("bc");
+    let p = prefix.to_str().expect("utf-8 path");
+    let mut args = vec!["train", "--data", "breast_cancer", "--out", p];
+    args.extend(TRAIN);
+    let o = finish_within(spawn(BIN, &args), LIMIT);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("epoch 2: train loss") && out.contains("test accuracy"),
+        "{out}"
+    );
+    // the parties' shares and the dealer's shapes
+    for id in 0..3 {
+        assert!(dir.join(format!("bc.party{id}.shares")).exists(), "{id}");
+    }
+    let csv = dir.join("pred.csv");
+    let data = breast_cancer_csv();
+    let predict = |extra: &[&str]| {
+        let mut a = vec!["predict", "--model", p, "--data", &data];
+        a.extend(extra);
+        finish_within(spawn(BIN, &a), LIMIT)
+    };
+    let o = predict(&[
+        "--protocol",
+        "2pc",
+        "--out",
+        csv.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("569 predictions") && out.contains("accuracy against 'target'"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 570);
+    // The three-party protocol cannot use two-party shares, and says so.
+    let o = predict(&[]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("--protocol"), "{err}");
+}
+
+#[test]
+fn train_and_predict_as_two_parties_and_a_live_dealer() {
+    let (dir, config) = deployment("2pc-train");
+    let config = config.to_str().expect("utf-8 path");
+    let prefix = dir.join("m");
+    let p = prefix.to_str().expect("utf-8 path");
+    let start = |head: &[&str], job: &[&str]| {
+        let mut a = head.to_vec();
+        a.extend(job);
+        spawn(BIN, &a)
+    };
+    // only the data owner (party 1) has the data; the dealer has none
+    let mut owner = vec!["train", "--data", "breast_cancer", "--out", p];
+    owner.extend(TRAIN);
+    let mut other = vec!["train", "--out", p];
+    other.extend(TRAIN);
+    let d = start(&["dealer", "--config", config], &other);
+    let one = start(&["party", "--id", "1", "--config", config], &owner);
+    let zero = start(&["party", "--id", "0", "--config", config], &other);
+    let outs = [
+        finish_within(zero, LIMIT),
+        finish_within(one, LIMIT),
+        finish_within(d, LIMIT),
+    ];
+    for (id, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "{id}: {}", text(&o.stderr));
+        assert!(dir.join(format!("m.party{id}.shares")).exists(), "{id}");
+    }
+    assert!(
+        text(&outs[0].stdout).contains("epoch 2: train loss"),
+        "{}",
+        text(&outs[0].stdout)
+    );
+    // predict: each loads its own file; the owner passes the rows
+    let data = breast_cancer_csv();
+    let pred = dir.join("pred.csv");
+    let pred = pred.to_str().expect("utf-8 path");
+    let model = |id: usize| dir.join(format!("m.party{id}.shares"));
+    let (m0, m1, m2) = (model(0), model(1), model(2));
+    let (m0, m1, m2) = (
+        m0.to_str().expect("utf-8"),
+        m1.to_str().expect("utf-8"),
+        m2.to_str().expect("utf-8"),
+    );
+    let two = ["--protocol", "2pc"];
+    let d = start(
+        &["dealer", "--config", config, "predict", "--model", m2],
+        &two,
+    );
+    let one = start(
+        &[
+            "party", "--id", "1", "--config", config, "predict", "--model", m1, "--data", &data,
+            "--out", pred,
+        ],
+        &two,
+    );
+    let zero = start(
+        &[
+            "party", "--id", "0", "--config", config, "predict", "--model", m0,
+        ],
+        &two,
+    );
+    let outs = [
+        finish_within(zero, LIMIT),
+        finish_within(one, LIMIT),
+        finish_within(d, LIMIT),
+    ];
+    for (id, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "{id}: {}", text(&o.stderr));
+    }
+    let owner = text(&outs[1].stdout);
+    assert!(
+        owner.contains("569 predictions") && owner.contains("accuracy against 'target'"),
+        "{owner}"
+    );
+    assert_eq!(std::fs::read_to_string(pred).unwrap().lines().count(), 570);
+    // neither party 0 nor the dealer sees the rows or the predictions
+    for o in [&outs[0], &outs[2]] {
+        assert!(
+            !text(&o.stdout).contains("predictions"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
 }

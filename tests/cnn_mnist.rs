@@ -1,5 +1,6 @@
 //! `privml train`'s network path on the bundled tables, Plain against
-//! Shared with the same hyperparameters (issue 14's acceptance tests): a
+//! both secure protocols (three parties, two parties and a dealer) with the
+//! same hyperparameters (issue 14's acceptance tests): a
 //! small CNN with the softmax cross-entropy on MNIST-5k (SGD and Adam), and
 //! a regression on the diabetes table. CI-sized: a subset of the rows, two
 //! epochs.
@@ -42,18 +43,24 @@ fn train(which: Bundled, settings: &TrainSettings, kind: DomainKind) -> TrainOut
 }
 
 /// Test accuracy per epoch, Plain and Shared.
-fn accuracies(settings: &TrainSettings) -> (Vec<f64>, Vec<f64>) {
-    let acc = |o: TrainOutcome| o.epochs.iter().map(|e| e.test_accuracy).collect::<Vec<_>>();
-    (
-        acc(train(Bundled::Mnist5k, settings, DomainKind::Plain)),
-        acc(train(Bundled::Mnist5k, settings, DomainKind::Shared64)),
-    )
+/// The secure domains of Z_2^64: three parties, and two parties with a
+/// dealer.
+const SECURE: [DomainKind; 2] = [DomainKind::Shared64, DomainKind::TwoParty64];
+
+fn accuracies(settings: &TrainSettings, kind: DomainKind) -> Vec<f64> {
+    let o = train(Bundled::Mnist5k, settings, kind);
+    o.epochs.iter().map(|e| e.test_accuracy).collect()
 }
 
 const CNN: &str = "conv:4k5s2,relu,maxpool:2,dense:10";
 
 /// The small CNN with the cross-entropy and `optimizer`: it learns, and
-/// `Shared`'s test accuracy is within one point of `Plain`'s every epoch.
+/// each secure protocol's test accuracy follows `Plain`'s every epoch:
+/// within one point on three parties (issue 14's acceptance), within two
+/// on two parties and a dealer. The test set is 200 rows (half a point
+/// each); the truncations round stochastically with each protocol's own
+/// randomness, so the trajectories part by a few rows: the two-party run
+/// measured 1.5 points off on the SGD run with these seeds.
 fn shared_follows_plain(optimizer: &str, lr: f64) {
     let sgd = MiniBatch {
         epochs: 2,
@@ -61,14 +68,17 @@ fn shared_follows_plain(optimizer: &str, lr: f64) {
         lr,
     };
     let s = settings(CNN, Loss::CrossEntropy, optimizer, sgd, 1000);
-    let (plain, shared) = accuracies(&s);
-    eprintln!("{optimizer}: plain {plain:?}, shared {shared:?}");
+    let plain = accuracies(&s, DomainKind::Plain);
     assert!(plain[1] > 0.7, "it learns: {plain:?}");
-    for (p, q) in plain.iter().zip(&shared) {
-        assert!(
-            (p - q).abs() <= 0.01 + 1e-9,
-            "within 1 point: plain {p}, shared {q}"
-        );
+    for (kind, points) in SECURE.into_iter().zip([1.0, 2.0]) {
+        let shared = accuracies(&s, kind);
+        eprintln!("{optimizer}: plain {plain:?}, {kind} {shared:?}");
+        for (p, q) in plain.iter().zip(&shared) {
+            assert!(
+                (p - q).abs() <= points / 100.0 + 1e-9,
+                "within {points} points: plain {p}, {kind} {q}"
+            );
+        }
     }
 }
 
@@ -91,22 +101,24 @@ fn a_regression_on_the_diabetes_table_scores_the_same_on_shares() {
     };
     let s = settings("mlp:8", Loss::MeanSquare, "adam", sgd, 442);
     let plain = train(Bundled::Diabetes, &s, DomainKind::Plain);
-    let shared = train(Bundled::Diabetes, &s, DomainKind::Shared64);
     assert_eq!(plain.model.meta.table.task, Task::Regression);
     let p = plain.epochs.last().unwrap().test_regression.unwrap();
-    let q = shared.epochs.last().unwrap().test_regression.unwrap();
-    eprintln!("diabetes: plain {p:?}, shared {q:?}");
     assert!(p.r2 > 0.3, "it learns: {p:?}");
-    assert!(
-        (p.r2 - q.r2).abs() < 0.02,
-        "R²: plain {}, shared {}",
-        p.r2,
-        q.r2
-    );
-    assert!(
-        (p.rmse - q.rmse).abs() < 2.0,
-        "RMSE: plain {}, shared {}",
-        p.rmse,
-        q.rmse
-    );
+    for kind in SECURE {
+        let shared = train(Bundled::Diabetes, &s, kind);
+        let q = shared.epochs.last().unwrap().test_regression.unwrap();
+        eprintln!("diabetes: plain {p:?}, {kind} {q:?}");
+        assert!(
+            (p.r2 - q.r2).abs() < 0.02,
+            "R²: plain {}, {kind} {}",
+            p.r2,
+            q.r2
+        );
+        assert!(
+            (p.rmse - q.rmse).abs() < 2.0,
+            "RMSE: plain {}, {kind} {}",
+            p.rmse,
+            q.rmse
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Training networks end to end: a tiny CNN learns a synthetic image
-//! problem on `Plain` and on `Shared` with the same loss trajectory; SGD,
-//! momentum and Adam all learn it; the optimiser's secret state survives an
+//! problem on `Plain` and on shares (both protocols) with the same loss
+//! trajectory; SGD, momentum and Adam all learn it; the optimiser's secret state survives an
 //! export and import; a regression's RMSE and R² on shares match the clear
 //! ones. Sizes are CI-sized (a few dozen images of 6 x 6).
+
+mod protocols;
 
 use ndarray::{Array2, Array4, ArrayD};
 use privml::SharedConfig;
@@ -11,6 +13,7 @@ use privml::nn::{
     classification_accuracy, regression_scores, train_network,
 };
 use privml::prelude::*;
+use protocols::on_both_protocols;
 
 const ROWS: usize = 48;
 const CLASSES: usize = 3;
@@ -76,10 +79,6 @@ fn mean(v: &[f64]) -> f64 {
 fn a_tiny_cnn_learns_on_plain_and_shared_alike() {
     let sgd = OptimizerConfig::named("sgd", 0.5).unwrap();
     let (plain, plain_acc) = train(&mut Plain::new(), sgd, 4).unwrap();
-    let cfg = SharedConfig::default().insecure_test_seed(3);
-    let shared = Shared::<u64>::simulate_with(&cfg, |r| train(r, sgd, 4)).unwrap();
-    let (losses, acc) = &shared[0];
-    assert_eq!(losses.len(), plain.len());
     // it learns: the loss falls well below ln 3 and the training set is
     // mostly classified
     assert!(
@@ -87,19 +86,26 @@ fn a_tiny_cnn_learns_on_plain_and_shared_alike() {
         "{plain:?}"
     );
     assert!(plain_acc > 0.9, "{plain_acc}");
-    // the same trajectory on shares (fixed point: rounding and the
-    // approximate softmax, no other difference)
-    for (k, (s, p)) in losses.iter().zip(&plain).enumerate() {
+    let cfg = SharedConfig::default().insecure_test_seed(3);
+    for run in on_both_protocols!(&cfg, |r| train(r, sgd, 4)) {
+        let (losses, acc) = run.first();
+        assert_eq!(losses.len(), plain.len());
+        // the same trajectory on shares (fixed point: rounding and the
+        // approximate softmax, no other difference)
+        for (k, (s, p)) in losses.iter().zip(&plain).enumerate() {
+            assert!(
+                (s - p).abs() < 0.05 + 0.05 * p,
+                "{}: batch report {k}: shared {s} vs plain {p}",
+                run.name()
+            );
+        }
         assert!(
-            (s - p).abs() < 0.05 + 0.05 * p,
-            "batch report {k}: shared {s} vs plain {p}"
+            (acc - plain_acc).abs() <= 2.0 / ROWS as f64 + 1e-9,
+            "{}: {acc} vs {plain_acc}",
+            run.name()
         );
+        assert!(run.outputs.iter().all(|(l, a)| l == losses && a == acc));
     }
-    assert!(
-        (acc - plain_acc).abs() <= 2.0 / ROWS as f64 + 1e-9,
-        "{acc} vs {plain_acc}"
-    );
-    assert!(shared.iter().all(|(l, a)| l == losses && a == acc));
 }
 
 #[test]
@@ -126,18 +132,21 @@ fn momentum_and_adam_learn_it_too_and_adam_on_shares_follows_plain() {
     );
     assert!(plain_acc > 0.9, "{plain_acc}");
     let cfg = SharedConfig::default().insecure_test_seed(4);
-    let shared = Shared::<u64>::simulate_with(&cfg, |r| train(r, adam, 4)).unwrap();
-    let (losses, acc) = &shared[0];
-    for (k, (s, p)) in losses.iter().zip(&plain).enumerate() {
+    for run in on_both_protocols!(&cfg, |r| train(r, adam, 4)) {
+        let (losses, acc) = run.first();
+        for (k, (s, p)) in losses.iter().zip(&plain).enumerate() {
+            assert!(
+                (s - p).abs() < 0.08 + 0.08 * p,
+                "{}: batch report {k}: shared {s} vs plain {p}",
+                run.name()
+            );
+        }
         assert!(
-            (s - p).abs() < 0.08 + 0.08 * p,
-            "batch report {k}: shared {s} vs plain {p}"
+            (acc - plain_acc).abs() <= 3.0 / ROWS as f64 + 1e-9,
+            "{}: {acc} vs {plain_acc}",
+            run.name()
         );
     }
-    assert!(
-        (acc - plain_acc).abs() <= 3.0 / ROWS as f64 + 1e-9,
-        "{acc} vs {plain_acc}"
-    );
 }
 
 /// Two steps, then the optimiser exported and imported, then two more:
@@ -187,11 +196,15 @@ fn optimizer_state_is_saved_and_loaded_with_the_weights() {
         let reloaded = steps_with_a_break(&mut Plain::new(), config, true).unwrap();
         assert_eq!(straight, reloaded, "{config:?}");
         let cfg = SharedConfig::default().insecure_test_seed(6);
-        let shared =
-            Shared::<u64>::simulate_with(&cfg, |r| steps_with_a_break(r, config, true)).unwrap();
-        for (s, p) in shared[0].iter().zip(&straight) {
-            for (a, b) in s.iter().zip(p.iter()) {
-                assert!((a - b).abs() < 2e-2, "{config:?}: {a} vs {b}");
+        for run in on_both_protocols!(&cfg, |r| steps_with_a_break(r, config, true)) {
+            for (s, p) in run.first().iter().zip(&straight) {
+                for (a, b) in s.iter().zip(p.iter()) {
+                    assert!(
+                        (a - b).abs() < 2e-2,
+                        "{}: {config:?}: {a} vs {b}",
+                        run.name()
+                    );
+                }
             }
         }
     }
@@ -246,8 +259,13 @@ fn regression<R: Ring + 'static>(r: &mut R) -> Result<(f64, f64)> {
 fn regression_scores_on_shares_match_the_clear_ones() {
     let (rmse, r2) = regression(&mut Plain::new()).unwrap();
     assert!(r2 > 0.8, "{r2}");
-    let shared = Shared::<u64>::simulate(regression).unwrap();
-    let (s_rmse, s_r2) = shared[0];
-    assert!((s_r2 - r2).abs() < 0.02, "{s_r2} vs {r2}");
-    assert!((s_rmse - rmse).abs() < 0.02, "{s_rmse} vs {rmse}");
+    for run in on_both_protocols!(&SharedConfig::default(), |r| regression(r)) {
+        let (s_rmse, s_r2) = *run.first();
+        assert!((s_r2 - r2).abs() < 0.02, "{}: {s_r2} vs {r2}", run.name());
+        assert!(
+            (s_rmse - rmse).abs() < 0.02,
+            "{}: {s_rmse} vs {rmse}",
+            run.name()
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! online and offline (the dealer's material) separately.
 
 mod common;
+mod protocols;
 
 use common::{Program, assert_within, error_bounds, largest, program, run, run_with_parties};
 use privml::cost::Protocol;
@@ -13,6 +14,7 @@ use privml::{
     Additive, DealerSchedule, Fixed, FixedPoint, Layout, Plain, Ring, Shared, SharedConfig,
 };
 use proptest::prelude::*;
+use protocols::on_both_protocols;
 
 /// Largest register magnitude we let random programs reach: products of two
 /// such values (and sums of 4 of them) stay far below 2^30, the safe product
@@ -125,7 +127,7 @@ fn broadcast_bias_and_sum_axis_agree() {
         let b = ndarray::arr2(&[[0.1, -0.2]]).into_dyn();
         let xs = r.input(0, r.owns(0).then_some(&x), &[2, 3])?;
         let ws = r.input(1, r.owns(1).then_some(&w), &[3, 2])?;
-        let bs = r.input(2, r.owns(2).then_some(&b), &[1, 2])?;
+        let bs = r.input(0, r.owns(0).then_some(&b), &[1, 2])?;
         let y = r.matmul(&xs, &ws)?;
         let y = r.add(&y, &bs)?;
         let s = r.sum_axis(&y, 0)?;
@@ -140,8 +142,9 @@ fn broadcast_bias_and_sum_axis_agree() {
     }
     let want = prog(&mut Plain::new()).unwrap();
     let fixed = prog(&mut Fixed::<u64>::new()).unwrap();
-    let shared = Shared::<u64>::simulate(prog).unwrap();
-    for got in [&fixed, &shared[0], &shared[2]] {
+    let runs = on_both_protocols!(&SharedConfig::default(), |r| prog(r));
+    let secure = runs.iter().flat_map(|run| &run.outputs);
+    for got in std::iter::once(&fixed).chain(secure) {
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g.shape(), w.shape());
             for (a, b) in g.iter().zip(w) {
@@ -153,14 +156,24 @@ fn broadcast_bias_and_sum_axis_agree() {
 
 #[test]
 fn reveal_to_reaches_only_its_party() {
-    let out = Shared::<u64>::simulate(|r| {
+    let runs = on_both_protocols!(&SharedConfig::default(), |r| {
         let v = ndarray::arr1(&[1.25, -3.0]).into_dyn();
         let x = r.input(1, r.owns(1).then_some(&v), &[2])?;
-        r.reveal_to(2, &x)
-    })
-    .unwrap();
-    assert!(out[0].is_none());
-    assert!(out[1].is_none());
-    let got = out[2].as_ref().unwrap();
-    assert_eq!(got.as_slice().unwrap(), &[1.25, -3.0]);
+        r.reveal_to(0, &x)
+    });
+    for run in runs {
+        let got = run.outputs[0].as_ref().expect("party 0 gets the value");
+        assert_eq!(got.as_slice().unwrap(), &[1.25, -3.0], "{}", run.name());
+        assert!(
+            run.outputs[1..].iter().all(Option::is_none),
+            "{}: only party 0 gets it",
+            run.name()
+        );
+        let mut model = run.plain();
+        let x = model
+            .input(1, Some(&ndarray::arr1(&[0.0, 0.0]).into_dyn()), &[2])
+            .unwrap();
+        model.reveal_to(0, &x).unwrap();
+        assert_eq!(run.cost, model.cost(), "{}", run.name());
+    }
 }

@@ -1,8 +1,13 @@
 //! Fixed-point encoding, bad input, overflow reports and hand-checked costs.
+//! Bad input gets the same typed error on every domain, both secure
+//! protocols included.
+
+mod protocols;
 
 use ndarray::{ArrayD, arr1, arr2};
 use privml::{Error, Fixed, FixedPoint, OverflowPolicy, Plain, Ring, Shared, SharedConfig};
 use proptest::prelude::*;
+use protocols::try_on_both_protocols;
 
 proptest! {
     #[test]
@@ -68,10 +73,12 @@ fn bad_input_gives_the_right_error_on_every_domain() {
         nan_input(&mut Fixed::<u64>::new()),
         Err(Error::NonFinite { index: 1, .. })
     ));
-    assert!(matches!(
-        Shared::<u64>::simulate(nan_input),
-        Err(Error::NonFinite { index: 1, .. })
-    ));
+    for (who, e) in try_on_both_protocols!(&SharedConfig::default(), |r| nan_input(r)) {
+        assert!(
+            matches!(e, Err(Error::NonFinite { index: 1, .. })),
+            "{who}: {e:?}"
+        );
+    }
 
     assert!(matches!(
         inf_constant(&mut Plain::new()),
@@ -90,23 +97,28 @@ fn bad_input_gives_the_right_error_on_every_domain() {
         }
         other => panic!("expected OutOfRange, got {other:?}"),
     }
-    assert!(matches!(
-        Shared::<u64>::simulate(huge_input),
-        Err(Error::OutOfRange { .. })
-    ));
+    for (who, e) in try_on_both_protocols!(&SharedConfig::default(), |r| huge_input(r)) {
+        assert!(matches!(e, Err(Error::OutOfRange { .. })), "{who}: {e:?}");
+    }
     assert!(
         huge_input(&mut Fixed::<u128>::new()).is_ok(),
         "Z_2^128 holds 3e20"
     );
 
+    let cfg = SharedConfig::default();
+    let secure = try_on_both_protocols!(&cfg, |r| shape_mismatch(r).map(|_| ()))
+        .into_iter()
+        .chain(try_on_both_protocols!(&cfg, |r| add_mismatch(r).map(|_| ())))
+        .map(|(_, e)| e.unwrap_err());
     for e in [
         shape_mismatch(&mut Plain::new()).unwrap_err(),
         shape_mismatch(&mut Fixed::<u64>::new()).unwrap_err(),
-        Shared::<u64>::simulate(|r| shape_mismatch(r).map(|_| ())).unwrap_err(),
         add_mismatch(&mut Plain::new()).unwrap_err(),
         add_mismatch(&mut Fixed::<u64>::new()).unwrap_err(),
-        Shared::<u64>::simulate(|r| add_mismatch(r).map(|_| ())).unwrap_err(),
-    ] {
+    ]
+    .into_iter()
+    .chain(secure)
+    {
         assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
     }
     let msg = shape_mismatch(&mut Plain::new()).unwrap_err().to_string();
@@ -119,10 +131,12 @@ fn bad_input_gives_the_right_error_on_every_domain() {
         FixedPoint::<u64>::new(40),
         Err(Error::InvalidParameter { .. })
     ));
-    assert!(matches!(
-        Shared::<u64>::simulate_with(&SharedConfig::default().frac_bits(0), |_| Ok(())),
-        Err(Error::InvalidParameter { .. })
-    ));
+    for (who, e) in try_on_both_protocols!(&SharedConfig::default().frac_bits(0), |_r| Ok(())) {
+        assert!(
+            matches!(e, Err(Error::InvalidParameter { .. })),
+            "{who}: {e:?}"
+        );
+    }
     let mut p = Plain::new();
     let x = p.scalar(1.0).unwrap();
     assert!(matches!(p.reveal_to(3, &x), Err(Error::InvalidParty(3))));

@@ -1,9 +1,11 @@
 //! The layers of `nn`: forward and backward on `Plain` equal independent
 //! f64 loop nests (direct convolution and pooling, not the im2col path)
-//! and finite differences; `Fixed` and `Shared` agree with `Plain` within
-//! the fixed-point tolerance, with exactly the communication `Plain`
-//! predicts; networks refuse descriptions and parameters that do not fit,
+//! and finite differences; `Fixed`, `Shared` and `Additive` (two parties)
+//! agree with `Plain` within the fixed-point tolerance, with exactly the
+//! communication `Plain` predicts; networks refuse descriptions and parameters that do not fit,
 //! naming the layer; batch normalisation folds into the layer before it.
+
+mod protocols;
 
 use ndarray::{Array, ArrayD, IxDyn};
 use privml::nn::{
@@ -11,6 +13,7 @@ use privml::nn::{
 };
 use privml::prelude::*;
 use privml::{LayerProblem, SharedConfig, Window2d};
+use protocols::on_both_protocols;
 
 /// Deterministic pseudo-random values in [-1, 1) (distinct enough that
 /// pooling windows have no ties).
@@ -415,7 +418,7 @@ fn run_network<R: Ring + 'static>(
     let mut out_shape = vec![case.batch];
     out_shape.extend(spec.output_shape()?);
     let dv = values(&out_shape, 42);
-    let delta = r.input(2, r.owns(2).then_some(&dv), &out_shape)?;
+    let delta = r.input(0, r.owns(0).then_some(&dv), &out_shape)?;
     let before = r.cost();
     let y = net.forward(r, &x)?;
     net.backward(r, &delta)?;
@@ -470,28 +473,33 @@ fn every_layer_agrees_across_domains_with_the_predicted_cost() {
     for case in &cases {
         let (plain, plain_cost) = run_network(&mut Plain::new(), case).unwrap();
         let (fixed, fixed_cost) = run_network(&mut Fixed::<u64>::new(), case).unwrap();
-        let cfg = SharedConfig::default().insecure_test_seed(5);
-        let shared = Shared::<u64>::simulate_with(&cfg, |r| run_network(r, case)).unwrap();
         assert_eq!(
             fixed_cost, plain_cost,
             "{}: fixed predicts what plain predicts",
             case.spec
         );
-        let costs: Vec<privml::Cost> = shared.iter().map(|(_, c)| c.clone()).collect();
-        let measured =
-            privml::Cost::merge_parties(&[costs[0].clone(), costs[1].clone(), costs[2].clone()]);
-        assert_eq!(
-            measured, plain_cost,
-            "{}: the transport carried the prediction",
-            case.spec
-        );
-        for (name, got) in [("fixed", &fixed), ("shared", &shared[0].0)] {
+        let close = |got: &Vec<ArrayD<f64>>, name: &str| {
             for (k, (g, p)) in got.iter().zip(&plain).enumerate() {
                 let tol = 3e-3 * (1.0 + p.iter().fold(0.0f64, |m, v| m.max(v.abs())));
                 assert_close(g, p, tol, &format!("{} {name} tensor {k}", case.spec));
             }
+        };
+        close(&fixed, "fixed");
+        let cfg = SharedConfig::default().insecure_test_seed(5);
+        for run in on_both_protocols!(&cfg, |r| run_network(r, case).map(|(out, _)| out)) {
+            // the whole program's cost, inputs and reveals included
+            let mut model = run.plain();
+            run_network(&mut model, case).unwrap();
+            assert_eq!(
+                run.cost,
+                model.cost(),
+                "{} on {}: the transport carried the prediction",
+                case.spec,
+                run.name()
+            );
+            close(run.first(), run.name());
+            assert_eq!(run.outputs[0], run.outputs[1]);
         }
-        assert_eq!(shared[0].0, shared[1].0);
     }
 }
 

@@ -2,6 +2,7 @@
 //! matches plaintext accuracy, saved share files round-trip to the trained
 //! model's predictions, and bad files are errors.
 
+mod protocols;
 mod temp_dir;
 
 use ndarray::{Array2, Axis};
@@ -14,6 +15,7 @@ use privml::model_file::{Architecture, SavedModel, TableMeta};
 use privml::nn::{self, MiniBatch};
 use privml::runner::{Domain, DomainKind, DomainSpec, RingSize, run_local};
 use privml::{DecodeError, Error, Origin, Plain, SharedConfig};
+use protocols::on_both_protocols;
 use temp_dir::TempDir;
 
 /// The settings of these tests: data shuffled and split with seed 3, 20%
@@ -263,17 +265,21 @@ fn declared_ranges_are_the_normaliser_of_training_and_prediction() {
     );
 }
 
+/// The secure domains of Z_2^64: three parties, and two parties with a
+/// dealer.
+const SECURE: [DomainKind; 2] = [DomainKind::Shared64, DomainKind::TwoParty64];
+
 #[test]
 fn shared_mnist_accuracy_is_within_one_point_of_plain() {
     let data = prepared(Bundled::Mnist5k, Some(1500));
     let plain = train(DomainKind::Plain, &data, "mlp:64", SGD, None, 1, false);
-    let shared = train(DomainKind::Shared64, &data, "mlp:64", SGD, None, 1, false);
-    let (p, s) = (
-        plain.epochs.last().unwrap().test_accuracy,
-        shared.epochs.last().unwrap().test_accuracy,
-    );
+    let p = plain.epochs.last().unwrap().test_accuracy;
     assert!(p > 0.75, "the plaintext model learns (accuracy {p})");
-    assert!((p - s).abs() <= 0.01, "plain {p} vs shared {s}");
+    for kind in SECURE {
+        let shared = train(kind, &data, "mlp:64", SGD, None, 1, false);
+        let s = shared.epochs.last().unwrap().test_accuracy;
+        assert!((p - s).abs() <= 0.01, "plain {p} vs {kind} {s}");
+    }
 }
 
 #[test]
@@ -281,15 +287,17 @@ fn shared_breast_cancer_accuracy_is_within_one_point_of_plain() {
     let data = prepared(Bundled::BreastCancer, None);
     let plain = train(DomainKind::Plain, &data, "mlp:16", SGD, None, 2, false);
     let fixed = train(DomainKind::Fixed64, &data, "mlp:16", SGD, None, 2, false);
-    let shared = train(DomainKind::Shared64, &data, "mlp:16", SGD, None, 2, false);
     let acc = |o: &TrainOutcome| o.epochs.last().unwrap().test_accuracy;
     assert!(acc(&plain) > 0.85, "{}", acc(&plain));
-    assert!(
-        (acc(&plain) - acc(&shared)).abs() <= 0.01,
-        "plain {} vs shared {}",
-        acc(&plain),
-        acc(&shared)
-    );
+    for kind in SECURE {
+        let shared = train(kind, &data, "mlp:16", SGD, None, 2, false);
+        assert!(
+            (acc(&plain) - acc(&shared)).abs() <= 0.01,
+            "plain {} vs {kind} {}",
+            acc(&plain),
+            acc(&shared)
+        );
+    }
     assert!(
         (acc(&plain) - acc(&fixed)).abs() <= 0.01,
         "plain {} vs fixed {}",
@@ -326,22 +334,26 @@ fn plaintext_predictions(t: &TrainOutcome, x: &Array2<f64>) -> Predictions {
 
 #[test]
 fn saved_shares_round_trip_and_bad_files_are_errors() {
+    round_trip(DomainKind::Shared64);
+}
+
+#[test]
+fn saved_two_party_shares_round_trip_and_bad_files_are_errors() {
+    round_trip(DomainKind::TwoParty64);
+}
+
+/// Train, save, predict from the files; files of another model, in the
+/// wrong place or corrupted are refused. Every secure domain writes three
+/// files: the parties' shares, and with two parties the dealer's shapes.
+fn round_trip(kind: DomainKind) {
     let dir = TempDir::new("learn-roundtrip");
     let data = prepared(Bundled::BreastCancer, None);
     let sgd = MiniBatch { epochs: 2, ..SGD };
     let a = dir.join("a");
     let b = dir.join("b");
     // Revealed only to have the trained model to compare the files with.
-    let trained = train(DomainKind::Shared64, &data, "mlp:8", sgd, Some(&a), 3, true);
-    train(
-        DomainKind::Shared64,
-        &data,
-        "mlp:8",
-        sgd,
-        Some(&b),
-        4,
-        false,
-    );
+    let trained = train(kind, &data, "mlp:8", sgd, Some(&a), 3, true);
+    train(kind, &data, "mlp:8", sgd, Some(&b), 4, false);
     for p in 0..3 {
         assert!(SavedModel::party_path(&a, p).exists());
     }
@@ -350,12 +362,12 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
     assert_eq!(f0.tensors.len(), 4);
     assert!(format!("{:?}", f0.tensors[0]).contains("redacted"));
     assert_eq!(f0.meta, trained.model.meta);
-    assert_eq!(f0.meta.domain, DomainKind::Shared64);
+    assert_eq!(f0.meta.domain, kind);
     assert_eq!(f0.meta.frac_bits, Some(16));
 
     // Round trip: predictions from the files equal the trained model's
     // (up to the fixed-point error of the secure forward pass).
-    let loaded = predict(DomainKind::Shared64, &a, &data.x_test).unwrap();
+    let loaded = predict(kind, &a, &data.x_test).unwrap();
     let want = plaintext_predictions(&trained, &data.x_test);
     assert_eq!(loaded.scores.dim(), want.scores.dim());
     for (row, (got, exp)) in loaded.scores.iter().zip(want.scores.iter()).enumerate() {
@@ -392,7 +404,7 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
         };
         std::fs::copy(src, SavedModel::party_path(&c, p)).unwrap();
     }
-    match predict(DomainKind::Shared64, &c, &data.x_test) {
+    match predict(kind, &c, &data.x_test) {
         Err(Error::InconsistentShares { .. }) => {}
         other => panic!("mismatched files must be refused, got {other:?}"),
     }
@@ -402,7 +414,7 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
     std::fs::copy(SavedModel::party_path(&a, 0), SavedModel::party_path(&d, 0)).unwrap();
     std::fs::copy(SavedModel::party_path(&a, 2), SavedModel::party_path(&d, 1)).unwrap();
     std::fs::copy(SavedModel::party_path(&a, 1), SavedModel::party_path(&d, 2)).unwrap();
-    assert!(predict(DomainKind::Shared64, &d, &data.x_test).is_err());
+    assert!(predict(kind, &d, &data.x_test).is_err());
 
     // A corrupted file: the checksum catches it.
     let path = SavedModel::party_path(&a, 2);
@@ -410,7 +422,7 @@ fn saved_shares_round_trip_and_bad_files_are_errors() {
     let k = bytes.len() / 3;
     bytes[k] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    match predict(DomainKind::Shared64, &a, &data.x_test) {
+    match predict(kind, &a, &data.x_test) {
         Err(Error::Decode {
             origin: Origin::File(p),
             error: DecodeError::Checksum,
@@ -454,21 +466,24 @@ fn logistic_regression_workload_matches_plaintext_accuracy() {
     let w5 = W5Logistic::new();
     let (wp, bp) = w5.plain_epoch();
     let plain_acc = w5.accuracy(&wp, bp);
-    let [(w, b), _, _] = privml::Shared::<u64>::simulate(|r| {
+    assert!(plain_acc > 0.9, "{plain_acc}");
+    let runs = on_both_protocols!(&SharedConfig::default(), |r| {
         let (x, y, mut w, mut b) = w5.setup(r)?;
         w5.epoch(r, &x, &y, &mut w, &mut b)?;
         Ok((r.reveal(&w)?, r.reveal(&b)?))
-    })
-    .unwrap();
-    let w = w
-        .into_shape_with_order(20)
-        .unwrap()
-        .into_dimensionality::<ndarray::Ix1>()
-        .unwrap();
-    let acc = w5.accuracy(&w, b.iter().sum());
-    assert!(plain_acc > 0.9, "{plain_acc}");
-    assert!(
-        (acc - plain_acc).abs() < 0.01,
-        "shared {acc} vs plain (exact sigmoid) {plain_acc}"
-    );
+    });
+    for run in runs {
+        let (w, b) = run.first().clone();
+        let w = w
+            .into_shape_with_order(20)
+            .unwrap()
+            .into_dimensionality::<ndarray::Ix1>()
+            .unwrap();
+        let acc = w5.accuracy(&w, b.iter().sum());
+        assert!(
+            (acc - plain_acc).abs() < 0.01,
+            "{}: {acc} vs plain (exact sigmoid) {plain_acc}",
+            run.name()
+        );
+    }
 }

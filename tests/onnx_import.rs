@@ -45,17 +45,21 @@ fn plain(model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f64> {
     y.into_shape_clone((n, w)).unwrap()
 }
 
-/// Imported, secret-shared and saved by ImportJob, then predicted by three
-/// in-process parties with PredictJob (the `privml import` / `privml
-/// predict` path).
-fn shared(model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f64> {
+/// The secure domains of Z_2^64: three parties, and two parties with a
+/// dealer.
+const SECURE: [DomainKind; 2] = [DomainKind::Shared64, DomainKind::TwoParty64];
+
+/// Imported, secret-shared and saved by ImportJob, then predicted by the
+/// in-process parties of `kind` with PredictJob (the `privml import` /
+/// `privml predict` path).
+fn shared(kind: DomainKind, model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f64> {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("m");
     let job = ImportJob {
         model: Some(model),
         out_prefix: prefix.clone(),
     };
-    run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap();
+    run_local(kind, &SharedConfig::default(), &job).unwrap();
     for p in 0..3 {
         assert!(privml::model_file::SavedModel::party_path(&prefix, p).exists());
     }
@@ -66,7 +70,7 @@ fn shared(model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f64> {
         data: Some(&rows),
         data_owner: 1,
     };
-    let (out, _) = run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap();
+    let (out, _) = run_local(kind, &SharedConfig::default(), &job).unwrap();
     out.unwrap().scores
 }
 
@@ -173,15 +177,20 @@ fn shared_inference_equals_onnxruntime_within_fixed_point_tolerance() {
         ("gap_hardsigmoid", 2e-3),
     ] {
         let (x, want) = reference(name);
-        let got = shared(&import(name), &x);
-        let d = max_diff(&got, &want);
-        assert!(d < tol, "{name}: {d}");
-        assert_eq!(argmax(&got), argmax(&want), "{name}");
+        for kind in SECURE {
+            let got = shared(kind, &import(name), &x);
+            let d = max_diff(&got, &want);
+            assert!(d < tol, "{name} on {kind}: {d}");
+            assert_eq!(argmax(&got), argmax(&want), "{name} on {kind}");
+        }
     }
     let (x, want) = reference("mlp_opset11");
-    let got = log_softmax(&shared(&import("mlp_opset11"), &x));
-    assert!(max_diff(&got, &want) < 4e-2, "{}", max_diff(&got, &want));
-    assert_eq!(argmax(&got), argmax(&want));
+    for kind in SECURE {
+        let got = log_softmax(&shared(kind, &import("mlp_opset11"), &x));
+        let d = max_diff(&got, &want);
+        assert!(d < 4e-2, "{kind}: {d}");
+        assert_eq!(argmax(&got), argmax(&want), "{kind}");
+    }
 }
 
 #[test]

@@ -18,13 +18,15 @@ mod common;
 mod view_stats;
 
 use common::run_parties;
-use ndarray::{Array1, ArrayD};
+use ndarray::ArrayD;
 use privml::mpc::Replicated;
 use privml::ring::audit::{self, Audit, NegativeControl};
-use privml::ring::prg::{AesPrg, Seed};
 use privml::{FixedPoint, Gadgets, Layout, Ring, Shared, SharedConfig};
 use view_stats::linear::{aligned, find_relation, views as vector_views};
-use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
+use view_stats::{
+    CHI2_255, MAX_BIT_Z, assert_same_and_uniform, chi2_two_sample, chi2_uniform, encoded_bytes,
+    max_bit_z, push_share_bytes,
+};
 
 const N: usize = 4096;
 
@@ -40,17 +42,8 @@ type Program = fn(&ArrayD<f64>, &mut Shared<u64>) -> privml::Result<Outputs>;
 fn shares_bytes(ts: &[(Replicated<u64>, u32)]) -> Vec<u8> {
     let mut v = Vec::new();
     for (t, zero_bits) in ts {
-        assert_eq!(zero_bits % 8, 0, "whole bytes only");
-        let keep = ((64 - zero_bits) / 8) as usize;
         let (a, b) = t.expose_shares();
-        for x in a.iter().chain(b.iter()) {
-            assert_eq!(
-                x & ((1u64 << zero_bits) - 1),
-                0,
-                "a share has non-zero bits below 2^{zero_bits}"
-            );
-            v.extend_from_slice(&(x >> zero_bits).to_le_bytes()[..keep]);
-        }
+        push_share_bytes(a.iter().chain(b.iter()), *zero_bits, &mut v);
     }
     v
 }
@@ -90,9 +83,7 @@ fn views_of(prog: Program, secret: &ArrayD<f64>, seed: u64) -> Vec<[Vec<u8>; 2]>
 }
 
 fn random_secret() -> ArrayD<f64> {
-    let mut g = AesPrg::new(&Seed::from_u64(77));
-    let raw: Vec<u64> = g.vec(N);
-    Array1::from_iter(raw.iter().map(|v| (*v % 2000) as f64 / 100.0 - 10.0)).into_dyn()
+    view_stats::random_secret(N)
 }
 
 #[test]
@@ -154,21 +145,7 @@ fn assert_views_independent(prog: Program) {
             if a.is_empty() {
                 continue;
             }
-            let chi = chi2_two_sample(a, b);
-            assert!(
-                chi < CHI2_255,
-                "party {p}, {what}: byte distributions differ (chi2 = {chi:.1})"
-            );
-            let z = max_bit_z(a, b);
-            assert!(
-                z < MAX_BIT_Z,
-                "party {p}, {what}: a bit position differs (|z| = {z:.2})"
-            );
-            let u = chi2_uniform(a);
-            assert!(
-                u < CHI2_255,
-                "party {p}, {what}: not uniform (chi2 = {u:.1})"
-            );
+            assert_same_and_uniform(&format!("party {p}"), what, a, b);
         }
     }
 }
@@ -177,20 +154,12 @@ fn assert_views_independent(prog: Program) {
 fn the_test_detects_a_view_that_contains_the_secret() {
     // Negative control: append the encoded secret to the view; now the views
     // of the two runs must be told apart.
-    let fp = FixedPoint::<u64>::default();
     let zeros = ArrayD::from_elem(vec![N], 0.0);
     let random = random_secret();
-    let leak = |s: &ArrayD<f64>| -> Vec<u8> {
-        fp.encode_array(s)
-            .expect("encodable")
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect()
-    };
     let mut v0 = views(&zeros, 1)[1][0].clone();
     let mut v1 = views(&random, 2)[1][0].clone();
-    v0.extend(leak(&zeros));
-    v1.extend(leak(&random));
+    v0.extend(encoded_bytes(&zeros));
+    v1.extend(encoded_bytes(&random));
     assert!(chi2_two_sample(&v0, &v1) > CHI2_255 || max_bit_z(&v0, &v1) > MAX_BIT_Z);
 }
 
@@ -236,9 +205,7 @@ fn fresh_input_shares_are_uniform_and_two_shares_are_noise() {
 
 /// N random values in [-10, 10), from `seed`.
 fn random_values(seed: u64) -> ArrayD<f64> {
-    let mut g = AesPrg::new(&Seed::from_u64(seed));
-    let raw: Vec<u64> = g.vec(N);
-    Array1::from_iter(raw.iter().map(|v| (*v % 2000) as f64 / 100.0 - 10.0)).into_dyn()
+    view_stats::random_values(N, seed)
 }
 
 fn encoded(v: &ArrayD<f64>) -> Vec<u64> {

@@ -12,15 +12,14 @@
 mod common;
 mod view_stats;
 
-use std::sync::{Arc, Mutex};
-
-use common::Recording;
 use ndarray::{Array1, ArrayD};
 use privml::domain::AdditiveShare;
-use privml::net::memory;
 use privml::ring::prg::{AesPrg, Seed};
 use privml::{Additive, FixedPoint, Gadgets, Layout, Ring, Session, SharedConfig};
-use view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
+use view_stats::{
+    CHI2_255, MAX_BIT_Z, assert_same_and_uniform, chi2_two_sample, chi2_uniform, encoded_bytes,
+    max_bit_z, push_share_bytes,
+};
 
 const N: usize = 4096;
 
@@ -40,55 +39,15 @@ fn run_recorded<O: Send>(
     cfg: &SharedConfig,
     program: impl Fn(&mut Additive<u64>) -> privml::Result<O> + Sync,
 ) -> (Vec<privml::Result<O>>, Vec<Vec<u8>>) {
-    let seen: Vec<[Arc<Mutex<Vec<u8>>>; 2]> = (0..3).map(|_| Default::default()).collect();
-    let results = std::thread::scope(|s| {
-        let hs: Vec<_> = memory::triangle()
-            .into_iter()
-            .enumerate()
-            .map(|(me, (next, prev))| {
-                let program = &program;
-                let next = Recording {
-                    inner: next,
-                    seen: seen[me][0].clone(),
-                };
-                let prev = Recording {
-                    inner: prev,
-                    seen: seen[me][1].clone(),
-                };
-                s.spawn(move || {
-                    let mut r = Additive::<u64>::new(me, Box::new(next), Box::new(prev), cfg)?;
-                    program(&mut r)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("participant thread"))
-            .collect::<Vec<_>>()
-    });
-    let views = seen
-        .iter()
-        .enumerate()
-        .map(|(me, [next, prev])| {
-            let (prev, next) = (prev.lock().expect("lock"), next.lock().expect("lock"));
-            let [skip_next, skip_prev] = SEED_BYTES[me];
-            let mut v = prev[skip_prev.min(prev.len())..].to_vec();
-            v.extend_from_slice(&next[skip_next.min(next.len())..]);
-            v
-        })
-        .collect();
-    (results, views)
+    common::run_recorded(cfg, SEED_BYTES, Additive::<u64>::new, program)
 }
 
 /// The bytes of held shares without their zero low bits (checked zero).
 fn shares_bytes(ts: &[(AdditiveShare<u64>, u32)]) -> Vec<u8> {
     let mut v = Vec::new();
     for (t, zero_bits) in ts {
-        let Some(share) = t.share() else { continue };
-        assert_eq!(zero_bits % 8, 0, "whole bytes only");
-        let keep = ((64 - zero_bits) / 8) as usize;
-        for x in share.iter() {
-            assert_eq!(x & ((1u64 << zero_bits) - 1), 0, "non-zero low bits");
-            v.extend_from_slice(&(x >> zero_bits).to_le_bytes()[..keep]);
+        if let Some(share) = t.share() {
+            push_share_bytes(share.iter(), *zero_bits, &mut v);
         }
     }
     v
@@ -131,9 +90,7 @@ fn comparison(secret: &ArrayD<f64>, r: &mut Additive<u64>) -> privml::Result<Out
 }
 
 fn random_secret() -> ArrayD<f64> {
-    let mut g = AesPrg::new(&Seed::from_u64(77));
-    let raw: Vec<u64> = g.vec(N);
-    Array1::from_iter(raw.iter().map(|v| (*v % 2000) as f64 / 100.0 - 10.0)).into_dyn()
+    view_stats::random_secret(N)
 }
 
 /// Each participant's [received bytes, held share bytes].
@@ -156,21 +113,7 @@ fn assert_views_independent(prog: Program) {
         for (k, what) in ["received messages", "held shares"].iter().enumerate() {
             let (a, b) = (&v0[p][k], &v1[p][k]);
             assert!(a.len() >= 100_000, "party {p}: too few {what} to test");
-            let chi = chi2_two_sample(a, b);
-            assert!(
-                chi < CHI2_255,
-                "party {p}, {what}: byte distributions differ (chi2 = {chi:.1})"
-            );
-            let z = max_bit_z(a, b);
-            assert!(
-                z < MAX_BIT_Z,
-                "party {p}, {what}: a bit position differs (|z| = {z:.2})"
-            );
-            let u = chi2_uniform(a);
-            assert!(
-                u < CHI2_255,
-                "party {p}, {what}: not uniform (chi2 = {u:.1})"
-            );
+            assert_same_and_uniform(&format!("party {p}"), what, a, b);
         }
     }
     // The dealer received nothing and holds nothing, whatever the secret.
@@ -224,20 +167,12 @@ fn the_dealer_receives_only_what_the_job_announces() {
 fn the_test_detects_a_view_that_contains_the_secret() {
     // Negative control: party 1's received bytes with the encoded secret
     // appended must be told apart.
-    let fp = FixedPoint::<u64>::default();
     let zeros = ArrayD::from_elem(vec![N], 0.0);
     let random = random_secret();
-    let leak = |s: &ArrayD<f64>| -> Vec<u8> {
-        fp.encode_array(s)
-            .expect("encodable")
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect()
-    };
     let mut v0 = views_of(arithmetic, &zeros, 1)[1][0].clone();
     let mut v1 = views_of(arithmetic, &random, 2)[1][0].clone();
-    v0.extend(leak(&zeros));
-    v1.extend(leak(&random));
+    v0.extend(encoded_bytes(&zeros));
+    v1.extend(encoded_bytes(&random));
     assert!(chi2_two_sample(&v0, &v1) > CHI2_255 || max_bit_z(&v0, &v1) > MAX_BIT_Z);
 }
 

@@ -54,15 +54,6 @@ pub struct ElemShape {
     pub y_at: Option<Vec<usize>>,
 }
 
-impl ElemShape {
-    fn at(&self, e: usize) -> usize {
-        match &self.y_at {
-            Some(ix) => ix[e],
-            None => e,
-        }
-    }
-}
-
 /// The shape of one matrix product: (m, k, n).
 pub type MatShape = (usize, usize, usize);
 
@@ -80,55 +71,57 @@ fn offsets(sizes: impl Iterator<Item = (usize, usize, usize)>) -> Vec<(usize, us
         .collect()
 }
 
-impl Participant {
-    /// Fixed-point elementwise products: this party's shares `xs[k]`,
-    /// `ys[k]` of each pair (shapes in `shapes`), truncated by `m` bits.
-    /// Returns the outputs concatenated; the dealer passes empty shares and
-    /// gets an empty vector.
-    pub fn mul_trunc<T: RingElement>(
-        &mut self,
-        shapes: &[ElemShape],
-        xs: &[&[T]],
-        ys: &[&[T]],
-        m: u32,
-        op_name: &'static str,
-    ) -> Result<Vec<T>> {
-        super::trunc::check_bits::<T>(m)?;
-        let op = self.next_op();
-        self.use_material(op_name)?;
-        let nx: usize = shapes.iter().map(|s| s.n).sum();
-        let ny: usize = shapes.iter().map(|s| s.m).sum();
-        if self.role() == Role::Dealer {
-            self.net.begin_round(op_name);
-            let mut dealt = self.deal_mul::<T>(op, shapes, nx, ny)?;
-            dealt.extend(self.deal_trunc::<T>(op, nx, m)?);
-            self.send_material(dealt)?;
-            self.net.begin_round(op_name);
-            return Ok(Vec::new());
+/// What tells an elementwise product from a matrix product: the sizes of
+/// the triple, the dealer's a ⊙ b or A·B, and each party's local
+/// combination. The protocol around them is one ([`Participant::beaver_trunc`]).
+trait Triple {
+    /// Elements of a (all x operands), of b (all y operands) and of c (all
+    /// outputs).
+    fn sizes(&self) -> (usize, usize, usize);
+    /// c += a ⊙ b (or A·B) for every pair: the dealer's product.
+    fn acc_ab<T: RingElement>(&self, a: &[T], b: &[T], c: &mut [T]);
+    /// z += x_i ⊙ f + e ⊙ b_i (or X_i·F + E·B_i) for every pair: a party's
+    /// share of the product from its shares `xs`, the opened e and f, and
+    /// its half of b.
+    fn acc_party<T: RingElement>(&self, xs: &[&[T]], e: &[T], f: &[T], b: &[T], z: &mut [T]);
+}
+
+/// The elementwise products of [`Participant::mul_trunc`].
+struct Elementwise<'a>(&'a [ElemShape]);
+
+impl Elementwise<'_> {
+    fn offsets(&self) -> Vec<(usize, usize, usize)> {
+        offsets(self.0.iter().map(|s| (s.n, s.m, s.n)))
+    }
+}
+
+impl Triple for Elementwise<'_> {
+    fn sizes(&self) -> (usize, usize, usize) {
+        let nx: usize = self.0.iter().map(|s| s.n).sum();
+        let ny: usize = self.0.iter().map(|s| s.m).sum();
+        (nx, ny, nx)
+    }
+
+    fn acc_ab<T: RingElement>(&self, a: &[T], b: &[T], c: &mut [T]) {
+        for (s, (xo, yo, _)) in self.0.iter().zip(self.offsets()) {
+            let (ak, bk, ck) = (&a[xo..xo + s.n], &b[yo..yo + s.m], &mut c[xo..xo + s.n]);
+            match &s.y_at {
+                None => {
+                    for ((ci, ai), bi) in ck.iter_mut().zip(ak).zip(bk) {
+                        *ci = ci.wrapping_add(&ai.wrapping_mul(bi));
+                    }
+                }
+                Some(ix) => {
+                    for ((ci, ai), &j) in ck.iter_mut().zip(ak).zip(ix) {
+                        *ci = ci.wrapping_add(&ai.wrapping_mul(&bk[j]));
+                    }
+                }
+            }
         }
-        let key = self.dealer_key()?.clone();
-        let a: Vec<T> = key.elems(op, sub::A, nx);
-        let b: Vec<T> = key.elems(op, sub::B, ny);
-        let mut masked = Vec::with_capacity(nx + ny);
-        for (x, ak) in xs.iter().copied().flatten().zip(&a) {
-            masked.push(x.wrapping_sub(ak));
-        }
-        for (y, bk) in ys.iter().copied().flatten().zip(&b) {
-            masked.push(y.wrapping_sub(bk));
-        }
-        drop(a);
-        self.net.begin_round(op_name);
-        let (dealt_c, hi, msb) = self.dealt_with_trunc::<T>(op, nx, nx, op_name)?;
-        let c = if self.net.me() == 0 {
-            key.elems(op, sub::C, nx)
-        } else {
-            dealt_c
-        };
-        let ef = self.open(&masked)?;
-        let (e, f) = ef.split_at(nx);
-        let mut z = c;
-        let at = offsets(shapes.iter().map(|s| (s.n, s.m, s.n)));
-        for (k, (s, &(xo, yo, _))) in shapes.iter().zip(&at).enumerate() {
+    }
+
+    fn acc_party<T: RingElement>(&self, xs: &[&[T]], e: &[T], f: &[T], b: &[T], z: &mut [T]) {
+        for (k, (s, (xo, yo, _))) in self.0.iter().zip(self.offsets()).enumerate() {
             let (x, fk, bk) = (xs[k], &f[yo..yo + s.m], &b[yo..yo + s.m]);
             let (ek, zk) = (&e[xo..xo + s.n], &mut z[xo..xo + s.n]);
             match &s.y_at {
@@ -148,31 +141,56 @@ impl Participant {
                 }
             }
         }
-        drop(ef);
-        self.net.begin_round(op_name);
-        self.trunc_open(op, z, m, &hi, &msb)
+    }
+}
+
+/// The matrix products of [`Participant::matmul_trunc`].
+struct Matrix<'a>(&'a [MatShape]);
+
+impl Matrix<'_> {
+    fn offsets(&self) -> Vec<(usize, usize, usize)> {
+        offsets(self.0.iter().map(|&(r, k, c)| (r * k, k * c, r * c)))
+    }
+}
+
+impl Triple for Matrix<'_> {
+    fn sizes(&self) -> (usize, usize, usize) {
+        let na: usize = self.0.iter().map(|&(r, k, _)| r * k).sum();
+        let nb: usize = self.0.iter().map(|&(_, k, c)| k * c).sum();
+        let nc: usize = self.0.iter().map(|&(r, _, c)| r * c).sum();
+        (na, nb, nc)
     }
 
-    /// The dealer's c1 = a ⊙ b − c0 for the pairs of `shapes`.
-    fn deal_mul<T: RingElement>(
-        &self,
-        op: u64,
-        shapes: &[ElemShape],
-        nx: usize,
-        ny: usize,
-    ) -> Result<Vec<T>> {
-        let (k0, k1) = self.party_keys()?;
-        let a = sum_of_halves::<T>(k0.elems(op, sub::A, nx), &k1.elems(op, sub::A, nx));
-        let b = sum_of_halves::<T>(k0.elems(op, sub::B, ny), &k1.elems(op, sub::B, ny));
-        let mut c: Vec<T> = k0.elems(op, sub::C, nx);
-        let at = offsets(shapes.iter().map(|s| (s.n, s.m, s.n)));
-        for (s, &(xo, yo, _)) in shapes.iter().zip(&at) {
-            for e in 0..s.n {
-                let ab = a[xo + e].wrapping_mul(&b[yo + s.at(e)]);
-                c[xo + e] = ab.wrapping_sub(&c[xo + e]);
-            }
+    fn acc_ab<T: RingElement>(&self, a: &[T], b: &[T], c: &mut [T]) {
+        for (&(r, k, n), (ao, bo, co)) in self.0.iter().zip(self.offsets()) {
+            let (ak, bk) = (&a[ao..ao + r * k], &b[bo..bo + k * n]);
+            matmul_acc(ak, bk, &mut c[co..co + r * n], r, k, n);
         }
-        Ok(c)
+    }
+
+    fn acc_party<T: RingElement>(&self, xs: &[&[T]], e: &[T], f: &[T], b: &[T], z: &mut [T]) {
+        for (i, (&(r, k, n), (ao, bo, co))) in self.0.iter().zip(self.offsets()).enumerate() {
+            let zk = &mut z[co..co + r * n];
+            matmul_acc(xs[i], &f[bo..bo + k * n], zk, r, k, n);
+            matmul_acc(&e[ao..ao + r * k], &b[bo..bo + k * n], zk, r, k, n);
+        }
+    }
+}
+
+impl Participant {
+    /// Fixed-point elementwise products: this party's shares `xs[k]`,
+    /// `ys[k]` of each pair (shapes in `shapes`), truncated by `m` bits.
+    /// Returns the outputs concatenated; the dealer passes empty shares and
+    /// gets an empty vector.
+    pub fn mul_trunc<T: RingElement>(
+        &mut self,
+        shapes: &[ElemShape],
+        xs: &[&[T]],
+        ys: &[&[T]],
+        m: u32,
+        op_name: &'static str,
+    ) -> Result<Vec<T>> {
+        self.beaver_trunc(&Elementwise(shapes), xs, ys, m, op_name)
     }
 
     /// Fixed-point matrix products: this party's shares `xs[k]` (m×k) and
@@ -186,34 +204,36 @@ impl Participant {
         m: u32,
         op_name: &'static str,
     ) -> Result<Vec<T>> {
+        self.beaver_trunc(&Matrix(shapes), xs, ys, m, op_name)
+    }
+
+    /// The Beaver product of either kind, then the truncation: the round
+    /// that opens e and f, the local combination, the truncation's round.
+    fn beaver_trunc<T: RingElement>(
+        &mut self,
+        triple: &impl Triple,
+        xs: &[&[T]],
+        ys: &[&[T]],
+        m: u32,
+        op_name: &'static str,
+    ) -> Result<Vec<T>> {
         super::trunc::check_bits::<T>(m)?;
         let op = self.next_op();
         self.use_material(op_name)?;
-        let at = offsets(shapes.iter().map(|&(r, k, c)| (r * k, k * c, r * c)));
-        let na: usize = shapes.iter().map(|&(r, k, _)| r * k).sum();
-        let nb: usize = shapes.iter().map(|&(_, k, c)| k * c).sum();
-        let nout: usize = shapes.iter().map(|&(r, _, c)| r * c).sum();
+        let (na, nb, nc) = triple.sizes();
         if self.role() == Role::Dealer {
             self.net.begin_round(op_name);
+            // c1 = a ⊙ b − c0, then the truncation's material: one message.
             let (k0, k1) = self.party_keys()?;
             let a = sum_of_halves::<T>(k0.elems(op, sub::A, na), &k1.elems(op, sub::A, na));
             let b = sum_of_halves::<T>(k0.elems(op, sub::B, nb), &k1.elems(op, sub::B, nb));
-            let mut dealt: Vec<T> = k0.elems(op, sub::C, nout);
+            let mut dealt: Vec<T> = k0.elems(op, sub::C, nc);
             for c in dealt.iter_mut() {
                 *c = c.wrapping_neg();
             }
-            for (&(r, k, n), &(ao, bo, co)) in shapes.iter().zip(&at) {
-                matmul_acc(
-                    &a[ao..ao + r * k],
-                    &b[bo..bo + k * n],
-                    &mut dealt[co..co + r * n],
-                    r,
-                    k,
-                    n,
-                );
-            }
+            triple.acc_ab(&a, &b, &mut dealt);
             drop((a, b));
-            dealt.extend(self.deal_trunc::<T>(op, nout, m)?);
+            self.deal_trunc_into::<T>(op, nc, m, &mut dealt)?;
             self.send_material(dealt)?;
             self.net.begin_round(op_name);
             return Ok(Vec::new());
@@ -228,24 +248,32 @@ impl Participant {
         for (y, bk) in ys.iter().copied().flatten().zip(&b) {
             masked.push(y.wrapping_sub(bk));
         }
-        drop(a);
         self.net.begin_round(op_name);
-        let (dealt_c, hi, msb) = self.dealt_with_trunc::<T>(op, nout, nout, op_name)?;
-        let mut z = if self.net.me() == 0 {
-            key.elems(op, sub::C, nout)
+        // Party 1's c1 comes in the truncation's message, ahead of its
+        // material; party 0 derives c0.
+        let mut material = self.dealt_with_trunc::<T>(op, nc, nc, op_name)?;
+        let mut c0 = if self.net.me() == 0 {
+            key.elems(op, sub::C, nc)
         } else {
-            dealt_c
+            Vec::new()
         };
-        let ef = self.open(&masked)?;
-        let (e, f) = ef.split_at(na);
-        for (i, (&(r, k, n), &(ao, bo, co))) in shapes.iter().zip(&at).enumerate() {
-            let zk = &mut z[co..co + r * n];
-            matmul_acc(xs[i], &f[bo..bo + k * n], zk, r, k, n);
-            matmul_acc(&e[ao..ao + r * k], &b[bo..bo + k * n], zk, r, k, n);
+        let (c1, hi, msb) = material.parts();
+        let z: &mut [T] = if self.net.me() == 0 { &mut c0 } else { c1 };
+        // The other party's x − a and y − b; adding ours (recomputed, so
+        // that ours could be sent without a copy) gives e and f.
+        let mut ef = self.exchange(masked)?;
+        let (e, f) = ef.split_at_mut(na);
+        for (ei, (x, ak)) in e.iter_mut().zip(xs.iter().copied().flatten().zip(&a)) {
+            *ei = ei.wrapping_add(&x.wrapping_sub(ak));
         }
-        drop(ef);
+        drop(a);
+        for (fi, (y, bk)) in f.iter_mut().zip(ys.iter().copied().flatten().zip(&b)) {
+            *fi = fi.wrapping_add(&y.wrapping_sub(bk));
+        }
+        triple.acc_party(xs, e, f, &b, z);
+        drop((ef, b));
         self.net.begin_round(op_name);
-        self.trunc_open(op, z, m, &hi, &msb)
+        self.trunc_open(op, z, m, hi, msb)
     }
 }
 

@@ -73,37 +73,36 @@ impl Participant {
         self.use_material(op_name)?;
         self.net.begin_round(op_name);
         if self.role() == Role::Dealer {
-            let dealt = self.deal_trunc::<T>(op, n, m)?;
+            let mut dealt = Vec::new();
+            self.deal_trunc_into::<T>(op, n, m, &mut dealt)?;
             self.send_material(dealt)?;
             return Ok(Vec::new());
         }
-        let (_, hi, msb) = self.dealt_with_trunc::<T>(op, 0, n, op_name)?;
-        self.trunc_open(op, z, m, &hi, &msb)
+        let mut material = self.dealt_with_trunc::<T>(op, 0, n, op_name)?;
+        let (_, hi, msb) = material.parts();
+        self.trunc_open(op, &z, m, hi, msb)
     }
 
     /// A computing party's material of operation `op` in the current
     /// round: `lead` elements of other material dealt in the same message
-    /// (party 1 only; party 0 derives its own and gets an empty vector),
-    /// then its shares of r >> m and msb(r) for `n` elements.
+    /// (party 1 only; party 0 derives its own and has none), then its
+    /// shares of r >> m and msb(r) for `n` elements.
     pub(super) fn dealt_with_trunc<T: RingElement>(
         &mut self,
         op: u64,
         lead: usize,
         n: usize,
         op_name: &'static str,
-    ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+    ) -> Result<TruncMaterial<T>> {
         if self.net.me() == 0 {
             let k = self.dealer_key()?;
-            let (hi, msb) = (
-                k.elems(op, sub::TRUNC_HI, n),
-                k.elems(op, sub::TRUNC_MSB, n),
-            );
-            return Ok((Vec::new(), hi, msb));
+            return Ok(TruncMaterial::Derived {
+                hi: k.elems(op, sub::TRUNC_HI, n),
+                msb: k.elems(op, sub::TRUNC_MSB, n),
+            });
         }
-        let mut lead_part = self.recv_material::<T>(lead + 2 * n, op_name)?;
-        let msb = lead_part.split_off(lead + n);
-        let hi = lead_part.split_off(lead);
-        Ok((lead_part, hi, msb))
+        let buf = self.recv_material::<T>(lead + 2 * n, op_name)?;
+        Ok(TruncMaterial::Dealt { buf, lead })
     }
 
     /// The round of the truncation (already begun): opens z + r (+ 2^(ℓ−2)
@@ -111,7 +110,7 @@ impl Participant {
     pub(super) fn trunc_open<T: RingElement>(
         &mut self,
         op: u64,
-        mut z: Vec<T>,
+        z: &[T],
         m: u32,
         hi: &[T],
         msb: &[T],
@@ -123,38 +122,82 @@ impl Participant {
         } else {
             T::zero()
         };
-        for (v, ri) in z.iter_mut().zip(&r) {
-            *v = v.wrapping_add(ri).wrapping_add(&off);
-        }
-        drop(r);
-        let mut c = self.open(&z)?;
+        let masked = |zi: &T, ri: &T| zi.wrapping_add(ri).wrapping_add(&off);
+        let mine: Vec<T> = z.iter().zip(&r).map(|(zi, ri)| masked(zi, ri)).collect();
+        // c = theirs + ours, ours recomputed so that it is sent without a copy.
+        let mut c = self.exchange(mine)?;
+        // Two loops, so that each inlines its half (no call per element).
+        let halves = c.iter_mut().zip(z.iter().zip(&r)).zip(hi.iter().zip(msb));
         if me == 0 {
-            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
-                *ci = p0_half(*ci, *h, *b, m);
+            for ((ci, (zi, ri)), (h, b)) in halves {
+                *ci = p0_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
             }
         } else {
-            for ((ci, h), b) in c.iter_mut().zip(hi).zip(msb) {
-                *ci = p1_half(*ci, *h, *b, m);
+            for ((ci, (zi, ri)), (h, b)) in halves {
+                *ci = p1_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
             }
         }
         Ok(c)
     }
 
-    /// The dealer's material for party 1 for truncating `n` elements by
-    /// `m` bits in operation `op`: (r >> m) − h0 and msb(r) − b0.
-    pub(super) fn deal_trunc<T: RingElement>(&self, op: u64, n: usize, m: u32) -> Result<Vec<T>> {
+    /// Appends the dealer's material for party 1 for truncating `n`
+    /// elements by `m` bits in operation `op` to `out`: (r >> m) − h0, then
+    /// msb(r) − b0.
+    pub(super) fn deal_trunc_into<T: RingElement>(
+        &self,
+        op: u64,
+        n: usize,
+        m: u32,
+        out: &mut Vec<T>,
+    ) -> Result<()> {
         let (k0, k1) = self.party_keys()?;
-        let mut dealt: Vec<T> = k0.elems(op, sub::TRUNC_MASK, n);
+        let r0: Vec<T> = k0.elems(op, sub::TRUNC_MASK, n);
         let r1: Vec<T> = k1.elems(op, sub::TRUNC_MASK, n);
         let h0: Vec<T> = k0.elems(op, sub::TRUNC_HI, n);
-        let b0: Vec<T> = k0.elems(op, sub::TRUNC_MSB, n);
-        let mut msb = Vec::with_capacity(n);
-        for (((d, r), h), b) in dealt.iter_mut().zip(&r1).zip(&h0).zip(&b0) {
-            let (hi, top) = dealer_values(d.wrapping_add(r), m);
-            *d = hi.wrapping_sub(h);
-            msb.push(top.wrapping_sub(b));
+        // b0's buffer becomes msb(r) − b0.
+        let mut msb: Vec<T> = k0.elems(op, sub::TRUNC_MSB, n);
+        out.reserve(2 * n);
+        for (((a, b), h), top_share) in r0.iter().zip(&r1).zip(&h0).zip(msb.iter_mut()) {
+            let (hi, top) = dealer_values(a.wrapping_add(b), m);
+            out.push(hi.wrapping_sub(h));
+            *top_share = top.wrapping_sub(top_share);
         }
-        dealt.extend(msb);
-        Ok(dealt)
+        out.extend_from_slice(&msb);
+        Ok(())
+    }
+}
+
+/// A computing party's truncation material for one operation.
+pub(super) enum TruncMaterial<T> {
+    /// Party 0's, derived from its seed.
+    Derived {
+        /// Its share of r >> m.
+        hi: Vec<T>,
+        /// Its share of msb(r).
+        msb: Vec<T>,
+    },
+    /// Party 1's message as received: `lead` elements of other material,
+    /// then its shares of r >> m and of msb(r) (kept in one buffer, not
+    /// copied apart).
+    Dealt {
+        /// The message.
+        buf: Vec<T>,
+        /// Elements of other material before the truncation's.
+        lead: usize,
+    },
+}
+
+impl<T> TruncMaterial<T> {
+    /// The other material (empty on party 0), the shares of r >> m and
+    /// the shares of msb(r).
+    pub(super) fn parts(&mut self) -> (&mut [T], &[T], &[T]) {
+        match self {
+            TruncMaterial::Derived { hi, msb } => (&mut [], hi, msb),
+            TruncMaterial::Dealt { buf, lead } => {
+                let (other, rest) = buf.split_at_mut(*lead);
+                let (hi, msb) = rest.split_at(rest.len() / 2);
+                (other, hi, msb)
+            }
+        }
     }
 }

@@ -139,9 +139,21 @@ impl AesPrg {
 
     /// Fills whole 16-byte blocks in place: counter, then encrypt.
     fn fill_blocks(&mut self, blocks: &mut [[u8; BLOCK]]) {
-        for b in blocks.iter_mut() {
-            *b = self.counter.to_le_bytes();
-            self.counter = self.counter.wrapping_add(1);
+        let (hi, lo) = ((self.counter >> 64) as u64, self.counter as u64);
+        if lo.checked_add(blocks.len() as u64).is_some() {
+            // No carry into the high half: two 64-bit stores per block
+            // (the little-endian bytes of the same 128-bit counter).
+            let hi = hi.to_le_bytes();
+            for (b, c) in blocks.iter_mut().zip(lo..) {
+                b[..8].copy_from_slice(&c.to_le_bytes());
+                b[8..].copy_from_slice(&hi);
+            }
+            self.counter = self.counter.wrapping_add(blocks.len() as u128);
+        } else {
+            for b in blocks.iter_mut() {
+                *b = self.counter.to_le_bytes();
+                self.counter = self.counter.wrapping_add(1);
+            }
         }
         self.cipher
             .encrypt_blocks(Array::cast_slice_from_core_mut(blocks));
@@ -184,6 +196,14 @@ impl AesPrg {
         self.fill(&mut v);
         v
     }
+}
+
+/// Bytes per rayon task when [`PrfKey::fill`] fills a large slice.
+const FILL_CHUNK_BYTES: usize = 1 << 20;
+
+/// The AES counter where stream `(op, sub)` starts.
+fn stream_start(op: u64, sub: u8) -> u128 {
+    ((op as u128) << 64) | ((sub as u128) << 56)
 }
 
 /// A PRF key shared by two parties: both derive the same independent
@@ -256,16 +276,32 @@ impl PrfKey {
     /// The keystream of operation `op`, sub-stream `sub`.
     pub fn stream(&self, op: u64, sub: u8) -> AesPrg {
         self.record(op, sub);
-        AesPrg::at(
-            self.cipher.clone(),
-            ((op as u128) << 64) | ((sub as u128) << 56),
-        )
+        AesPrg::at(self.cipher.clone(), stream_start(op, sub))
     }
 
-    /// `n` ring elements from stream `(op, sub)`.
+    /// `n` ring elements from stream `(op, sub)`: the same as
+    /// [`fill`](Self::fill) into `n` zeros. Below the parallel threshold
+    /// the keystream goes from a small buffer straight into the vector, so
+    /// that its memory is written once, not zeroed first.
     pub fn elems<T: RingElement>(&self, op: u64, sub: u8, n: usize) -> Vec<T> {
-        let mut v = vec![T::zero(); n];
-        self.fill(op, sub, &mut v);
+        if n * T::BYTES >= 2 * FILL_CHUNK_BYTES {
+            let mut v = vec![T::zero(); n];
+            self.fill(op, sub, &mut v);
+            return v;
+        }
+        self.record(op, sub);
+        let mut prg = AesPrg::at(self.cipher.clone(), stream_start(op, sub));
+        let mut v = Vec::with_capacity(n);
+        // 256 blocks: 4 KiB, in L1; whole blocks of elements, so the bytes
+        // are those of one pass over the stream.
+        let mut buf = [T::zero(); 256 * BLOCK / 8];
+        let per_buf = 256 * BLOCK / T::BYTES;
+        while v.len() < n {
+            let blocks = bytemuck::cast_slice_mut::<T, [u8; BLOCK]>(&mut buf[..per_buf]);
+            prg.fill_blocks(blocks);
+            let take = per_buf.min(n - v.len());
+            v.extend_from_slice(&buf[..take]);
+        }
         v
     }
 
@@ -274,10 +310,10 @@ impl PrfKey {
     /// pool in chunks when `dst` is large (counter mode is seekable).
     pub fn fill<T: RingElement>(&self, op: u64, sub: u8, dst: &mut [T]) {
         use rayon::prelude::*;
-        const CHUNK_BYTES: usize = 1 << 20;
+        const CHUNK_BYTES: usize = FILL_CHUNK_BYTES;
         self.record(op, sub);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
-        let start = ((op as u128) << 64) | ((sub as u128) << 56);
+        let start = stream_start(op, sub);
         if bytes.len() < 2 * CHUNK_BYTES {
             AesPrg::at(self.cipher.clone(), start).fill_bytes_fast(bytes);
             return;

@@ -368,29 +368,29 @@ impl<C: Channel> Channel for Recording<C> {
     }
 }
 
-/// Runs `program` on three parties over in-memory links and returns each
-/// party's own result (not just the root cause), plus the bytes each party
-/// received after key set-up.
-pub fn run_parties<O, F>(cfg: &SharedConfig, program: F) -> (Vec<privml::Result<O>>, Vec<Vec<u8>>)
+/// Runs `program` on three participants built by `make` over recorded
+/// in-memory links and returns each one's own result (not just the root
+/// cause), plus the bytes each received after key set-up: participant p's
+/// first `skip[p] = [next, prev]` bytes from each link are the key seeds it
+/// was sent, PRF keys rather than part of the computation's view.
+pub fn run_recorded<D, O, F, M>(
+    cfg: &SharedConfig,
+    skip: [[usize; 2]; 3],
+    make: M,
+    program: F,
+) -> (Vec<privml::Result<O>>, Vec<Vec<u8>>)
 where
     O: Send,
-    F: Fn(&mut Shared<u64>) -> privml::Result<O> + Sync,
+    M: Fn(usize, Box<dyn Channel>, Box<dyn Channel>, &SharedConfig) -> privml::Result<D> + Sync,
+    F: Fn(&mut D) -> privml::Result<O> + Sync,
 {
-    let links = memory::triangle();
-    let seen: Vec<[Arc<Mutex<Vec<u8>>>; 2]> = (0..3)
-        .map(|_| {
-            [
-                Arc::new(Mutex::new(Vec::new())),
-                Arc::new(Mutex::new(Vec::new())),
-            ]
-        })
-        .collect();
+    let seen: Vec<[Arc<Mutex<Vec<u8>>>; 2]> = (0..3).map(|_| Default::default()).collect();
     let results = std::thread::scope(|s| {
-        let hs: Vec<_> = links
+        let hs: Vec<_> = memory::triangle()
             .into_iter()
             .enumerate()
             .map(|(me, (next, prev))| {
-                let program = &program;
+                let (program, make) = (&program, &make);
                 let next = Recording {
                     inner: next,
                     seen: seen[me][0].clone(),
@@ -400,26 +400,36 @@ where
                     seen: seen[me][1].clone(),
                 };
                 s.spawn(move || {
-                    let mut r = Shared::<u64>::new(me, Box::new(next), Box::new(prev), cfg)?;
+                    let mut r = make(me, Box::new(next), Box::new(prev), cfg)?;
                     program(&mut r)
                 })
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().expect("party thread"))
+            .map(|h| h.join().expect("participant thread"))
             .collect::<Vec<_>>()
     });
-    // Drop the 16-byte key seed each party received during set-up: it is
-    // a PRF key, not part of the computation's view.
     let views = seen
         .iter()
-        .map(|pair| {
-            let mut v = Vec::new();
-            let prev = pair[1].lock().expect("lock");
-            v.extend_from_slice(&prev[16.min(prev.len())..]);
-            v.extend_from_slice(&pair[0].lock().expect("lock"));
+        .zip(skip)
+        .map(|([next, prev], [skip_next, skip_prev])| {
+            let (prev, next) = (prev.lock().expect("lock"), next.lock().expect("lock"));
+            let mut v = prev[skip_prev.min(prev.len())..].to_vec();
+            v.extend_from_slice(&next[skip_next.min(next.len())..]);
             v
         })
         .collect();
     (results, views)
+}
+
+/// Runs `program` on three parties over in-memory links and returns each
+/// party's own result (not just the root cause), plus the bytes each party
+/// received after key set-up (each party's 16-byte key seed from its
+/// previous neighbour left out).
+pub fn run_parties<O, F>(cfg: &SharedConfig, program: F) -> (Vec<privml::Result<O>>, Vec<Vec<u8>>)
+where
+    O: Send,
+    F: Fn(&mut Shared<u64>) -> privml::Result<O> + Sync,
+{
+    run_recorded(cfg, [[0, 16]; 3], Shared::<u64>::new, program)
 }

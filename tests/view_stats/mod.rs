@@ -1,6 +1,6 @@
 //! Statistics for the privacy tests: is a party's (or a server's) view
 //! distinguishable between two secrets, and is it uniform? Shared by
-//! `privacy.rs` and `federated.rs`.
+//! `privacy.rs`, `privacy_two_party.rs` and `federated.rs`.
 #![allow(
     dead_code,
     reason = "shared by several test files, each of which uses only some of it"
@@ -67,4 +67,65 @@ pub fn max_bit_z(a: &[u8], b: &[u8]) -> f64 {
             (pa - pb).abs() / (p * (1.0 - p) * (1.0 / na + 1.0 / nb)).sqrt()
         })
         .fold(0.0, f64::max)
+}
+
+/// `n` values in [-10, 10) from `seed`.
+pub fn random_values(n: usize, seed: u64) -> ndarray::ArrayD<f64> {
+    use privml::ring::prg::{AesPrg, Seed};
+    let mut g = AesPrg::new(&Seed::from_u64(seed));
+    let raw: Vec<u64> = g.vec(n);
+    ndarray::Array1::from_iter(raw.iter().map(|v| (*v % 2000) as f64 / 100.0 - 10.0)).into_dyn()
+}
+
+/// The random secret the privacy tests compare with an all-zero one.
+pub fn random_secret(n: usize) -> ndarray::ArrayD<f64> {
+    random_values(n, 77)
+}
+
+/// The encoded secret's bytes: what the negative controls append to a view.
+pub fn encoded_bytes(s: &ndarray::ArrayD<f64>) -> Vec<u8> {
+    privml::FixedPoint::<u64>::default()
+        .encode_array(s)
+        .expect("encodable")
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// Appends the bytes of held share words to `out`, leaving out their
+/// `zero_bits` low bits, which are zero by construction (a bit converted to
+/// fixed point is shared as multiples of 2^f: public structure, not a leak)
+/// and checked to be zero, so that the bytes that remain should be uniform.
+pub fn push_share_bytes<'a>(
+    words: impl Iterator<Item = &'a u64>,
+    zero_bits: u32,
+    out: &mut Vec<u8>,
+) {
+    assert_eq!(zero_bits % 8, 0, "whole bytes only");
+    let keep = ((64 - zero_bits) / 8) as usize;
+    for x in words {
+        assert_eq!(
+            x & ((1u64 << zero_bits) - 1),
+            0,
+            "a share has non-zero bits below 2^{zero_bits}"
+        );
+        out.extend_from_slice(&(x >> zero_bits).to_le_bytes()[..keep]);
+    }
+}
+
+/// Two samples of one view (under two secrets): the same byte distribution
+/// (chi-square), no bit position that differs (z), and uniform bytes.
+pub fn assert_same_and_uniform(who: &str, what: &str, a: &[u8], b: &[u8]) {
+    let chi = chi2_two_sample(a, b);
+    assert!(
+        chi < CHI2_255,
+        "{who}, {what}: byte distributions differ (chi2 = {chi:.1})"
+    );
+    let z = max_bit_z(a, b);
+    assert!(
+        z < MAX_BIT_Z,
+        "{who}, {what}: a bit position differs (|z| = {z:.2})"
+    );
+    let u = chi2_uniform(a);
+    assert!(u < CHI2_255, "{who}, {what}: not uniform (chi2 = {u:.1})");
 }
