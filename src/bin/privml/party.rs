@@ -27,6 +27,7 @@ use privml::session::{SessionDescription, SessionText};
 
 use crate::args::DomainArgs;
 use crate::demo::{self, DemoArgs};
+use crate::import::{self, ExportArgs, ImportArgs};
 use crate::predict::{self, PredictArgs};
 use crate::train::{self, TrainArgs};
 
@@ -67,6 +68,15 @@ pub enum PartyJob {
     /// Predict with a saved model, as in `privml predict`; --model is this
     /// party's own share file, and only the data owner passes --data.
     Predict(PredictArgs),
+    /// Import an ONNX model, as in `privml import`: only the model owner
+    /// (--owner, party 0 by default) passes --onnx and shares the weights;
+    /// each party writes its own PREFIX.partyN.shares (--out PREFIX).
+    /// Three parties only.
+    Import(ImportArgs),
+    /// Export a saved model to ONNX, as in `privml export`: --model is this
+    /// party's own share file; the weights are opened to the model owner
+    /// (--owner) alone, which alone passes --onnx. Three parties only.
+    Export(ExportArgs),
 }
 
 impl PartyJob {
@@ -76,6 +86,8 @@ impl PartyJob {
             PartyJob::Demo(a) => a.domain(),
             PartyJob::Train(a) => a.domain(),
             PartyJob::Predict(a) => a.domain(),
+            PartyJob::Import(a) => a.domain(),
+            PartyJob::Export(a) => a.domain(),
         }
     }
 
@@ -84,6 +96,8 @@ impl PartyJob {
             PartyJob::Demo(a) => a.domain_mut(),
             PartyJob::Train(a) => a.domain_mut(),
             PartyJob::Predict(a) => a.domain_mut(),
+            PartyJob::Import(a) => a.domain_mut(),
+            PartyJob::Export(a) => a.domain_mut(),
         }
     }
 
@@ -95,6 +109,14 @@ impl PartyJob {
         let domain = self.domain().spec().domain;
         if domain != Domain::Shared {
             bail!("privml party runs the shared domain; --domain {domain} runs in one process");
+        }
+        if matches!(self, PartyJob::Import(_) | PartyJob::Export(_))
+            && self.protocol() != Protocol::Replicated3
+        {
+            bail!(
+                "import and export run on three parties (--protocol 3pc); with two parties, \
+                 import in process and copy each party its file"
+            );
         }
         Ok(())
     }
@@ -118,6 +140,8 @@ impl PartyJob {
             PartyJob::Demo(a) => Ok(a.session()),
             PartyJob::Train(a) => a.session(),
             PartyJob::Predict(a) => a.session(),
+            PartyJob::Import(a) => Ok(a.session()),
+            PartyJob::Export(a) => a.session(),
         }
     }
 
@@ -134,6 +158,8 @@ impl PartyJob {
                 train::run_on(a, exec, data.as_ref())
             }
             PartyJob::Predict(a) => predict::predict_on(a, exec, me == a.data_owner()),
+            PartyJob::Import(a) => import::import_on(a, exec, me == a.owner()),
+            PartyJob::Export(a) => import::export_on(a, exec, me == a.owner()),
         }
     }
 }
