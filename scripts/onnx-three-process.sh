@@ -62,11 +62,15 @@ run3() {
 }
 
 start=$(now)
-OWNER_ARGS=(--onnx "$onnx") PER_PARTY= run3 import import --out "$dir/m"
+OWNER_ARGS=(--onnx "$onnx")
+PER_PARTY=
+run3 import import --out "$dir/m"
 import_t=$(echo "$(now) - $start" | bc)
 
 start=$(now)
-OWNER_ARGS=(--data "$dir/rows.csv" --no-header) PER_PARTY=1 run3 predict predict --data-owner 0
+OWNER_ARGS=(--data "$dir/rows.csv" --no-header)
+PER_PARTY=1
+run3 predict predict --data-owner 0
 predict_t=$(echo "$(now) - $start" | bc)
 
 printf 'import, three processes    %8.2f s\n' "$import_t"

@@ -90,7 +90,10 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
         let file = SavedModel::party_path(&prefix, id);
         assert!(text(&o.stdout).contains(&format!("model saved to {}", file.display())));
         let saved = SavedModel::load(&file).unwrap();
-        assert_eq!(saved.meta.architecture.to_string(), "784: dense:32,relu,dense:10");
+        assert_eq!(
+            saved.meta.architecture.to_string(),
+            "784: dense:32,relu,dense:10"
+        );
     }
     // Only the owner read the ONNX file (and printed what it holds).
     assert!(text(&outs[owner].stdout).contains("layers: dense:32,relu,dense:10"));
@@ -128,11 +131,8 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
         .skip(1)
         .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
         .collect();
-    let got = ndarray::Array2::from_shape_vec(
-        (got.len(), 10),
-        got.into_iter().flatten().collect(),
-    )
-    .unwrap();
+    let got = ndarray::Array2::from_shape_vec((got.len(), 10), got.into_iter().flatten().collect())
+        .unwrap();
     assert_eq!(argmax_rows(&got), argmax_rows(&torch));
 
     // Export: the weights are opened to party 2 alone, which writes the file.
@@ -199,8 +199,7 @@ fn parties_that_disagree_on_the_owner_stop_and_a_non_owner_may_not_pass_the_mode
         assert!(!SavedModel::party_path(&prefix, id).exists(), "party {id}");
     }
     assert!(
-        outs.iter()
-            .any(|o| text(&o.stderr).contains("model_owner")),
+        outs.iter().any(|o| text(&o.stderr).contains("model_owner")),
         "{}",
         text(&outs[0].stderr)
     );

@@ -166,7 +166,10 @@ fn a_pytorch_export_is_served_with_two_commands_and_pytorchs_argmax() {
             "--data",
             fixture("torch_lenet.input.npy").to_str().unwrap(),
         ]);
-        assert!(said.contains(&format!("{} predictions", want.len())), "{said}");
+        assert!(
+            said.contains(&format!("{} predictions", want.len())),
+            "{said}"
+        );
         for (i, c) in want.iter().enumerate() {
             assert!(
                 said.contains(&format!("row {i}: class {c}\n")),

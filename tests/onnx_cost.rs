@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use privml::SharedConfig;
 use privml::cost::Cost;
 use privml::data::npy;
 use privml::learn::{ModelLocation, PredictJob, predict_cost};
 use privml::model_file::SavedModel;
 use privml::onnx::{ImportJob, ImportOptions, import_file};
-use privml::SharedConfig;
 use privml::runner::{Domain, DomainKind, DomainSpec, Protocol, RingSize, run_local};
 
 fn fixture(name: &str) -> PathBuf {
@@ -25,7 +25,11 @@ fn fixture(name: &str) -> PathBuf {
 /// first `rows` fixture rows; returns the measured cost and the saved
 /// prefix's model.
 fn measured(model: &str, kind: DomainKind, rows: usize, dir: &Path) -> (Cost, SavedModel) {
-    let m = import_file(&fixture(&format!("{model}.ts.onnx")), &ImportOptions::default()).unwrap();
+    let m = import_file(
+        &fixture(&format!("{model}.ts.onnx")),
+        &ImportOptions::default(),
+    )
+    .unwrap();
     let prefix = dir.join(format!("{model}-{rows}"));
     let cfg = SharedConfig {
         protocol: kind.protocol(),
@@ -128,17 +132,29 @@ fn privml_cost_and_import_dry_run_print_the_measured_figures() {
     let onnx = fixture("torch_lenet.ts.onnx");
     let onnx = onnx.to_str().unwrap();
     let dry = privml(&["import", "--onnx", onnx, "--dry-run", "--batch", "2"]);
-    assert!(dry.contains(&summary(&cost)), "{dry}\nwant {}", summary(&cost));
+    assert!(
+        dry.contains(&summary(&cost)),
+        "{dry}\nwant {}",
+        summary(&cost)
+    );
     let prefix = dir.path().join("torch_lenet-2");
     let said = privml(&["cost", "--model", prefix.to_str().unwrap(), "--batch", "2"]);
-    assert!(said.contains(&summary(&cost)), "{said}\nwant {}", summary(&cost));
+    assert!(
+        said.contains(&summary(&cost)),
+        "{said}\nwant {}",
+        summary(&cost)
+    );
     // One party's own file works as well (its public part is the same).
     let file = SavedModel::party_path(&prefix, 2);
     let said = privml(&["cost", "--model", file.to_str().unwrap(), "--batch", "2"]);
     assert!(said.contains(&summary(&cost)), "{said}");
     // A missing model is a clear error.
     let out = Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(["cost", "--model", dir.path().join("nothing").to_str().unwrap()])
+        .args([
+            "cost",
+            "--model",
+            dir.path().join("nothing").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

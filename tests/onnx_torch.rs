@@ -19,7 +19,8 @@ use privml::onnx::{ImportJob, ImportOptions, ImportedModel, import_file};
 use privml::runner::{DomainKind, run_local};
 use privml::{Plain, Ring, SharedConfig};
 
-const LENET: &str = "conv:4k5,relu,maxpool:2,conv:8k5,relu,maxpool:2,flatten,dense:32,relu,dense:10";
+const LENET: &str =
+    "conv:4k5,relu,maxpool:2,conv:8k5,relu,maxpool:2,flatten,dense:32,relu,dense:10";
 
 /// (model, exporter, input shape, layers as imported).
 const EXPORTS: [(&str, &str, &str, &str); 5] = [
@@ -116,7 +117,11 @@ fn every_export_maps_to_the_expected_layers() {
         assert_eq!(ts.parameters.len(), dynamo.parameters.len());
         for (a, b) in ts.parameters.iter().zip(&dynamo.parameters) {
             assert_eq!(a.shape(), b.shape(), "{model}");
-            let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            let d = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
             assert!(d < 1e-6, "{model}: {d}");
         }
     }

@@ -330,7 +330,10 @@ pub fn predict_cost(
     domain: &crate::runner::DomainSpec,
 ) -> Result<crate::cost::Cost> {
     if rows == 0 {
-        return Err(Error::invalid("rows", "a prediction needs at least one row"));
+        return Err(Error::invalid(
+            "rows",
+            "a prediction needs at least one row",
+        ));
     }
     let kind = crate::runner::DomainKind::new(crate::runner::Domain::Fixed, domain.ring);
     let cfg = crate::SharedConfig {

@@ -11,9 +11,9 @@ use super::proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, data_type,
 };
+use crate::domain::PartyId;
 use crate::domain::{Ring, Session};
 use crate::error::{Error, Result};
-use crate::domain::PartyId;
 use crate::learn::{ModelLocation, file_for};
 use crate::model_file::{Architecture, SavedModel};
 use crate::nn::{LayerSpec, Network, NetworkSpec};

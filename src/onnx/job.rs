@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::ImportedModel;
+use crate::domain::PartyId;
 use crate::domain::{Ring, Session};
 use crate::error::{Error, Result};
 use crate::learn::{Task, decode, encode, file_for, joint_model_id};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
-use crate::domain::PartyId;
 use crate::nn::{Network, NetworkSpec};
 use crate::runner::Job;
 

@@ -86,8 +86,8 @@ pub fn print_cost(
 /// Runs `privml cost`.
 pub fn run(args: CostArgs) -> Result<()> {
     let path = model_file(&args.model);
-    let model = SavedModel::load(&path)
-        .with_context(|| format!("--model {}", args.model.display()))?;
+    let model =
+        SavedModel::load(&path).with_context(|| format!("--model {}", args.model.display()))?;
     let meta = &model.meta;
     outln!("{}: {}", path.display(), meta.architecture);
     let domain = secure_domain(meta.domain, meta.frac_bits);

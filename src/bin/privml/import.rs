@@ -88,7 +88,10 @@ impl ImportArgs {
     }
 
     /// The model owner.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "used by privml party"))]
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
     pub fn owner(&self) -> usize {
         self.owner
     }
@@ -96,7 +99,10 @@ impl ImportArgs {
     /// What the parties compare before importing: the owner and the
     /// domain. The architecture is not known to the others yet: the owner
     /// announces it in the run.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "used by privml party"))]
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
     pub fn session(&self) -> SessionDescription {
         SessionDescription {
             job: JobDescription::Import {
@@ -153,14 +159,20 @@ impl ExportArgs {
     }
 
     /// The model owner.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "used by privml party"))]
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
     pub fn owner(&self) -> usize {
         self.owner
     }
 
     /// What the parties compare before exporting: the owner and the public
     /// part of this party's model file (its id and layers).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "used by privml party"))]
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
     pub fn session(&self) -> Result<SessionDescription> {
         let model = SavedModel::load(&self.model)?;
         Ok(SessionDescription {
@@ -181,7 +193,12 @@ pub fn run(args: ImportArgs) -> Result<()> {
         let folded = folded_spec(&model.spec)?;
         let spec = args.domain.spec();
         let domain = secure_domain(spec.kind(), spec.frac_bits);
-        print_cost(&Architecture::Network(folded), args.batch, DEFAULT_DATA_OWNER, &domain)?;
+        print_cost(
+            &Architecture::Network(folded),
+            args.batch,
+            DEFAULT_DATA_OWNER,
+            &domain,
+        )?;
         return Ok(());
     }
     import_on(&args, &args.domain.local_exec(), true)
