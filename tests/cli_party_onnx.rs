@@ -31,8 +31,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Runs the three parties with `job(id)` and returns their outputs.
-fn three(config: &Path, job: impl Fn(usize) -> Vec<String>) -> Vec<Output> {
+/// Runs the three parties with `job(id)` and returns their outputs; each
+/// waits at most `deadline` seconds for the others to connect.
+fn three(config: &Path, deadline: u32, job: impl Fn(usize) -> Vec<String>) -> Vec<Output> {
     let config = config.to_str().unwrap().to_string();
     let children: Vec<_> = (0..3)
         .map(|id| {
@@ -43,7 +44,7 @@ fn three(config: &Path, job: impl Fn(usize) -> Vec<String>) -> Vec<Output> {
                 "--config".into(),
                 config.clone(),
                 "--connect-deadline".into(),
-                "30".into(),
+                deadline.to_string(),
                 "--timeout".into(),
                 "30".into(),
             ];
@@ -72,7 +73,7 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
     let prefix = dir.join("mlp");
     let owner = 2;
     // Import: party 2 owns the model; the others pass no file.
-    let outs = three(&config, |id| {
+    let outs = three(&config, 30, |id| {
         let mut a: Vec<String> = vec![
             "import".into(),
             "--out".into(),
@@ -101,7 +102,7 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
 
     // Predict from the three files: PyTorch's classes, to the data owner.
     let preds = dir.join("preds.csv");
-    let outs = three(&config, |id| {
+    let outs = three(&config, 30, |id| {
         let mut a: Vec<String> = vec![
             "predict".into(),
             "--model".into(),
@@ -137,7 +138,7 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
 
     // Export: the weights are opened to party 2 alone, which writes the file.
     let out = dir.join("back.onnx");
-    let outs = three(&config, |id| {
+    let outs = three(&config, 30, |id| {
         let mut a: Vec<String> = vec![
             "export".into(),
             "--model".into(),
@@ -179,7 +180,7 @@ fn parties_that_disagree_on_the_owner_stop_and_a_non_owner_may_not_pass_the_mode
     let (dir, config) = net_common::deployment("onnx-owner");
     let onnx = fixture("torch_mlp.ts.onnx");
     let prefix = dir.join("m");
-    let outs = three(&config, |id| {
+    let outs = three(&config, 5, |id| {
         // Party 1 believes party 2 owns the model; the others, party 0.
         let owner = if id == 1 { "2" } else { "0" };
         let mut a: Vec<String> = vec![
