@@ -22,8 +22,9 @@ struct Announcement {
     output_name: String,
 }
 
-/// Shares an imported model from its owner ([`ImportJob::owner`], the only
-/// party that passes it; party 0 in process) and writes `{prefix}.party{N}.shares` on every party
+/// Shares an imported model from its owner ([`ImportJob::owner`], party 0 by
+/// default, the only party that passes it) and writes
+/// `{prefix}.party{N}.shares` on every party
 /// (`{prefix}.clear` in the plaintext domains), exactly as
 /// [`TrainJob`](crate::learn::TrainJob) saves a trained model. The other
 /// parties learn the architecture and nothing of the weights (see the
