@@ -88,6 +88,21 @@ pub enum JobDescription {
         /// W4's iterations (part of the workload's definition).
         w4_iterations: usize,
     },
+    /// Import of an ONNX model, secret-shared by its owner (the layers are
+    /// announced by the owner in the run: the others do not know them yet).
+    Import {
+        /// Who holds the model and shares its weights.
+        model_owner: PartyId,
+    },
+    /// Export of a saved model: its weights opened to its owner only.
+    Export {
+        /// Who receives the weights.
+        model_owner: PartyId,
+        /// The id shared by the three files of the model.
+        model_id: [u8; 16],
+        /// The model's layers.
+        architecture: Architecture,
+    },
 }
 
 impl JobDescription {
@@ -98,8 +113,15 @@ impl JobDescription {
             JobDescription::Train(_) => "train",
             JobDescription::Predict { .. } => "predict",
             JobDescription::Bench { .. } => "bench",
+            JobDescription::Import { .. } => "import",
+            JobDescription::Export { .. } => "export",
         }
     }
+}
+
+/// A model id as the description writes it.
+fn hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl SessionDescription {
@@ -148,13 +170,16 @@ impl SessionDescription {
                 architecture,
             } => t
                 .with("data_owner", data_owner)
-                .with(
-                    "model_id",
-                    model_id
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>(),
-                )
+                .with("model_id", hex(model_id))
+                .with("architecture", architecture),
+            JobDescription::Import { model_owner } => t.with("model_owner", model_owner),
+            JobDescription::Export {
+                model_owner,
+                model_id,
+                architecture,
+            } => t
+                .with("model_owner", model_owner)
+                .with("model_id", hex(model_id))
                 .with("architecture", architecture),
             JobDescription::Bench {
                 workload,
@@ -252,6 +277,35 @@ mod tests {
         assert_eq!(base.first_difference(&other).unwrap().field, "epochs");
         other.domain.domain = Domain::Fixed;
         assert_eq!(base.first_difference(&other).unwrap().field, "domain");
+    }
+
+    #[test]
+    fn import_and_export_compare_the_owner_and_the_model() {
+        let import = |owner| SessionDescription {
+            job: JobDescription::Import { model_owner: owner },
+            domain: DomainSpec::default(),
+        };
+        assert_eq!(import(0).first_difference(&import(0)), None);
+        let d = import(0).first_difference(&import(2)).unwrap();
+        assert_eq!((d.field.as_str(), d.ours.as_str()), ("model_owner", "0"));
+        let export = |owner, id: u8, arch: &str| SessionDescription {
+            job: JobDescription::Export {
+                model_owner: owner,
+                model_id: [id; 16],
+                architecture: Architecture::Mlp(arch.parse().unwrap()),
+            },
+            domain: DomainSpec::default(),
+        };
+        let base = export(0, 1, "4-2");
+        assert_eq!(base.first_difference(&export(0, 1, "4-2")), None);
+        for (other, field) in [
+            (export(1, 1, "4-2"), "model_owner"),
+            (export(0, 2, "4-2"), "model_id"),
+            (export(0, 1, "4-3"), "architecture"),
+            (import(0), "job"),
+        ] {
+            assert_eq!(base.first_difference(&other).unwrap().field, field);
+        }
     }
 
     #[test]

@@ -135,3 +135,46 @@ fn refusals_name_the_operator_and_node() {
         "{err}"
     );
 }
+
+/// The README's "Bring your own model": a LeNet trained in PyTorch and
+/// exported by `torch.onnx.export` (both exporters) is served privately
+/// with the two commands, with PyTorch's classes.
+#[test]
+fn a_pytorch_export_is_served_with_two_commands_and_pytorchs_argmax() {
+    let torch = npy::read(&fixture("torch_lenet.torch.npy")).unwrap();
+    let want: Vec<usize> = torch
+        .outer_iter()
+        .map(|r| (0..r.len()).fold(0, |b, k| if r[k] > r[b] { k } else { b }))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for exporter in ["ts", "dynamo"] {
+        let prefix = dir.path().join(exporter);
+        let p = prefix.to_str().unwrap();
+        privml(&[
+            "import",
+            "--onnx",
+            fixture(&format!("torch_lenet.{exporter}.onnx"))
+                .to_str()
+                .unwrap(),
+            "--out",
+            p,
+        ]);
+        let said = privml(&[
+            "predict",
+            "--model",
+            p,
+            "--data",
+            fixture("torch_lenet.input.npy").to_str().unwrap(),
+        ]);
+        assert!(
+            said.contains(&format!("{} predictions", want.len())),
+            "{said}"
+        );
+        for (i, c) in want.iter().enumerate() {
+            assert!(
+                said.contains(&format!("row {i}: class {c}\n")),
+                "{exporter}: row {i} should be class {c}:\n{said}"
+            );
+        }
+    }
+}

@@ -58,6 +58,7 @@ fn shared(kind: DomainKind, model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f6
     let job = ImportJob {
         model: Some(model),
         out_prefix: prefix.clone(),
+        owner: 0,
     };
     run_local(kind, &SharedConfig::default(), &job).unwrap();
     for p in 0..3 {
@@ -260,6 +261,7 @@ fn data_of_the_wrong_shape_is_refused() {
     let job = ImportJob {
         model: Some(&model),
         out_prefix: prefix.clone(),
+        owner: 0,
     };
     run_local(DomainKind::Plain, &SharedConfig::default(), &job).unwrap();
     let rows = Array2::<f64>::zeros((2, 71));
@@ -296,12 +298,14 @@ fn export_then_import_gives_the_same_predictions() {
     let job = ImportJob {
         model: Some(&model),
         out_prefix: prefix.clone(),
+        owner: 0,
     };
     run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap();
     let out = dir.path().join("exported.onnx");
     let job = ExportJob {
-        model_prefix: prefix,
+        model: ModelLocation::Prefix(prefix),
         out: out.clone(),
+        owner: 0,
     };
     let (written, _) = run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap();
     assert_eq!(written, Some(out.clone()));

@@ -174,40 +174,15 @@ impl Job for PredictJob<'_> {
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&R::Tensor> = params.iter().collect();
         r.check_agreement(&refs, &model.model_id)?;
-        let mut net = match &model.meta.architecture {
-            Architecture::Mlp(spec) => {
-                Model::Mlp(nn::mlp_with_parameters(r, spec, params)?, spec.inputs)
-            }
-            Architecture::Network(spec) => {
-                Model::Network(nn::Network::from_tensors(r, spec, params)?)
-            }
-        };
-        let inputs = net.inputs();
-        let owner = self.data_owner;
-        let shape = if r.owns(owner) {
-            let d = self.data.ok_or(Error::MissingValue {
-                party: owner,
-                what: "rows to predict",
-            })?;
-            if d.ncols() != inputs {
-                return Err(Error::ShapeMismatch {
-                    op: "predict",
-                    left: vec![d.nrows(), d.ncols()],
-                    right: vec![d.nrows(), inputs],
-                });
-            }
-            Some(encode("row count", &(d.nrows(), d.ncols()))?)
-        } else {
-            None
-        };
-        let (rows, cols): (usize, usize) =
-            decode("row count", owner, &r.announce(owner, shape.as_deref())?)?;
-        let x = input(r, owner, self.data, [rows, cols])?;
-        r.set_label("predict");
-        let out = net.predict(r, &x)?;
-        let got = r.open_to(owner, &out)?;
+        let got = predict_loaded(
+            r,
+            &model.meta.architecture,
+            params,
+            self.data,
+            self.data_owner,
+        )?;
         Ok(match got {
-            Some(s) if r.owns(owner) => {
+            Some(s) if r.owns(self.data_owner) => {
                 let scores = s
                     .into_dimensionality::<ndarray::Ix2>()
                     .map_err(|e| Error::internal("PredictJob: model output", e.to_string()))?;
@@ -223,6 +198,155 @@ impl Job for PredictJob<'_> {
             _ => None,
         })
     }
+}
+
+/// The part of a prediction after the parameters are loaded and checked:
+/// the data owner announces the row count and inputs the rows, the parties
+/// evaluate the model and open its outputs to the data owner. Shared by
+/// [`PredictJob`] and [`PredictCostJob`], so that the cost predicted is the
+/// cost of this very code.
+fn predict_loaded<R: Ring + Session>(
+    r: &mut R,
+    architecture: &Architecture,
+    params: Vec<R::Tensor>,
+    data: Option<&Array2<f64>>,
+    owner: PartyId,
+) -> Result<Option<ndarray::ArrayD<f64>>> {
+    let mut net = match architecture {
+        Architecture::Mlp(spec) => {
+            Model::Mlp(nn::mlp_with_parameters(r, spec, params)?, spec.inputs)
+        }
+        Architecture::Network(spec) => Model::Network(nn::Network::from_tensors(r, spec, params)?),
+    };
+    let inputs = net.inputs();
+    let shape = if r.owns(owner) {
+        let d = data.ok_or(Error::MissingValue {
+            party: owner,
+            what: "rows to predict",
+        })?;
+        if d.ncols() != inputs {
+            return Err(Error::ShapeMismatch {
+                op: "predict",
+                left: vec![d.nrows(), d.ncols()],
+                right: vec![d.nrows(), inputs],
+            });
+        }
+        Some(encode("row count", &(d.nrows(), d.ncols()))?)
+    } else {
+        None
+    };
+    let (rows, cols): (usize, usize) =
+        decode("row count", owner, &r.announce(owner, shape.as_deref())?)?;
+    let x = input(r, owner, data, [rows, cols])?;
+    r.set_label("predict");
+    let out = net.predict(r, &x)?;
+    r.open_to(owner, &out)
+}
+
+/// The parameter shapes of a saved model of `architecture`, in the order
+/// the file stores them.
+fn saved_parameter_shapes(architecture: &Architecture) -> Result<Vec<Vec<usize>>> {
+    Ok(match architecture {
+        Architecture::Mlp(spec) => spec
+            .widths()
+            .windows(2)
+            .flat_map(|w| [vec![w[0], w[1]], vec![1, w[1]]])
+            .collect(),
+        Architecture::Network(spec) => spec
+            .parameter_shapes()?
+            .into_iter()
+            .map(|(_, _, shape)| shape)
+            .collect(),
+    })
+}
+
+/// What [`PredictJob`] costs on `rows` rows of a model of `architecture`,
+/// without the model or the rows: run in a plaintext domain (zero weights,
+/// zero rows; the architecture is public), whose counters predict the
+/// secure protocol's rounds and bytes from the formulas of
+/// [`CostModel`](crate::cost::CostModel). Nothing of the cost depends on
+/// the values, so the prediction is that of any model of this architecture
+/// and any rows. [`predict_cost`] runs it in the right domain.
+pub struct PredictCostJob<'a> {
+    /// The model's layers (public: every party's file holds them).
+    pub architecture: &'a Architecture,
+    /// Rows per prediction.
+    pub rows: usize,
+    /// Who would provide the rows and receive the predictions.
+    pub data_owner: PartyId,
+}
+
+impl Job for PredictCostJob<'_> {
+    type Output = ();
+
+    fn output_party(&self) -> PartyId {
+        self.data_owner
+    }
+
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<()> {
+        let mut params = Vec::new();
+        for shape in saved_parameter_shapes(self.architecture)? {
+            params.push(r.constant(&ndarray::ArrayD::zeros(ndarray::IxDyn(&shape)))?);
+        }
+        let refs: Vec<&R::Tensor> = params.iter().collect();
+        r.check_agreement(&refs, &[0; 16])?;
+        let inputs = match self.architecture {
+            Architecture::Mlp(spec) => spec.inputs,
+            Architecture::Network(spec) => spec.input.iter().product(),
+        };
+        let rows = Array2::zeros((self.rows, inputs));
+        let data = r.owns(self.data_owner).then_some(&rows);
+        predict_loaded(r, self.architecture, params, data, self.data_owner)?;
+        Ok(())
+    }
+}
+
+/// The predicted cost of one [`PredictJob`] of `rows` rows with a model of
+/// `architecture` saved in `domain`: [`PredictCostJob`] run in the
+/// plaintext domain of the same ring, fraction bits and protocol. Its
+/// rounds, bytes per party and comparisons are those the secure run
+/// measures (`tests/onnx_cost.rs` checks them against an in-process run).
+///
+/// # Examples
+///
+/// ```
+/// use privml::learn::predict_cost;
+/// use privml::model_file::Architecture;
+/// use privml::nn::NetworkSpec;
+/// use privml::runner::DomainSpec;
+///
+/// let arch = Architecture::Network(NetworkSpec::parse("dense:4,relu,dense:2", "3")?);
+/// let one = predict_cost(&arch, 1, 1, &DomainSpec::default())?;
+/// let ten = predict_cost(&arch, 10, 1, &DomainSpec::default())?;
+/// assert_eq!(one.rounds, ten.rounds); // rows are batched, not sequential
+/// assert!(ten.max_bytes_per_party() > one.max_bytes_per_party());
+/// assert_eq!(ten.comparisons, 10 * one.comparisons);
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn predict_cost(
+    architecture: &Architecture,
+    rows: usize,
+    data_owner: PartyId,
+    domain: &crate::runner::DomainSpec,
+) -> Result<crate::cost::Cost> {
+    if rows == 0 {
+        return Err(Error::invalid(
+            "rows",
+            "a prediction needs at least one row",
+        ));
+    }
+    let kind = crate::runner::DomainKind::new(crate::runner::Domain::Fixed, domain.ring);
+    let cfg = crate::SharedConfig {
+        frac_bits: domain.frac_bits,
+        protocol: domain.protocol,
+        ..Default::default()
+    };
+    let job = PredictCostJob {
+        architecture,
+        rows,
+        data_owner,
+    };
+    Ok(crate::runner::run_local(kind, &cfg, &job)?.1)
 }
 
 /// A loaded model of either kind.

@@ -64,7 +64,7 @@ pub use loss::{LOG_DEGREE, Loss};
 pub use metrics::{RegressionScores, classification_accuracy, regression_scores};
 pub use mlp::{MlpSpec, mlp, mlp_with_parameters};
 pub use module::{Flatten, Module, Softmax};
-pub use network::{Network, Stage};
+pub use network::{Network, Stage, folded_spec};
 pub use numpy_rng::NumpyRandom;
 pub use optim::{AdamConfig, Optimizer, OptimizerConfig, OptimizerState};
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d};

@@ -12,7 +12,7 @@ use super::presets::MODEL_OWNER;
 use super::spec::{LayerSpec, NetworkSpec};
 use crate::approx::sigmoid;
 use crate::domain::gadgets::SoftmaxParams;
-use crate::domain::{Layout, Ring, Session, TensorData};
+use crate::domain::{Layout, PartyId, Ring, Session, TensorData};
 use crate::error::{Error, LayerProblem, Result};
 
 /// One layer at run time: the [`Module`]s of this crate, one variant each.
@@ -113,6 +113,24 @@ fn unsupported(index: usize, layer: &LayerSpec, why: &str) -> Error {
 }
 
 const BATCH_NORM_TRAINING: &str = "batch normalisation is for inference only: it is folded into the layer before it when its parameters are given (Network::with_parameters); training with batch statistics is not implemented";
+
+/// The description a network of `spec` is saved with: every batch
+/// normalisation folded into the conv or dense layer before it (which gets
+/// a bias), as [`Network::with_parameters`] folds it. Needs no values: the
+/// architecture is public, the folding of the values is the model owner's.
+///
+/// # Examples
+///
+/// ```
+/// use privml::nn::{NetworkSpec, folded_spec};
+///
+/// let spec = NetworkSpec::parse("conv:4k3/nobias,batchnorm:1e-5,relu,flatten,dense:2", "1x5x5")?;
+/// assert_eq!(folded_spec(&spec)?.to_string(), "conv:4k3,relu,flatten,dense:2");
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn folded_spec(spec: &NetworkSpec) -> Result<NetworkSpec> {
+    Ok(fold_batch_norms(spec, None)?.0)
+}
 
 /// The description with every batch normalisation folded into the conv or
 /// dense layer before it (which gets a bias), and, if given, the values
@@ -293,10 +311,23 @@ impl<R: Ring> Network<R> {
         spec: &NetworkSpec,
         values: Option<&[ArrayD<f64>]>,
     ) -> Result<Self> {
+        Self::with_parameters_from(r, spec, values, MODEL_OWNER)
+    }
+
+    /// [`Network::with_parameters`] with the values of model owner `owner`
+    /// (any party that may hold data): it alone passes `Some(values)` and
+    /// folds the batch normalisations; the others receive only their
+    /// shares.
+    pub fn with_parameters_from(
+        r: &mut R,
+        spec: &NetworkSpec,
+        values: Option<&[ArrayD<f64>]>,
+        owner: PartyId,
+    ) -> Result<Self> {
         spec.output_shapes()?;
-        let values = if r.owns(MODEL_OWNER) {
+        let values = if r.owns(owner) {
             let v = values.ok_or(Error::MissingValue {
-                party: MODEL_OWNER,
+                party: owner,
                 what: "model parameters",
             })?;
             check_values(spec, v)?;
@@ -309,7 +340,7 @@ impl<R: Ring> Network<R> {
         let mut tensors = Vec::with_capacity(shapes.len());
         for (k, (_, _, shape)) in shapes.iter().enumerate() {
             let value = values.as_ref().and_then(|v| v.get(k));
-            tensors.push(r.input(MODEL_OWNER, value, shape)?);
+            tensors.push(r.input(owner, value, shape)?);
         }
         Self::from_tensors(r, &folded, tensors)
     }

@@ -11,11 +11,12 @@ use super::proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, data_type,
 };
+use crate::domain::PartyId;
 use crate::domain::{Ring, Session};
 use crate::error::{Error, Result};
-use crate::learn::file_for;
+use crate::learn::{ModelLocation, file_for};
 use crate::model_file::{Architecture, SavedModel};
-use crate::nn::{LayerSpec, MODEL_OWNER, Network, NetworkSpec};
+use crate::nn::{LayerSpec, Network, NetworkSpec};
 use crate::runner::Job;
 
 /// The operator set exports declare.
@@ -250,14 +251,18 @@ fn as_network(architecture: &Architecture) -> Result<NetworkSpec> {
     }
 }
 
-/// Opens a saved model's weights to the model owner (party 0) only and,
-/// there, writes them as an ONNX file: for a model whose owner is entitled
-/// to its weights. The other parties open nothing.
+/// Opens a saved model's weights to the model owner ([`ExportJob::owner`])
+/// only and, there, writes them as an ONNX file: for a model whose owner
+/// is entitled to its weights. The other parties open nothing.
 pub struct ExportJob {
-    /// `{prefix}.party{N}.shares` (or `{prefix}.clear`) of each party.
-    pub model_prefix: PathBuf,
-    /// Where the owner writes the ONNX file.
+    /// `{prefix}.party{N}.shares` (or `{prefix}.clear`) of each party, in
+    /// process; this party's own file over the network.
+    pub model: ModelLocation,
+    /// Where the owner writes the ONNX file (ignored on the other parties).
     pub out: PathBuf,
+    /// The party that receives the weights ([`MODEL_OWNER`](crate::nn::MODEL_OWNER), party 0, unless
+    /// the parties agree on another).
+    pub owner: PartyId,
 }
 
 impl Job for ExportJob {
@@ -265,20 +270,24 @@ impl Job for ExportJob {
     type Output = Option<PathBuf>;
 
     fn output_party(&self) -> usize {
-        MODEL_OWNER
+        self.owner
     }
 
     fn run<R: Ring + Session>(&self, r: &mut R) -> Result<Option<PathBuf>> {
-        let model = SavedModel::load(file_for(r, &self.model_prefix))?;
+        let path = match &self.model {
+            ModelLocation::Prefix(p) => file_for(r, p),
+            ModelLocation::File(p) => p.clone(),
+        };
+        let model = SavedModel::load(path)?;
         let spec = as_network(&model.meta.architecture)?;
         let net = Network::import(r, &spec, &model.tensors)?;
         let params = net.parameters();
         r.check_agreement(&params, &model.model_id)?;
         let mut values = Vec::with_capacity(params.len());
         for p in params {
-            values.push(r.reveal_to(MODEL_OWNER, p)?);
+            values.push(r.reveal_to(self.owner, p)?);
         }
-        if !r.owns(MODEL_OWNER) {
+        if !r.owns(self.owner) {
             return Ok(None);
         }
         let values = values

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::ImportedModel;
+use crate::domain::PartyId;
 use crate::domain::{Ring, Session};
 use crate::error::{Error, Result};
 use crate::learn::{Task, decode, encode, file_for, joint_model_id};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
-use crate::nn::{MODEL_OWNER, Network, NetworkSpec};
+use crate::nn::{Network, NetworkSpec};
 use crate::runner::Job;
 
 /// What the model owner announces: the public description.
@@ -21,8 +22,9 @@ struct Announcement {
     output_name: String,
 }
 
-/// Shares an imported model from its owner (party 0, the only one that
-/// passes it) and writes `{prefix}.party{N}.shares` on every party
+/// Shares an imported model from its owner ([`ImportJob::owner`], party 0 by
+/// default, the only party that passes it) and writes
+/// `{prefix}.party{N}.shares` on every party
 /// (`{prefix}.clear` in the plaintext domains), exactly as
 /// [`TrainJob`](crate::learn::TrainJob) saves a trained model. The other
 /// parties learn the architecture and nothing of the weights (see the
@@ -47,18 +49,22 @@ struct Announcement {
 ///     notes: vec![],
 /// };
 /// let dir = tempfile::tempdir().unwrap();
-/// let job = ImportJob { model: Some(&model), out_prefix: dir.path().join("m") };
+/// let job = ImportJob { model: Some(&model), out_prefix: dir.path().join("m"), owner: 0 };
 /// run_local(DomainKind::Shared64, &SharedConfig::default(), &job)?;
 /// let saved = SavedModel::load(SavedModel::party_path(dir.path().join("m"), 2))?;
 /// assert_eq!(saved.meta.architecture.to_string(), "2: dense:1");
 /// # Ok::<(), privml::Error>(())
 /// ```
 pub struct ImportJob<'a> {
-    /// The model, on the model owner (party 0) and in process; `None` on
-    /// the other parties.
+    /// The model, on the model owner and in process; `None` on the other
+    /// parties.
     pub model: Option<&'a ImportedModel>,
     /// Where every party writes its file.
     pub out_prefix: PathBuf,
+    /// The model owner: the party that holds the model in the clear and
+    /// shares it ([`MODEL_OWNER`](crate::nn::MODEL_OWNER), party 0, unless the parties agree on
+    /// another).
+    pub owner: PartyId,
 }
 
 /// What an import returns on each party.
@@ -74,13 +80,14 @@ impl Job for ImportJob<'_> {
     type Output = ImportOutcome;
 
     fn output_party(&self) -> usize {
-        MODEL_OWNER
+        self.owner
     }
 
     fn run<R: Ring + Session>(&self, r: &mut R) -> Result<ImportOutcome> {
-        let mine = if r.owns(MODEL_OWNER) {
+        let owner = self.owner;
+        let mine = if r.owns(owner) {
             let m = self.model.ok_or(Error::MissingValue {
-                party: MODEL_OWNER,
+                party: owner,
                 what: "imported model",
             })?;
             Some(encode(
@@ -96,12 +103,18 @@ impl Job for ImportJob<'_> {
         };
         let a: Announcement = decode(
             "model description",
-            MODEL_OWNER,
-            &r.announce(MODEL_OWNER, mine.as_deref())?,
+            owner,
+            &r.announce(owner, mine.as_deref())?,
         )?;
-        let values = self.model.map(|m| m.parameters.as_slice());
+        // Only the owner's own values are used: a model passed on another
+        // party is ignored, never shared.
+        let values = if r.owns(owner) {
+            self.model.map(|m| m.parameters.as_slice())
+        } else {
+            None
+        };
         r.set_label("import");
-        let net = Network::with_parameters(r, &a.spec, values)?;
+        let net = Network::with_parameters_from(r, &a.spec, values, owner)?;
         let spec = net.spec().clone();
         let outputs = spec.output_shape()?.iter().product();
         let model_id = joint_model_id(r)?;

@@ -2,7 +2,8 @@
 //!
 //! People train in PyTorch, TensorFlow or JAX and export ONNX; privml maps
 //! such a model one to one onto its typed architecture ([`NetworkSpec`]),
-//! secret-shares the weights from the model owner (party 0) and writes one
+//! secret-shares the weights from the model owner (party 0 unless the
+//! parties agree on another, [`ImportJob::owner`]) and writes one
 //! share file per party, exactly as a model trained under MPC is saved
 //! ([`ImportJob`], `privml import`). The protobuf messages are decoded with
 //! `prost` from the schema subset in [`proto`].
@@ -43,8 +44,9 @@
 //! | who | learns |
 //! |---|---|
 //! | every party | the architecture: every layer, its shapes and hyper-parameters (kernel, stride, padding, the sigmoid's approximation), the input and output names; these are in each party's file in the clear |
-//! | the model owner (party 0) | the weights, which it had before |
-//! | parties 1 and 2 | nothing of the weights: they receive random shares; batch normalisations are folded by the owner before sharing, so their statistics are not disclosed either |
+//! | the model owner (party 0 by default) | the weights, which it had before |
+//! | the other two parties | nothing of the weights: they receive random shares; batch normalisations are folded by the owner before sharing, so their statistics are not disclosed either |
+//! | the model owner, on export ([`ExportJob`]) | the weights (folded), opened to it alone |
 //!
 //! A file that does not decode is [`Error::Decode`] with
 //! [`DecodeError::Protobuf`]; prost checks every length against the bytes

@@ -26,6 +26,7 @@ macro_rules! outln {
 
 mod args;
 mod bench;
+mod cost;
 #[cfg(feature = "tls")]
 mod dealer;
 mod demo;
@@ -71,8 +72,12 @@ enum Command {
     /// share file per party.
     Import(import::ImportArgs),
     /// Export a saved model to ONNX: the weights are opened to the model
-    /// owner (party 0) only.
+    /// owner (party 0 unless --owner says otherwise) only.
     Export(import::ExportArgs),
+    /// What one prediction with a saved model costs under MPC (rounds,
+    /// bytes per party, comparisons), from the cost model, before running
+    /// it.
+    Cost(cost::CostArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
@@ -102,6 +107,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Import(a) => import::run(a),
         Command::Export(a) => import::export(a),
+        Command::Cost(a) => cost::run(a),
         Command::Plot(a) => plot::run(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),

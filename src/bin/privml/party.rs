@@ -28,6 +28,7 @@ use privml::session::{SessionDescription, SessionText};
 use crate::args::DomainArgs;
 use crate::bench::PartyBenchArgs;
 use crate::demo::{self, DemoArgs};
+use crate::import::{self, ExportArgs, ImportArgs};
 use crate::predict::{self, PredictArgs};
 use crate::train::{self, TrainArgs};
 
@@ -71,6 +72,15 @@ pub enum PartyJob {
     /// Time one of `privml bench`'s workloads (synthetic inputs) as
     /// deployed; party 0 prints the median, rounds and its bytes.
     Bench(PartyBenchArgs),
+    /// Import an ONNX model, as in `privml import`: only the model owner
+    /// (--owner, party 0 by default) passes --onnx and shares the weights;
+    /// each party writes its own PREFIX.partyN.shares (--out PREFIX).
+    /// Three parties only.
+    Import(ImportArgs),
+    /// Export a saved model to ONNX, as in `privml export`: --model is this
+    /// party's own share file; the weights are opened to the model owner
+    /// (--owner) alone, which alone passes --onnx. Three parties only.
+    Export(ExportArgs),
 }
 
 impl PartyJob {
@@ -81,6 +91,8 @@ impl PartyJob {
             PartyJob::Train(a) => a.domain(),
             PartyJob::Predict(a) => a.domain(),
             PartyJob::Bench(a) => a.domain(),
+            PartyJob::Import(a) => a.domain(),
+            PartyJob::Export(a) => a.domain(),
         }
     }
 
@@ -90,6 +102,8 @@ impl PartyJob {
             PartyJob::Train(a) => a.domain_mut(),
             PartyJob::Predict(a) => a.domain_mut(),
             PartyJob::Bench(a) => a.domain_mut(),
+            PartyJob::Import(a) => a.domain_mut(),
+            PartyJob::Export(a) => a.domain_mut(),
         }
     }
 
@@ -101,6 +115,14 @@ impl PartyJob {
         let domain = self.domain().spec().domain;
         if domain != Domain::Shared {
             bail!("privml party runs the shared domain; --domain {domain} runs in one process");
+        }
+        if matches!(self, PartyJob::Import(_) | PartyJob::Export(_))
+            && self.protocol() != Protocol::Replicated3
+        {
+            bail!(
+                "import and export run on three parties (--protocol 3pc); with two parties, \
+                 import in process and copy each party its file"
+            );
         }
         Ok(())
     }
@@ -125,6 +147,8 @@ impl PartyJob {
             PartyJob::Train(a) => a.session(),
             PartyJob::Predict(a) => a.session(),
             PartyJob::Bench(a) => a.session(),
+            PartyJob::Import(a) => Ok(a.session()),
+            PartyJob::Export(a) => a.session(),
         }
     }
 
@@ -142,6 +166,8 @@ impl PartyJob {
             }
             PartyJob::Predict(a) => predict::predict_on(a, exec, me == a.data_owner()),
             PartyJob::Bench(a) => a.run_on(exec),
+            PartyJob::Import(a) => import::import_on(a, exec, me == a.owner()),
+            PartyJob::Export(a) => import::export_on(a, exec, me == a.owner()),
         }
     }
 }
