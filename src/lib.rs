@@ -9,6 +9,7 @@
 pub mod approx;
 pub mod cost;
 pub mod data;
+pub mod dataset_file;
 pub mod domain;
 pub mod error;
 pub mod experiments;

@@ -37,6 +37,7 @@ mod keygen;
 mod party;
 mod plot;
 mod predict;
+mod share;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -73,6 +74,12 @@ enum Command {
     /// Export a saved model to ONNX: the weights are opened to the model
     /// owner (party 0) only.
     Export(import::ExportArgs),
+    /// Split a table into the three parties' dataset share files (the
+    /// hand-over without a network; `privml party ... train --input`
+    /// trains on them).
+    Share(share::ShareArgs),
+    /// Combine the three parties' output share files (models, datasets).
+    Reconstruct(share::ReconstructArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
@@ -103,6 +110,8 @@ fn main() -> std::process::ExitCode {
         Command::Import(a) => import::run(a),
         Command::Export(a) => import::export(a),
         Command::Plot(a) => plot::run(a),
+        Command::Share(a) => share::run(a),
+        Command::Reconstruct(a) => share::reconstruct(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),
         #[cfg(feature = "tls")]
