@@ -31,6 +31,8 @@ pub mod plot;
 pub mod private_file;
 pub mod ring;
 pub mod runner;
+#[cfg(feature = "tls")]
+pub mod service;
 pub mod session;
 pub mod tensor;
 pub mod workloads;

@@ -37,6 +37,8 @@ mod keygen;
 mod party;
 mod plot;
 mod predict;
+#[cfg(feature = "tls")]
+mod serve;
 mod share;
 mod train;
 
@@ -93,6 +95,13 @@ enum Command {
     /// preprocessing files for a job ahead of time.
     #[cfg(feature = "tls")]
     Dealer(dealer::DealerArgs),
+    /// One party as a long-running service for outside clients (data
+    /// providers), until SIGTERM or Ctrl-C.
+    #[cfg(feature = "tls")]
+    Serve(serve::ServeArgs),
+    /// A client of the three serving parties: upload a table as shares.
+    #[cfg(feature = "tls")]
+    Client(serve::ClientArgs),
     /// Write a deployment CA, certificates and keys for the three parties,
     /// and a parties file.
     #[cfg(feature = "tls")]
@@ -118,6 +127,10 @@ fn main() -> std::process::ExitCode {
         Command::Dealer(a) => dealer::run(a),
         #[cfg(feature = "tls")]
         Command::Keygen(a) => keygen::run(a),
+        #[cfg(feature = "tls")]
+        Command::Serve(a) => serve::run(a),
+        #[cfg(feature = "tls")]
+        Command::Client(a) => serve::client(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

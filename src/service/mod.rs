@@ -1,0 +1,307 @@
+//! The three parties as a service for outside clients (`privml serve`,
+//! `privml client`): data providers upload their tables as shares.
+//!
+//! Each party listens for clients at its `client_address` (the parties
+//! file) with mutual TLS: the client's certificate must come from the
+//! deployment CA and name a client of the access list
+//! ([`crate::net::client_tls`]), and every request is checked against what
+//! the access list allows that client. A client talks to each party over
+//! its own connection, in [frames](crate::net::frame) carrying one
+//! postcard-encoded [`Request`] or [`Reply`] each; a frame's length is
+//! checked against the party's limit before anything is allocated, reads
+//! and writes time out, and a bad request gets an error [`Reply`] (and a
+//! log line on the party), never a stopped party.
+//!
+//! An upload ([`upload`]): the client prepares and shares its table
+//! locally ([`crate::dataset_file`]), sends each party only its own share
+//! file ([`Request::Stage`]), and once all three hold it staged, commits it
+//! on each ([`Request::Commit`]); a party stores it ([`store::Store`]) under
+//! the name the client chose. No party sees a row: each receives two
+//! uniformly random words per value and the public schema.
+//!
+//! Known limit: the commit is three messages, one per party; a client
+//! that dies between them leaves the dataset on the parties it reached.
+//! Training on it then fails at the others with a clear error (no dataset
+//! of that name), and the name can be reused only after removing it.
+
+pub mod server;
+pub mod store;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConnection, StreamOwned};
+use serde::{Deserialize, Serialize};
+
+use crate::dataset_file::{DatasetSchema, DatasetShares};
+use crate::error::{DecodeError, Error, Origin, Result};
+use crate::net::Frame;
+use crate::net::config::PartiesConfig;
+use crate::net::frame::{self, FrameError};
+use crate::net::tls::{self, Credentials};
+use crate::ring::Payload;
+
+/// The largest request a party accepts by default (a dataset share file
+/// of about a million values is 16 MiB; MNIST-5k is 63 MB).
+pub const DEFAULT_MAX_REQUEST: u64 = 256 << 20;
+
+/// A client's request to one party.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Keep this party's share file of a new dataset, staged.
+    Stage {
+        /// The dataset's name.
+        name: String,
+        /// This party's dataset share file (its bytes, as written to disk).
+        file: Vec<u8>,
+    },
+    /// Make the staged dataset a dataset.
+    Commit {
+        /// The dataset's name.
+        name: String,
+        /// The dataset id of the staged file.
+        dataset_id: [u8; 16],
+    },
+    /// The datasets this client may use, with their public schemas.
+    List,
+}
+
+/// A party's answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// Done; a line for the client.
+    Done(String),
+    /// Datasets and their schemas.
+    Datasets(Vec<(String, DatasetSchema)>),
+    /// The request was refused or failed; why.
+    Failed(String),
+}
+
+/// Writes one message (a postcard value in a bytes frame).
+pub fn send<T: Serialize, W: Write>(w: &mut W, round: u64, msg: &T) -> Result<()> {
+    let bytes = postcard::to_allocvec(msg).map_err(|e| Error::internal("send", e.to_string()))?;
+    frame::write_frame(
+        w,
+        &Frame {
+            round,
+            payload: Payload::Bytes(bytes),
+        },
+    )?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one message of at most `max` bytes from `who`; `Ok(None)` when the
+/// stream ends cleanly between messages.
+pub fn receive<T: for<'de> Deserialize<'de>, R: Read>(
+    r: &mut R,
+    max: u64,
+    who: &Origin,
+) -> Result<Option<T>> {
+    let bad = |e: DecodeError| Error::decode("service message", who.clone(), e);
+    let frame = match frame::read_frame(r, max) {
+        Ok(f) => f,
+        Err(FrameError::Closed) => return Ok(None),
+        Err(e) => return Err(frame_error(e, who)),
+    };
+    let Payload::Bytes(b) = frame.payload else {
+        return Err(bad(DecodeError::WrongKind {
+            expected: "bytes".into(),
+            found: "ring elements".into(),
+        }));
+    };
+    let (v, extra) = postcard::take_from_bytes(&b).map_err(|e| bad(e.into()))?;
+    if !extra.is_empty() {
+        return Err(bad(DecodeError::TrailingBytes {
+            extra: extra.len() as u64,
+        }));
+    }
+    Ok(Some(v))
+}
+
+fn frame_error(e: FrameError, who: &Origin) -> Error {
+    match e {
+        FrameError::Io(io) => Error::Io(io),
+        other => Error::invalid("service message", format!("from {who}: {other}")),
+    }
+}
+
+/// A client's connection to one serving party.
+pub struct Connection {
+    party: usize,
+    stream: StreamOwned<ClientConnection, TcpStream>,
+    round: u64,
+    max_reply: u64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection(party {})", self.party)
+    }
+}
+
+impl Connection {
+    /// Connects to party `party`'s client address with the client's
+    /// credentials (certificate from the deployment CA), verifying that
+    /// the server is that party; `timeout` bounds the connection and every
+    /// read and write.
+    pub fn open(
+        parties: &PartiesConfig,
+        creds: &Credentials,
+        party: usize,
+        timeout: Duration,
+    ) -> Result<Connection> {
+        let entry = parties
+            .parties
+            .get(party)
+            .ok_or(Error::InvalidParty(party))?;
+        let addr = entry.client_address.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "parties file",
+                format!("party {party} has no client_address: it takes no clients"),
+            )
+        })?;
+        let unreachable = |reason: String| Error::Unreachable {
+            party,
+            addr: addr.to_string(),
+            reason,
+        };
+        let sock_addr = std::net::ToSocketAddrs::to_socket_addrs(addr)
+            .map_err(|e| unreachable(e.to_string()))?
+            .next()
+            .ok_or_else(|| unreachable("no address".into()))?;
+        let sock = TcpStream::connect_timeout(&sock_addr, timeout)
+            .map_err(|e| unreachable(e.to_string()))?;
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_write_timeout(Some(timeout))?;
+        sock.set_nodelay(true)?;
+        let cfg = tls::client_config(creds)?;
+        let conn = ClientConnection::new(Arc::clone(&cfg), tls::peer_server_name(party)?)
+            .map_err(|e| unreachable(format!("TLS: {e}")))?;
+        let mut stream = StreamOwned::new(conn, sock);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| unreachable(format!("TLS handshake refused: {e}")))?;
+        }
+        Ok(Connection {
+            party,
+            stream,
+            round: 0,
+            max_reply: DEFAULT_MAX_REQUEST,
+        })
+    }
+
+    /// Sends `req` and waits for the reply; a [`Reply::Failed`] is an error
+    /// naming the party.
+    pub fn call(&mut self, req: &Request) -> Result<Reply> {
+        self.round += 1;
+        let party = self.party;
+        let closed = |e: Error| match e {
+            Error::Io(io) => Error::invalid(
+                "connection",
+                format!("party {party} closed the connection ({io}): was this client refused?"),
+            ),
+            other => other,
+        };
+        send(&mut self.stream, self.round, req).map_err(closed)?;
+        let who = Origin::Peer {
+            party,
+            op: "reply".into(),
+        };
+        let reply: Option<Reply> =
+            receive(&mut self.stream, self.max_reply, &who).map_err(closed)?;
+        match reply {
+            Some(Reply::Failed(why)) => Err(Error::invalid(
+                "request",
+                format!("party {} refused: {why}", self.party),
+            )),
+            Some(r) => Ok(r),
+            None => Err(Error::invalid(
+                "connection",
+                format!(
+                    "party {} closed the connection without a reply (was this client refused?)",
+                    self.party
+                ),
+            )),
+        }
+    }
+
+    /// Sends raw bytes (tests: a client that stops in the middle of a
+    /// request).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()?;
+        Ok(())
+    }
+}
+
+impl Drop for Connection {
+    /// Ends the TLS session properly, so that the party logs a client that
+    /// went away, not one that vanished.
+    fn drop(&mut self) {
+        self.stream.conn.send_close_notify();
+        let _ = self.stream.flush();
+    }
+}
+
+/// What an upload sent.
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    /// The schema the parties stored.
+    pub schema: DatasetSchema,
+    /// Bytes of the request sent to each party.
+    pub bytes_per_party: [u64; 3],
+}
+
+/// Connections to the three parties.
+pub fn connect_all(
+    parties: &PartiesConfig,
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<[Connection; 3]> {
+    Ok([
+        Connection::open(parties, creds, 0, timeout)?,
+        Connection::open(parties, creds, 1, timeout)?,
+        Connection::open(parties, creds, 2, timeout)?,
+    ])
+}
+
+/// Uploads the three parties' files of one sharing as dataset `name`:
+/// each party gets only its own file, staged; then all three commit.
+pub fn upload(
+    conns: &mut [Connection; 3],
+    name: &str,
+    files: &[DatasetShares; 3],
+) -> Result<UploadReport> {
+    let mut bytes = [0u64; 3];
+    for (p, conn) in conns.iter_mut().enumerate() {
+        let file = files
+            .iter()
+            .find(|f| usize::from(f.party) == conn.party)
+            .ok_or(Error::MissingValue {
+                party: conn.party,
+                what: "dataset share file",
+            })?;
+        let body = file.encode()?;
+        bytes[p] = body.len() as u64;
+        conn.call(&Request::Stage {
+            name: name.to_string(),
+            file: body,
+        })?;
+    }
+    let id = files[0].schema.dataset_id;
+    for conn in conns.iter_mut() {
+        conn.call(&Request::Commit {
+            name: name.to_string(),
+            dataset_id: id,
+        })?;
+    }
+    Ok(UploadReport {
+        schema: files[0].schema.clone(),
+        bytes_per_party: bytes,
+    })
+}
