@@ -412,17 +412,60 @@ fn deal<T: RingElement>(m: &Array2<f64>, frac_bits: u32, rng: &mut AesPrg) -> Re
     ])
 }
 
+/// Each party's replicated shares of the matrix `x` (rows of a prediction
+/// query, say) in the format of `domain`, drawn from the OS's RNG.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use privml::dataset_file::{open_shares, share_matrix};
+/// use privml::runner::DomainSpec;
+///
+/// let x = array![[0.5, -1.25]];
+/// let [a, b, c] = share_matrix(&x, &DomainSpec::default())?;
+/// assert_eq!(open_shares([&c, &a, &b])?, x.into_dyn());
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn share_matrix(x: &Array2<f64>, domain: &DomainSpec) -> Result<[TensorData; 3]> {
+    if domain.domain != Domain::Shared || domain.protocol != Protocol::Replicated3 {
+        return Err(Error::invalid(
+            "domain",
+            "replicated shares are the three-party protocol's (--domain shared)",
+        ));
+    }
+    let frac_bits = domain.frac_bits();
+    let mut rng = AesPrg::from_entropy()?;
+    let (parts, ring_bits) = match domain.ring {
+        RingSize::Z64 => (deal::<u64>(x, frac_bits, &mut rng)?, 64),
+        RingSize::Z128 => (deal::<u128>(x, frac_bits, &mut rng)?, 128),
+    };
+    let tensor = |p: usize| TensorData::Shares {
+        shape: vec![x.nrows(), x.ncols()],
+        ring_bits,
+        frac_bits,
+        party: p as u8,
+        a: parts[p].clone(),
+        b: parts[(p + 1) % 3].clone(),
+    };
+    Ok([tensor(0), tensor(1), tensor(2)])
+}
+
 /// The table prepared and shared: [`TableData`] into [`share_table`].
 pub fn share_prepared(data: &TableData, domain: &DomainSpec) -> Result<[DatasetShares; 3]> {
     share_table(&data.x, &data.y, &data.table, domain)
 }
+
+/// One party's view of a tensor for combining: shape, ring bits, fraction
+/// bits, first share, second share.
+type PartyShares<'a> = (&'a [usize], u32, u32, &'a [u8], &'a [u8]);
 
 /// Combines the three parties' shares of one tensor (given in any order)
 /// into its values: the parties must be 0, 1 and 2, and each pair of
 /// shares two parties both hold must be equal (a corrupted or mixed-up
 /// file is an error, not a wrong value).
 pub fn open_shares(parts: [&TensorData; 3]) -> Result<ArrayD<f64>> {
-    let mut by_party: [Option<(&[usize], u32, u32, &[u8], &[u8])>; 3] = [None; 3];
+    let mut by_party: [Option<PartyShares<'_>>; 3] = [None; 3];
     for t in parts {
         let TensorData::Shares {
             shape,

@@ -400,3 +400,127 @@ fn clients_without_a_deployment_certificate_are_refused() {
     assert!(datasets(&mut ok).is_empty());
     drop(servers);
 }
+
+/// A model trained in process, each party's file put in its store; a
+/// client's private predictions (several queries on the same connections,
+/// and the CLI) equal the in-process predictions of the same files.
+#[test]
+fn private_predictions_equal_in_process_predictions() {
+    use privml::learn::{
+        DataSource, ModelLocation, PredictJob, PredictRows, TrainData, TrainJob, TrainSettings,
+    };
+    use privml::model_file::SavedModel;
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-predict");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 1,
+            batch: 32,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
+    };
+    let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let prefix = dir.join("m");
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    let cfg = privml::SharedConfig::default().insecure_test_seed(5);
+    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    for p in 0..3 {
+        let models = dir.join(format!("store{p}/models"));
+        std::fs::create_dir_all(&models).unwrap();
+        let to = models.join("bc.shares");
+        std::fs::copy(SavedModel::party_path(&prefix, p), &to).unwrap();
+    }
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let meta = SavedModel::load(SavedModel::party_path(&prefix, 0))
+        .unwrap()
+        .meta;
+    let rows = PredictRows::prepare(&source, &meta).unwrap();
+    let x = rows.x.slice(ndarray::s![..100, ..]).to_owned();
+    let reference = PredictJob {
+        model: ModelLocation::Prefix(prefix.clone()),
+        data: Some(&x),
+        data_owner: 1,
+    };
+    let (want, _) = run_local(DomainSpec::default().kind(), &cfg, &reference).unwrap();
+    let want = want.unwrap().scores;
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let mut conns = [
+        connect(&dir, &config, "alice", 0),
+        connect(&dir, &config, "alice", 1),
+        connect(&dir, &config, "alice", 2),
+    ];
+    let got_meta = service::model_info(&mut conns[0], "bc").unwrap();
+    assert_eq!(got_meta, meta);
+    let domain = service::model_domain(&got_meta).unwrap();
+    // Three queries in a row on the same connections: 1 row, 63, 36.
+    let mut parts = Vec::new();
+    for (a, b) in [(0, 1), (1, 64), (64, 100)] {
+        let q = x.slice(ndarray::s![a..b, ..]).to_owned();
+        parts.push(service::predict(&mut conns, "bc", &domain, &q).unwrap());
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let got = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
+    assert_eq!(got.dim(), want.dim());
+    let d = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        d < 2e-3,
+        "private predictions differ from in-process ones by {d}"
+    );
+    // A model the client may not use, and one that does not exist.
+    let e = service::model_info(&mut conns[1], "nope").unwrap_err();
+    assert!(e.to_string().contains("no model 'nope'"), "{e}");
+    drop(conns);
+    // The CLI, in batches of 16 rows.
+    let csv = dir.join("rows.csv");
+    let mut text_rows = meta.table.features.join(",") + ",target\n";
+    let raw = source.load().unwrap();
+    for (i, r) in raw.features().rows().into_iter().take(40).enumerate() {
+        let v: Vec<String> = r.iter().map(f64::to_string).collect();
+        text_rows.push_str(&format!("{},{}\n", v.join(","), raw.targets()[i]));
+    }
+    std::fs::write(&csv, text_rows).unwrap();
+    let out_csv = dir.join("pred.csv");
+    let out = client(
+        &config_path,
+        &dir.join("client-alice"),
+        &[
+            "predict",
+            "--model",
+            "bc",
+            "--data",
+            csv.to_str().unwrap(),
+            "--batch",
+            "16",
+            "--out",
+            out_csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("predicted 40 rows") && said.contains("3 queries"),
+        "{said}"
+    );
+    assert!(said.contains("accuracy"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(&out_csv).unwrap().lines().count(),
+        41
+    );
+}

@@ -4,11 +4,16 @@
 //! of the table, bad files refused, training on the files equal to
 //! training on the table in the clear, and the CLI as three processes.
 
+#[cfg(all(feature = "tls", feature = "cli"))]
 mod net_common;
+#[cfg(not(all(feature = "tls", feature = "cli")))]
+mod temp_dir;
 mod view_stats;
 
-use std::path::Path;
-use std::time::Duration;
+#[cfg(all(feature = "tls", feature = "cli"))]
+use net_common::TempDir;
+#[cfg(not(all(feature = "tls", feature = "cli")))]
+use temp_dir::TempDir;
 
 use ndarray::{Array2, ArrayD};
 use privml::data::{Bundled, Scaling};
@@ -18,7 +23,7 @@ use privml::error::Origin;
 use privml::learn::{
     DataSource, DataSpec, TableData, Task, TrainData, TrainJob, TrainOutcome, TrainSettings,
 };
-use privml::model_file::{SavedModel, TableMeta};
+use privml::model_file::TableMeta;
 use privml::nn::MiniBatch;
 use privml::runner::{DomainSpec, run_local};
 use privml::{Error, SharedConfig};
@@ -60,7 +65,7 @@ fn settings(model: &str) -> TrainSettings {
 fn files_round_trip_to_the_prepared_table() {
     let table = breast_cancer();
     let files = dataset_file::share_prepared(&table, &DomainSpec::default()).unwrap();
-    let dir = net_common::TempDir::new("handover-rt");
+    let dir = TempDir::new("handover-rt");
     let prefix = dir.join("bc");
     for f in &files {
         f.save(DatasetShares::party_path(&prefix, f.party.into()))
@@ -198,7 +203,7 @@ fn truncated_corrupt_and_foreign_files_are_clear_errors() {
     let e = dataset_file::open_shares([&files[0].x, &tampered.x, &files[2].x]).unwrap_err();
     assert!(e.to_string().contains("do not belong together"), "{e}");
     // A file that others may read is refused, naming the chmod.
-    let dir = net_common::TempDir::new("handover-perm");
+    let dir = TempDir::new("handover-perm");
     let path = dir.join("d.party1.shares");
     files[1].save(&path).unwrap();
     #[cfg(unix)]
@@ -319,105 +324,113 @@ fn training_on_mismatched_files_stops_with_a_clear_error() {
     assert!(e.to_string().contains("dataset share file"), "{e}");
 }
 
-fn run_ok(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "privml {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// `privml share`, three `privml party ... train --input` processes over
-/// TLS, `privml reconstruct` of their model files, and the combined model
-/// predicting in the clear.
+/// The command line, as processes (needs the binary and TLS).
 #[cfg(all(feature = "tls", feature = "cli"))]
-#[test]
-fn share_train_as_three_processes_and_reconstruct() {
-    let (dir, config) = net_common::deployment("handover-cli");
-    let data = dir.join("d");
-    let model = dir.join("m");
-    let said = run_ok(&["share", "--data", "breast_cancer", "--out", path(&data)]);
-    assert!(said.contains("569 rows, 30 features"), "{said}");
-    let parties: Vec<_> = (0..3)
-        .map(|p| {
-            let input = DatasetShares::party_path(&data, p);
-            net_common::spawn(
-                env!("CARGO_BIN_EXE_privml"),
-                &[
-                    "party",
-                    "--id",
-                    &p.to_string(),
-                    "--config",
-                    path(&config),
-                    "--connect-deadline",
-                    "20",
-                    "--timeout",
-                    "20",
-                    "train",
-                    "--input",
-                    path(&input),
-                    "--model",
-                    "mlp:4",
-                    "--epochs",
-                    "1",
-                    "--max-rows",
-                    "200",
-                    "--out",
-                    path(&model),
-                ],
-            )
-        })
-        .collect();
-    let outs: Vec<_> = parties
-        .into_iter()
-        .map(|c| net_common::finish_within(c, Duration::from_secs(60)))
-        .collect();
-    for (p, o) in outs.iter().enumerate() {
+mod cli {
+    use super::*;
+    use privml::model_file::SavedModel;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn run_ok(args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
+            .args(args)
+            .output()
+            .unwrap();
         assert!(
-            o.status.success(),
-            "party {p}: {}",
-            String::from_utf8_lossy(&o.stderr)
+            out.status.success(),
+            "privml {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
-    let said0 = String::from_utf8_lossy(&outs[0].stdout);
-    assert!(said0.contains("final test accuracy"), "{said0}");
-    let clear = dir.join("m.clear");
-    run_ok(&["reconstruct", "--from", path(&model), "--out", path(&clear)]);
-    let predicted = run_ok(&[
-        "predict",
-        "--domain",
-        "plain",
-        "--model",
-        path(&model),
-        "--data",
-        "breast_cancer",
-    ]);
-    assert!(predicted.contains("accuracy"), "{predicted}");
-    // Reconstructing files of different models is refused.
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(["reconstruct", "--from", path(&data), "--out"])
-        .arg(dir.join("x.csv"))
-        .output()
+
+    fn path(p: &Path) -> &str {
+        p.to_str().unwrap()
+    }
+
+    /// `privml share`, three `privml party ... train --input` processes over
+    /// TLS, `privml reconstruct` of their model files, and the combined model
+    /// predicting in the clear.
+    #[test]
+    fn share_train_as_three_processes_and_reconstruct() {
+        let (dir, config) = net_common::deployment("handover-cli");
+        let data = dir.join("d");
+        let model = dir.join("m");
+        let said = run_ok(&["share", "--data", "breast_cancer", "--out", path(&data)]);
+        assert!(said.contains("569 rows, 30 features"), "{said}");
+        let parties: Vec<_> = (0..3)
+            .map(|p| {
+                let input = DatasetShares::party_path(&data, p);
+                net_common::spawn(
+                    env!("CARGO_BIN_EXE_privml"),
+                    &[
+                        "party",
+                        "--id",
+                        &p.to_string(),
+                        "--config",
+                        path(&config),
+                        "--connect-deadline",
+                        "20",
+                        "--timeout",
+                        "20",
+                        "train",
+                        "--input",
+                        path(&input),
+                        "--model",
+                        "mlp:4",
+                        "--epochs",
+                        "1",
+                        "--max-rows",
+                        "200",
+                        "--out",
+                        path(&model),
+                    ],
+                )
+            })
+            .collect();
+        let outs: Vec<_> = parties
+            .into_iter()
+            .map(|c| net_common::finish_within(c, Duration::from_secs(60)))
+            .collect();
+        for (p, o) in outs.iter().enumerate() {
+            assert!(
+                o.status.success(),
+                "party {p}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let said0 = String::from_utf8_lossy(&outs[0].stdout);
+        assert!(said0.contains("final test accuracy"), "{said0}");
+        let clear = dir.join("m.clear");
+        run_ok(&["reconstruct", "--from", path(&model), "--out", path(&clear)]);
+        let predicted = run_ok(&[
+            "predict",
+            "--domain",
+            "plain",
+            "--model",
+            path(&model),
+            "--data",
+            "breast_cancer",
+        ]);
+        assert!(predicted.contains("accuracy"), "{predicted}");
+        // Reconstructing files of different models is refused.
+        let bad = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
+            .args(["reconstruct", "--from", path(&data), "--out"])
+            .arg(dir.join("x.csv"))
+            .output()
+            .unwrap();
+        assert!(bad.status.success());
+        std::fs::copy(
+            DatasetShares::party_path(&data, 0),
+            SavedModel::party_path(&model, 0),
+        )
         .unwrap();
-    assert!(bad.status.success());
-    std::fs::copy(
-        DatasetShares::party_path(&data, 0),
-        SavedModel::party_path(&model, 0),
-    )
-    .unwrap();
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(["reconstruct", "--from", path(&model), "--out"])
-        .arg(dir.join("y.clear"))
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
+        let bad = std::process::Command::new(env!("CARGO_BIN_EXE_privml"))
+            .args(["reconstruct", "--from", path(&model), "--out"])
+            .arg(dir.join("y.clear"))
+            .output()
+            .unwrap();
+        assert!(!bad.status.success());
+    }
 }

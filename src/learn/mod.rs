@@ -92,7 +92,7 @@ use crate::model_file::SavedModel;
 
 pub use model::{MAX_DETECTED_CLASSES, ModelChoice, OptimizerKind, Task};
 pub use pipeline::{DataSource, DataSpec, PredictRows, TableData, TrainData};
-pub use predict::{ModelLocation, PredictJob, Predictions};
+pub use predict::{ModelLocation, PredictJob, Predictions, SharedPredictJob};
 pub(crate) use train::joint_model_id;
 pub use train::{EpochStats, Progress, TrainJob, TrainOutcome, TrainSettings};
 

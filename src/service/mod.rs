@@ -19,6 +19,17 @@
 //! the name the client chose. No party sees a row: each receives two
 //! uniformly random words per value and the public schema.
 //!
+//! A prediction query ([`predict`]): the client asks a party for the
+//! model's public description ([`Request::ModelInfo`]), prepares its rows
+//! with the model's normaliser, shares them, and sends each party its pair
+//! ([`Request::Predict`]); the three parties evaluate the model on the
+//! shares over their own links (a fresh set of links per query, with the
+//! query's id in the job description they compare) and each returns only
+//! its shares of the output, exactly rounded as an opening would be; the
+//! client combines them. No party sees the rows or the output: each
+//! receives its pair of the rows (uniformly random words), and what the
+//! protocol's messages carry.
+//!
 //! Known limit: the commit is three messages, one per party; a client
 //! that dies between them leaves the dataset on the parties it reached.
 //! Training on it then fails at the others with a clear error (no dataset
@@ -35,13 +46,16 @@ use std::time::Duration;
 use rustls::{ClientConnection, StreamOwned};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset_file::{DatasetSchema, DatasetShares};
+use crate::dataset_file::{DatasetSchema, DatasetShares, open_shares, share_matrix};
+use crate::domain::TensorData;
 use crate::error::{DecodeError, Error, Origin, Result};
+use crate::model_file::ModelMeta;
 use crate::net::Frame;
 use crate::net::config::PartiesConfig;
 use crate::net::frame::{self, FrameError};
 use crate::net::tls::{self, Credentials};
 use crate::ring::Payload;
+use crate::runner::{Domain, DomainSpec, RingSize};
 
 /// The largest request a party accepts by default (a dataset share file
 /// of about a million values is 16 MiB; MNIST-5k is 63 MB).
@@ -66,6 +80,23 @@ pub enum Request {
     },
     /// The datasets this client may use, with their public schemas.
     List,
+    /// The public description of a stored model (features, normaliser,
+    /// layers), for the client to prepare its rows.
+    ModelInfo {
+        /// The model's name.
+        model: String,
+    },
+    /// Evaluate a stored model on rows the client shared: this party's
+    /// pair of shares of the rows; the reply is this party's shares of the
+    /// output.
+    Predict {
+        /// The model's name.
+        model: String,
+        /// A random id of the query, the same at all three parties.
+        query: [u8; 16],
+        /// This party's shares of the rows (rows × the model's inputs).
+        rows: TensorData,
+    },
 }
 
 /// A party's answer.
@@ -75,6 +106,10 @@ pub enum Reply {
     Done(String),
     /// Datasets and their schemas.
     Datasets(Vec<(String, DatasetSchema)>),
+    /// A model's public description.
+    Model(Box<ModelMeta>),
+    /// This party's shares of a query's output.
+    Output(TensorData),
     /// The request was refused or failed; why.
     Failed(String),
 }
@@ -303,5 +338,99 @@ pub fn upload(
     Ok(UploadReport {
         schema: files[0].schema.clone(),
         bytes_per_party: bytes,
+    })
+}
+
+/// The model `model`'s public description, from party 0.
+pub fn model_info(conn: &mut Connection, model: &str) -> Result<ModelMeta> {
+    match conn.call(&Request::ModelInfo {
+        model: model.to_string(),
+    })? {
+        Reply::Model(m) => Ok(*m),
+        other => Err(unexpected(conn.party, &other)),
+    }
+}
+
+fn unexpected(party: usize, reply: &Reply) -> Error {
+    let what = match reply {
+        Reply::Done(_) => "a confirmation",
+        Reply::Datasets(_) => "a dataset list",
+        Reply::Model(_) => "a model description",
+        Reply::Output(_) => "output shares",
+        Reply::Failed(_) => "a refusal",
+    };
+    Error::invalid("reply", format!("party {party} answered with {what}"))
+}
+
+/// One private prediction: `x` (rows already prepared with the model's
+/// normaliser) shared for the model's `domain`, each party's pair sent to
+/// it, the parties' output shares combined. Returns the outputs (rows ×
+/// the model's outputs).
+pub fn predict(
+    conns: &mut [Connection; 3],
+    model: &str,
+    domain: &DomainSpec,
+    x: &ndarray::Array2<f64>,
+) -> Result<ndarray::Array2<f64>> {
+    let shares = share_matrix(x, domain)?;
+    let mut query = [0u8; 16];
+    crate::ring::prg::fill_from_os(&mut query)?;
+    // Every party must get its request before any can finish: they compute
+    // together. Send all three, then collect the replies.
+    for (conn, rows) in conns.iter_mut().zip(shares) {
+        conn.round += 1;
+        let req = Request::Predict {
+            model: model.to_string(),
+            query,
+            rows,
+        };
+        send(&mut conn.stream, conn.round, &req)?;
+    }
+    let mut outs = Vec::with_capacity(3);
+    for conn in conns.iter_mut() {
+        let who = Origin::Peer {
+            party: conn.party,
+            op: "prediction".into(),
+        };
+        match receive(&mut conn.stream, conn.max_reply, &who)? {
+            Some(Reply::Output(t)) => outs.push(t),
+            Some(Reply::Failed(why)) => {
+                return Err(Error::invalid(
+                    "request",
+                    format!("party {} refused: {why}", conn.party),
+                ));
+            }
+            Some(other) => return Err(unexpected(conn.party, &other)),
+            None => {
+                return Err(Error::invalid(
+                    "connection",
+                    format!("party {} closed the connection", conn.party),
+                ));
+            }
+        }
+    }
+    let y = open_shares([&outs[0], &outs[1], &outs[2]])?;
+    y.into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| Error::internal("predict", e.to_string()))
+}
+
+/// The domain a model's shares are in (the three-party shared domain of
+/// its ring and fraction bits).
+pub fn model_domain(meta: &ModelMeta) -> Result<DomainSpec> {
+    let ring = match meta.domain {
+        crate::runner::DomainKind::Shared64 => RingSize::Z64,
+        crate::runner::DomainKind::Shared128 => RingSize::Z128,
+        other => {
+            return Err(Error::invalid(
+                "model",
+                format!("a served model holds three-party shares, not {other}"),
+            ));
+        }
+    };
+    Ok(DomainSpec {
+        domain: Domain::Shared,
+        ring,
+        frac_bits: meta.frac_bits,
+        ..DomainSpec::default()
     })
 }

@@ -23,10 +23,15 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use super::store::Store;
 use super::{DEFAULT_MAX_REQUEST, Reply, Request, receive, send};
 use crate::dataset_file::{DatasetShares, hex};
+use crate::domain::{SharedConfig, TensorData};
 use crate::error::{Error, Origin, Result};
+use crate::learn::SharedPredictJob;
+use crate::net::Channel;
 use crate::net::client_tls::{identify_client, serve_config};
-use crate::net::config::PartiesConfig;
+use crate::net::config::{ClientEntry, PartiesConfig};
+use crate::net::tcp::{self, ConnectOptions};
 use crate::net::tls::Credentials;
+use crate::runner::{Exec, RingSize, execute};
 
 /// How a party serves.
 #[derive(Debug, Clone)]
@@ -58,6 +63,7 @@ pub struct Server {
     parties: Arc<PartiesConfig>,
     opts: ServeOptions,
     log: Arc<dyn Fn(&str) + Send + Sync>,
+    jobs: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -109,6 +115,7 @@ impl Server {
             parties: Arc::new(parties),
             opts,
             log,
+            jobs: Arc::default(),
         })
     }
 
@@ -135,6 +142,7 @@ impl Server {
                         opts: self.opts.clone(),
                         log: Arc::clone(&self.log),
                         peer: peer.to_string(),
+                        jobs: Arc::clone(&self.jobs),
                     };
                     let tls = Arc::clone(&self.tls);
                     let active = Arc::clone(&active);
@@ -177,6 +185,9 @@ struct Session {
     opts: ServeOptions,
     log: Arc<dyn Fn(&str) + Send + Sync>,
     peer: String,
+    /// One secure computation at a time (each listens on the party's
+    /// address for the others).
+    jobs: Arc<Mutex<()>>,
 }
 
 impl Session {
@@ -303,6 +314,24 @@ impl Session {
                 ));
                 Ok(Reply::Done(format!("party {} stored '{name}'", self.me)))
             }
+            Request::ModelInfo { model } => {
+                self.model_allowed(client, entry, &model)?;
+                let m = self.store.load_model(&model)?;
+                (self.log)(&format!("client {client}: described model '{model}'"));
+                Ok(Reply::Model(Box::new(m.meta)))
+            }
+            Request::Predict { model, query, rows } => {
+                self.model_allowed(client, entry, &model)?;
+                let n = rows.shape().first().copied().unwrap_or(0);
+                let t0 = std::time::Instant::now();
+                let out = self.predict(&model, &query, rows)?;
+                (self.log)(&format!(
+                    "client {client}: predicted {n} rows with model '{model}' (query {}, {:.3} s)",
+                    hex(&query),
+                    t0.elapsed().as_secs_f64()
+                ));
+                Ok(Reply::Output(out))
+            }
             Request::List => {
                 let mut out = Vec::new();
                 for name in self.store.list()? {
@@ -314,5 +343,59 @@ impl Session {
                 Ok(Reply::Datasets(out))
             }
         }
+    }
+}
+
+impl Session {
+    fn model_allowed(&self, client: &str, entry: &ClientEntry, model: &str) -> Result<()> {
+        if entry.may_use_model(model) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "access",
+                format!(
+                    "client {client} may not use model '{model}' (the parties file's access list)"
+                ),
+            ))
+        }
+    }
+
+    /// Runs one query with the other two parties over fresh links whose
+    /// job description names the model and the query.
+    fn predict(&self, model: &str, query: &[u8; 16], rows: TensorData) -> Result<TensorData> {
+        let saved = self.store.load_model(model)?;
+        let ring = match &rows {
+            TensorData::Shares { ring_bits: 128, .. } => RingSize::Z128,
+            _ => RingSize::Z64,
+        };
+        let session = format!(
+            "privml serve: predict model={model} model_id={} query={} rows={:?}",
+            hex(&saved.model_id),
+            hex(query),
+            rows.shape()
+        );
+        let opts = ConnectOptions::from_config(&self.parties).session(session);
+        let mut cfg = SharedConfig::default().timeout(self.opts.io_timeout);
+        if let Some(f) = saved.meta.frac_bits {
+            cfg = cfg.frac_bits(f);
+        }
+        let parties = Arc::clone(&self.parties);
+        let me = self.me;
+        let connect = move || -> Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+            Ok(tcp::connect(&parties, me, &opts)?.into_boxed())
+        };
+        let exec = Exec::Party {
+            id: me,
+            ring,
+            cfg,
+            connect: &connect,
+        };
+        let job = SharedPredictJob {
+            models: std::slice::from_ref(&saved),
+            rows: std::slice::from_ref(&rows),
+        };
+        let _one_at_a_time = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, _cost) = execute(&exec, &job)?;
+        Ok(out)
     }
 }

@@ -22,10 +22,14 @@ const COMMITTED: &str = ".shares";
 /// Infix of a staged upload.
 const STAGED: &str = ".staged-";
 
-/// One party's store directory.
+/// One party's store directory: `datasets/NAME.shares` (uploads) and
+/// `models/NAME.shares` (this party's model share files: a model trained
+/// with `privml party ... train --out` is served by copying each party's
+/// file there).
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    models: PathBuf,
     party: usize,
 }
 
@@ -35,8 +39,10 @@ impl Store {
     /// for the log).
     pub fn open(dir: &Path, party: usize) -> Result<(Store, Vec<String>)> {
         let datasets = dir.join("datasets");
-        std::fs::create_dir_all(&datasets)
-            .map_err(|e| Error::file(FileOp::CreateDir, &datasets, e))?;
+        let models = dir.join("models");
+        for d in [&datasets, &models] {
+            std::fs::create_dir_all(d).map_err(|e| Error::file(FileOp::CreateDir, d, e))?;
+        }
         let mut removed = Vec::new();
         let entries =
             std::fs::read_dir(&datasets).map_err(|e| Error::file(FileOp::Read, &datasets, e))?;
@@ -45,13 +51,14 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.contains(STAGED) || name.starts_with(".privml-") {
                 std::fs::remove_file(entry.path())
-                    .map_err(|e| Error::file(FileOp::Write, &entry.path(), e))?;
+                    .map_err(|e| Error::file(FileOp::Write, entry.path(), e))?;
                 removed.push(name);
             }
         }
         Ok((
             Store {
                 dir: datasets,
+                models,
                 party,
             },
             removed,
@@ -147,6 +154,19 @@ impl Store {
             ));
         }
         DatasetShares::load(path)
+    }
+
+    /// Loads this party's share file of model `name`.
+    pub fn load_model(&self, name: &str) -> Result<crate::model_file::SavedModel> {
+        Self::checked(name)?;
+        let path = self.models.join(format!("{name}{COMMITTED}"));
+        if !path.exists() {
+            return Err(Error::invalid(
+                "model",
+                format!("party {} has no model '{name}'", self.party),
+            ));
+        }
+        crate::model_file::SavedModel::load(path)
     }
 
     /// The committed datasets' names, sorted.

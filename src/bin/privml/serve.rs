@@ -91,6 +91,31 @@ pub enum ClientAction {
     Upload(UploadArgs),
     /// The datasets this client may use, with their public schemas.
     List,
+    /// Private predictions: the rows are shared here, the parties evaluate
+    /// the model on the shares, and only this client combines the outputs.
+    Predict(PredictArgs),
+}
+
+/// Arguments of `privml client predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The model's name at the parties.
+    #[arg(long)]
+    model: String,
+    /// CSV of rows with the model's feature columns (a target column, if
+    /// present, is used to report accuracy here).
+    #[arg(long)]
+    data: String,
+    /// Target column to score against (default: the model's).
+    #[arg(long)]
+    target: Option<String>,
+    /// Rows per query (each query is one secure evaluation; the
+    /// connections to the parties are reused across queries).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Write the predictions (class and scores per row) to this CSV file.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Arguments of `privml client upload`.
@@ -135,6 +160,7 @@ pub fn client(args: ClientArgs) -> Result<()> {
                 report.bytes_per_party[2]
             );
         }
+        ClientAction::Predict(p) => predict(&parties, &creds, timeout, &p)?,
         ClientAction::List => {
             let mut conn = service::Connection::open(&parties, &creds, 0, timeout)?;
             match conn.call(&Request::List)? {
@@ -146,6 +172,67 @@ pub fn client(args: ClientArgs) -> Result<()> {
                 other => bail!("party 0 answered {other:?}"),
             }
         }
+    }
+    Ok(())
+}
+
+fn predict(
+    parties: &PartiesConfig,
+    creds: &Credentials,
+    timeout: Duration,
+    args: &PredictArgs,
+) -> Result<()> {
+    use privml::learn::{DataSource, PredictRows, Predictions, Task};
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let mut conns = service::connect_all(parties, creds, timeout)?;
+    let meta = service::model_info(&mut conns[0], &args.model)?;
+    let domain = service::model_domain(&meta)?;
+    let target = args.target.as_deref().unwrap_or(&meta.table.target);
+    let source = DataSource::from_arg(&args.data, Some(target));
+    let rows = PredictRows::prepare(&source, &meta)?;
+    let n = rows.x.nrows();
+    let mut parts = Vec::new();
+    let mut latencies = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + args.batch).min(n);
+        let x = rows.x.slice(ndarray::s![start..end, ..]).to_owned();
+        let t0 = std::time::Instant::now();
+        parts.push(service::predict(&mut conns, &args.model, &domain, &x)?);
+        latencies.push(t0.elapsed().as_secs_f64());
+        start = end;
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let scores = ndarray::concatenate(ndarray::Axis(0), &views)?;
+    let pred = match (meta.table.task, &meta.table.target_normalizer) {
+        (Task::Classification, _) => Predictions::from_scores(scores),
+        (Task::Regression, Some(norm)) => Predictions::values(norm.inverse_transform(&scores)?),
+        (Task::Regression, None) => Predictions::values(scores),
+    };
+    let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
+    let max = latencies.iter().copied().fold(0.0, f64::max);
+    outln!(
+        "predicted {n} rows with '{}' in {} queries of up to {} rows: {:.3} s per query on average, {:.3} s at most",
+        args.model,
+        latencies.len(),
+        args.batch,
+        mean,
+        max
+    );
+    if let Some(labels) = &rows.labels
+        && meta.table.task == Task::Classification
+    {
+        let hits = pred.hits(labels);
+        outln!(
+            "accuracy: {:.2}% ({hits}/{n})",
+            100.0 * hits as f64 / n.max(1) as f64
+        );
+    }
+    if let Some(out) = &args.out {
+        pred.write_csv(out)?;
+        outln!("predictions written to {}", out.display());
     }
     Ok(())
 }
