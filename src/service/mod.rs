@@ -30,10 +30,18 @@
 //! receives its pair of the rows (uniformly random words), and what the
 //! protocol's messages carry.
 //!
-//! Known limit: the commit is three messages, one per party; a client
-//! that dies between them leaves the dataset on the parties it reached.
-//! Training on it then fails at the others with a clear error (no dataset
-//! of that name), and the name can be reused only after removing it.
+//! Known limits:
+//!
+//! - the commit is three messages, one per party; a client that dies
+//!   between them leaves the dataset on the parties it reached (the others
+//!   then answer "no dataset of that name"), and the name can be reused
+//!   only after removing the file from those stores;
+//! - each party runs one secure computation at a time; two clients whose
+//!   queries reach the parties in different orders can make the parties'
+//!   links disagree on the job (a session mismatch, an error to both
+//!   clients, who may retry);
+//! - a client may stage several uploads in one connection before it
+//!   commits; each is bounded by the request limit, but their number is not.
 
 pub mod server;
 pub mod store;
