@@ -9,6 +9,7 @@
 pub mod approx;
 pub mod cost;
 pub mod data;
+pub mod dataset_file;
 pub mod domain;
 pub mod error;
 pub mod experiments;
@@ -30,6 +31,8 @@ pub mod plot;
 pub mod private_file;
 pub mod ring;
 pub mod runner;
+#[cfg(feature = "tls")]
+pub mod service;
 pub mod session;
 pub mod tensor;
 pub mod workloads;

@@ -160,6 +160,46 @@ fn with_checksum(body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A valid dataset share file (party 1's, a 6 x 2 table of two classes).
+fn valid_dataset_file() -> &'static Vec<u8> {
+    static V: OnceLock<Vec<u8>> = OnceLock::new();
+    V.get_or_init(|| {
+        let x = ndarray::Array2::from_elem((6, 2), 0.25);
+        let y = ndarray::Array2::from_shape_fn((6, 2), |(i, k)| f64::from(u8::from(i % 2 == k)));
+        let table = privml::model_file::TableMeta {
+            target: "y".into(),
+            features: vec!["a".into(), "b".into()],
+            n_classes: 2,
+            normalizer: None,
+            task: privml::learn::Task::Classification,
+            target_normalizer: None,
+        };
+        let files = privml::dataset_file::share_table(
+            &x,
+            &y,
+            &table,
+            &privml::runner::DomainSpec::default(),
+        )
+        .expect("share");
+        files[1].encode().expect("encode")
+    })
+}
+
+/// `body` framed as a dataset share file with a fitting checksum.
+fn dataset_with_checksum(body: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut v = b"PRIVMLD\x00".to_vec();
+    v.push(privml::dataset_file::FORMAT_VERSION);
+    v.extend_from_slice(body);
+    v.extend_from_slice(&Sha256::digest(body));
+    v
+}
+
+fn decode_dataset(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let _ = privml::dataset_file::DatasetShares::decode(bytes, privml::error::Origin::Bytes);
+    check_allocations("dataset share file")
+}
+
 fn decode_model(bytes: &[u8]) -> Result<(), TestCaseError> {
     let _ = privml::model_file::SavedModel::decode(bytes, Path::new("fuzz.shares"));
     check_allocations("model file")
@@ -461,6 +501,34 @@ proptest! {
     }
 
     #[test]
+    fn dataset_share_files(raw in bytes(), ms in mutations()) {
+        let valid = valid_dataset_file();
+        decode_dataset(&raw)?;
+        decode_dataset(&mutate(valid, &ms))?;
+        let body = &valid[9..valid.len() - 32];
+        decode_dataset(&dataset_with_checksum(&mutate(body, &ms)))?;
+        decode_dataset(&dataset_with_checksum(&raw))?;
+    }
+
+    #[test]
+    fn client_requests(raw in bytes(), ms in mutations()) {
+        let mut valid = Vec::new();
+        let stage = privml::service::Request::Stage {
+            name: "d".into(),
+            file: valid_dataset_file().clone(),
+        };
+        privml::service::send(&mut valid, 1, &stage).expect("encode");
+        for b in [raw, mutate(&valid, &ms)] {
+            let _ = privml::service::receive::<privml::service::Request, _>(
+                &mut b.as_slice(),
+                privml::service::DEFAULT_MAX_REQUEST,
+                &privml::error::Origin::Client("fuzz".into()),
+            );
+            check_allocations("client request")?;
+        }
+    }
+
+    #[test]
     fn announcements(raw in bytes(), ms in mutations()) {
         hostile_announcement(&raw)?;
         hostile_announcement(&mutate(valid_announcement(), &ms))?;
@@ -553,6 +621,14 @@ fn the_harnesses_reach_past_the_first_checks() {
     he_checksum(&mut fixed);
     assert_eq!(fixed, f.he_update, "the test's checksum is the format's");
     privml::net::config::PartiesConfig::parse(PARTIES, Path::new("/d/p.toml")).expect("parties");
+    let d = valid_dataset_file();
+    privml::dataset_file::DatasetShares::decode(d, privml::error::Origin::Bytes)
+        .expect("valid dataset file");
+    privml::dataset_file::DatasetShares::decode(
+        &dataset_with_checksum(&d[9..d.len() - 32]),
+        privml::error::Origin::Bytes,
+    )
+    .expect("re-checksummed dataset file");
     assert!(valid_announcement().len() > 16);
     // The allocation record sees allocations of other threads too.
     std::thread::spawn(|| std::hint::black_box(vec![1u8; 3 << 20]))

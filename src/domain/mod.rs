@@ -74,6 +74,7 @@ pub use gadgets::{Clipped, Gadgets};
 pub use layout::{Gather, Layout, Window2d};
 pub use open::Open;
 pub use plain::Plain;
+pub(crate) use session::decode_elements;
 pub use session::{Session, TensorData};
 pub use shared::{DEFAULT_MAX_INPUT_ELEMENTS, Shared, SharedConfig};
 

@@ -91,8 +91,10 @@ use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::SavedModel;
 
 pub use model::{MAX_DETECTED_CLASSES, ModelChoice, OptimizerKind, Task};
-pub use pipeline::{DataSource, DataSpec, PredictRows, TrainData};
-pub use predict::{ModelLocation, PredictCostJob, PredictJob, Predictions, predict_cost};
+pub use pipeline::{DataSource, DataSpec, PredictRows, TableData, TrainData};
+pub use predict::{
+    ModelLocation, PredictCostJob, PredictJob, Predictions, SharedPredictJob, predict_cost,
+};
 pub(crate) use train::joint_model_id;
 pub use train::{EpochStats, Progress, TrainJob, TrainOutcome, TrainSettings};
 

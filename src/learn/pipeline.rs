@@ -284,32 +284,7 @@ impl TrainData {
             columns.push(target_name.clone());
         }
         let (normalizer, target_normalizer) = match spec.scaling {
-            Some(Scaling::Declared) => {
-                let ranges = ranges.ok_or_else(|| {
-                    Error::invalid(
-                        "feature ranges",
-                        format!(
-                            "{source} has no declared feature ranges: declare each feature's \
-                             public range in a CSV file 'feature,min,max' (--feature-ranges \
-                             FILE), or use --scaling none"
-                        ),
-                    )
-                })?;
-                let all = ranges.normalizer(&columns)?;
-                let n = ds.n_features();
-                let part = |cols: std::ops::Range<usize>| {
-                    Normalizer::from_parts(
-                        Scaling::Declared,
-                        all.shift()[cols.clone()].to_vec(),
-                        all.divisor()[cols].to_vec(),
-                    )
-                };
-                let target = match task {
-                    Task::Regression => Some(part(n..n + 1)?),
-                    Task::Classification => None,
-                };
-                (Some(part(0..n)?), target)
-            }
+            Some(Scaling::Declared) => declared_normalizers(ranges, &columns, task, source)?,
             Some(fitted) => {
                 let target = match task {
                     Task::Regression => Some(Normalizer::fit(
@@ -351,6 +326,216 @@ impl TrainData {
             y_test,
             x_train: train.features().clone(),
             x_test: test.features().clone(),
+            table: TableMeta {
+                target: target_name,
+                features: ds.feature_names().to_vec(),
+                n_classes: classes,
+                normalizer,
+                task,
+                target_normalizer,
+            },
+            task_note,
+        })
+    }
+}
+
+/// The normalisers of the features and (for a regression) of the target
+/// over the declared `ranges` of `columns` (the features, then the target
+/// for a regression).
+fn declared_normalizers(
+    ranges: Option<&FeatureRanges>,
+    columns: &[String],
+    task: Task,
+    source: &str,
+) -> Result<(Option<Normalizer>, Option<Normalizer>)> {
+    let ranges = ranges.ok_or_else(|| {
+        Error::invalid(
+            "feature ranges",
+            format!(
+                "{source} has no declared feature ranges: declare each feature's \
+                 public range in a CSV file 'feature,min,max' (--feature-ranges \
+                 FILE), or use --scaling none"
+            ),
+        )
+    })?;
+    let all = ranges.normalizer(columns)?;
+    let n = match task {
+        Task::Regression => columns.len().saturating_sub(1),
+        Task::Classification => columns.len(),
+    };
+    let part = |cols: std::ops::Range<usize>| {
+        Normalizer::from_parts(
+            Scaling::Declared,
+            all.shift()[cols.clone()].to_vec(),
+            all.divisor()[cols].to_vec(),
+        )
+    };
+    let target = match task {
+        Task::Regression => Some(part(n..n + 1)?),
+        Task::Classification => None,
+    };
+    Ok((Some(part(0..n)?), target))
+}
+
+/// Which rows of a table of `n` rows a training run uses, in order: the
+/// rows [`TrainData::prepare`] trains and tests on (shuffled with `seed`,
+/// the first `spec.max_rows` kept, then split with `seed` as
+/// [`data::train_test_split`] does), as indices into the table. Jobs on
+/// shared tables apply it to the shares ([`crate::dataset_file`]), so a
+/// table shared whole trains on the same rows as the table in the clear.
+///
+/// # Examples
+///
+/// ```
+/// use privml::learn::{DataSpec, pipeline::row_plan};
+///
+/// let (train, test) = row_plan(10, &DataSpec::default(), 1)?;
+/// assert_eq!((train.len(), test.len()), (8, 2));
+/// let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+/// all.sort();
+/// assert_eq!(all, (0..10).collect::<Vec<_>>());
+/// # Ok::<(), privml::Error>(())
+/// ```
+pub fn row_plan(n: usize, spec: &DataSpec, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    let test_fraction = spec.test_fraction;
+    let mut kept: Vec<usize> = (0..n).collect();
+    kept.shuffle(&mut StdRng::seed_from_u64(seed));
+    if let Some(m) = spec.max_rows {
+        kept.truncate(m);
+    }
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(Error::invalid(
+            "test_fraction",
+            format!("{test_fraction} is not strictly between 0 and 1"),
+        ));
+    }
+    let m = kept.len();
+    let n_test = (m as f64 * test_fraction).round() as usize;
+    if n_test == 0 || n_test >= m {
+        return Err(Error::invalid(
+            "test_fraction",
+            format!(
+                "{test_fraction} of {m} samples gives {n_test} test and {} training samples; both need at least one",
+                m.saturating_sub(n_test)
+            ),
+        ));
+    }
+    let mut idx: Vec<usize> = (0..m).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed));
+    let (test, train) = idx.split_at(n_test);
+    Ok((
+        train.iter().map(|&i| kept[i]).collect(),
+        test.iter().map(|&i| kept[i]).collect(),
+    ))
+}
+
+/// A whole table prepared row by row for sharing ([`crate::dataset_file`]):
+/// scaled over its declared ranges (or not at all), targets one column per
+/// class (one-hot) or a regression's scaled target, every value checked to
+/// fit the fixed-point format. Nothing that mixes rows happens here: the
+/// shuffle, the row limit and the split happen on the shares, with the
+/// training run's public seed ([`row_plan`]), so a fitted scaling (which
+/// needs the training rows' statistics) is refused.
+#[derive(Debug, Clone)]
+pub struct TableData {
+    /// The features, in file order.
+    pub x: Array2<f64>,
+    /// The targets, in file order.
+    pub y: Array2<f64>,
+    /// The public description of the table.
+    pub table: TableMeta,
+    /// Why the task was chosen, when none was named.
+    pub task_note: Option<String>,
+}
+
+impl TableData {
+    /// Loads `source` and prepares it: `scaling` is `Some(Scaling::Declared)`
+    /// (over `ranges`, or a bundled set's own) or `None`; `task` as in
+    /// [`TrainSettings::task`].
+    pub fn prepare(
+        source: &DataSource,
+        ranges: Option<&FeatureRanges>,
+        task: Option<Task>,
+        scaling: Option<Scaling>,
+        domain: &DomainSpec,
+    ) -> Result<TableData> {
+        let ds = source.load()?;
+        let name = source.name();
+        if let Some(s) = scaling.filter(|s| s.is_fitted()) {
+            return Err(Error::invalid(
+                "scaling",
+                format!(
+                    "{s} scaling is fitted on the training rows, which are chosen on the \
+                     shares later; a shared table is scaled over its declared ranges \
+                     (--feature-ranges FILE) or not at all (--scaling none)"
+                ),
+            ));
+        }
+        let (task, task_note) = match task {
+            Some(t) => (t, None),
+            None => {
+                let (t, why) = Task::detect(&ds);
+                (t, Some(why))
+            }
+        };
+        let (ds, classes) = match task {
+            Task::Classification => match ds.n_classes() {
+                Some(k) if k >= 2 => (ds, k),
+                _ => {
+                    return Err(Error::invalid(
+                        "target",
+                        format!(
+                            "the target column '{}' must hold class labels 0, 1, ... (at \
+                             least two classes) for classification (or use --task regression)",
+                            ds.target_name()
+                        ),
+                    ));
+                }
+            },
+            Task::Regression => (ds.with_n_classes(None)?, 0),
+        };
+        let target_name = ds.target_name().to_string();
+        let mut columns = ds.feature_names().to_vec();
+        if task == Task::Regression {
+            columns.push(target_name.clone());
+        }
+        let (normalizer, target_normalizer) = match scaling {
+            Some(_) => {
+                let own;
+                let ranges = match ranges {
+                    Some(r) => Some(r),
+                    None => {
+                        own = source.declared_ranges(ds.feature_names())?;
+                        own.as_ref()
+                    }
+                };
+                declared_normalizers(ranges, &columns, task, &name)?
+            }
+            None => (None, None),
+        };
+        let ds = match &normalizer {
+            Some(n) => n.apply_checked(&ds, &name)?,
+            None => ds,
+        };
+        let (min, max) = domain.value_range()?;
+        ds.check_range(min, max)?;
+        let y = match (task, &target_normalizer) {
+            (Task::Regression, Some(n)) => scaled_targets(
+                n,
+                ds.targets().clone().insert_axis(Axis(1)),
+                &target_name,
+                &name,
+            )?,
+            (Task::Regression, None) => ds.targets().clone().insert_axis(Axis(1)),
+            (Task::Classification, _) => ds.one_hot_targets()?,
+        };
+        data::check_range(&y, min, max)?;
+        Ok(TableData {
+            x: ds.features().clone(),
+            y,
             table: TableMeta {
                 target: target_name,
                 features: ds.feature_names().to_vec(),

@@ -16,7 +16,7 @@ use ndarray::Array2;
 
 use super::model::Task;
 use super::{decode, encode, file_for, input};
-use crate::domain::{Open, PartyId, Ring, Session};
+use crate::domain::{Open, PartyId, Ring, Session, TensorData};
 use crate::error::{Error, Result};
 use crate::model_file::{Architecture, SavedModel, write_atomic};
 use crate::nn;
@@ -374,5 +374,77 @@ impl<R: Ring> Model<R> {
                 net.predict(r, &x)
             }
         }
+    }
+}
+
+/// A saved model applied to rows that arrive as shares (a client's query to
+/// the serving parties, [`crate::service`]): every party holds its own
+/// model file and its own shares of the rows, and ends with its shares of
+/// the model's output, exactly rounded to the output precision as an
+/// opening would be ([`Open::round_exact`]), for the client to combine.
+/// Nothing is opened to any party; the parties learn the row count only.
+pub struct SharedPredictJob<'a> {
+    /// This party's model file (in one process: any party's; the job loads
+    /// each party's from `models`).
+    pub models: &'a [SavedModel],
+    /// Each party's shares of the rows (rows × the model's inputs).
+    pub rows: &'a [TensorData],
+}
+
+impl Job for SharedPredictJob<'_> {
+    type Output = TensorData;
+
+    fn run<R: Ring + Session>(&self, r: &mut R) -> Result<TensorData> {
+        let me = r.party().ok_or_else(|| {
+            Error::invalid("domain", "a query on shares runs on the shared domain")
+        })?;
+        let model = self
+            .models
+            .iter()
+            .find(|m| {
+                matches!(m.tensors.first(), Some(TensorData::Shares { party, .. }) if usize::from(*party) == me)
+            })
+            .ok_or(Error::MissingValue {
+                party: me,
+                what: "model file",
+            })?;
+        let rows = self
+            .rows
+            .iter()
+            .find(|t| matches!(t, TensorData::Shares { party, .. } if usize::from(*party) == me))
+            .ok_or(Error::MissingValue {
+                party: me,
+                what: "rows to predict",
+            })?;
+        let params = model
+            .tensors
+            .iter()
+            .map(|t| r.import(t))
+            .collect::<Result<Vec<_>>>()?;
+        let x = r.import(rows)?;
+        let mut refs: Vec<&R::Tensor> = params.iter().collect();
+        refs.push(&x);
+        r.check_agreement(&refs, &model.model_id)?;
+        let mut net = match &model.meta.architecture {
+            Architecture::Mlp(spec) => {
+                Model::Mlp(nn::mlp_with_parameters(r, spec, params)?, spec.inputs)
+            }
+            Architecture::Network(spec) => {
+                Model::Network(nn::Network::from_tensors(r, spec, params)?)
+            }
+        };
+        let shape = r.shape(&x).to_vec();
+        if shape.len() != 2 || shape[1] != net.inputs() {
+            return Err(Error::ShapeMismatch {
+                op: "predict",
+                left: shape,
+                right: vec![0, net.inputs()],
+            });
+        }
+        r.set_label("predict");
+        let out = net.predict(r, &x)?;
+        let bits = r.output_drop_bits();
+        let rounded = r.round_exact(&out, bits)?;
+        Ok(r.export(&rounded))
     }
 }

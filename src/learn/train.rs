@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::model::{ModelChoice, OptimizerKind, Task};
 use super::pipeline::{DataSpec, TrainData};
 use super::{DEFAULT_DATA_OWNER, decode, encode, file_for, input};
+use crate::dataset_file::{DatasetSchema, DatasetShares};
+use crate::domain::Layout;
 use crate::domain::{PartyId, Ring, Session, TensorData};
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::model_file::{Architecture, ModelMeta, SavedModel, TableMeta, domain_of};
@@ -176,6 +178,13 @@ pub struct TrainJob<'a> {
     pub settings: &'a TrainSettings,
     /// The rows: `Some` on the data owner (and in-process), `None` elsewhere.
     pub data: Option<&'a TrainData>,
+    /// Instead of a data owner's rows: the parties' dataset share files
+    /// ([`crate::dataset_file`]), each party's own (in one process all
+    /// three; over the network the party's one). Empty when the data owner
+    /// inputs `data`. The rows trained on are chosen on the shares with
+    /// the settings' seed ([`row_plan`](super::pipeline::row_plan)), the
+    /// scaling is the one the files were shared with.
+    pub shared: &'a [DatasetShares],
     /// Write each party's file to `{prefix}.party{N}.shares` (or
     /// `{prefix}.clear` in the plaintext domains).
     pub out_prefix: Option<PathBuf>,
@@ -189,6 +198,7 @@ impl<'a> TrainJob<'a> {
         TrainJob {
             settings,
             data,
+            shared: &[],
             out_prefix: None,
             progress: &no_progress,
         }
@@ -223,6 +233,18 @@ impl Job for TrainJob<'_> {
     type Output = TrainOutcome;
 
     fn run<R: Ring + Session>(&self, r: &mut R) -> Result<TrainOutcome> {
+        let (a, rows) = if self.shared.is_empty() {
+            self.owner_rows(r)?
+        } else {
+            shared_rows(r, self.settings, self.shared)?
+        };
+        self.train(r, a, rows)
+    }
+}
+
+impl TrainJob<'_> {
+    /// The data owner announces its table's description and inputs its rows.
+    fn owner_rows<R: Ring + Session>(&self, r: &mut R) -> Result<(Announcement, Rows<R::Tensor>)> {
         let settings = self.settings;
         let owner = settings.data_owner;
         let mine = if r.owns(owner) {
@@ -259,6 +281,17 @@ impl Job for TrainJob<'_> {
         )?;
         let xt = input(r, owner, data.map(|d| &d.x_test), [a.test_rows, a.features])?;
         let yt = input(r, owner, data.map(|d| &d.y_test), [a.test_rows, a.outputs])?;
+        Ok((a, Rows { x, y, xt, yt }))
+    }
+
+    /// Trains on the rows, saves this party's file.
+    fn train<R: Ring + Session>(
+        &self,
+        r: &mut R,
+        a: Announcement,
+        rows: Rows<R::Tensor>,
+    ) -> Result<TrainOutcome> {
+        let settings = self.settings;
         let architecture = settings.model.architecture(a.features, a.outputs)?;
         let speak = crate::runner::speaks(r);
         let report = |p: Progress| {
@@ -266,7 +299,6 @@ impl Job for TrainJob<'_> {
                 (self.progress)(&p)
             }
         };
-        let rows = Rows { x, y, xt, yt };
         let trained = match &architecture {
             Architecture::Mlp(spec)
                 if settings.classic_mlp() && a.table.task == Task::Classification =>
@@ -318,6 +350,111 @@ impl Job for TrainJob<'_> {
             saved_to,
         })
     }
+}
+
+/// The rows of the parties' dataset share files: each party loads its
+/// own file, party 0 announces its schema (public) and every party checks
+/// that its file is of the same sharing, the shares are checked to belong
+/// together, then the rows are chosen and split on the shares
+/// ([`row_plan`](super::pipeline::row_plan)): all of it local but the
+/// announcement and the 32-byte agreement digests.
+fn shared_rows<R: Ring + Session>(
+    r: &mut R,
+    settings: &TrainSettings,
+    files: &[DatasetShares],
+) -> Result<(Announcement, Rows<R::Tensor>)> {
+    let me = r.party().ok_or_else(|| {
+        Error::invalid(
+            "domain",
+            format!(
+                "dataset share files are the shared domain's; {} has no shares",
+                r.describe()
+            ),
+        )
+    })?;
+    let file = files
+        .iter()
+        .find(|f| usize::from(f.party) == me)
+        .ok_or(Error::MissingValue {
+            party: me,
+            what: "dataset share file",
+        })?;
+    let mine = if me == 0 {
+        Some(encode("dataset schema", &file.schema)?)
+    } else {
+        None
+    };
+    let theirs: DatasetSchema = decode("dataset schema", 0, &r.announce(0, mine.as_deref())?)?;
+    file.check_same(&theirs, "party 0's")?;
+    let schema = &file.schema;
+    let table = &schema.table;
+    if let Some(task) = settings.task
+        && task != table.task
+    {
+        return Err(Error::invalid(
+            "task",
+            format!(
+                "the job asks for {task}, the dataset was shared for {}",
+                table.task
+            ),
+        ));
+    }
+    let scaled = table.normalizer.is_some();
+    match settings.data.scaling {
+        Some(crate::data::Scaling::Declared) if scaled => {}
+        None if !scaled => {}
+        other => {
+            let asked = other.map_or("none".to_string(), |s| s.to_string());
+            let shared = if scaled { "ranges" } else { "none" };
+            return Err(Error::invalid(
+                "scaling",
+                format!(
+                    "the job asks for scaling {asked}, the dataset was shared with scaling \
+                     {shared} (scaling is applied by the data owner when sharing)"
+                ),
+            ));
+        }
+    }
+    if table.task == Task::Regression && settings.loss != nn::Loss::MeanSquare {
+        return Err(Error::invalid(
+            "loss",
+            format!(
+                "a regression trains on the squared error, not {}",
+                settings.loss
+            ),
+        ));
+    }
+    let x = r.import(&file.x)?;
+    let y = r.import(&file.y)?;
+    let mut tag = b"dataset ".to_vec();
+    tag.extend_from_slice(&schema.dataset_id);
+    r.check_agreement(&[&x, &y], &tag)?;
+    // The classic MLP path trains two classes on one score column, the
+    // label itself: the one-hot's second column.
+    let y = if table.task == Task::Classification && table.n_classes == 2 && settings.classic_mlp()
+    {
+        let t = r.transpose(&y)?;
+        let col = r.slice_rows(&t, 1, 2)?;
+        r.transpose(&col)?
+    } else {
+        y
+    };
+    let outputs = r.shape(&y)[1];
+    let (train, test) = super::pipeline::row_plan(schema.rows, &settings.data, settings.seed)?;
+    let rows = Rows {
+        x: r.gather_rows(&x, &train)?,
+        y: r.gather_rows(&y, &train)?,
+        xt: r.gather_rows(&x, &test)?,
+        yt: r.gather_rows(&y, &test)?,
+    };
+    let a = Announcement {
+        train_rows: train.len(),
+        test_rows: test.len(),
+        features: table.features.len(),
+        outputs,
+        table: table.clone(),
+    };
+    Ok((a, rows))
 }
 
 /// Reports each batch of epoch `epoch` as [`Progress::Batch`].

@@ -12,10 +12,20 @@
 //! # listen = "0.0.0.0:7000"     # optional: where this party binds instead
 //! cert = "party0.pem"
 //! key = "party0.key"            # read only by party 0 itself
+//! # client_address = "10.0.0.1:7100" # optional: where `privml serve` takes clients
 //!
 //! [[party]]
 //! id = 1
 //! # ...
+//!
+//! # The access list of `privml serve` (optional): the clients the parties
+//! # accept (each with a certificate from `privml keygen --clients`), the
+//! # datasets each may upload and train on, the models each may train and
+//! # query. "*" allows every name.
+//! [[client]]
+//! name = "alice"
+//! datasets = ["alice-rows"]
+//! models = ["*"]
 //! ```
 //!
 //! Paths are relative to the file's directory. Every party reads the same
@@ -68,6 +78,62 @@ struct RawConfig {
     connect_deadline_secs: Option<f64>,
     max_frame_bytes: Option<u64>,
     party: Vec<RawParty>,
+    #[serde(default)]
+    client: Vec<RawClient>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: String,
+    #[serde(default)]
+    datasets: Vec<String>,
+    #[serde(default)]
+    models: Vec<String>,
+}
+
+/// One client of the access list: who may use which datasets and models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientEntry {
+    /// The name its certificate carries (`NAME.client.privml`).
+    pub name: String,
+    /// Datasets it may upload and train on (`*`: any).
+    pub datasets: Vec<String>,
+    /// Models it may train (write) and query (`*`: any).
+    pub models: Vec<String>,
+}
+
+impl ClientEntry {
+    /// Whether the client may upload or train on dataset `name`.
+    pub fn may_use_dataset(&self, name: &str) -> bool {
+        self.datasets.iter().any(|d| d == "*" || d == name)
+    }
+
+    /// Whether the client may train or query model `name`.
+    pub fn may_use_model(&self, name: &str) -> bool {
+        self.models.iter().any(|m| m == "*" || m == name)
+    }
+}
+
+/// Whether `name` may name a client, a dataset or a model: 1 to 64
+/// characters from `a-z`, `0-9`, `-` and `_`, not starting with `-` (a
+/// DNS label in certificates, a file name in a party's store).
+///
+/// # Examples
+///
+/// ```
+/// use privml::net::config::valid_name;
+///
+/// assert!(valid_name("alice-2"));
+/// assert!(!valid_name("../etc") && !valid_name("") && !valid_name("-x") && !valid_name("A"));
+/// ```
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[derive(Deserialize)]
@@ -76,6 +142,7 @@ struct RawParty {
     id: i64,
     address: String,
     listen: Option<String>,
+    client_address: Option<String>,
     cert: String,
     key: String,
 }
@@ -90,6 +157,8 @@ pub struct PartyEntry {
     /// `host:port` it binds to, when that differs from `address` (behind
     /// NAT, or `0.0.0.0:port` to listen on every interface).
     pub listen: Option<String>,
+    /// `host:port` where `privml serve` takes clients (and binds).
+    pub client_address: Option<String>,
     /// Its certificate (PEM), absolute or relative to the working directory.
     pub cert: PathBuf,
     /// Its private key (PEM); only the party itself reads it.
@@ -118,6 +187,8 @@ pub struct PartiesConfig {
     pub connect_deadline: Option<Duration>,
     /// Largest payload accepted from a peer.
     pub max_frame_bytes: Option<u64>,
+    /// The access list of `privml serve`.
+    pub clients: Vec<ClientEntry>,
 }
 
 fn check_address(path: &Path, what: &str, a: &str) -> Result<()> {
@@ -227,10 +298,14 @@ impl PartiesConfig {
             if let Some(l) = &p.listen {
                 check_address(path, &format!("party {id}: listen"), l)?;
             }
+            if let Some(l) = &p.client_address {
+                check_address(path, &format!("party {id}: client_address"), l)?;
+            }
             slots[id] = Some(PartyEntry {
                 id,
                 address: p.address,
                 listen: p.listen,
+                client_address: p.client_address,
                 cert: resolve(&p.cert),
                 key: resolve(&p.key),
             });
@@ -251,7 +326,36 @@ impl PartiesConfig {
         if raw.max_frame_bytes == Some(0) {
             return Err(bad("max_frame_bytes must be positive".into()));
         }
+        let mut clients: Vec<ClientEntry> = Vec::with_capacity(raw.client.len());
+        for c in raw.client {
+            if !valid_name(&c.name) {
+                return Err(bad(format!(
+                    "client name '{}': use 1 to 64 of a-z, 0-9, '-', '_'",
+                    c.name
+                )));
+            }
+            if clients.iter().any(|k| k.name == c.name) {
+                return Err(bad(format!("client '{}' is listed twice", c.name)));
+            }
+            if let Some(n) = c
+                .datasets
+                .iter()
+                .chain(&c.models)
+                .find(|n| *n != "*" && !valid_name(n))
+            {
+                return Err(bad(format!(
+                    "client '{}': '{n}' is not a dataset or model name (1 to 64 of a-z, 0-9, '-', '_', or \"*\")",
+                    c.name
+                )));
+            }
+            clients.push(ClientEntry {
+                name: c.name,
+                datasets: c.datasets,
+                models: c.models,
+            });
+        }
         Ok(PartiesConfig {
+            clients,
             path: path.to_path_buf(),
             ca: resolve(&raw.ca),
             parties: [p0, p1, p2],
@@ -268,6 +372,11 @@ impl PartiesConfig {
     /// If `id > 2`.
     pub fn party(&self, id: PartyId) -> &PartyEntry {
         &self.parties[id]
+    }
+
+    /// The access list's entry of client `name`.
+    pub fn client(&self, name: &str) -> Option<&ClientEntry> {
+        self.clients.iter().find(|c| c.name == name)
     }
 }
 
@@ -313,6 +422,27 @@ key = "p1.key"
         assert_eq!(c.party(1).listen_address(), "h1:7001");
         assert_eq!(c.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(c.connect_deadline, None);
+        assert!(c.clients.is_empty());
+    }
+
+    #[test]
+    fn access_list() {
+        let text = format!(
+            "{GOOD}\n[[client]]\nname = \"alice\"\ndatasets = [\"a\"]\nmodels = [\"*\"]\n\n[[client]]\nname = \"bob\"\n"
+        );
+        let c = parse(&text).unwrap();
+        let alice = c.client("alice").unwrap();
+        assert!(alice.may_use_dataset("a") && !alice.may_use_dataset("b"));
+        assert!(alice.may_use_model("anything"));
+        let bob = c.client("bob").unwrap();
+        assert!(!bob.may_use_dataset("a") && !bob.may_use_model("m"));
+        assert!(c.client("carol").is_none());
+        let e = err(&text.replace("name = \"bob\"", "name = \"alice\""));
+        assert!(e.contains("listed twice"), "{e}");
+        let e = err(&text.replace("name = \"bob\"", "name = \"../bob\""));
+        assert!(e.contains("client name"), "{e}");
+        let e = err(&text.replace("[\"a\"]", "[\"a/b\"]"));
+        assert!(e.contains("not a dataset or model name"), "{e}");
     }
 
     #[test]

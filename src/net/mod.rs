@@ -21,6 +21,8 @@
 //! bandwidth), to measure what a deployment on a LAN or WAN would cost.
 
 #[cfg(feature = "tls")]
+pub mod client_tls;
+#[cfg(feature = "tls")]
 pub mod config;
 pub mod emulate;
 pub mod frame;

@@ -63,25 +63,25 @@ pub(super) fn rustls_error(context: &str, source: rustls::Error) -> Error {
 }
 
 /// The CA certificates cannot build a verifier (no usable root).
-fn bad_ca(e: &dyn std::fmt::Display) -> Error {
+pub(crate) fn bad_ca(e: &dyn std::fmt::Display) -> Error {
     Error::Tls(TlsError::BadCertificate {
         what: "the CA certificate".into(),
         reason: e.to_string(),
     })
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn bad_file(path: &Path, reason: impl Into<String>) -> Error {
+pub(crate) fn bad_file(path: &Path, reason: impl Into<String>) -> Error {
     Error::BadFile {
         path: path.display().to_string(),
         reason: reason.into(),
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::file(FileOp::Read, path, e))
 }
 
@@ -113,9 +113,9 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 /// What one party needs for TLS: the CA to trust, its own certificate
 /// chain and private key.
 pub struct Credentials {
-    ca: Vec<CertificateDer<'static>>,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    pub(crate) ca: Vec<CertificateDer<'static>>,
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: PrivateKeyDer<'static>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -147,7 +147,7 @@ impl Credentials {
         Credentials { ca, chain, key }
     }
 
-    fn roots(&self) -> Result<Arc<RootCertStore>> {
+    pub(crate) fn roots(&self) -> Result<Arc<RootCertStore>> {
         let mut roots = RootCertStore::empty();
         for c in &self.ca {
             roots
@@ -328,7 +328,7 @@ fn secs_since_epoch() -> u64 {
         .unwrap_or(0)
 }
 
-fn cert_params(
+pub(crate) fn cert_params(
     names: Vec<String>,
     common_name: &str,
     valid_from_secs: u64,
@@ -344,7 +344,7 @@ fn cert_params(
     Ok(p)
 }
 
-fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
+pub(crate) fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create(true).truncate(true);
@@ -391,8 +391,8 @@ pub fn host_port(host: &str, port: u16) -> String {
 }
 
 /// File names of a deployment, in the CA's directory and on the party hosts.
-const CA_CERT: &str = "ca.pem";
-const CA_KEY: &str = "ca.key";
+pub(crate) const CA_CERT: &str = "ca.pem";
+pub(crate) const CA_KEY: &str = "ca.key";
 const PARTIES_FILE: &str = "parties.toml";
 
 fn party_cert_file(id: PartyId) -> String {
@@ -407,13 +407,13 @@ fn party_request_file(id: PartyId) -> String {
     format!("party{id}.csr")
 }
 
-fn keygen_error(e: rcgen::Error) -> Error {
+pub(crate) fn keygen_error(e: rcgen::Error) -> Error {
     Error::Tls(TlsError::Keygen(e))
 }
 
 /// Creates `dir` and fails if any of `names` exists there, unless
 /// `overwrite`.
-fn prepare_dir(dir: &Path, names: &[String], overwrite: bool) -> Result<()> {
+pub(crate) fn prepare_dir(dir: &Path, names: &[String], overwrite: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::file(FileOp::CreateDir, dir, e))?;
     if !overwrite {
         let existing: Vec<&str> = names
@@ -436,7 +436,7 @@ fn prepare_dir(dir: &Path, names: &[String], overwrite: bool) -> Result<()> {
 
 /// Valid from a day ago, so that hosts whose clocks lag a little accept the
 /// certificates.
-fn valid_from() -> u64 {
+pub(crate) fn valid_from() -> u64 {
     secs_since_epoch().saturating_sub(24 * 3600)
 }
 
@@ -466,12 +466,18 @@ fn party_params(id: PartyId) -> Result<rcgen::CertificateParams> {
     Ok(p)
 }
 
+/// Party N takes clients (`privml serve`) at `base_port + CLIENT_PORT_OFFSET + N`.
+pub const CLIENT_PORT_OFFSET: u16 = 10;
+
 /// The parties file for `hosts` (party N at `hosts[N]:base_port + N`).
 fn parties_toml(hosts: &[String; 3], base_port: u16) -> Result<String> {
-    if base_port > u16::MAX - 2 {
+    if base_port > u16::MAX - 2 - CLIENT_PORT_OFFSET {
         return Err(Error::invalid(
             "base port",
-            format!("{base_port}: the three ports base, base+1, base+2 must be at most 65535"),
+            format!(
+                "{base_port}: the ports base..base+2 (parties) and base+{CLIENT_PORT_OFFSET}..base+{} (clients) must be at most 65535",
+                CLIENT_PORT_OFFSET + 2
+            ),
         ));
     }
     let mut toml = String::new();
@@ -490,8 +496,9 @@ fn parties_toml(hosts: &[String; 3], base_port: u16) -> Result<String> {
     for (id, host) in hosts.iter().enumerate() {
         let _ = writeln!(
             toml,
-            "\n[[party]]\nid = {id}\naddress = {}\ncert = \"{}\"\nkey = \"{}\"",
+            "\n[[party]]\nid = {id}\naddress = {}\n# where `privml serve` takes clients\nclient_address = {}\ncert = \"{}\"\nkey = \"{}\"",
             toml_string(&host_port(host, base_port + id as u16)),
+            toml_string(&host_port(host, base_port + CLIENT_PORT_OFFSET + id as u16)),
             party_cert_file(id),
             party_key_file(id),
         );

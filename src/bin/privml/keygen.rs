@@ -43,9 +43,16 @@ pub struct KeygenArgs {
     /// in --ca-dir, writing the party's certificate partyN.pem into --out.
     #[arg(long, value_name = "CSR", requires = "ca_dir")]
     sign: Option<PathBuf>,
-    /// The CA's directory (ca.pem, ca.key), for --sign.
-    #[arg(long, value_name = "DIR", requires = "sign")]
+    /// The CA's directory (ca.pem, ca.key), for --sign or --clients.
+    #[arg(long, value_name = "DIR")]
     ca_dir: Option<PathBuf>,
+    /// Client certificates for these names (comma-separated), signed by
+    /// the deployment CA: with the one-directory set-up, next to the
+    /// parties' files (and listed in the parties file's access list, with
+    /// every dataset and model allowed: narrow it there); with --ca-dir,
+    /// from that CA into --out.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with_all = ["party", "sign", "ca"])]
+    clients: Vec<String>,
     /// Overwrite files already in the directory.
     #[arg(long)]
     force: bool,
@@ -58,6 +65,12 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     }
     if let (Some(csr), Some(ca_dir)) = (&args.sign, &args.ca_dir) {
         return sign(&args, csr, ca_dir);
+    }
+    if let Some(ca_dir) = &args.ca_dir {
+        if args.clients.is_empty() {
+            bail!("--ca-dir goes with --sign or --clients");
+        }
+        return clients(&args.clients, ca_dir, &args.out, args.force, None);
     }
     let hosts: [String; 3] = match args.hosts.clone().try_into() {
         Ok(h) => h,
@@ -84,6 +97,15 @@ pub fn run(args: KeygenArgs) -> Result<()> {
         );
     }
     outln!("  parties.toml  the parties file: every party host needs it");
+    if !args.clients.is_empty() {
+        clients(
+            &args.clients,
+            &args.out,
+            &args.out,
+            args.force,
+            Some(&d.config),
+        )?;
+    }
     outln!(
         "\nthis directory holds every party's key: fine for a trial on one machine; for a \
          deployment, let each party make its own (privml keygen --ca, --party N, --sign; \
@@ -147,5 +169,53 @@ fn sign(args: &KeygenArgs, csr: &std::path::Path, ca_dir: &std::path::Path) -> R
         s.fingerprint,
         s.party
     );
+    Ok(())
+}
+
+/// Issues client certificates; with `config`, lists the clients in its
+/// access list (every dataset and model allowed, to be narrowed).
+fn clients(
+    names: &[String],
+    ca_dir: &std::path::Path,
+    out: &std::path::Path,
+    force: bool,
+    config: Option<&std::path::Path>,
+) -> Result<()> {
+    let made = privml::net::client_tls::keygen_clients(ca_dir, out, names, force)?;
+    for (name, (cert, key)) in names.iter().zip(&made) {
+        outln!(
+            "  {}   {} (secret): client {name}'s identity (--identity {})",
+            cert.display(),
+            key.display(),
+            out.join(format!("client-{name}")).display()
+        );
+    }
+    if let Some(config) = config {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(config)
+            .map_err(|e| privml::Error::file(privml::error::FileOp::Write, config, e))?;
+        let mut text = String::from(
+            "\n# The clients `privml serve` accepts, and what each may use: dataset\n\
+             # and model names, or \"*\" for all. Narrow these lists for real data.\n",
+        );
+        for n in names {
+            text.push_str(&format!(
+                "\n[[client]]\nname = \"{n}\"\ndatasets = [\"*\"]\nmodels = [\"*\"]\n"
+            ));
+        }
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| privml::Error::file(privml::error::FileOp::Write, config, e))?;
+        outln!(
+            "  the clients are in the access list of {}",
+            config.display()
+        );
+    } else {
+        outln!(
+            "  add each client to the parties file's access list ([[client]] name = ..., datasets = [...], models = [...])"
+        );
+    }
     Ok(())
 }

@@ -38,6 +38,9 @@ mod keygen;
 mod party;
 mod plot;
 mod predict;
+#[cfg(feature = "tls")]
+mod serve;
+mod share;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +81,12 @@ enum Command {
     /// bytes per party, comparisons), from the cost model, before running
     /// it.
     Cost(cost::CostArgs),
+    /// Split a table into the three parties' dataset share files (the
+    /// hand-over without a network; `privml party ... train --input`
+    /// trains on them).
+    Share(share::ShareArgs),
+    /// Combine the three parties' output share files (models, datasets).
+    Reconstruct(share::ReconstructArgs),
     /// Draw figures (sigmoid approximations).
     Plot(plot::PlotArgs),
     /// Time the benchmark workloads against plaintext f64 in the same process.
@@ -91,6 +100,13 @@ enum Command {
     /// preprocessing files for a job ahead of time.
     #[cfg(feature = "tls")]
     Dealer(dealer::DealerArgs),
+    /// One party as a long-running service for outside clients (data
+    /// providers), until SIGTERM or Ctrl-C.
+    #[cfg(feature = "tls")]
+    Serve(serve::ServeArgs),
+    /// A client of the three serving parties: upload a table as shares.
+    #[cfg(feature = "tls")]
+    Client(serve::ClientArgs),
     /// Write a deployment CA, certificates and keys for the three parties,
     /// and a parties file.
     #[cfg(feature = "tls")]
@@ -109,12 +125,18 @@ fn main() -> std::process::ExitCode {
         Command::Export(a) => import::export(a),
         Command::Cost(a) => cost::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Share(a) => share::run(a),
+        Command::Reconstruct(a) => share::reconstruct(a),
         #[cfg(feature = "tls")]
         Command::Party(a) => party::run(a),
         #[cfg(feature = "tls")]
         Command::Dealer(a) => dealer::run(a),
         #[cfg(feature = "tls")]
         Command::Keygen(a) => keygen::run(a),
+        #[cfg(feature = "tls")]
+        Command::Serve(a) => serve::run(a),
+        #[cfg(feature = "tls")]
+        Command::Client(a) => serve::client(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -157,12 +157,13 @@ impl PartyJob {
         match self {
             PartyJob::Demo(a) => demo::run_on(a, exec),
             PartyJob::Train(a) => {
-                let data = if me == a.data_owner() {
+                let shared = a.load_input()?;
+                let data = if shared.is_empty() && me == a.data_owner() {
                     Some(a.prepare()?)
                 } else {
                     None
                 };
-                train::run_on(a, exec, data.as_ref())
+                train::run_on(a, exec, data.as_ref(), &shared)
             }
             PartyJob::Predict(a) => predict::predict_on(a, exec, me == a.data_owner()),
             PartyJob::Bench(a) => a.run_on(exec),

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use privml::data::{FeatureRanges, Scaling};
+use privml::dataset_file::DatasetShares;
 use privml::learn::{
     self, DataSource, DataSpec, ModelChoice, OptimizerKind, Progress, Task, TrainData, TrainJob,
     TrainSettings,
@@ -62,6 +63,11 @@ pub struct TrainArgs {
     /// Target column (default: the bundled set's, else `target`).
     #[arg(long)]
     target: Option<String>,
+    /// As one party (`privml party ... train`): this party's dataset share
+    /// file, PREFIX.partyN.shares written by `privml share`, instead of a
+    /// data owner's --data (every party passes its own).
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    input: Option<PathBuf>,
     /// Model: `mlp:W1,W2,...` hidden widths with ReLU (`linear` for none);
     /// a preset `network-a` ... `network-d` (MNIST, 1x28x28); or layers such
     /// as `conv:8k5,maxpool:2,relu,dense:10`, optionally with the input
@@ -202,6 +208,27 @@ impl TrainArgs {
         self.data_owner
     }
 
+    /// This party's dataset share file (`--input`), if any.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party")
+    )]
+    pub fn load_input(&self) -> Result<Vec<DatasetShares>> {
+        match &self.input {
+            Some(path) => {
+                let file = DatasetShares::load(path)?;
+                outln!(
+                    "party {}: dataset {} ({})",
+                    file.party,
+                    privml::dataset_file::hex(&file.schema.dataset_id),
+                    file.schema.summary()
+                );
+                Ok(vec![file])
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The data owner's table, loaded, split and normalised.
     pub fn prepare(&self) -> Result<TrainData> {
         let spec = self
@@ -229,8 +256,13 @@ impl TrainArgs {
 
 /// Runs `privml train` in this process.
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.input.is_some() {
+        anyhow::bail!(
+            "--input is one party's share file, for `privml party ... train`; in one process train on --data"
+        );
+    }
     let data = args.prepare()?;
-    run_on(&args, &args.domain.local_exec(), Some(&data))
+    run_on(&args, &args.domain.local_exec(), Some(&data), &[])
 }
 
 /// Prints progress on the speaking party: a header, a progress bar over all
@@ -300,8 +332,14 @@ impl Reporter<'_> {
     }
 }
 
-/// Runs `privml train` where `exec` says; `data` only on the data owner.
-pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Result<()> {
+/// Runs `privml train` where `exec` says; `data` only on the data owner,
+/// or every party's own dataset share file in `shared`.
+pub fn run_on(
+    args: &TrainArgs,
+    exec: &Exec<'_>,
+    data: Option<&TrainData>,
+    shared: &[DatasetShares],
+) -> Result<()> {
     let speak = exec.is_speaker();
     let reporter = Reporter {
         speak,
@@ -311,6 +349,7 @@ pub fn run_on(args: &TrainArgs, exec: &Exec<'_>, data: Option<&TrainData>) -> Re
     let progress = |p: &Progress| reporter.report(p);
     let settings = args.settings()?;
     let job = TrainJob {
+        shared,
         settings: &settings,
         data,
         out_prefix: args.out.clone(),

@@ -1,0 +1,444 @@
+//! The three parties as a service for outside clients (`privml serve`,
+//! `privml client`): data providers upload their tables as shares.
+//!
+//! Each party listens for clients at its `client_address` (the parties
+//! file) with mutual TLS: the client's certificate must come from the
+//! deployment CA and name a client of the access list
+//! ([`crate::net::client_tls`]), and every request is checked against what
+//! the access list allows that client. A client talks to each party over
+//! its own connection, in [frames](crate::net::frame) carrying one
+//! postcard-encoded [`Request`] or [`Reply`] each; a frame's length is
+//! checked against the party's limit before anything is allocated, reads
+//! and writes time out, and a bad request gets an error [`Reply`] (and a
+//! log line on the party), never a stopped party.
+//!
+//! An upload ([`upload`]): the client prepares and shares its table
+//! locally ([`crate::dataset_file`]), sends each party only its own share
+//! file ([`Request::Stage`]), and once all three hold it staged, commits it
+//! on each ([`Request::Commit`]); a party stores it ([`store::Store`]) under
+//! the name the client chose. No party sees a row: each receives two
+//! uniformly random words per value and the public schema.
+//!
+//! A prediction query ([`predict`]): the client asks a party for the
+//! model's public description ([`Request::ModelInfo`]), prepares its rows
+//! with the model's normaliser, shares them, and sends each party its pair
+//! ([`Request::Predict`]); the three parties evaluate the model on the
+//! shares over their own links (a fresh set of links per query, with the
+//! query's id in the job description they compare) and each returns only
+//! its shares of the output, exactly rounded as an opening would be; the
+//! client combines them. No party sees the rows or the output: each
+//! receives its pair of the rows (uniformly random words), and what the
+//! protocol's messages carry.
+//!
+//! Known limits:
+//!
+//! - the commit is three messages, one per party; a client that dies
+//!   between them leaves the dataset on the parties it reached (the others
+//!   then answer "no dataset of that name"), and the name can be reused
+//!   only after removing the file from those stores;
+//! - each party runs one secure computation at a time; two clients whose
+//!   queries reach the parties in different orders can make the parties'
+//!   links disagree on the job (a session mismatch, an error to both
+//!   clients, who may retry);
+//! - a client may stage several uploads in one connection before it
+//!   commits; each is bounded by the request limit, but their number is not.
+
+pub mod server;
+pub mod store;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConnection, StreamOwned};
+use serde::{Deserialize, Serialize};
+
+use crate::dataset_file::{DatasetSchema, DatasetShares, open_shares, share_matrix};
+use crate::domain::TensorData;
+use crate::error::{DecodeError, Error, Origin, Result};
+use crate::model_file::ModelMeta;
+use crate::net::Frame;
+use crate::net::config::PartiesConfig;
+use crate::net::frame::{self, FrameError};
+use crate::net::tls::{self, Credentials};
+use crate::ring::Payload;
+use crate::runner::{Domain, DomainSpec, RingSize};
+
+/// The largest request a party accepts by default (a dataset share file
+/// of about a million values is 16 MiB; MNIST-5k is 63 MB).
+pub const DEFAULT_MAX_REQUEST: u64 = 256 << 20;
+
+/// A client's request to one party.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Keep this party's share file of a new dataset, staged.
+    Stage {
+        /// The dataset's name.
+        name: String,
+        /// This party's dataset share file (its bytes, as written to disk).
+        file: Vec<u8>,
+    },
+    /// Make the staged dataset a dataset.
+    Commit {
+        /// The dataset's name.
+        name: String,
+        /// The dataset id of the staged file.
+        dataset_id: [u8; 16],
+    },
+    /// The datasets this client may use, with their public schemas.
+    List,
+    /// The public description of a stored model (features, normaliser,
+    /// layers), for the client to prepare its rows.
+    ModelInfo {
+        /// The model's name.
+        model: String,
+    },
+    /// Evaluate a stored model on rows the client shared: this party's
+    /// pair of shares of the rows; the reply is this party's shares of the
+    /// output.
+    Predict {
+        /// The model's name.
+        model: String,
+        /// A random id of the query, the same at all three parties.
+        query: [u8; 16],
+        /// This party's shares of the rows (rows × the model's inputs).
+        rows: TensorData,
+    },
+}
+
+/// A party's answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// Done; a line for the client.
+    Done(String),
+    /// Datasets and their schemas.
+    Datasets(Vec<(String, DatasetSchema)>),
+    /// A model's public description.
+    Model(Box<ModelMeta>),
+    /// This party's shares of a query's output.
+    Output(TensorData),
+    /// The request was refused or failed; why.
+    Failed(String),
+}
+
+/// Writes one message (a postcard value in a bytes frame).
+pub fn send<T: Serialize, W: Write>(w: &mut W, round: u64, msg: &T) -> Result<()> {
+    let bytes = postcard::to_allocvec(msg).map_err(|e| Error::internal("send", e.to_string()))?;
+    frame::write_frame(
+        w,
+        &Frame {
+            round,
+            payload: Payload::Bytes(bytes),
+        },
+    )?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one message of at most `max` bytes from `who`; `Ok(None)` when the
+/// stream ends cleanly between messages.
+pub fn receive<T: for<'de> Deserialize<'de>, R: Read>(
+    r: &mut R,
+    max: u64,
+    who: &Origin,
+) -> Result<Option<T>> {
+    let bad = |e: DecodeError| Error::decode("service message", who.clone(), e);
+    let frame = match frame::read_frame(r, max) {
+        Ok(f) => f,
+        Err(FrameError::Closed) => return Ok(None),
+        Err(e) => return Err(frame_error(e, who)),
+    };
+    let Payload::Bytes(b) = frame.payload else {
+        return Err(bad(DecodeError::WrongKind {
+            expected: "bytes".into(),
+            found: "ring elements".into(),
+        }));
+    };
+    let (v, extra) = postcard::take_from_bytes(&b).map_err(|e| bad(e.into()))?;
+    if !extra.is_empty() {
+        return Err(bad(DecodeError::TrailingBytes {
+            extra: extra.len() as u64,
+        }));
+    }
+    Ok(Some(v))
+}
+
+fn frame_error(e: FrameError, who: &Origin) -> Error {
+    match e {
+        FrameError::Io(io) => Error::Io(io),
+        other => Error::invalid("service message", format!("from {who}: {other}")),
+    }
+}
+
+/// A client's connection to one serving party.
+pub struct Connection {
+    party: usize,
+    stream: StreamOwned<ClientConnection, TcpStream>,
+    round: u64,
+    max_reply: u64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection(party {})", self.party)
+    }
+}
+
+impl Connection {
+    /// Connects to party `party`'s client address with the client's
+    /// credentials (certificate from the deployment CA), verifying that
+    /// the server is that party; `timeout` bounds the connection and every
+    /// read and write.
+    pub fn open(
+        parties: &PartiesConfig,
+        creds: &Credentials,
+        party: usize,
+        timeout: Duration,
+    ) -> Result<Connection> {
+        let entry = parties
+            .parties
+            .get(party)
+            .ok_or(Error::InvalidParty(party))?;
+        let addr = entry.client_address.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "parties file",
+                format!("party {party} has no client_address: it takes no clients"),
+            )
+        })?;
+        let unreachable = |reason: String| Error::Unreachable {
+            party,
+            addr: addr.to_string(),
+            reason,
+        };
+        let sock_addr = std::net::ToSocketAddrs::to_socket_addrs(addr)
+            .map_err(|e| unreachable(e.to_string()))?
+            .next()
+            .ok_or_else(|| unreachable("no address".into()))?;
+        let sock = TcpStream::connect_timeout(&sock_addr, timeout)
+            .map_err(|e| unreachable(e.to_string()))?;
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_write_timeout(Some(timeout))?;
+        sock.set_nodelay(true)?;
+        let cfg = tls::client_config(creds)?;
+        let conn = ClientConnection::new(Arc::clone(&cfg), tls::peer_server_name(party)?)
+            .map_err(|e| unreachable(format!("TLS: {e}")))?;
+        let mut stream = StreamOwned::new(conn, sock);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| unreachable(format!("TLS handshake refused: {e}")))?;
+        }
+        Ok(Connection {
+            party,
+            stream,
+            round: 0,
+            max_reply: DEFAULT_MAX_REQUEST,
+        })
+    }
+
+    /// Sends `req` and waits for the reply; a [`Reply::Failed`] is an error
+    /// naming the party.
+    pub fn call(&mut self, req: &Request) -> Result<Reply> {
+        self.round += 1;
+        let party = self.party;
+        let closed = |e: Error| match e {
+            Error::Io(io) => Error::invalid(
+                "connection",
+                format!("party {party} closed the connection ({io}): was this client refused?"),
+            ),
+            other => other,
+        };
+        send(&mut self.stream, self.round, req).map_err(closed)?;
+        let who = Origin::Peer {
+            party,
+            op: "reply".into(),
+        };
+        let reply: Option<Reply> =
+            receive(&mut self.stream, self.max_reply, &who).map_err(closed)?;
+        match reply {
+            Some(Reply::Failed(why)) => Err(Error::invalid(
+                "request",
+                format!("party {} refused: {why}", self.party),
+            )),
+            Some(r) => Ok(r),
+            None => Err(Error::invalid(
+                "connection",
+                format!(
+                    "party {} closed the connection without a reply (was this client refused?)",
+                    self.party
+                ),
+            )),
+        }
+    }
+
+    /// Sends raw bytes (tests: a client that stops in the middle of a
+    /// request).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()?;
+        Ok(())
+    }
+}
+
+impl Drop for Connection {
+    /// Ends the TLS session properly, so that the party logs a client that
+    /// went away, not one that vanished.
+    fn drop(&mut self) {
+        self.stream.conn.send_close_notify();
+        let _ = self.stream.flush();
+    }
+}
+
+/// What an upload sent.
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    /// The schema the parties stored.
+    pub schema: DatasetSchema,
+    /// Bytes of the request sent to each party.
+    pub bytes_per_party: [u64; 3],
+}
+
+/// Connections to the three parties.
+pub fn connect_all(
+    parties: &PartiesConfig,
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<[Connection; 3]> {
+    Ok([
+        Connection::open(parties, creds, 0, timeout)?,
+        Connection::open(parties, creds, 1, timeout)?,
+        Connection::open(parties, creds, 2, timeout)?,
+    ])
+}
+
+/// Uploads the three parties' files of one sharing as dataset `name`:
+/// each party gets only its own file, staged; then all three commit.
+pub fn upload(
+    conns: &mut [Connection; 3],
+    name: &str,
+    files: &[DatasetShares; 3],
+) -> Result<UploadReport> {
+    let mut bytes = [0u64; 3];
+    for (p, conn) in conns.iter_mut().enumerate() {
+        let file = files
+            .iter()
+            .find(|f| usize::from(f.party) == conn.party)
+            .ok_or(Error::MissingValue {
+                party: conn.party,
+                what: "dataset share file",
+            })?;
+        let body = file.encode()?;
+        bytes[p] = body.len() as u64;
+        conn.call(&Request::Stage {
+            name: name.to_string(),
+            file: body,
+        })?;
+    }
+    let id = files[0].schema.dataset_id;
+    for conn in conns.iter_mut() {
+        conn.call(&Request::Commit {
+            name: name.to_string(),
+            dataset_id: id,
+        })?;
+    }
+    Ok(UploadReport {
+        schema: files[0].schema.clone(),
+        bytes_per_party: bytes,
+    })
+}
+
+/// The model `model`'s public description, from party 0.
+pub fn model_info(conn: &mut Connection, model: &str) -> Result<ModelMeta> {
+    match conn.call(&Request::ModelInfo {
+        model: model.to_string(),
+    })? {
+        Reply::Model(m) => Ok(*m),
+        other => Err(unexpected(conn.party, &other)),
+    }
+}
+
+fn unexpected(party: usize, reply: &Reply) -> Error {
+    let what = match reply {
+        Reply::Done(_) => "a confirmation",
+        Reply::Datasets(_) => "a dataset list",
+        Reply::Model(_) => "a model description",
+        Reply::Output(_) => "output shares",
+        Reply::Failed(_) => "a refusal",
+    };
+    Error::invalid("reply", format!("party {party} answered with {what}"))
+}
+
+/// One private prediction: `x` (rows already prepared with the model's
+/// normaliser) shared for the model's `domain`, each party's pair sent to
+/// it, the parties' output shares combined. Returns the outputs (rows ×
+/// the model's outputs).
+pub fn predict(
+    conns: &mut [Connection; 3],
+    model: &str,
+    domain: &DomainSpec,
+    x: &ndarray::Array2<f64>,
+) -> Result<ndarray::Array2<f64>> {
+    let shares = share_matrix(x, domain)?;
+    let mut query = [0u8; 16];
+    crate::ring::prg::fill_from_os(&mut query)?;
+    // Every party must get its request before any can finish: they compute
+    // together. Send all three, then collect the replies.
+    for (conn, rows) in conns.iter_mut().zip(shares) {
+        conn.round += 1;
+        let req = Request::Predict {
+            model: model.to_string(),
+            query,
+            rows,
+        };
+        send(&mut conn.stream, conn.round, &req)?;
+    }
+    let mut outs = Vec::with_capacity(3);
+    for conn in conns.iter_mut() {
+        let who = Origin::Peer {
+            party: conn.party,
+            op: "prediction".into(),
+        };
+        match receive(&mut conn.stream, conn.max_reply, &who)? {
+            Some(Reply::Output(t)) => outs.push(t),
+            Some(Reply::Failed(why)) => {
+                return Err(Error::invalid(
+                    "request",
+                    format!("party {} refused: {why}", conn.party),
+                ));
+            }
+            Some(other) => return Err(unexpected(conn.party, &other)),
+            None => {
+                return Err(Error::invalid(
+                    "connection",
+                    format!("party {} closed the connection", conn.party),
+                ));
+            }
+        }
+    }
+    let y = open_shares([&outs[0], &outs[1], &outs[2]])?;
+    y.into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| Error::internal("predict", e.to_string()))
+}
+
+/// The domain a model's shares are in (the three-party shared domain of
+/// its ring and fraction bits).
+pub fn model_domain(meta: &ModelMeta) -> Result<DomainSpec> {
+    let ring = match meta.domain {
+        crate::runner::DomainKind::Shared64 => RingSize::Z64,
+        crate::runner::DomainKind::Shared128 => RingSize::Z128,
+        other => {
+            return Err(Error::invalid(
+                "model",
+                format!("a served model holds three-party shares, not {other}"),
+            ));
+        }
+    };
+    Ok(DomainSpec {
+        domain: Domain::Shared,
+        ring,
+        frac_bits: meta.frac_bits,
+        ..DomainSpec::default()
+    })
+}

@@ -1,0 +1,401 @@
+//! One serving party: accepts clients until told to stop.
+//!
+//! Every client connection gets its own thread (at most
+//! [`ServeOptions::max_clients`] at once; one more is refused with a log
+//! line), its own read and write timeouts, and a request size limit checked
+//! on the frame header before anything is allocated. A failing client ends
+//! its own connection only: the error goes back to it as a
+//! [`Reply::Failed`] where the connection still works, and into the log
+//! with the client's name. Stopping ([`Server::run`] with a stop flag set,
+//! by `privml serve` on SIGTERM or Ctrl-C) stops accepting, lets the
+//! requests in progress finish, and returns.
+
+use std::io::ErrorKind;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use super::store::Store;
+use super::{DEFAULT_MAX_REQUEST, Reply, Request, receive, send};
+use crate::dataset_file::{DatasetShares, hex};
+use crate::domain::{SharedConfig, TensorData};
+use crate::error::{Error, Origin, Result};
+use crate::learn::SharedPredictJob;
+use crate::net::Channel;
+use crate::net::client_tls::{identify_client, serve_config};
+use crate::net::config::{ClientEntry, PartiesConfig};
+use crate::net::tcp::{self, ConnectOptions};
+use crate::net::tls::Credentials;
+use crate::runner::{Exec, RingSize, execute};
+
+/// How a party serves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Read and write timeout per client operation.
+    pub io_timeout: Duration,
+    /// Largest request accepted.
+    pub max_request: u64,
+    /// Clients served at once.
+    pub max_clients: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            io_timeout: Duration::from_secs(60),
+            max_request: DEFAULT_MAX_REQUEST,
+            max_clients: 16,
+        }
+    }
+}
+
+/// A serving party, bound and ready.
+pub struct Server {
+    me: usize,
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    store: Store,
+    parties: Arc<PartiesConfig>,
+    opts: ServeOptions,
+    log: Arc<dyn Fn(&str) + Send + Sync>,
+    jobs: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Server(party {})", self.me)
+    }
+}
+
+impl Server {
+    /// Party `me` of `parties`, with its store in `store_dir`, bound to its
+    /// `client_address`; `log` receives one line per event.
+    pub fn bind(
+        me: usize,
+        parties: PartiesConfig,
+        store_dir: &Path,
+        opts: ServeOptions,
+        log: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<Server> {
+        let entry = parties.parties.get(me).ok_or(Error::InvalidParty(me))?;
+        let creds = Credentials::load(&parties.ca, &entry.cert, &entry.key)?;
+        creds.check_identity(me)?;
+        let tls = serve_config(&creds, &parties)?;
+        let addr = entry.client_address.clone().ok_or_else(|| {
+            Error::invalid(
+                "parties file",
+                format!("party {me} has no client_address to serve clients on"),
+            )
+        })?;
+        let listener = TcpListener::bind(&addr).map_err(|e| Error::Unreachable {
+            party: me,
+            addr: addr.clone(),
+            reason: format!("cannot listen: {e}"),
+        })?;
+        listener.set_nonblocking(true)?;
+        let (store, removed) = Store::open(store_dir, me)?;
+        for r in removed {
+            log(&format!("removed {r}, an upload that was never committed"));
+        }
+        log(&format!(
+            "serving clients on {addr}, store {} ({} datasets)",
+            store_dir.display(),
+            store.list()?.len()
+        ));
+        Ok(Server {
+            me,
+            listener,
+            tls,
+            store,
+            parties: Arc::new(parties),
+            opts,
+            log,
+            jobs: Arc::default(),
+        })
+    }
+
+    /// Accepts clients until `stop` is set, then waits for the connections
+    /// in progress and returns.
+    pub fn run(&self, stop: &AtomicBool) -> Result<()> {
+        let active = Arc::new(AtomicUsize::new(0));
+        let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        while !stop.load(Ordering::Relaxed) {
+            match self.listener.accept() {
+                Ok((sock, peer)) => {
+                    if active.load(Ordering::Relaxed) >= self.opts.max_clients {
+                        (self.log)(&format!(
+                            "refused a connection from {peer}: {} clients are being served",
+                            self.opts.max_clients
+                        ));
+                        continue;
+                    }
+                    active.fetch_add(1, Ordering::Relaxed);
+                    let session = Session {
+                        me: self.me,
+                        store: self.store.clone(),
+                        parties: Arc::clone(&self.parties),
+                        opts: self.opts.clone(),
+                        log: Arc::clone(&self.log),
+                        peer: peer.to_string(),
+                        jobs: Arc::clone(&self.jobs),
+                    };
+                    let tls = Arc::clone(&self.tls);
+                    let active = Arc::clone(&active);
+                    let handle = std::thread::spawn(move || {
+                        session.serve(sock, tls);
+                        active.fetch_sub(1, Ordering::Relaxed);
+                    });
+                    let mut t = threads.lock().unwrap_or_else(PoisonError::into_inner);
+                    t.retain(|h| !h.is_finished());
+                    t.push(handle);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(e) => (self.log)(&format!("accept failed: {e}")),
+            }
+        }
+        let mut pending =
+            std::mem::take(&mut *threads.lock().unwrap_or_else(PoisonError::into_inner));
+        pending.retain(|h| !h.is_finished());
+        if !pending.is_empty() {
+            (self.log)(&format!(
+                "stopping: waiting for {} client connection(s) to finish",
+                pending.len()
+            ));
+        }
+        for h in pending {
+            let _ = h.join();
+        }
+        (self.log)("stopped");
+        Ok(())
+    }
+}
+
+/// One client connection.
+struct Session {
+    me: usize,
+    store: Store,
+    parties: Arc<PartiesConfig>,
+    opts: ServeOptions,
+    log: Arc<dyn Fn(&str) + Send + Sync>,
+    peer: String,
+    /// One secure computation at a time (each listens on the party's
+    /// address for the others).
+    jobs: Arc<Mutex<()>>,
+}
+
+impl Session {
+    fn serve(&self, sock: TcpStream, tls: Arc<ServerConfig>) {
+        let setup = move || -> Result<StreamOwned<ServerConnection, TcpStream>> {
+            sock.set_nonblocking(false)?;
+            sock.set_read_timeout(Some(self.opts.io_timeout))?;
+            sock.set_write_timeout(Some(self.opts.io_timeout))?;
+            sock.set_nodelay(true)?;
+            let conn =
+                ServerConnection::new(tls).map_err(|e| Error::invalid("TLS", e.to_string()))?;
+            let mut stream = StreamOwned::new(conn, sock);
+            while stream.conn.is_handshaking() {
+                stream.conn.complete_io(&mut stream.sock)?;
+            }
+            Ok(stream)
+        };
+        let mut stream = match setup() {
+            Ok(s) => s,
+            Err(e) => {
+                (self.log)(&format!("refused a client from {}: {e}", self.peer));
+                return;
+            }
+        };
+        let names: Vec<String> = self
+            .parties
+            .clients
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let client = stream
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| identify_client(c, &names));
+        let Some(client) = client else {
+            (self.log)(&format!(
+                "refused a client from {}: no listed name",
+                self.peer
+            ));
+            return;
+        };
+        (self.log)(&format!("client {client} connected from {}", self.peer));
+        let mut staged: Vec<(String, [u8; 16])> = Vec::new();
+        let who = Origin::Client(client.clone());
+        let mut round = 0;
+        loop {
+            let req: Option<Request> = match receive(&mut stream, self.opts.max_request, &who) {
+                Ok(r) => r,
+                Err(e) => {
+                    (self.log)(&format!("client {client}: {e}; closing its connection"));
+                    round += 1;
+                    let _ = send(&mut stream, round, &Reply::Failed(e.to_string()));
+                    break;
+                }
+            };
+            let Some(req) = req else {
+                break;
+            };
+            let reply = match self.handle(&client, req, &mut staged) {
+                Ok(r) => r,
+                Err(e) => {
+                    (self.log)(&format!("client {client}: refused: {e}"));
+                    Reply::Failed(e.to_string())
+                }
+            };
+            round += 1;
+            if let Err(e) = send(&mut stream, round, &reply) {
+                (self.log)(&format!("client {client}: cannot reply: {e}"));
+                break;
+            }
+        }
+        for (name, id) in &staged {
+            self.store.drop_staged(name, id);
+            (self.log)(&format!(
+                "client {client}: dropped dataset '{name}', staged but never committed"
+            ));
+        }
+        (self.log)(&format!("client {client} disconnected"));
+    }
+
+    fn handle(
+        &self,
+        client: &str,
+        req: Request,
+        staged: &mut Vec<(String, [u8; 16])>,
+    ) -> Result<Reply> {
+        let entry = self
+            .parties
+            .client(client)
+            .ok_or_else(|| Error::invalid("client", format!("{client} is not listed")))?;
+        let allowed = |name: &str| -> Result<()> {
+            if entry.may_use_dataset(name) {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    "access",
+                    format!(
+                        "client {client} may not use dataset '{name}' (the parties file's access list)"
+                    ),
+                ))
+            }
+        };
+        match req {
+            Request::Stage { name, file } => {
+                allowed(&name)?;
+                let shares = DatasetShares::decode(&file, Origin::Client(client.to_string()))?;
+                let schema = self.store.stage(&name, &shares)?;
+                staged.push((name.clone(), schema.dataset_id));
+                (self.log)(&format!(
+                    "client {client}: staged dataset '{name}' ({}, {} bytes)",
+                    schema.summary(),
+                    file.len()
+                ));
+                Ok(Reply::Done(format!("party {} staged '{name}'", self.me)))
+            }
+            Request::Commit { name, dataset_id } => {
+                allowed(&name)?;
+                self.store.commit(&name, &dataset_id)?;
+                staged.retain(|(n, i)| !(n == &name && i == &dataset_id));
+                (self.log)(&format!(
+                    "client {client}: committed dataset '{name}' ({})",
+                    hex(&dataset_id)
+                ));
+                Ok(Reply::Done(format!("party {} stored '{name}'", self.me)))
+            }
+            Request::ModelInfo { model } => {
+                self.model_allowed(client, entry, &model)?;
+                let m = self.store.load_model(&model)?;
+                (self.log)(&format!("client {client}: described model '{model}'"));
+                Ok(Reply::Model(Box::new(m.meta)))
+            }
+            Request::Predict { model, query, rows } => {
+                self.model_allowed(client, entry, &model)?;
+                let n = rows.shape().first().copied().unwrap_or(0);
+                let t0 = std::time::Instant::now();
+                let out = self.predict(&model, &query, rows)?;
+                (self.log)(&format!(
+                    "client {client}: predicted {n} rows with model '{model}' (query {}, {:.3} s)",
+                    hex(&query),
+                    t0.elapsed().as_secs_f64()
+                ));
+                Ok(Reply::Output(out))
+            }
+            Request::List => {
+                let mut out = Vec::new();
+                for name in self.store.list()? {
+                    if entry.may_use_dataset(&name) {
+                        out.push((name.clone(), self.store.load(&name)?.schema));
+                    }
+                }
+                (self.log)(&format!("client {client}: listed {} datasets", out.len()));
+                Ok(Reply::Datasets(out))
+            }
+        }
+    }
+}
+
+impl Session {
+    fn model_allowed(&self, client: &str, entry: &ClientEntry, model: &str) -> Result<()> {
+        if entry.may_use_model(model) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "access",
+                format!(
+                    "client {client} may not use model '{model}' (the parties file's access list)"
+                ),
+            ))
+        }
+    }
+
+    /// Runs one query with the other two parties over fresh links whose
+    /// job description names the model and the query.
+    fn predict(&self, model: &str, query: &[u8; 16], rows: TensorData) -> Result<TensorData> {
+        let saved = self.store.load_model(model)?;
+        let ring = match &rows {
+            TensorData::Shares { ring_bits: 128, .. } => RingSize::Z128,
+            _ => RingSize::Z64,
+        };
+        let session = format!(
+            "privml serve: predict model={model} model_id={} query={} rows={:?}",
+            hex(&saved.model_id),
+            hex(query),
+            rows.shape()
+        );
+        let opts = ConnectOptions::from_config(&self.parties).session(session);
+        let mut cfg = SharedConfig::default().timeout(self.opts.io_timeout);
+        if let Some(f) = saved.meta.frac_bits {
+            cfg = cfg.frac_bits(f);
+        }
+        let parties = Arc::clone(&self.parties);
+        let me = self.me;
+        let connect = move || -> Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+            Ok(tcp::connect(&parties, me, &opts)?.into_boxed())
+        };
+        let exec = Exec::Party {
+            id: me,
+            ring,
+            cfg,
+            connect: &connect,
+        };
+        let job = SharedPredictJob {
+            models: std::slice::from_ref(&saved),
+            rows: std::slice::from_ref(&rows),
+        };
+        let _one_at_a_time = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, _cost) = execute(&exec, &job)?;
+        Ok(out)
+    }
+}

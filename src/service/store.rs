@@ -1,0 +1,189 @@
+//! A serving party's store: the datasets clients uploaded, as this party's
+//! share files only, one file per dataset.
+//!
+//! An upload arrives in two steps ([`Store::stage`], then
+//! [`Store::commit`]): the staged file is written atomically (temporary
+//! file, fsync, rename) under a name that is never
+//! loaded as a dataset, and the commit renames it to `NAME.shares` and
+//! syncs the directory (staged files are written with
+//! [`crate::model_file::write_atomic`]). A crash or a client that goes away leaves at most
+//! a staged file, which [`Store::open`] removes at the next start and
+//! [`Store::drop_staged`] when the connection ends; a dataset is never seen
+//! half-written.
+
+use std::path::{Path, PathBuf};
+
+use crate::dataset_file::{DatasetSchema, DatasetShares, hex};
+use crate::error::{Error, FileOp, Result};
+use crate::net::config::valid_name;
+
+/// Suffix of a committed dataset.
+const COMMITTED: &str = ".shares";
+/// Infix of a staged upload.
+const STAGED: &str = ".staged-";
+
+/// One party's store directory: `datasets/NAME.shares` (uploads) and
+/// `models/NAME.shares` (this party's model share files: a model trained
+/// with `privml party ... train --out` is served by copying each party's
+/// file there).
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+    models: PathBuf,
+    party: usize,
+}
+
+impl Store {
+    /// Opens (creating it if missing) the store of `party` in `dir`, and
+    /// removes uploads that were staged but never committed (returned,
+    /// for the log).
+    pub fn open(dir: &Path, party: usize) -> Result<(Store, Vec<String>)> {
+        let datasets = dir.join("datasets");
+        let models = dir.join("models");
+        for d in [&datasets, &models] {
+            std::fs::create_dir_all(d).map_err(|e| Error::file(FileOp::CreateDir, d, e))?;
+        }
+        let mut removed = Vec::new();
+        let entries =
+            std::fs::read_dir(&datasets).map_err(|e| Error::file(FileOp::Read, &datasets, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::file(FileOp::Read, &datasets, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.contains(STAGED) || name.starts_with(".privml-") {
+                std::fs::remove_file(entry.path())
+                    .map_err(|e| Error::file(FileOp::Write, entry.path(), e))?;
+                removed.push(name);
+            }
+        }
+        Ok((
+            Store {
+                dir: datasets,
+                models,
+                party,
+            },
+            removed,
+        ))
+    }
+
+    fn checked(name: &str) -> Result<()> {
+        if valid_name(name) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "dataset name",
+                format!("'{name}': use 1 to 64 of a-z, 0-9, '-', '_'"),
+            ))
+        }
+    }
+
+    fn committed_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{COMMITTED}"))
+    }
+
+    fn staged_path(&self, name: &str, id: &[u8; 16]) -> PathBuf {
+        self.dir.join(format!("{name}{STAGED}{}", hex(id)))
+    }
+
+    /// Whether dataset `name` is committed.
+    pub fn has(&self, name: &str) -> bool {
+        Self::checked(name).is_ok() && self.committed_path(name).exists()
+    }
+
+    /// Checks `file` (this party's shares, a name not yet taken) and writes
+    /// it as a staged upload; returns its schema.
+    pub fn stage(&self, name: &str, file: &DatasetShares) -> Result<DatasetSchema> {
+        Self::checked(name)?;
+        if usize::from(file.party) != self.party {
+            return Err(Error::invalid(
+                "upload",
+                format!(
+                    "the shares are party {}'s, this is party {}",
+                    file.party, self.party
+                ),
+            ));
+        }
+        if self.has(name) {
+            return Err(Error::invalid(
+                "dataset name",
+                format!("a dataset '{name}' exists already"),
+            ));
+        }
+        file.save(self.staged_path(name, &file.schema.dataset_id))?;
+        Ok(file.schema.clone())
+    }
+
+    /// Makes the staged upload `name` with dataset id `id` a dataset.
+    pub fn commit(&self, name: &str, id: &[u8; 16]) -> Result<()> {
+        Self::checked(name)?;
+        let staged = self.staged_path(name, id);
+        if !staged.exists() {
+            return Err(Error::invalid(
+                "commit",
+                format!("nothing staged for dataset '{name}' ({})", hex(id)),
+            ));
+        }
+        if self.has(name) {
+            return Err(Error::invalid(
+                "dataset name",
+                format!("a dataset '{name}' exists already"),
+            ));
+        }
+        let to = self.committed_path(name);
+        std::fs::rename(&staged, &to).map_err(|e| Error::file(FileOp::Rename, &to, e))?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::file(FileOp::Write, &self.dir, e))?;
+        Ok(())
+    }
+
+    /// Removes a staged upload that will not be committed.
+    pub fn drop_staged(&self, name: &str, id: &[u8; 16]) {
+        if Self::checked(name).is_ok() {
+            let _ = std::fs::remove_file(self.staged_path(name, id));
+        }
+    }
+
+    /// Loads dataset `name`.
+    pub fn load(&self, name: &str) -> Result<DatasetShares> {
+        Self::checked(name)?;
+        let path = self.committed_path(name);
+        if !path.exists() {
+            return Err(Error::invalid(
+                "dataset",
+                format!("party {} has no dataset '{name}'", self.party),
+            ));
+        }
+        DatasetShares::load(path)
+    }
+
+    /// Loads this party's share file of model `name`.
+    pub fn load_model(&self, name: &str) -> Result<crate::model_file::SavedModel> {
+        Self::checked(name)?;
+        let path = self.models.join(format!("{name}{COMMITTED}"));
+        if !path.exists() {
+            return Err(Error::invalid(
+                "model",
+                format!("party {} has no model '{name}'", self.party),
+            ));
+        }
+        crate::model_file::SavedModel::load(path)
+    }
+
+    /// The committed datasets' names, sorted.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| Error::file(FileOp::Read, &self.dir, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::file(FileOp::Read, &self.dir, e))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(n) = file.strip_suffix(COMMITTED)
+                && valid_name(n)
+            {
+                names.push(n.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}

@@ -1,0 +1,526 @@
+//! Issue 16: the three parties as long-running services (`privml serve`)
+//! and their outside clients (`privml client`), as processes on loopback:
+//! two data providers upload, a party restarted keeps what it stored,
+//! a client that dies mid-upload leaves nothing, clients without a
+//! certificate of the deployment CA (or not on the access list) are
+//! refused, and the parties keep serving throughout.
+#![cfg(all(feature = "tls", feature = "cli"))]
+
+mod net_common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use privml::dataset_file;
+use privml::learn::Task;
+use privml::model_file::TableMeta;
+use privml::net::config::PartiesConfig;
+use privml::net::tls::{self, Credentials};
+use privml::runner::DomainSpec;
+use privml::service::{self, Connection, Reply, Request};
+
+const BIN: &str = env!("CARGO_BIN_EXE_privml");
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Child processes killed when the test ends, however it ends.
+struct Servers {
+    children: Vec<Option<Child>>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free(base: u16) -> bool {
+    (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+}
+
+/// A base port with base..base+2 and the client ports free.
+fn base_port() -> u16 {
+    loop {
+        let b = net_common::free_base_port();
+        if b < 60_000 && free(b + tls::CLIENT_PORT_OFFSET) {
+            return b;
+        }
+    }
+}
+
+/// A one-directory deployment with clients alice, bob and carol; carol is
+/// then removed from the access list, bob may use dataset "b" only.
+fn deployment(tag: &str) -> (net_common::TempDir, PathBuf) {
+    let dir = net_common::TempDir::new(tag);
+    let out = Command::new(BIN)
+        .args(["keygen", "--clients", "alice,bob,carol", "--base-port"])
+        .arg(base_port().to_string())
+        .arg("--out")
+        .arg(&*dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config = dir.join("parties.toml");
+    let t = std::fs::read_to_string(&config).unwrap();
+    let t = t.replace(
+        "[[client]]\nname = \"carol\"\ndatasets = [\"*\"]\nmodels = [\"*\"]\n",
+        "",
+    );
+    let t = t.replace(
+        "name = \"bob\"\ndatasets = [\"*\"]",
+        "name = \"bob\"\ndatasets = [\"b\"]",
+    );
+    assert!(t.contains("datasets = [\"b\"]") && !t.contains("carol"));
+    std::fs::write(&config, t).unwrap();
+    (dir, config)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn serve(config: &Path, dir: &Path, id: usize) -> Child {
+    let store = dir.join(format!("store{id}"));
+    net_common::spawn(
+        BIN,
+        &[
+            "serve",
+            "--id",
+            &id.to_string(),
+            "--config",
+            config.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ],
+    )
+}
+
+fn creds(dir: &Path, config: &PartiesConfig, name: &str) -> Credentials {
+    Credentials::load(
+        &config.ca,
+        &dir.join(format!("client-{name}.pem")),
+        &dir.join(format!("client-{name}.key")),
+    )
+    .unwrap()
+}
+
+/// Connects as `name` to `party`, retrying while the party starts.
+fn connect(dir: &Path, config: &PartiesConfig, name: &str, party: usize) -> Connection {
+    let c = creds(dir, config, name);
+    let t0 = Instant::now();
+    loop {
+        match Connection::open(config, &c, party, Duration::from_secs(5)) {
+            Ok(conn) => return conn,
+            Err(e) if t0.elapsed() < WAIT => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("party {party} does not answer: {e}"),
+        }
+    }
+}
+
+fn datasets(conn: &mut Connection) -> Vec<String> {
+    match conn.call(&Request::List).unwrap() {
+        Reply::Datasets(l) => l.into_iter().map(|(n, _)| n).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn client(config: &Path, identity: &Path, args: &[&str]) -> Output {
+    let child = Command::new(BIN)
+        .arg("client")
+        .arg("--config")
+        .arg(config)
+        .arg("--identity")
+        .arg(identity)
+        .args(["--timeout", "10"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    net_common::finish_within(child, WAIT)
+}
+
+fn write_csv(path: &Path, rows: usize, offset: usize) {
+    let mut s = String::from("f0,f1,f2,y\n");
+    for i in 0..rows {
+        let k = i + offset;
+        let (a, b, c) = ((k % 7) as f64 / 7.0, (k % 11) as f64 / 11.0, (k % 5) as f64);
+        s.push_str(&format!("{a},{b},{c},{}\n", u8::from(a + b > 1.0)));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn small_files() -> [privml::dataset_file::DatasetShares; 3] {
+    let x = ndarray::Array2::from_elem((4, 1), 0.5);
+    let y = ndarray::Array2::from_shape_fn((4, 2), |(i, k)| f64::from(u8::from(i % 2 == k)));
+    let table = TableMeta {
+        target: "y".into(),
+        features: vec!["f".into()],
+        n_classes: 2,
+        normalizer: None,
+        task: Task::Classification,
+        target_normalizer: None,
+    };
+    dataset_file::share_table(&x, &y, &table, &DomainSpec::default()).unwrap()
+}
+
+#[test]
+fn providers_upload_restarts_keep_the_store_and_failures_stay_contained() {
+    let (dir, config_path) = deployment("clients-serve");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let mut servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    // Two providers upload their tables; each party gets its shares only.
+    let (a_csv, b_csv) = (dir.join("a.csv"), dir.join("b.csv"));
+    write_csv(&a_csv, 120, 0);
+    write_csv(&b_csv, 80, 500);
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    for (who, name, csv) in [("alice", "a", &a_csv), ("bob", "b", &b_csv)] {
+        let out = client(
+            &config_path,
+            &dir.join(format!("client-{who}")),
+            &[
+                "upload",
+                "--data",
+                csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--scaling",
+                "none",
+                "--name",
+                name,
+            ],
+        );
+        assert!(out.status.success(), "{who}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("uploaded '{name}'")));
+    }
+    let a_rows = match connect(&dir, &config, "alice", 2)
+        .call(&Request::List)
+        .unwrap()
+    {
+        Reply::Datasets(l) => l.iter().find(|(n, _)| n == "a").map(|(_, s)| s.rows),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(a_rows, Some(120));
+    // Each party's store holds its own shares: the three combine to the
+    // table, and no file holds the rows.
+    let stored: Vec<_> = (0..3)
+        .map(|p| {
+            privml::dataset_file::DatasetShares::load(
+                dir.join(format!("store{p}/datasets/a.shares")),
+            )
+            .unwrap()
+        })
+        .collect();
+    let stored: [_; 3] = stored.try_into().unwrap();
+    let (x, _) = dataset_file::open_table(&stored).unwrap();
+    assert!((x[[3, 0]] - 3.0 / 7.0).abs() < 1e-4);
+    // Bob may not upload a dataset the access list does not give him; the
+    // parties say so and keep serving.
+    let out = client(
+        &config_path,
+        &dir.join("client-bob"),
+        &[
+            "upload",
+            "--data",
+            a_csv.to_str().unwrap(),
+            "--target",
+            "y",
+            "--scaling",
+            "none",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("may not use dataset 'x'"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Party 1 stops cleanly on SIGTERM and, restarted, still has both.
+    let mut p1 = servers.children[1].take().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &p1.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let t0 = Instant::now();
+    while p1.try_wait().unwrap().is_none() && t0.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = net_common::finish_within(p1, Duration::from_secs(1));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    assert!(log.contains("party 1: stopped"), "{log}");
+    assert!(log.contains("client alice: committed dataset 'a'"), "{log}");
+    servers.children[1] = Some(serve(&config_path, &dir, 1));
+    let mut c1 = connect(&dir, &config, "alice", 1);
+    assert_eq!(datasets(&mut c1), vec!["a".to_string(), "b".to_string()]);
+    // Bob sees only what the access list gives him.
+    assert_eq!(
+        datasets(&mut connect(&dir, &config, "bob", 1)),
+        vec!["b".to_string()]
+    );
+
+    // A client that dies mid-upload: party 2 gets half a request, parties
+    // 0 and 1 get the whole of theirs staged but never a commit.
+    let files = small_files();
+    {
+        let mut conns = [
+            connect(&dir, &config, "alice", 0),
+            connect(&dir, &config, "alice", 1),
+            connect(&dir, &config, "alice", 2),
+        ];
+        for p in 0..2 {
+            conns[p]
+                .call(&Request::Stage {
+                    name: "c".into(),
+                    file: files[p].encode().unwrap(),
+                })
+                .unwrap();
+        }
+        let mut header = Vec::new();
+        privml::net::frame::write_frame(
+            &mut header,
+            &privml::net::Frame {
+                round: 1,
+                payload: privml::ring::Payload::Bytes(vec![7; 5000]),
+            },
+        )
+        .unwrap();
+        conns[2].send_raw(&header[..1000]).unwrap();
+    } // the connections drop here, as if the client was killed
+    std::thread::sleep(Duration::from_millis(300));
+    for p in 0..3 {
+        let mut c = connect(&dir, &config, "alice", p);
+        let names = datasets(&mut c);
+        assert!(!names.contains(&"c".to_string()), "party {p}: {names:?}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.join(format!("store{p}/datasets")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('c') || n.contains("staged"))
+            .collect();
+        assert!(leftovers.is_empty(), "party {p}: {leftovers:?}");
+    }
+    // ...and the parties keep serving: the same upload, whole, succeeds.
+    let mut conns = [
+        connect(&dir, &config, "alice", 0),
+        connect(&dir, &config, "alice", 1),
+        connect(&dir, &config, "alice", 2),
+    ];
+    let report = service::upload(&mut conns, "c", &files).unwrap();
+    assert_eq!(report.schema.rows, 4);
+    assert!(datasets(&mut conns[2]).contains(&"c".to_string()));
+    drop(servers);
+}
+
+#[test]
+fn clients_without_a_deployment_certificate_are_refused() {
+    let (dir, config_path) = deployment("clients-refused");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let servers = Servers {
+        children: vec![Some(serve(&config_path, &dir, 0))],
+    };
+    drop(connect(&dir, &config, "alice", 0));
+    // A client certificate of the same name from another deployment's CA.
+    let other = net_common::TempDir::new("clients-other-ca");
+    let out = Command::new(BIN)
+        .args(["keygen", "--clients", "alice", "--out"])
+        .arg(&*other)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let foreign = Credentials::load(
+        &config.ca,
+        &other.join("client-alice.pem"),
+        &other.join("client-alice.key"),
+    )
+    .unwrap();
+    let e = Connection::open(&config, &foreign, 0, Duration::from_secs(5))
+        .and_then(|mut c| c.call(&Request::List))
+        .unwrap_err();
+    assert!(e.to_string().contains("party 0"), "{e}");
+    // The CLI says so too.
+    let out = client(&config_path, &other.join("client-alice"), &["list"]);
+    assert!(!out.status.success());
+    // A client of the right CA that is not on the access list.
+    let carol = creds(&dir, &config, "carol");
+    assert!(
+        Connection::open(&config, &carol, 0, Duration::from_secs(5))
+            .and_then(|mut c| c.call(&Request::List))
+            .is_err()
+    );
+    // No certificate at all: the handshake fails, nothing is answered.
+    let roots = {
+        let mut r = rustls::RootCertStore::empty();
+        for c in tls::load_certs(&config.ca).unwrap() {
+            r.add(c).unwrap();
+        }
+        r
+    };
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let addr = config.party(0).client_address.clone().unwrap();
+    let sock = TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(cfg), tls::peer_server_name(0).unwrap()).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, sock);
+    let mut wire = Vec::new();
+    service::send(&mut wire, 1, &Request::List).unwrap();
+    let _ = s.write_all(&wire);
+    let mut buf = [0u8; 64];
+    let got = s.read(&mut buf);
+    assert!(matches!(got, Err(_) | Ok(0)), "{got:?}");
+    // The party kept serving the rightful client.
+    let mut ok = connect(&dir, &config, "alice", 0);
+    assert!(datasets(&mut ok).is_empty());
+    drop(servers);
+}
+
+/// A model trained in process, each party's file put in its store; a
+/// client's private predictions (several queries on the same connections,
+/// and the CLI) equal the in-process predictions of the same files.
+#[test]
+fn private_predictions_equal_in_process_predictions() {
+    use privml::learn::{
+        DataSource, ModelLocation, PredictJob, PredictRows, TrainData, TrainJob, TrainSettings,
+    };
+    use privml::model_file::SavedModel;
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-predict");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 1,
+            batch: 32,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
+    };
+    let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let prefix = dir.join("m");
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    let cfg = privml::SharedConfig::default().insecure_test_seed(5);
+    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    for p in 0..3 {
+        let models = dir.join(format!("store{p}/models"));
+        std::fs::create_dir_all(&models).unwrap();
+        let to = models.join("bc.shares");
+        std::fs::copy(SavedModel::party_path(&prefix, p), &to).unwrap();
+    }
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let meta = SavedModel::load(SavedModel::party_path(&prefix, 0))
+        .unwrap()
+        .meta;
+    let rows = PredictRows::prepare(&source, &meta).unwrap();
+    let x = rows.x.slice(ndarray::s![..100, ..]).to_owned();
+    let reference = PredictJob {
+        model: ModelLocation::Prefix(prefix.clone()),
+        data: Some(&x),
+        data_owner: 1,
+    };
+    let (want, _) = run_local(DomainSpec::default().kind(), &cfg, &reference).unwrap();
+    let want = want.unwrap().scores;
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let mut conns = [
+        connect(&dir, &config, "alice", 0),
+        connect(&dir, &config, "alice", 1),
+        connect(&dir, &config, "alice", 2),
+    ];
+    let got_meta = service::model_info(&mut conns[0], "bc").unwrap();
+    assert_eq!(got_meta, meta);
+    let domain = service::model_domain(&got_meta).unwrap();
+    // Three queries in a row on the same connections: 1 row, 63, 36.
+    let mut parts = Vec::new();
+    for (a, b) in [(0, 1), (1, 64), (64, 100)] {
+        let q = x.slice(ndarray::s![a..b, ..]).to_owned();
+        parts.push(service::predict(&mut conns, "bc", &domain, &q).unwrap());
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let got = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
+    assert_eq!(got.dim(), want.dim());
+    let d = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        d < 2e-3,
+        "private predictions differ from in-process ones by {d}"
+    );
+    // A model the client may not use, and one that does not exist.
+    let e = service::model_info(&mut conns[1], "nope").unwrap_err();
+    assert!(e.to_string().contains("no model 'nope'"), "{e}");
+    drop(conns);
+    // The CLI, in batches of 16 rows.
+    let csv = dir.join("rows.csv");
+    let mut text_rows = meta.table.features.join(",") + ",target\n";
+    let raw = source.load().unwrap();
+    for (i, r) in raw.features().rows().into_iter().take(40).enumerate() {
+        let v: Vec<String> = r.iter().map(f64::to_string).collect();
+        text_rows.push_str(&format!("{},{}\n", v.join(","), raw.targets()[i]));
+    }
+    std::fs::write(&csv, text_rows).unwrap();
+    let out_csv = dir.join("pred.csv");
+    let out = client(
+        &config_path,
+        &dir.join("client-alice"),
+        &[
+            "predict",
+            "--model",
+            "bc",
+            "--data",
+            csv.to_str().unwrap(),
+            "--batch",
+            "16",
+            "--out",
+            out_csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("predicted 40 rows") && said.contains("3 queries"),
+        "{said}"
+    );
+    assert!(said.contains("accuracy"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(&out_csv).unwrap().lines().count(),
+        41
+    );
+}
