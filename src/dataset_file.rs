@@ -35,10 +35,10 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::cost::Protocol;
 use crate::domain::TensorData;
+use crate::envelope::Envelope;
 use crate::error::{DecodeError, Error, Origin, Result};
 use crate::fixed::FixedPoint;
 use crate::learn::{TableData, Task};
@@ -53,11 +53,15 @@ const MAGIC: &[u8; 8] = b"PRIVMLD\x00";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
 
-/// Length of the SHA-256 checksum at the end of the file.
-const CHECKSUM_LEN: usize = 32;
-
 /// What errors call the format.
 const WHAT: &str = "dataset share file";
+
+/// The file's frame (see [`crate::envelope`]).
+const ENVELOPE: Envelope = Envelope {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    expected: "privml dataset share file",
+};
 
 /// The public part of a shared table: the same in all three files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,14 +130,9 @@ impl DatasetShares {
 
     /// The file's bytes (see the [module docs](self)).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_allocvec(self)
-            .map_err(|e| Error::internal("DatasetShares::encode", e.to_string()))?;
-        let mut bytes = Vec::with_capacity(MAGIC.len() + 1 + body.len() + CHECKSUM_LEN);
-        bytes.extend_from_slice(MAGIC);
-        bytes.push(FORMAT_VERSION);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&Sha256::digest(&body));
-        Ok(bytes)
+        ENVELOPE
+            .seal(self)
+            .map_err(|e| Error::internal("DatasetShares::encode", e.to_string()))
     }
 
     /// Writes the file atomically, readable by its owner only.
@@ -168,40 +167,7 @@ impl DatasetShares {
     /// ```
     pub fn decode(bytes: &[u8], origin: Origin) -> Result<Self> {
         let bad = |error: DecodeError| Error::decode(WHAT, origin.clone(), error);
-        let Some(after_magic) = bytes.strip_prefix(MAGIC) else {
-            return Err(bad(DecodeError::BadMagic {
-                expected: "privml dataset share file",
-            }));
-        };
-        let Some((&version, rest)) = after_magic.split_first() else {
-            return Err(bad(DecodeError::Truncated {
-                needed: (MAGIC.len() + 1) as u64,
-                available: bytes.len() as u64,
-            }));
-        };
-        if version != FORMAT_VERSION {
-            return Err(bad(DecodeError::UnsupportedVersion {
-                found: version.into(),
-                supported: FORMAT_VERSION.into(),
-            }));
-        }
-        let Some(body_len) = rest.len().checked_sub(CHECKSUM_LEN) else {
-            return Err(bad(DecodeError::Truncated {
-                needed: (MAGIC.len() + 1 + CHECKSUM_LEN) as u64,
-                available: bytes.len() as u64,
-            }));
-        };
-        let (body, sum) = rest.split_at(body_len);
-        if Sha256::digest(body).as_slice() != sum {
-            return Err(bad(DecodeError::Checksum));
-        }
-        let (file, extra): (DatasetShares, _) =
-            postcard::take_from_bytes(body).map_err(|e| bad(e.into()))?;
-        if !extra.is_empty() {
-            return Err(bad(DecodeError::TrailingBytes {
-                extra: extra.len() as u64,
-            }));
-        }
+        let file: DatasetShares = ENVELOPE.open(bytes).map_err(bad)?;
         file.validate().map_err(|(field, reason)| {
             bad(DecodeError::BadField {
                 field,

@@ -11,6 +11,7 @@ pub mod cost;
 pub mod data;
 pub mod dataset_file;
 pub mod domain;
+mod envelope;
 pub mod error;
 pub mod experiments;
 pub mod fixed;

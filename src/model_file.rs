@@ -23,11 +23,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::cost::Protocol;
 use crate::data::Normalizer;
 use crate::domain::TensorData;
+use crate::envelope::Envelope;
 use crate::error::{DecodeError, Error, FileOp, Origin, Result};
 use crate::learn::Task;
 use crate::nn::{MlpSpec, NetworkSpec, OptimizerState};
@@ -42,8 +42,12 @@ const MAGIC: &[u8; 7] = b"PRIVML\x00";
 /// optimiser's state.
 pub const FORMAT_VERSION: u8 = 3;
 
-/// Length of the SHA-256 checksum at the end of the file.
-const CHECKSUM_LEN: usize = 32;
+/// The file's frame (see [`crate::envelope`]).
+const ENVELOPE: Envelope = Envelope {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    expected: "privml model file",
+};
 
 /// What "model file" errors call the format.
 const WHAT: &str = "model file";
@@ -222,13 +226,9 @@ pub fn domain_of(tensors: &[TensorData]) -> Result<(DomainKind, Option<u32>)> {
 impl SavedModel {
     /// Writes the file atomically (see the [module docs](self)).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let body = postcard::to_allocvec(self)
+        let bytes = ENVELOPE
+            .seal(self)
             .map_err(|e| Error::internal("SavedModel::save", format!("encoding: {e}")))?;
-        let mut bytes = Vec::with_capacity(MAGIC.len() + 1 + body.len() + CHECKSUM_LEN);
-        bytes.extend_from_slice(MAGIC);
-        bytes.push(FORMAT_VERSION);
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&Sha256::digest(&body));
         write_atomic(path.as_ref(), &bytes)
     }
 
@@ -262,40 +262,7 @@ impl SavedModel {
     /// ```
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |error: DecodeError| Error::decode(WHAT, Origin::File(path.to_path_buf()), error);
-        let Some(after_magic) = bytes.strip_prefix(MAGIC) else {
-            return Err(bad(DecodeError::BadMagic {
-                expected: "privml model file",
-            }));
-        };
-        let Some((&version, rest)) = after_magic.split_first() else {
-            return Err(bad(DecodeError::Truncated {
-                needed: (MAGIC.len() + 1) as u64,
-                available: bytes.len() as u64,
-            }));
-        };
-        if version != FORMAT_VERSION {
-            return Err(bad(DecodeError::UnsupportedVersion {
-                found: version.into(),
-                supported: FORMAT_VERSION.into(),
-            }));
-        }
-        let Some(body_len) = rest.len().checked_sub(CHECKSUM_LEN) else {
-            return Err(bad(DecodeError::Truncated {
-                needed: (MAGIC.len() + 1 + CHECKSUM_LEN) as u64,
-                available: bytes.len() as u64,
-            }));
-        };
-        let (body, sum) = rest.split_at(body_len);
-        if Sha256::digest(body).as_slice() != sum {
-            return Err(bad(DecodeError::Checksum));
-        }
-        let (model, extra): (SavedModel, _) =
-            postcard::take_from_bytes(body).map_err(|e| bad(e.into()))?;
-        if !extra.is_empty() {
-            return Err(bad(DecodeError::TrailingBytes {
-                extra: extra.len() as u64,
-            }));
-        }
+        let model: SavedModel = ENVELOPE.open(bytes).map_err(bad)?;
         let found = domain_of(&model.tensors).map_err(|e| {
             bad(DecodeError::BadField {
                 field: "tensors",

@@ -17,17 +17,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::server::ParsedCertificate;
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig};
 
 use super::config::{PartiesConfig, valid_name};
 use super::tls::{
-    CA_CERT, CA_KEY, Credentials, bad_ca, bad_file, cert_params, keygen_error, prepare_dir,
-    provider, read_file, rustls_error, valid_from, write_file,
+    AcceptedNames, CA_CERT, CA_KEY, Credentials, bad_file, cert_params, keygen_error,
+    listener_config, prepare_dir, read_file, valid_from, write_file,
 };
 use crate::error::{Error, Result};
 use crate::private_file;
@@ -141,56 +138,13 @@ pub fn identify_client(end_entity: &CertificateDer<'_>, names: &[String]) -> Opt
         .cloned()
 }
 
-/// Client-certificate check of a serving party: verified to the CA and
-/// naming a client of the access list.
+/// The clients of the access list, by their certificates' names.
 #[derive(Debug)]
-struct ClientVerifier {
-    inner: Arc<dyn ClientCertVerifier>,
-    names: Vec<String>,
-}
+struct ClientNames(Vec<String>);
 
-impl ClientCertVerifier for ClientVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> std::result::Result<ClientCertVerified, rustls::Error> {
-        let ok = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
-        if identify_client(end_entity, &self.names).is_none() {
-            return Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName,
-            ));
-        }
-        Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
+impl AcceptedNames for ClientNames {
+    fn accepts(&self, cert: &CertificateDer<'_>) -> bool {
+        identify_client(cert, &self.0).is_some()
     }
 }
 
@@ -198,19 +152,8 @@ impl ClientCertVerifier for ClientVerifier {
 /// own certificate, client certificates required, verified to the CA and
 /// naming a client of `parties`' access list.
 pub fn serve_config(creds: &Credentials, parties: &PartiesConfig) -> Result<Arc<ServerConfig>> {
-    let inner = WebPkiClientVerifier::builder_with_provider(creds.roots()?, provider())
-        .build()
-        .map_err(|e| bad_ca(&e))?;
-    let verifier = Arc::new(ClientVerifier {
-        inner,
-        names: parties.clients.iter().map(|c| c.name.clone()).collect(),
-    });
-    let mut cfg = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| rustls_error("TLS 1.3 with the ring provider", e))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(creds.chain.clone(), creds.key.clone_key())
-        .map_err(|e| rustls_error("this party's certificate or key", e))?;
-    cfg.send_tls13_tickets = 0;
-    Ok(Arc::new(cfg))
+    listener_config(
+        creds,
+        ClientNames(parties.clients.iter().map(|c| c.name.clone()).collect()),
+    )
 }

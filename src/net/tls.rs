@@ -211,16 +211,33 @@ pub fn identify(end_entity: &CertificateDer<'_>, candidates: &[PartyId]) -> Opti
     })
 }
 
-/// Client-certificate check of a listening party: the chain must verify to
-/// the CA (delegated to rustls' WebPKI verifier) and the certificate must
-/// name one of the parties allowed to connect here.
-#[derive(Debug)]
-struct PartyClientVerifier {
-    inner: Arc<dyn ClientCertVerifier>,
-    allowed: Vec<PartyId>,
+/// Which certificates a listening end accepts, by the names they carry
+/// (after rustls has verified the chain to the CA).
+pub(crate) trait AcceptedNames: std::fmt::Debug + Send + Sync {
+    /// Whether the verified certificate `cert` names someone allowed here.
+    fn accepts(&self, cert: &CertificateDer<'_>) -> bool;
 }
 
-impl ClientCertVerifier for PartyClientVerifier {
+/// The parties allowed to connect to a listening party.
+#[derive(Debug)]
+struct PartyNames(Vec<PartyId>);
+
+impl AcceptedNames for PartyNames {
+    fn accepts(&self, cert: &CertificateDer<'_>) -> bool {
+        identify(cert, &self.0).is_some()
+    }
+}
+
+/// Client-certificate check of a listening end: the chain must verify to
+/// the CA (delegated to rustls' WebPKI verifier) and the certificate must
+/// carry a name that `accepted` allows.
+#[derive(Debug)]
+struct NamedClientVerifier<A> {
+    inner: Arc<dyn ClientCertVerifier>,
+    accepted: A,
+}
+
+impl<A: AcceptedNames> ClientCertVerifier for NamedClientVerifier<A> {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
     }
@@ -234,7 +251,7 @@ impl ClientCertVerifier for PartyClientVerifier {
         let ok = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        if identify(end_entity, &self.allowed).is_none() {
+        if !self.accepted.accepts(end_entity) {
             return Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::NotValidForName,
             ));
@@ -268,20 +285,28 @@ impl ClientCertVerifier for PartyClientVerifier {
 /// Settings of a listening party: TLS 1.3, its own certificate, and client
 /// certificates required, verified to the CA and naming one of `allowed`.
 pub fn server_config(creds: &Credentials, allowed: &[PartyId]) -> Result<Arc<ServerConfig>> {
+    listener_config(creds, PartyNames(allowed.to_vec()))
+}
+
+/// TLS 1.3 settings of a listening end (a party towards its peers, or a
+/// serving party towards its clients): its own certificate, client
+/// certificates required, verified to the CA and carrying a name that
+/// `accepted` allows. No session resumption: every connection
+/// authenticates afresh.
+pub(crate) fn listener_config(
+    creds: &Credentials,
+    accepted: impl AcceptedNames + 'static,
+) -> Result<Arc<ServerConfig>> {
     let inner = WebPkiClientVerifier::builder_with_provider(creds.roots()?, provider())
         .build()
         .map_err(|e| bad_ca(&e))?;
-    let verifier = Arc::new(PartyClientVerifier {
-        inner,
-        allowed: allowed.to_vec(),
-    });
+    let verifier = Arc::new(NamedClientVerifier { inner, accepted });
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| rustls_error("TLS 1.3 with the ring provider", e))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(creds.chain.clone(), creds.key.clone_key())
         .map_err(|e| rustls_error("this party's certificate or key", e))?;
-    // No session resumption between parties: every run authenticates afresh.
     cfg.send_tls13_tickets = 0;
     Ok(Arc::new(cfg))
 }
