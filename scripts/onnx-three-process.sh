@@ -16,17 +16,10 @@ rows=$2
 batch=$3
 bin=${4:-./target/release/privml}
 port=${5:-7830}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-"$bin" keygen --out "$dir/deploy" --base-port "$port" >/dev/null
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+deployment "$bin" "$port"
 config="$dir/deploy/parties.toml"
-now() { date +%s.%N; }
 
 # BATCH rows of ROWS.npy as a headerless CSV (flattened in C order).
 "${PYTHON:-python3}" - "$rows" "$batch" "$dir/rows.csv" <<'PY' 2>/dev/null || {

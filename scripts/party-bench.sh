@@ -26,14 +26,9 @@ while [ $# -gt 0 ]; do
 done
 [ ${#workloads[@]} -gt 0 ] || { echo "usage: $0 [--runs N] [--net none,lan,wan] WORKLOAD..." >&2; exit 2; }
 
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-"$bin" keygen --out "$dir/deploy" --base-port "$port" >/dev/null
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+deployment "$bin" "$port"
 
 # Party i listens on its own port; with a relay, it reaches party j through
 # the relay's port for j (port + 100 + j).

@@ -11,17 +11,9 @@ set -euo pipefail
 bin=${1:-./target/release/privml}
 port=${2:-7790}
 extra=${PRIVML_DEMO_ARGS:-}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-"$bin" keygen --out "$dir/deploy" --base-port "$port" >/dev/null
-
-now() { date +%s.%N; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+deployment "$bin" "$port"
 
 start=$(now)
 # shellcheck disable=SC2086

@@ -37,6 +37,35 @@ pub struct DomainArgs {
     net: Option<LinkProfile>,
 }
 
+/// Job arguments that carry [`DomainArgs`] (flattened into a field named
+/// `domain`): what `privml party` and `privml dealer` read and adjust on
+/// any job. Implemented with [`with_domain!`](crate::with_domain).
+pub trait WithDomain {
+    /// Domain, ring, fraction bits and key seeds.
+    fn domain(&self) -> &DomainArgs;
+    /// The same, to change (the dealer makes a job two-party).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml party and privml dealer")
+    )]
+    fn domain_mut(&mut self) -> &mut DomainArgs;
+}
+
+/// Implements [`WithDomain`] for argument structs with a `domain` field.
+#[macro_export]
+macro_rules! with_domain {
+    ($($t:ty),+ $(,)?) => {
+        $(impl $crate::args::WithDomain for $t {
+            fn domain(&self) -> &$crate::args::DomainArgs {
+                &self.domain
+            }
+            fn domain_mut(&mut self) -> &mut $crate::args::DomainArgs {
+                &mut self.domain
+            }
+        })+
+    };
+}
+
 impl DomainArgs {
     /// Domain, ring and fraction bits.
     pub fn spec(&self) -> DomainSpec {

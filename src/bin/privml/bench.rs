@@ -305,17 +305,10 @@ pub struct PartyBenchArgs {
 }
 
 #[cfg(feature = "tls")]
+crate::with_domain!(PartyBenchArgs);
+
+#[cfg(feature = "tls")]
 impl PartyBenchArgs {
-    /// The domain arguments.
-    pub fn domain(&self) -> &crate::args::DomainArgs {
-        &self.domain
-    }
-
-    /// The domain arguments, to change.
-    pub fn domain_mut(&mut self) -> &mut crate::args::DomainArgs {
-        &mut self.domain
-    }
-
     /// What the parties compare when they connect.
     pub fn session(&self) -> Result<privml::session::SessionDescription> {
         let workload = self.workload.to_uppercase();

@@ -65,21 +65,9 @@ pub struct DemoArgs {
     parties: Option<usize>,
 }
 
+crate::with_domain!(DemoArgs);
+
 impl DemoArgs {
-    /// Domain, ring, fraction bits and key seeds.
-    pub fn domain(&self) -> &DomainArgs {
-        &self.domain
-    }
-
-    /// The same, to change (the dealer makes a job two-party).
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party and privml dealer")
-    )]
-    pub fn domain_mut(&mut self) -> &mut DomainArgs {
-        &mut self.domain
-    }
-
     /// Applies `--parties` to the protocol (call once, before running).
     pub fn resolve(&mut self) -> Result<()> {
         if let Some(n) = self.parties {

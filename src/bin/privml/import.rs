@@ -72,21 +72,9 @@ pub struct ExportArgs {
     domain: DomainArgs,
 }
 
+crate::with_domain!(ImportArgs, ExportArgs);
+
 impl ImportArgs {
-    /// Domain, ring, fraction bits and key seeds.
-    pub fn domain(&self) -> &DomainArgs {
-        &self.domain
-    }
-
-    /// The same, to change.
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party and privml dealer")
-    )]
-    pub fn domain_mut(&mut self) -> &mut DomainArgs {
-        &mut self.domain
-    }
-
     /// The model owner.
     #[cfg_attr(
         not(feature = "tls"),
@@ -144,20 +132,6 @@ impl ImportArgs {
 }
 
 impl ExportArgs {
-    /// Domain, ring, fraction bits and key seeds.
-    pub fn domain(&self) -> &DomainArgs {
-        &self.domain
-    }
-
-    /// The same, to change.
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party and privml dealer")
-    )]
-    pub fn domain_mut(&mut self) -> &mut DomainArgs {
-        &mut self.domain
-    }
-
     /// The model owner.
     #[cfg_attr(
         not(feature = "tls"),

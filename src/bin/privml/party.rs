@@ -26,6 +26,7 @@ use privml::runner::{Domain, Exec, Protocol, TwoPartyLinks};
 use privml::session::{SessionDescription, SessionText};
 
 use crate::args::DomainArgs;
+use crate::args::WithDomain;
 use crate::bench::PartyBenchArgs;
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ExportArgs, ImportArgs};

@@ -48,21 +48,9 @@ pub struct PredictArgs {
     raw: bool,
 }
 
+crate::with_domain!(PredictArgs);
+
 impl PredictArgs {
-    /// Domain, ring, fraction bits and key seeds.
-    pub fn domain(&self) -> &DomainArgs {
-        &self.domain
-    }
-
-    /// The same, to change (the dealer makes a job two-party).
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party and privml dealer")
-    )]
-    pub fn domain_mut(&mut self) -> &mut DomainArgs {
-        &mut self.domain
-    }
-
     /// The data owner.
     pub fn data_owner(&self) -> usize {
         self.data_owner

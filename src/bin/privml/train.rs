@@ -143,21 +143,9 @@ pub struct TrainArgs {
     reveal_model: bool,
 }
 
+crate::with_domain!(TrainArgs);
+
 impl TrainArgs {
-    /// Domain, ring, fraction bits and key seeds.
-    pub fn domain(&self) -> &DomainArgs {
-        &self.domain
-    }
-
-    /// The same, to change (the dealer makes a job two-party).
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "used by privml party and privml dealer")
-    )]
-    pub fn domain_mut(&mut self) -> &mut DomainArgs {
-        &mut self.domain
-    }
-
     /// The settings all three parties must share (file names excluded: the
     /// data file and the output prefix are each party's own).
     pub fn settings(&self) -> Result<TrainSettings> {
