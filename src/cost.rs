@@ -40,7 +40,7 @@
 //!
 //! The `Gadgets` methods are built from the core operations, whose costs
 //! `Plain` and `Fixed` predict; these closed forms say the same in one line
-//! and are tested against the transport's counts (`tests/functions.rs`).
+//! and are tested against the transport's counts (`tests/suite/functions.rs`).
 //!
 //! # The two-party protocol ([`Protocol::Additive2`], [`crate::mpc2`])
 //!

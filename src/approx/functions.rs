@@ -6,7 +6,7 @@
 //!
 //! The bounds are the documented ones of the gadgets' parameter types
 //! ([`ExpParams::error_bound`] and so on: approximation plus fixed-point
-//! rounding); `tests/functions.rs` checks them on `Fixed` and `Shared`
+//! rounding); `tests/suite/functions.rs` checks them on `Fixed` and `Shared`
 //! over each range, edges included.
 
 use std::fmt;
@@ -194,7 +194,7 @@ impl fmt::Display for FunctionTable {
         }
         writeln!(
             f,
-            "err: documented bound (approximation + rounding), checked by tests/functions.rs; rel: relative; rounds and bytes for Z_2^64 (ln: part of the cross-entropy's report only)"
+            "err: documented bound (approximation + rounding), checked by tests/suite/functions.rs; rel: relative; rounds and bytes for Z_2^64 (ln: part of the cross-entropy's report only)"
         )
     }
 }

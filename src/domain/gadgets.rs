@@ -28,7 +28,7 @@
 //! depend on the domain), so `Plain` and `Fixed` predict `Shared`'s cost
 //! exactly; [`CostModel`](crate::cost::CostModel) also has each gadget's
 //! cost in closed form. `approx::functions` tabulates the errors and
-//! `tests/functions.rs` checks every bound over its range and at its edges.
+//! `tests/suite/functions.rs` checks every bound over its range and at its edges.
 //!
 //! # Examples
 //!

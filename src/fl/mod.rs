@@ -65,7 +65,7 @@
 //!
 //! Every share a server receives or holds is uniformly random whatever the
 //! update (x0, x1 uniform from a CSPRNG, x2 = x − x0 − x1; any two of the
-//! three shares are independent of x): `tests/federated.rs` checks this
+//! three shares are independent of x): `tests/suite/federated.rs` checks this
 //! statistically on the bytes a server receives and holds, with negative
 //! controls (unmasked and weakly masked shares are detected). The HE
 //! aggregator holds the public key only and has no decryption method

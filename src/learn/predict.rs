@@ -305,7 +305,7 @@ impl Job for PredictCostJob<'_> {
 /// `architecture` saved in `domain`: [`PredictCostJob`] run in the
 /// plaintext domain of the same ring, fraction bits and protocol. Its
 /// rounds, bytes per party and comparisons are those the secure run
-/// measures (`tests/onnx_cost.rs` checks them against an in-process run).
+/// measures (`tests/suite/onnx_cost.rs` checks them against an in-process run).
 ///
 /// # Examples
 ///

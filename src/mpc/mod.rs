@@ -26,7 +26,7 @@
 //! [`Open`](crate::domain::Open)); the cost counters record every opening
 //! by recipient ([`Cost::opened_to_all`](crate::Cost::opened_to_all),
 //! [`Cost::opened_to`](crate::Cost::opened_to); the cost report prints
-//! them), and `tests/disclosure.rs` checks each job's openings against this
+//! them), and `tests/suite/disclosure.rs` checks each job's openings against this
 //! table. "Announced" values are public by design: every party needs them
 //! to run the job.
 //!

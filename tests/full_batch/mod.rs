@@ -1,6 +1,6 @@
 //! The tutorial's full-batch training on shares, the program of the
-//! disclosure tests of `nn::train_full_batch` (`tests/leaks.rs`,
-//! `tests/disclosure.rs`).
+//! disclosure tests of `nn::train_full_batch` (`tests/suite/leaks.rs`,
+//! `tests/suite/disclosure.rs`).
 
 use privml::experiments::boolean;
 use privml::{Ring, Shared, nn};

@@ -2,7 +2,7 @@
 //! clear errors for bad input.
 #![cfg(feature = "cli")]
 
-mod temp_dir;
+use crate::temp_dir;
 
 use std::process::Command;
 
@@ -257,7 +257,7 @@ fn a_closed_stdout_ends_the_program_quietly_not_with_a_panic() {
 
 /// The README's TOML network description, as written there.
 fn readme_model_toml() -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme
         .find("```toml\n# net.toml")
         .expect("README has the TOML model")

@@ -3,7 +3,7 @@
 //! a party dies, never starts, or a stranger knocks.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
-mod net_common;
+use crate::net_common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

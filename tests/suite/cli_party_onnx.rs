@@ -5,9 +5,12 @@
 //! opens the weights to the owner alone.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
-mod net_common;
+use crate::onnx_common;
 
-use std::path::{Path, PathBuf};
+use crate::net_common;
+use onnx_common::{argmax, fixture};
+
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -20,12 +23,6 @@ use privml::{Plain, Ring};
 
 const BIN: &str = env!("CARGO_BIN_EXE_privml");
 const LIMIT: Duration = Duration::from_secs(90);
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -56,13 +53,6 @@ fn three(config: &Path, deadline: u32, job: impl Fn(usize) -> Vec<String>) -> Ve
     children
         .into_iter()
         .map(|c| net_common::finish_within(c, LIMIT))
-        .collect()
-}
-
-fn argmax_rows(a: &ndarray::Array2<f64>) -> Vec<usize> {
-    a.rows()
-        .into_iter()
-        .map(|r| (0..r.len()).fold(0, |b, k| if r[k] > r[b] { k } else { b }))
         .collect()
 }
 
@@ -134,7 +124,7 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
         .collect();
     let got = ndarray::Array2::from_shape_vec((got.len(), 10), got.into_iter().flatten().collect())
         .unwrap();
-    assert_eq!(argmax_rows(&got), argmax_rows(&torch));
+    assert_eq!(argmax(&got), argmax(&torch));
 
     // Export: the weights are opened to party 2 alone, which writes the file.
     let out = dir.join("back.onnx");
@@ -172,7 +162,7 @@ fn three_processes_import_predict_and_export_with_the_owner_alone_holding_the_we
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(d < 5e-3, "{d}");
-    assert_eq!(argmax_rows(&y), argmax_rows(&torch));
+    assert_eq!(argmax(&y), argmax(&torch));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! and a live dealer.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
-mod net_common;
+use crate::net_common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! refused, and the parties keep serving throughout.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
-mod net_common;
+use crate::net_common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //! export and import; a regression's RMSE and R² on shares match the clear
 //! ones. Sizes are CI-sized (a few dozen images of 6 x 6).
 
-mod protocols;
+use crate::protocols;
 
 use ndarray::{Array2, Array4, ArrayD};
 use privml::SharedConfig;

@@ -5,8 +5,8 @@
 //! carried, byte for byte and round for round — for the two-party protocol
 //! online and offline (the dealer's material) separately.
 
-mod common;
-mod protocols;
+use crate::common;
+use crate::protocols;
 
 use common::{Program, assert_within, error_bounds, largest, program, run, run_with_parties};
 use privml::cost::Protocol;

@@ -1,7 +1,7 @@
 //! Integration tests of `privml::data`: the bundled data sets, CSV errors on
 //! real files, normalisation, splitting and the fixed-point range check.
 
-mod temp_dir;
+use crate::temp_dir;
 
 use std::collections::HashSet;
 use std::io::Write;

@@ -6,10 +6,10 @@
 //! `reveal`s and `reveal_to`s, how many values each, and to whom
 //! (`Cost::opened_to_all`, `Cost::opened_to`). The tests that pin down the
 //! leaks themselves, runnable on the commit before the fix, are in
-//! `tests/leaks.rs`.
+//! `tests/suite/leaks.rs`.
 
-mod full_batch;
-mod temp_dir;
+use crate::full_batch;
+use crate::temp_dir;
 
 use full_batch::full_batch;
 use ndarray::Array2;
@@ -49,7 +49,7 @@ fn full_batch_training_opens_exactly_its_documented_list() {
 
 #[test]
 fn the_reported_mean_absolute_error_is_the_plaintext_one() {
-    // Plain: the tutorial's numbers (checked to 2e-8 in tests/experiments.rs);
+    // Plain: the tutorial's numbers (checked to 2e-8 in tests/suite/experiments.rs);
     // Shared: the same numbers up to the fixed-point error.
     let e = boolean::Experiment {
         iterations: 200,

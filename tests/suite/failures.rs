@@ -1,7 +1,7 @@
 //! Peers that hang up, hang, or send garbage make every other party fail
 //! with a clear error within the configured timeout, never hang or panic.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

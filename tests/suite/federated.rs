@@ -8,7 +8,7 @@
 //! conversion from the public key to a `SecretKey` exists).
 #![cfg(feature = "he")]
 
-mod view_stats;
+use crate::view_stats;
 
 use privml::Error;
 use privml::error::{DecodeError, Rejection};

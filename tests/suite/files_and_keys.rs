@@ -6,8 +6,8 @@
 //! CA is refused.
 #![cfg(all(unix, feature = "tls"))]
 
-mod net_common;
-mod tiny_training;
+use crate::net_common;
+use crate::tiny_training;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

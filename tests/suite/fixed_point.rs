@@ -2,7 +2,7 @@
 //! Bad input gets the same typed error on every domain, both secure
 //! protocols included.
 
-mod protocols;
+use crate::protocols;
 
 use ndarray::{ArrayD, arr1, arr2};
 use privml::{Error, Fixed, FixedPoint, OverflowPolicy, Plain, Ring, Shared, SharedConfig};

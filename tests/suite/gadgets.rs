@@ -3,7 +3,7 @@
 //! the crate — gets every provided method, layout helper and gadget, with
 //! the same values and the same cost as the built-in domains.
 
-mod protocols;
+use crate::protocols;
 
 use ndarray::{ArrayD, arr1};
 use privml::prelude::*;

@@ -5,10 +5,10 @@
 //! training on the table in the clear, and the CLI as three processes.
 
 #[cfg(all(feature = "tls", feature = "cli"))]
-mod net_common;
+use crate::net_common;
 #[cfg(not(all(feature = "tls", feature = "cli")))]
-mod temp_dir;
-mod view_stats;
+use crate::temp_dir;
+use crate::view_stats;
 
 #[cfg(all(feature = "tls", feature = "cli"))]
 use net_common::TempDir;
@@ -113,7 +113,7 @@ fn table_of(x: Array2<f64>, classes: usize) -> (Array2<f64>, Array2<f64>, TableM
 /// What one party's file holds is two uniformly random words per value,
 /// whatever the table: the bytes of each party's shares of an all-zero
 /// table and of a table of varied values have the same distribution (byte
-/// chi-square, per-bit z) and are uniform, as in `tests/privacy.rs`.
+/// chi-square, per-bit z) and are uniform, as in `tests/suite/privacy.rs`.
 #[test]
 fn each_file_alone_is_independent_of_the_table() {
     let (rows, cols) = (2000, 10);

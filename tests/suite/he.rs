@@ -439,7 +439,7 @@ fn sixty_four_clients_at_the_bound() {
 }
 
 /// The decryption-noise budget at `HeParams::MAX_CLIENTS` (about 25 s in
-/// release): `cargo test --release --test he -- --ignored`.
+/// release): `cargo test --release --test suite he:: -- --ignored`.
 #[test]
 #[ignore = "slow: 16384 encryptions"]
 fn max_clients_at_the_bound() {

@@ -9,8 +9,8 @@
 //! reuse panics at once, so every other test of a protocol checks it too;
 //! here the logs are collected per program and inspected.
 
-mod common;
-mod tiny_training;
+use crate::common;
+use crate::tiny_training;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,7 +5,7 @@
 //! communication `Plain` predicts; networks refuse descriptions and parameters that do not fit,
 //! naming the layer; batch normalisation folds into the layer before it.
 
-mod protocols;
+use crate::protocols;
 
 use ndarray::{Array, ArrayD, IxDyn};
 use privml::nn::{

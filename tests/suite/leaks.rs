@@ -11,10 +11,10 @@
 //!    truncation, whose distribution depends on the dropped low bits, so
 //!    repeated openings told apart secrets that differ only there.
 //!
-//! The per-path lists of what is opened to whom are in `tests/disclosure.rs`.
+//! The per-path lists of what is opened to whom are in `tests/suite/disclosure.rs`.
 
-mod full_batch;
-mod temp_dir;
+use crate::full_batch;
+use crate::temp_dir;
 
 use full_batch::full_batch;
 use ndarray::{ArrayD, arr2};

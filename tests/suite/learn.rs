@@ -2,8 +2,8 @@
 //! matches plaintext accuracy, saved share files round-trip to the trained
 //! model's predictions, and bad files are errors.
 
-mod protocols;
-mod temp_dir;
+use crate::protocols;
+use crate::temp_dir;
 
 use ndarray::{Array2, Axis};
 use privml::data::{self, Bundled, Normalizer, Scaling};

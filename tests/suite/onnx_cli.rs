@@ -1,30 +1,13 @@
 //! `privml import` then `privml predict` on an ONNX fixture: the two
 //! commands of the README, in process on shares.
 
-use std::path::{Path, PathBuf};
+use crate::onnx_common;
+
+use onnx_common::{fixture, privml};
+use std::path::Path;
 use std::process::Command;
 
 use privml::data::npy;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
-
-fn privml(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
 
 /// The `outputK` columns of a `--raw` predictions file.
 fn raw_outputs(path: &Path) -> Vec<Vec<f64>> {

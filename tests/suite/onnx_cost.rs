@@ -4,7 +4,10 @@
 //! measures on its transport: rounds, bytes and messages per party,
 //! comparisons.
 
-use std::path::{Path, PathBuf};
+use crate::onnx_common;
+
+use onnx_common::{fixture, privml};
+use std::path::Path;
 use std::process::Command;
 
 use privml::SharedConfig;
@@ -14,12 +17,6 @@ use privml::learn::{ModelLocation, PredictJob, predict_cost};
 use privml::model_file::SavedModel;
 use privml::onnx::{ImportJob, ImportOptions, import_file};
 use privml::runner::{Domain, DomainKind, DomainSpec, Protocol, RingSize, run_local};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
 
 /// Imports `model` into `kind` and measures one secure prediction of the
 /// first `rows` fixture rows; returns the measured cost and the saved
@@ -101,20 +98,6 @@ fn the_predicted_cost_is_what_a_secure_prediction_measures() {
             assert!(predicted.offline_bytes[1] > 0);
         }
     }
-}
-
-fn privml(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_privml"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
 }
 
 /// The summary line the commands print.

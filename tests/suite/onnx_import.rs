@@ -3,7 +3,9 @@
 //! imported, shared and evaluated; refusals and damaged files are typed
 //! errors; export round-trips.
 
-use std::path::{Path, PathBuf};
+use crate::onnx_common;
+
+use onnx_common::{argmax, fixture, max_diff};
 
 use ndarray::{Array2, ArrayD, Axis, Ix2};
 use privml::data::npy;
@@ -15,12 +17,6 @@ use privml::onnx::{
 };
 use privml::runner::{DomainKind, run_local};
 use privml::{DecodeError, Error, Origin, Plain, Ring, SharedConfig};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
 
 fn import(name: &str) -> ImportedModel {
     import_file(&fixture(&format!("{name}.onnx")), &ImportOptions::default()).unwrap()
@@ -73,29 +69,6 @@ fn shared(kind: DomainKind, model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f6
     };
     let (out, _) = run_local(kind, &SharedConfig::default(), &job).unwrap();
     out.unwrap().scores
-}
-
-fn max_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
-fn argmax(a: &Array2<f64>) -> Vec<usize> {
-    a.rows()
-        .into_iter()
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .fold(
-                    (0, f64::MIN),
-                    |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
-                )
-                .0
-        })
-        .collect()
 }
 
 fn log_softmax(a: &Array2<f64>) -> Array2<f64> {

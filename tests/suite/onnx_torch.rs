@@ -9,7 +9,9 @@
 //! sub-graph for privml to fold. Every file must import to the layers
 //! below and compute PyTorch's outputs.
 
-use std::path::{Path, PathBuf};
+use crate::onnx_common;
+
+use onnx_common::{argmax, fixture, max_diff};
 
 use ndarray::{Array2, ArrayD, Ix2};
 use privml::data::npy;
@@ -35,12 +37,6 @@ const EXPORTS: [(&str, &str, &str, &str); 5] = [
         "conv:4k5,batchnorm:1e-5,relu,maxpool:2,conv:8k5,relu,maxpool:2,flatten,dense:32,relu,dense:10",
     ),
 ];
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
 
 fn npy2(name: &str) -> Array2<f64> {
     npy::read(&fixture(name))
@@ -86,21 +82,6 @@ fn shared(model: &ImportedModel, x: &ArrayD<f64>) -> Array2<f64> {
     };
     let (out, _) = run_local(DomainKind::Shared64, &SharedConfig::default(), &job).unwrap();
     out.unwrap().scores
-}
-
-fn max_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
-fn argmax(a: &Array2<f64>) -> Vec<usize> {
-    a.rows()
-        .into_iter()
-        .map(|r| (0..r.len()).fold(0, |b, k| if r[k] > r[b] { k } else { b }))
-        .collect()
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Integration tests of `privml::plot`: real PNG and SVG files on disk.
 #![cfg(feature = "plot")]
 
-mod temp_dir;
+use crate::temp_dir;
 
 use privml::plot::{LegendPosition, LinePlot, Series};
 use privml::{Error, FileOp};

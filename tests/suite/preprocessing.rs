@@ -3,8 +3,7 @@
 //! used before, belongs to another program, another dealer run or the other
 //! party, runs out, or is corrupted.
 
-#[path = "temp_dir/mod.rs"]
-mod temp_dir;
+use crate::temp_dir;
 
 use ndarray::{ArrayD, arr1};
 use privml::cost::Protocol;

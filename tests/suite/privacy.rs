@@ -14,8 +14,8 @@
 //! truncation protocol broken to reuse a keystream (a test-build switch,
 //! `privml::ring::audit`), which the search and the keystream record catch.
 
-mod common;
-mod view_stats;
+use crate::common;
+use crate::view_stats;
 
 use common::run_parties;
 use ndarray::ArrayD;

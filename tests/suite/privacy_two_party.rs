@@ -9,8 +9,8 @@
 //! secret. The dealer's view is stronger than independent: it is empty, or,
 //! when the job announces public values, exactly those values.
 
-mod common;
-mod view_stats;
+use crate::common;
+use crate::view_stats;
 
 use ndarray::{Array1, ArrayD};
 use privml::domain::AdditiveShare;

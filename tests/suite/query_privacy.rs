@@ -1,11 +1,11 @@
 //! Issue 16, item 5: a party's view of a private prediction query (the
 //! client's pair of shares of the rows, and every message of the secure
 //! evaluation) is independent of the client's rows: the same statistics
-//! as `tests/privacy.rs` (two-sample byte chi-square, per-bit z, byte
+//! as `tests/suite/privacy.rs` (two-sample byte chi-square, per-bit z, byte
 //! uniformity) on each party's received bytes for two different inputs.
 
-mod common;
-mod view_stats;
+use crate::common;
+use crate::view_stats;
 
 use common::run_parties;
 use ndarray::Array2;

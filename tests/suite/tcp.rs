@@ -4,7 +4,7 @@
 //! peer fail cleanly.
 #![cfg(feature = "tls")]
 
-mod net_common;
+use crate::net_common;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! two-party protocol's truncation (`privml::mpc2::trunc`) has the same
 //! bound; every test runs on both protocols.
 
-mod protocols;
+use crate::protocols;
 
 use ndarray::{Array1, ArrayD};
 use privml::ring::prg::{AesPrg, Seed};

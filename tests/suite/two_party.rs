@@ -47,7 +47,7 @@ fn products_comparisons_and_costs_match_plain() {
     }
 }
 
-mod temp_dir;
+use crate::temp_dir;
 
 use privml::data::{Bundled, Scaling};
 use privml::learn::{
