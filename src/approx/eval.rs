@@ -1,6 +1,6 @@
 //! Evaluating a public polynomial on a secret tensor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ndarray::arr0;
 
@@ -62,54 +62,102 @@ fn half(k: usize) -> usize {
     1 << (usize::BITS - 1 - (k - 1).leading_zeros())
 }
 
-/// t^k for every k in `wanted`, computed level by level: t^k for
-/// 2^(L-1) < k ≤ 2^L is t^h · t^(k-h) with h = 2^(L-1), all of a level in
-/// one batched product.
+/// The product level that makes t^k: ⌈log₂ k⌉ (t itself is level 0).
+fn level(k: usize) -> u32 {
+    k.next_power_of_two().trailing_zeros()
+}
+
+/// How each power is made: k ↦ (a, b), a ≥ b, a + b = k, with both parts
+/// of a lower [`level`] than k, so that all powers of a level are one
+/// batched product and the depth stays ⌈log₂ d⌉.
+///
+/// Two plans are drawn and the one with fewer products kept (the halving
+/// one on a tie, so that nothing changes where nothing is gained): the
+/// halving rule t^k = t^h · t^(k−h), h the largest power of two below k,
+/// and a greedy one where each power (largest first) takes the valid split
+/// that adds the fewest powers nobody asked for, the most balanced of
+/// those. For the odd powers of a sigmoid (1, 3, 5, 7, 9) halving makes
+/// t^8 only for t^9 = t^8 · t; t^9 = t^5 · t^4 reuses two powers the tree
+/// has anyway: 6 products instead of 7 at the same depth, a seventh less
+/// online work and traffic for the degree-9 polynomial (W3). Degree 7's
+/// odd powers cost 5 products either way.
+fn plan(wanted: &[usize]) -> BTreeMap<usize, (usize, usize)> {
+    let halving = plan_with(wanted, false);
+    let greedy = plan_with(wanted, true);
+    if greedy.len() < halving.len() {
+        greedy
+    } else {
+        halving
+    }
+}
+
+/// One plan of [`plan`]: greedy splits, or halving ones.
+fn plan_with(wanted: &[usize], greedy: bool) -> BTreeMap<usize, (usize, usize)> {
+    let mut need: BTreeSet<usize> = wanted.iter().copied().filter(|k| *k >= 1).collect();
+    let mut split = BTreeMap::new();
+    let mut below = usize::MAX;
+    // Parts are smaller than their power, so walking down from the
+    // largest visits every power added on the way.
+    while let Some(k) = need.range(..below).next_back().copied() {
+        below = k;
+        if k < 2 {
+            continue;
+        }
+        let halved = (half(k), k - half(k));
+        let new = |j: usize| usize::from(!need.contains(&j));
+        let (a, b) = if greedy {
+            (1..=k / 2)
+                .map(|b| (k - b, b))
+                .filter(|&(a, _)| level(a) < level(k))
+                .min_by_key(|&(a, b)| {
+                    let added = if a == b { new(a) } else { new(a) + new(b) };
+                    // fewest added, then the most balanced (largest b)
+                    (added, std::cmp::Reverse(b))
+                })
+                .unwrap_or(halved)
+        } else {
+            halved
+        };
+        need.insert(a);
+        need.insert(b);
+        split.insert(k, (a, b));
+    }
+    split
+}
+
+/// t^k for every k in `wanted`, computed level by level (see [`plan`]):
+/// all powers of one level in one batched product.
 pub(crate) fn powers<R: Ring>(
     r: &mut R,
     t: &R::Tensor,
     wanted: &[usize],
 ) -> Result<BTreeMap<usize, R::Tensor>> {
-    // close the set under k -> (h, k - h)
-    let mut need: Vec<usize> = wanted.iter().copied().filter(|k| *k >= 1).collect();
-    let mut i = 0;
-    while i < need.len() {
-        let k = need[i];
-        if k >= 2 {
-            let h = half(k);
-            for j in [h, k - h] {
-                if !need.contains(&j) {
-                    need.push(j);
+    let split = plan(wanted);
+    let mut have: BTreeMap<usize, R::Tensor> = BTreeMap::new();
+    have.insert(1, t.clone());
+    let top = split.keys().map(|k| level(*k)).max().unwrap_or(0);
+    for l in 1..=top {
+        let level_ks: Vec<usize> = split.keys().copied().filter(|k| level(*k) == l).collect();
+        if level_ks.is_empty() {
+            continue;
+        }
+        let mut pairs: Vec<(&R::Tensor, &R::Tensor)> = Vec::with_capacity(level_ks.len());
+        for k in &level_ks {
+            let (a, b) = split[k];
+            match (have.get(&a), have.get(&b)) {
+                (Some(x), Some(y)) => pairs.push((x, y)),
+                _ => {
+                    return Err(crate::error::Error::internal(
+                        "approx::powers",
+                        format!("t^{k} planned from t^{a} and t^{b} before they exist"),
+                    ));
                 }
             }
         }
-        i += 1;
-    }
-    need.sort_unstable();
-    let mut have: BTreeMap<usize, R::Tensor> = BTreeMap::new();
-    have.insert(1, t.clone());
-    let max = need.last().copied().unwrap_or(1);
-    let mut level_top = 2;
-    while level_top / 2 < max {
-        let level: Vec<usize> = need
-            .iter()
-            .copied()
-            .filter(|k| *k > level_top / 2 && *k <= level_top)
-            .collect();
-        if !level.is_empty() {
-            let pairs: Vec<(&R::Tensor, &R::Tensor)> = level
-                .iter()
-                .map(|k| {
-                    let h = half(*k);
-                    (&have[&h], &have[&(k - h)])
-                })
-                .collect();
-            let out = r.mul_many(&pairs)?;
-            for (k, v) in level.into_iter().zip(out) {
-                have.insert(k, v);
-            }
+        let out = r.mul_many(&pairs)?;
+        for (k, v) in level_ks.into_iter().zip(out) {
+            have.insert(k, v);
         }
-        level_top *= 2;
     }
     Ok(have)
 }
@@ -185,12 +233,41 @@ mod tests {
         let pw = powers(&mut r, &t, &[1, 3, 5, 7, 9]).unwrap();
         let c = r.cost().since(&before);
         assert_eq!(c.rounds, 4 * 2, "x^9 needs 4 levels of 2-round products");
+        assert_eq!(
+            c.mults, 6,
+            "t^2, t^3, t^4, t^5, t^7 and t^9 = t^5 t^4: no t^8"
+        );
         for (k, v) in &pw {
             assert!((v[[]] - 1.1f64.powi(*k as i32)).abs() < 1e-12);
         }
         assert_eq!(half(9), 8);
         assert_eq!(half(8), 4);
         assert_eq!(half(2), 1);
+    }
+
+    #[test]
+    fn plans_keep_the_depth_and_never_cost_more_than_halving() {
+        for d in 1..=16usize {
+            let all: Vec<usize> = (1..=d).collect();
+            let odd: Vec<usize> = (1..=d).step_by(2).collect();
+            for wanted in [all, odd] {
+                let p = plan(&wanted);
+                assert!(p.len() <= plan_with(&wanted, false).len(), "{wanted:?}");
+                for (&k, &(a, b)) in &p {
+                    assert_eq!(a + b, k);
+                    assert!(a >= b && level(a) < level(k), "t^{k} from t^{a} t^{b}");
+                    for part in [a, b] {
+                        assert!(part == 1 || p.contains_key(&part), "t^{part} unplanned");
+                    }
+                }
+                for k in &wanted {
+                    assert!(*k == 1 || p.contains_key(k));
+                }
+            }
+        }
+        // the degree-7 sigmoid's odd powers: halving's plan, unchanged
+        assert_eq!(plan(&[1, 3, 5, 7]), plan_with(&[1, 3, 5, 7], false));
+        assert_eq!(plan(&[1, 3, 5, 7, 9]).len(), 6);
     }
 
     #[test]

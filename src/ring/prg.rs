@@ -284,6 +284,14 @@ impl PrfKey {
     /// the keystream goes from a small buffer straight into the vector, so
     /// that its memory is written once, not zeroed first.
     pub fn elems<T: RingElement>(&self, op: u64, sub: u8, n: usize) -> Vec<T> {
+        // Above the threshold the zeroed vector is filled on rayon's pool:
+        // the zeroing costs one pass over memory, but collecting into the
+        // uninitialised vector in parallel without `unsafe` (rayon's
+        // `map_init(..).collect_into_vec`, one call per element: 37 % of
+        // the profile) made two-party W1 1.6x slower in an A/B under load
+        // on 2026-11-26 (branch twopc-speed), and the parallel fill
+        // keeps party 0, which derives twice party 1's keystream, off the
+        // critical path.
         if n * T::BYTES >= 2 * FILL_CHUNK_BYTES {
             let mut v = vec![T::zero(); n];
             self.fill(op, sub, &mut v);
@@ -382,6 +390,20 @@ mod tests {
         for bit in 0..64 {
             let ones = x.iter().filter(|v| (*v >> bit) & 1 == 1).count();
             assert!((1700..2400).contains(&ones), "bit {bit}: {ones}");
+        }
+    }
+
+    #[test]
+    fn elems_equal_the_sequential_stream_below_and_above_the_parallel_threshold() {
+        let k = PrfKey::new(&Seed::from_u64(12));
+        // 2 MiB of u64 is the threshold; u128 crosses it at half the count
+        for n in [0usize, 1, 511, 513, (1 << 18) - 1, 1 << 18, (1 << 18) + 777] {
+            let mut seq = vec![0u64; n];
+            k.stream(4, 1).fill(&mut seq);
+            assert_eq!(k.elems::<u64>(4, 1, n), seq, "u64, n = {n}");
+            let mut seq = vec![0u128; n];
+            k.stream(4, 2).fill(&mut seq);
+            assert_eq!(k.elems::<u128>(4, 2, n), seq, "u128, n = {n}");
         }
     }
 
