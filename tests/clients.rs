@@ -524,3 +524,167 @@ fn private_predictions_equal_in_process_predictions() {
         41
     );
 }
+
+/// Opens model `name` from the three parties' stores: each parameter's
+/// three share tensors combined.
+fn open_stored_model(dir: &Path, name: &str) -> Vec<ndarray::ArrayD<f64>> {
+    use privml::model_file::SavedModel;
+    let m: Vec<SavedModel> = (0..3)
+        .map(|p| SavedModel::load(dir.join(format!("store{p}/models/{name}.shares"))).unwrap())
+        .collect();
+    (0..m[0].tensors.len())
+        .map(|i| {
+            dataset_file::open_shares([&m[0].tensors[i], &m[1].tensors[i], &m[2].tensors[i]])
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Issue 16's training test: two providers upload the two halves of a
+/// table, a client trains on the union with `privml client train`; the
+/// model the three stores hold equals, within fixed-point rounding, the
+/// model trained in process on the whole table with the same seed, and
+/// `client predict` uses it at once. Datasets of different schemas are
+/// refused naming both, and a client may train only on what the access
+/// list lets it use.
+#[test]
+fn client_train_on_two_providers_equals_training_on_the_table() {
+    use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-train");
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let config = PartiesConfig::load(&config_path).unwrap();
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let (a_csv, b_csv, all_csv) = (dir.join("a.csv"), dir.join("b.csv"), dir.join("all.csv"));
+    write_csv(&a_csv, 40, 0);
+    write_csv(&b_csv, 40, 40);
+    write_csv(&all_csv, 80, 0);
+    let upload = |who: &str, csv: &Path, name: &str| {
+        let out = client(
+            &config_path,
+            &dir.join(format!("client-{who}")),
+            &[
+                "upload",
+                "--data",
+                csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--scaling",
+                "none",
+                "--name",
+                name,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    upload("alice", &a_csv, "a");
+    upload("bob", &b_csv, "b");
+    let train_args = [
+        "--model", "mlp:4", "--epochs", "2", "--batch", "8", "--lr", "0.2", "--seed", "3",
+    ];
+    // Bob may use dataset "b" only.
+    let mut args = vec!["train", "--datasets", "a,b", "--out", "m"];
+    args.extend(train_args);
+    let out = client(&config_path, &dir.join("client-bob"), &args);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("may not use dataset 'a'"), "{said}");
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    for needle in [
+        "epoch 1: train loss",
+        "epoch 2: train loss",
+        "final test accuracy",
+    ] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+    // The same training in process on the whole table.
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 2,
+            batch: 8,
+            lr: 0.2,
+        },
+        seed: 3,
+        data: privml::learn::DataSpec {
+            scaling: None,
+            ..privml::learn::DataSpec::default()
+        },
+        reveal_model: true,
+        ..TrainSettings::default()
+    };
+    let source = DataSource::from_arg(all_csv.to_str().unwrap(), Some("y"));
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let job = TrainJob::new(&settings, Some(&data));
+    let cfg = privml::SharedConfig::default().insecure_test_seed(9);
+    let (reference, _) = run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    let want = reference.revealed.unwrap();
+    let got = open_stored_model(&dir, "m");
+    assert_eq!(got.len(), want.len());
+    let mut d = 0.0f64;
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.shape(), w.shape());
+        for (u, v) in g.iter().zip(w) {
+            d = d.max((u - v).abs());
+        }
+    }
+    assert!(
+        d < 0.01,
+        "the served model differs from the in-process one by {d}"
+    );
+    // The model is there for predictions right away.
+    let out = client(
+        &config_path,
+        &dir.join("client-alice"),
+        &[
+            "predict",
+            "--model",
+            "m",
+            "--data",
+            all_csv.to_str().unwrap(),
+            "--target",
+            "y",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("predicted 80 rows"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A model name is never overwritten.
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("model 'm' already"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A dataset of another schema (one feature fewer) cannot join.
+    let c_csv = dir.join("c.csv");
+    std::fs::write(
+        &c_csv,
+        "f0,f1,y\n0.1,0.2,0\n0.9,0.8,1\n0.3,0.9,1\n0.2,0.1,0\n",
+    )
+    .unwrap();
+    upload("alice", &c_csv, "c");
+    let mut args = vec!["train", "--datasets", "a,c", "--out", "m2"];
+    args.extend(train_args);
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("'a'") && said.contains("'c'") && said.contains("different schemas"),
+        "{said}"
+    );
+    assert!(said.contains("feature columns differ"), "{said}");
+    assert!(!dir.join("store0/models/m2.shares").exists());
+}
