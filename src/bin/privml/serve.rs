@@ -188,8 +188,9 @@ pub struct PredictArgs {
     /// The model's name at the parties.
     #[arg(long)]
     model: String,
-    /// CSV of rows with the model's feature columns (a target column, if
-    /// present, is used to report accuracy here).
+    /// CSV of rows with the model's feature columns and the target column
+    /// (the loader needs one: its values are used here only, to report
+    /// accuracy, never sent; put any class in it when unknown).
     #[arg(long)]
     data: String,
     /// Target column to score against (default: the model's).
