@@ -30,6 +30,19 @@
 //! receives its pair of the rows (uniformly random words), and what the
 //! protocol's messages carry.
 //!
+//! A training run ([`train`], `privml client train`): the client sends
+//! the same [`TrainRequest`] to the three parties (the datasets, the model
+//! name, the settings and a random job id); each loads its shares of the
+//! named datasets, checks that their schemas agree (a difference names
+//! both datasets), joins the rows locally
+//! ([`union`](crate::dataset_file::union)), and the three train as
+//! `privml party ... train --input` does on share files
+//! ([`crate::learn::TrainJob`]) over links whose job description holds the
+//! request; each stores its share of the model in its store. Party 0 sends
+//! the progress lines while it trains; the per-epoch metrics and the final
+//! metrics, which training opens to the parties anyway, go back to the
+//! client. Nothing else is opened.
+//!
 //! Known limits:
 //!
 //! - the commit is three messages, one per party; a client that dies
@@ -40,8 +53,19 @@
 //!   queries reach the parties in different orders can make the parties'
 //!   links disagree on the job (a session mismatch, an error to both
 //!   clients, who may retry);
-//! - a client may stage several uploads in one connection before it
-//!   commits; each is bounded by the request limit, but their number is not.
+//! - a connection may hold at most [`server::ServeOptions::max_staged`]
+//!   uploads staged and not committed (4 by default), and at most
+//!   `max_staged_bytes` of them (1 GiB); past either, a Stage is refused
+//!   with an error saying so (`privml serve --max-staged`,
+//!   `--max-staged-bytes`). Several connections of one client are each
+//!   bounded, not their sum (the number of connections is);
+//! - a training run's model is stored by each party when it finishes: if
+//!   one party fails to write its file after the others wrote theirs, the
+//!   model exists at two parties only, and the name must be freed by hand;
+//! - a party that refuses a training or query request before connecting
+//!   (a missing dataset, say) leaves the other two waiting for it until
+//!   their connection deadline, and the client waits for their answer;
+//! - SIGTERM lets the job in progress finish; aborting it is not there yet.
 
 pub mod server;
 pub mod store;

@@ -46,7 +46,19 @@ pub struct ServeOptions {
     pub max_request: u64,
     /// Clients served at once.
     pub max_clients: usize,
+    /// Uploads one connection may hold staged and not yet committed.
+    pub max_staged: usize,
+    /// Bytes of share files one connection may hold staged and not yet
+    /// committed (each is also bounded by `max_request`).
+    pub max_staged_bytes: u64,
 }
+
+/// Uploads staged and not committed that one connection may hold by
+/// default (an upload stages one file per party and commits it at once;
+/// a few in flight are plenty).
+pub const DEFAULT_MAX_STAGED: usize = 4;
+/// Bytes staged and not committed that one connection may hold by default.
+pub const DEFAULT_MAX_STAGED_BYTES: u64 = 1 << 30;
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -54,6 +66,8 @@ impl Default for ServeOptions {
             io_timeout: Duration::from_secs(60),
             max_request: DEFAULT_MAX_REQUEST,
             max_clients: 16,
+            max_staged: DEFAULT_MAX_STAGED,
+            max_staged_bytes: DEFAULT_MAX_STAGED_BYTES,
         }
     }
 }
@@ -183,6 +197,13 @@ impl Server {
     }
 }
 
+/// An upload this connection staged and has not committed.
+struct Staged {
+    name: String,
+    id: [u8; 16],
+    bytes: u64,
+}
+
 /// One client connection.
 struct Session {
     me: usize,
@@ -237,7 +258,7 @@ impl Session {
             return;
         };
         (self.log)(&format!("client {client} connected from {}", self.peer));
-        let mut staged: Vec<(String, [u8; 16])> = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         let who = Origin::Client(client.clone());
         let mut round = 0;
         loop {
@@ -277,7 +298,7 @@ impl Session {
                 break;
             }
         }
-        for (name, id) in &staged {
+        for Staged { name, id, .. } in &staged {
             self.store.drop_staged(name, id);
             (self.log)(&format!(
                 "client {client}: dropped dataset '{name}', staged but never committed"
@@ -290,7 +311,7 @@ impl Session {
         &self,
         client: &str,
         req: Request,
-        staged: &mut Vec<(String, [u8; 16])>,
+        staged: &mut Vec<Staged>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<Reply> {
         let entry = self
@@ -312,9 +333,37 @@ impl Session {
         match req {
             Request::Stage { name, file } => {
                 allowed(&name)?;
+                let held: u64 = staged.iter().map(|s| s.bytes).sum();
+                let bytes = file.len() as u64;
+                if staged.len() >= self.opts.max_staged {
+                    return Err(Error::invalid(
+                        "upload",
+                        format!(
+                            "this connection holds {} uploads staged and not committed, the \
+                             most a party keeps: commit them (or reconnect) before staging more",
+                            staged.len()
+                        ),
+                    ));
+                }
+                if held.saturating_add(bytes) > self.opts.max_staged_bytes {
+                    return Err(Error::invalid(
+                        "upload",
+                        format!(
+                            "staging {bytes} more bytes would make {} bytes staged and not \
+                             committed on this connection, above the party's limit of {}: \
+                             commit what is staged first",
+                            held.saturating_add(bytes),
+                            self.opts.max_staged_bytes
+                        ),
+                    ));
+                }
                 let shares = DatasetShares::decode(&file, Origin::Client(client.to_string()))?;
                 let schema = self.store.stage(&name, &shares)?;
-                staged.push((name.clone(), schema.dataset_id));
+                staged.push(Staged {
+                    name: name.clone(),
+                    id: schema.dataset_id,
+                    bytes,
+                });
                 (self.log)(&format!(
                     "client {client}: staged dataset '{name}' ({}, {} bytes)",
                     schema.summary(),
@@ -325,7 +374,7 @@ impl Session {
             Request::Commit { name, dataset_id } => {
                 allowed(&name)?;
                 self.store.commit(&name, &dataset_id)?;
-                staged.retain(|(n, i)| !(n == &name && i == &dataset_id));
+                staged.retain(|s| !(s.name == name && s.id == dataset_id));
                 (self.log)(&format!(
                     "client {client}: committed dataset '{name}' ({})",
                     hex(&dataset_id)

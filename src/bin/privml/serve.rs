@@ -36,6 +36,12 @@ pub struct ServeArgs {
     /// Largest request accepted from a client, in bytes.
     #[arg(long, default_value_t = service::DEFAULT_MAX_REQUEST)]
     max_request: u64,
+    /// Uploads one client connection may hold staged and not committed.
+    #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_STAGED)]
+    max_staged: usize,
+    /// Bytes one client connection may hold staged and not committed.
+    #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_STAGED_BYTES)]
+    max_staged_bytes: u64,
 }
 
 /// Runs `privml serve` until SIGTERM or Ctrl-C.
@@ -59,6 +65,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let opts = ServeOptions {
         io_timeout,
         max_request: args.max_request,
+        max_staged: args.max_staged,
+        max_staged_bytes: args.max_staged_bytes,
         ..ServeOptions::default()
     };
     let server = Server::bind(me, parties, &args.store, opts, log)?;
