@@ -537,3 +537,151 @@ pub fn open_table(files: &[DatasetShares; 3]) -> Result<(Array2<f64>, Array2<f64
     let y = open_shares([&files[0].y, &files[1].y, &files[2].y])?;
     Ok((two(x)?, two(y)?))
 }
+
+/// The union of several datasets of the same schema, one party's shares:
+/// the rows of `named[0]`, then of `named[1]`, and so on (each a
+/// `(name, file)` pair, the names for messages).
+///
+/// The schemas must agree in everything but the row count and the dataset
+/// id: column names, target, task, class count, declared scaling, ring
+/// and fraction bits; a difference is an error naming both datasets and
+/// what differs. Concatenating shares is local (replicated shares of the
+/// rows of both tables are shares of the stacked table), so this reveals
+/// nothing and needs no communication. The union's dataset id is derived
+/// from the parts' ids in order (the first 16 bytes of a SHA-256), so
+/// the three parties' unions of the same datasets carry the same id and
+/// [`DatasetShares::check_same`] still ties them together; the union of
+/// one dataset is that dataset.
+///
+/// ```
+/// use privml::dataset_file::{union, DatasetShares};
+///
+/// let e = union(&[]).unwrap_err();
+/// assert!(e.to_string().contains("no dataset"), "{e}");
+/// ```
+pub fn union(named: &[(String, DatasetShares)]) -> Result<DatasetShares> {
+    use sha2::{Digest, Sha256};
+    let Some(((first_name, first), rest)) = named.split_first() else {
+        return Err(Error::invalid("datasets", "no dataset to train on"));
+    };
+    if rest.is_empty() {
+        return Ok(first.clone());
+    }
+    let mut hash = Sha256::new();
+    hash.update(b"privml dataset union\x00");
+    hash.update(first.schema.dataset_id);
+    let mut rows = first.schema.rows;
+    let (a, b) = share_bytes(&first.x)?;
+    let (mut xa, mut xb) = (a.to_vec(), b.to_vec());
+    let (a, b) = share_bytes(&first.y)?;
+    let (mut ya, mut yb) = (a.to_vec(), b.to_vec());
+    for (name, f) in rest {
+        if let Some(what) = schema_difference(&first.schema, &f.schema) {
+            return Err(Error::invalid(
+                "datasets",
+                format!(
+                    "datasets '{first_name}' and '{name}' have different schemas: {what}; \
+                     a union needs the same columns, target, classes, scaling and encoding"
+                ),
+            ));
+        }
+        if f.party != first.party {
+            return Err(Error::invalid(
+                "datasets",
+                format!(
+                    "dataset '{first_name}' holds party {}'s shares, '{name}' party {}'s",
+                    first.party, f.party
+                ),
+            ));
+        }
+        hash.update(f.schema.dataset_id);
+        rows = rows
+            .checked_add(f.schema.rows)
+            .ok_or_else(|| Error::invalid("datasets", "too many rows in the union"))?;
+        let (a, b) = share_bytes(&f.x)?;
+        xa.extend_from_slice(a);
+        xb.extend_from_slice(b);
+        let (a, b) = share_bytes(&f.y)?;
+        ya.extend_from_slice(a);
+        yb.extend_from_slice(b);
+    }
+    let mut dataset_id = [0u8; 16];
+    dataset_id.copy_from_slice(&hash.finalize()[..16]);
+    let schema = DatasetSchema {
+        dataset_id,
+        rows,
+        ..first.schema.clone()
+    };
+    let tensor = |cols: usize, a: Vec<u8>, b: Vec<u8>| TensorData::Shares {
+        shape: vec![rows, cols],
+        ring_bits: schema.ring_bits,
+        frac_bits: schema.frac_bits,
+        party: first.party,
+        a,
+        b,
+    };
+    let out = DatasetShares {
+        x: tensor(schema.table.features.len(), xa, xb),
+        y: tensor(schema.target_columns(), ya, yb),
+        party: first.party,
+        schema,
+    };
+    out.validate().map_err(|(field, reason)| {
+        Error::internal("dataset union", format!("{field}: {reason}"))
+    })?;
+    Ok(out)
+}
+
+/// A file's two share vectors.
+fn share_bytes(t: &TensorData) -> Result<(&[u8], &[u8])> {
+    match t {
+        TensorData::Shares { a, b, .. } => Ok((a.as_slice(), b.as_slice())),
+        other => Err(Error::invalid(
+            "dataset",
+            format!("holds {}, not shares", other.kind()),
+        )),
+    }
+}
+
+/// What differs between two schemas, besides the rows and the id.
+fn schema_difference(a: &DatasetSchema, b: &DatasetSchema) -> Option<String> {
+    let (ta, tb) = (&a.table, &b.table);
+    if ta.features != tb.features {
+        let first = ta
+            .features
+            .iter()
+            .zip(&tb.features)
+            .position(|(x, y)| x != y)
+            .unwrap_or(ta.features.len().min(tb.features.len()));
+        return Some(format!(
+            "feature columns differ ({} and {} columns; first difference at column {}: {} vs {})",
+            ta.features.len(),
+            tb.features.len(),
+            first + 1,
+            ta.features.get(first).map_or("none", |s| s.as_str()),
+            tb.features.get(first).map_or("none", |s| s.as_str()),
+        ));
+    }
+    if ta.target != tb.target {
+        return Some(format!("target '{}' vs '{}'", ta.target, tb.target));
+    }
+    if ta.task != tb.task {
+        return Some(format!("task {} vs {}", ta.task, tb.task));
+    }
+    if ta.n_classes != tb.n_classes {
+        return Some(format!("{} classes vs {}", ta.n_classes, tb.n_classes));
+    }
+    if ta.normalizer != tb.normalizer || ta.target_normalizer != tb.target_normalizer {
+        return Some("the declared feature ranges (scaling) differ".to_string());
+    }
+    if (a.ring_bits, a.frac_bits) != (b.ring_bits, b.frac_bits) {
+        return Some(format!(
+            "encoding Z_2^{} with {} fraction bits vs Z_2^{} with {}",
+            a.ring_bits, a.frac_bits, b.ring_bits, b.frac_bits
+        ));
+    }
+    if ta != tb {
+        return Some("the table descriptions differ".to_string());
+    }
+    None
+}

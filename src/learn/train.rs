@@ -134,6 +134,30 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+impl EpochStats {
+    /// The line `privml train` prints after the epoch (and `privml serve`
+    /// sends the client that asked for the training): the opened loss and
+    /// test score, nothing else.
+    pub fn line(&self) -> String {
+        let test = match &self.test_regression {
+            Some(t) => format!("test RMSE {:.4}, R² {:.4}", t.rmse, t.r2),
+            None => format!("test accuracy {:.2}%", 100.0 * self.test_accuracy),
+        };
+        format!(
+            "epoch {}: train loss {:.4}, {test} ({:.1} s)",
+            self.epoch, self.train_loss, self.seconds
+        )
+    }
+
+    /// The final metrics line, for the last epoch.
+    pub fn final_line(&self) -> String {
+        match &self.test_regression {
+            Some(t) => format!("final test RMSE: {:.4}, R²: {:.4}", t.rmse, t.r2),
+            None => format!("final test accuracy: {:.2}%", 100.0 * self.test_accuracy),
+        }
+    }
+}
+
 /// What a training run returns.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {

@@ -30,6 +30,19 @@
 //! receives its pair of the rows (uniformly random words), and what the
 //! protocol's messages carry.
 //!
+//! A training run ([`train`], `privml client train`): the client sends
+//! the same [`TrainRequest`] to the three parties (the datasets, the model
+//! name, the settings and a random job id); each loads its shares of the
+//! named datasets, checks that their schemas agree (a difference names
+//! both datasets), joins the rows locally
+//! ([`union`](crate::dataset_file::union)), and the three train as
+//! `privml party ... train --input` does on share files
+//! ([`crate::learn::TrainJob`]) over links whose job description holds the
+//! request; each stores its share of the model in its store. Party 0 sends
+//! the progress lines while it trains; the per-epoch metrics and the final
+//! metrics, which training opens to the parties anyway, go back to the
+//! client. Nothing else is opened.
+//!
 //! Known limits:
 //!
 //! - the commit is three messages, one per party; a client that dies
@@ -40,8 +53,19 @@
 //!   queries reach the parties in different orders can make the parties'
 //!   links disagree on the job (a session mismatch, an error to both
 //!   clients, who may retry);
-//! - a client may stage several uploads in one connection before it
-//!   commits; each is bounded by the request limit, but their number is not.
+//! - a connection may hold at most [`server::ServeOptions::max_staged`]
+//!   uploads staged and not committed (4 by default), and at most
+//!   `max_staged_bytes` of them (1 GiB); past either, a Stage is refused
+//!   with an error saying so (`privml serve --max-staged`,
+//!   `--max-staged-bytes`). Several connections of one client are each
+//!   bounded, not their sum (the number of connections is);
+//! - a training run's model is stored by each party when it finishes: if
+//!   one party fails to write its file after the others wrote theirs, the
+//!   model exists at two parties only, and the name must be freed by hand;
+//! - a party that refuses a training or query request before connecting
+//!   (a missing dataset, say) leaves the other two waiting for it until
+//!   their connection deadline, and the client waits for their answer;
+//! - SIGTERM lets the job in progress finish; aborting it is not there yet.
 
 pub mod server;
 pub mod store;
@@ -105,6 +129,129 @@ pub enum Request {
         /// This party's shares of the rows (rows × the model's inputs).
         rows: TensorData,
     },
+    /// Train a model on the union of stored datasets; the reply is the
+    /// run's metrics, and this party's share of the model is stored.
+    Train(Box<TrainRequest>),
+}
+
+/// The most datasets one training run may join.
+pub const MAX_TRAIN_DATASETS: usize = 64;
+/// The most epochs a client may ask for.
+pub const MAX_TRAIN_EPOCHS: usize = 10_000;
+/// The largest mini-batch a client may ask for.
+pub const MAX_TRAIN_BATCH: usize = 65_536;
+/// The most trainable parameters of a model a client may ask for (each
+/// is a few dozen bytes on every party with its gradient and optimiser
+/// state; this bounds what one request can make a party allocate).
+pub const MAX_TRAIN_PARAMETERS: usize = 1 << 24;
+
+/// What `privml client train` asks of the three parties: the same request
+/// to each. Everything in it is public (the parties compare it in the job
+/// description before computing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainRequest {
+    /// A random id of this training run, the same at all three parties:
+    /// two runs asked for at once never join each other's links.
+    pub job: [u8; 16],
+    /// The datasets whose rows are joined (in this order).
+    pub datasets: Vec<String>,
+    /// The stored model's name.
+    pub out: String,
+    /// The model, as `privml train --model` takes it (a compact
+    /// description or a preset).
+    pub model: String,
+    /// The loss.
+    pub loss: crate::nn::Loss,
+    /// The optimiser's keyword (`sgd`, `momentum`, `adam`).
+    pub optimizer: String,
+    /// Classification or regression; `None`: the datasets' own.
+    pub task: Option<crate::learn::Task>,
+    /// Epochs.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Fraction of rows held out for testing.
+    pub test_fraction: f64,
+    /// Use only the first N rows after shuffling.
+    pub max_rows: Option<usize>,
+    /// Seed of the shuffle, the split and the initial weights.
+    pub seed: u64,
+}
+
+impl TrainRequest {
+    /// The training settings on a dataset of `schema`, checked against the
+    /// limits a party puts on a client's request. The scaling is the one
+    /// the datasets were shared with (it is applied by the provider).
+    pub fn settings(&self, schema: &DatasetSchema) -> Result<crate::learn::TrainSettings> {
+        use crate::learn::{DataSpec, ModelChoice, OptimizerKind, TrainSettings};
+        if self.epochs == 0 || self.epochs > MAX_TRAIN_EPOCHS {
+            return Err(Error::invalid(
+                "epochs",
+                format!("{}: use 1 to {MAX_TRAIN_EPOCHS}", self.epochs),
+            ));
+        }
+        if self.batch == 0 || self.batch > MAX_TRAIN_BATCH {
+            return Err(Error::invalid(
+                "batch",
+                format!("{}: use 1 to {MAX_TRAIN_BATCH}", self.batch),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            return Err(Error::invalid(
+                "test fraction",
+                format!("{}: use a number in [0, 1)", self.test_fraction),
+            ));
+        }
+        let model: ModelChoice = self.model.parse()?;
+        let optimizer: OptimizerKind = self.optimizer.parse()?;
+        optimizer.config(self.lr)?;
+        let architecture =
+            model.architecture(schema.table.features.len(), schema.target_columns())?;
+        let params = match &architecture {
+            crate::model_file::Architecture::Mlp(spec) => {
+                crate::nn::NetworkSpec::from(spec).parameter_count()?
+            }
+            crate::model_file::Architecture::Network(spec) => spec.parameter_count()?,
+        };
+        if params > MAX_TRAIN_PARAMETERS {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "{architecture} has {params} parameters, more than the \
+                     {MAX_TRAIN_PARAMETERS} a client may train"
+                ),
+            ));
+        }
+        let scaling = schema
+            .table
+            .normalizer
+            .as_ref()
+            .map(|_| crate::data::Scaling::Declared);
+        let data = DataSpec {
+            test_fraction: self.test_fraction,
+            max_rows: self.max_rows,
+            scaling,
+            disclose_feature_stats: false,
+        };
+        data.check()?;
+        Ok(TrainSettings {
+            model,
+            sgd: crate::nn::MiniBatch {
+                epochs: self.epochs,
+                batch: self.batch,
+                lr: self.lr,
+            },
+            loss: self.loss,
+            optimizer,
+            task: self.task,
+            data,
+            seed: self.seed,
+            data_owner: crate::learn::DEFAULT_DATA_OWNER,
+            reveal_model: false,
+        })
+    }
 }
 
 /// A party's answer.
@@ -120,6 +267,12 @@ pub enum Reply {
     Output(TensorData),
     /// The request was refused or failed; why.
     Failed(String),
+    /// A line of a training run's progress (party 0 sends them while it
+    /// trains; the final reply follows).
+    Progress(String),
+    /// A training run is done: its metrics lines (what training opens to
+    /// every party anyway) and where the model was stored.
+    Trained(Vec<String>),
 }
 
 /// Writes one message (a postcard value in a bytes frame).
@@ -366,6 +519,8 @@ fn unexpected(party: usize, reply: &Reply) -> Error {
         Reply::Model(_) => "a model description",
         Reply::Output(_) => "output shares",
         Reply::Failed(_) => "a refusal",
+        Reply::Progress(_) => "a progress line",
+        Reply::Trained(_) => "training metrics",
     };
     Error::invalid("reply", format!("party {party} answered with {what}"))
 }
@@ -441,4 +596,65 @@ pub fn model_domain(meta: &ModelMeta) -> Result<DomainSpec> {
         frac_bits: meta.frac_bits,
         ..DomainSpec::default()
     })
+}
+
+/// Trains a model on the union of stored datasets (`privml client
+/// train`): the same request goes to all three parties, which train
+/// together on their shares and each store their share of the model as
+/// `req.out`. `progress` receives party 0's progress lines as they come;
+/// returns party 0's final lines (the per-epoch and final metrics). A
+/// party's refusal is an error naming it (and what the others said).
+pub fn train(
+    conns: &mut [Connection; 3],
+    req: &TrainRequest,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>> {
+    let request = Request::Train(Box::new(req.clone()));
+    for conn in conns.iter_mut() {
+        conn.round += 1;
+        send(&mut conn.stream, conn.round, &request)?;
+    }
+    let mut lines = None;
+    let mut failures = Vec::new();
+    for conn in conns.iter_mut() {
+        let who = Origin::Peer {
+            party: conn.party,
+            op: "training".into(),
+        };
+        loop {
+            match receive(&mut conn.stream, conn.max_reply, &who) {
+                Ok(Some(Reply::Progress(line))) => {
+                    if conn.party == 0 {
+                        progress(&line);
+                    }
+                }
+                Ok(Some(Reply::Trained(l))) => {
+                    if lines.is_none() {
+                        lines = Some(l);
+                    }
+                    break;
+                }
+                Ok(Some(Reply::Failed(why))) => {
+                    failures.push(format!("party {} refused: {why}", conn.party));
+                    break;
+                }
+                Ok(Some(other)) => {
+                    failures.push(unexpected(conn.party, &other).to_string());
+                    break;
+                }
+                Ok(None) => {
+                    failures.push(format!("party {} closed the connection", conn.party));
+                    break;
+                }
+                Err(e) => {
+                    failures.push(format!("party {}: {e}", conn.party));
+                    break;
+                }
+            }
+        }
+    }
+    match (failures.is_empty(), lines) {
+        (true, Some(l)) => Ok(l),
+        _ => Err(Error::invalid("training", failures.join("; "))),
+    }
 }

@@ -21,17 +21,21 @@ use std::time::Duration;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::store::Store;
-use super::{DEFAULT_MAX_REQUEST, Reply, Request, receive, send};
-use crate::dataset_file::{DatasetShares, hex};
+use super::{DEFAULT_MAX_REQUEST, MAX_TRAIN_DATASETS, Reply, Request, TrainRequest, receive, send};
+use crate::dataset_file::{DatasetShares, hex, union};
 use crate::domain::{SharedConfig, TensorData};
 use crate::error::{Error, Origin, Result};
-use crate::learn::SharedPredictJob;
+use crate::learn::{EpochStats, Progress, SharedPredictJob, TrainJob};
 use crate::net::Channel;
 use crate::net::client_tls::{identify_client, serve_config};
 use crate::net::config::{ClientEntry, PartiesConfig};
 use crate::net::tcp::{self, ConnectOptions};
 use crate::net::tls::Credentials;
-use crate::runner::{Exec, RingSize, execute};
+use crate::runner::{Domain, DomainSpec, Exec, RingSize, execute};
+use crate::session::{JobDescription, SessionDescription};
+
+/// How often party 0 tells a training client which batch it is at.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How a party serves.
 #[derive(Debug, Clone)]
@@ -42,7 +46,19 @@ pub struct ServeOptions {
     pub max_request: u64,
     /// Clients served at once.
     pub max_clients: usize,
+    /// Uploads one connection may hold staged and not yet committed.
+    pub max_staged: usize,
+    /// Bytes of share files one connection may hold staged and not yet
+    /// committed (each is also bounded by `max_request`).
+    pub max_staged_bytes: u64,
 }
+
+/// Uploads staged and not committed that one connection may hold by
+/// default (an upload stages one file per party and commits it at once;
+/// a few in flight are plenty).
+pub const DEFAULT_MAX_STAGED: usize = 4;
+/// Bytes staged and not committed that one connection may hold by default.
+pub const DEFAULT_MAX_STAGED_BYTES: u64 = 1 << 30;
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -50,6 +66,8 @@ impl Default for ServeOptions {
             io_timeout: Duration::from_secs(60),
             max_request: DEFAULT_MAX_REQUEST,
             max_clients: 16,
+            max_staged: DEFAULT_MAX_STAGED,
+            max_staged_bytes: DEFAULT_MAX_STAGED_BYTES,
         }
     }
 }
@@ -100,7 +118,9 @@ impl Server {
         listener.set_nonblocking(true)?;
         let (store, removed) = Store::open(store_dir, me)?;
         for r in removed {
-            log(&format!("removed {r}, an upload that was never committed"));
+            log(&format!(
+                "removed {r}, an upload never committed or a write a crash interrupted"
+            ));
         }
         log(&format!(
             "serving clients on {addr}, store {} ({} datasets)",
@@ -177,6 +197,13 @@ impl Server {
     }
 }
 
+/// An upload this connection staged and has not committed.
+struct Staged {
+    name: String,
+    id: [u8; 16],
+    bytes: u64,
+}
+
 /// One client connection.
 struct Session {
     me: usize,
@@ -231,7 +258,7 @@ impl Session {
             return;
         };
         (self.log)(&format!("client {client} connected from {}", self.peer));
-        let mut staged: Vec<(String, [u8; 16])> = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         let who = Origin::Client(client.clone());
         let mut round = 0;
         loop {
@@ -247,11 +274,22 @@ impl Session {
             let Some(req) = req else {
                 break;
             };
-            let reply = match self.handle(&client, req, &mut staged) {
-                Ok(r) => r,
-                Err(e) => {
-                    (self.log)(&format!("client {client}: refused: {e}"));
-                    Reply::Failed(e.to_string())
+            let reply = {
+                // A training run's progress lines go to the client while it
+                // runs (they also keep its reads from timing out).
+                let sink = Mutex::new((&mut stream, &mut round));
+                let progress = |line: &str| {
+                    let mut g = sink.lock().unwrap_or_else(PoisonError::into_inner);
+                    let (s, r) = &mut *g;
+                    **r += 1;
+                    let _ = send(*s, **r, &Reply::Progress(line.to_string()));
+                };
+                match self.handle(&client, req, &mut staged, &progress) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        (self.log)(&format!("client {client}: refused: {e}"));
+                        Reply::Failed(e.to_string())
+                    }
                 }
             };
             round += 1;
@@ -260,7 +298,7 @@ impl Session {
                 break;
             }
         }
-        for (name, id) in &staged {
+        for Staged { name, id, .. } in &staged {
             self.store.drop_staged(name, id);
             (self.log)(&format!(
                 "client {client}: dropped dataset '{name}', staged but never committed"
@@ -273,7 +311,8 @@ impl Session {
         &self,
         client: &str,
         req: Request,
-        staged: &mut Vec<(String, [u8; 16])>,
+        staged: &mut Vec<Staged>,
+        progress: &(dyn Fn(&str) + Sync),
     ) -> Result<Reply> {
         let entry = self
             .parties
@@ -294,9 +333,37 @@ impl Session {
         match req {
             Request::Stage { name, file } => {
                 allowed(&name)?;
+                let held: u64 = staged.iter().map(|s| s.bytes).sum();
+                let bytes = file.len() as u64;
+                if staged.len() >= self.opts.max_staged {
+                    return Err(Error::invalid(
+                        "upload",
+                        format!(
+                            "this connection holds {} uploads staged and not committed, the \
+                             most a party keeps: commit them (or reconnect) before staging more",
+                            staged.len()
+                        ),
+                    ));
+                }
+                if held.saturating_add(bytes) > self.opts.max_staged_bytes {
+                    return Err(Error::invalid(
+                        "upload",
+                        format!(
+                            "staging {bytes} more bytes would make {} bytes staged and not \
+                             committed on this connection, above the party's limit of {}: \
+                             commit what is staged first",
+                            held.saturating_add(bytes),
+                            self.opts.max_staged_bytes
+                        ),
+                    ));
+                }
                 let shares = DatasetShares::decode(&file, Origin::Client(client.to_string()))?;
                 let schema = self.store.stage(&name, &shares)?;
-                staged.push((name.clone(), schema.dataset_id));
+                staged.push(Staged {
+                    name: name.clone(),
+                    id: schema.dataset_id,
+                    bytes,
+                });
                 (self.log)(&format!(
                     "client {client}: staged dataset '{name}' ({}, {} bytes)",
                     schema.summary(),
@@ -307,7 +374,7 @@ impl Session {
             Request::Commit { name, dataset_id } => {
                 allowed(&name)?;
                 self.store.commit(&name, &dataset_id)?;
-                staged.retain(|(n, i)| !(n == &name && i == &dataset_id));
+                staged.retain(|s| !(s.name == name && s.id == dataset_id));
                 (self.log)(&format!(
                     "client {client}: committed dataset '{name}' ({})",
                     hex(&dataset_id)
@@ -331,6 +398,22 @@ impl Session {
                     t0.elapsed().as_secs_f64()
                 ));
                 Ok(Reply::Output(out))
+            }
+            Request::Train(req) => {
+                for d in &req.datasets {
+                    allowed(d)?;
+                }
+                self.model_allowed(client, entry, &req.out)?;
+                let t0 = std::time::Instant::now();
+                let lines = self.train(&req, progress)?;
+                (self.log)(&format!(
+                    "client {client}: trained model '{}' on {} (job {}, {:.1} s)",
+                    req.out,
+                    req.datasets.join(", "),
+                    hex(&req.job),
+                    t0.elapsed().as_secs_f64()
+                ));
+                Ok(Reply::Trained(lines))
             }
             Request::List => {
                 let mut out = Vec::new();
@@ -358,6 +441,114 @@ impl Session {
                 ),
             ))
         }
+    }
+
+    /// Trains on the union of the named datasets with the other two
+    /// parties over fresh links whose job description holds the request
+    /// (the settings, the datasets, the union's id, the job id), then
+    /// stores this party's share of the model. Party 0 passes the
+    /// progress on as lines (at most one batch line every few seconds).
+    fn train(&self, req: &TrainRequest, progress: &(dyn Fn(&str) + Sync)) -> Result<Vec<String>> {
+        if req.datasets.len() > MAX_TRAIN_DATASETS {
+            return Err(Error::invalid(
+                "datasets",
+                format!(
+                    "{} datasets: one run joins at most {MAX_TRAIN_DATASETS}",
+                    req.datasets.len()
+                ),
+            ));
+        }
+        if self.store.has_model(&req.out) {
+            return Err(Error::invalid(
+                "model name",
+                format!("party {} has a model '{}' already", self.me, req.out),
+            ));
+        }
+        let mut named = Vec::with_capacity(req.datasets.len());
+        for name in &req.datasets {
+            named.push((name.clone(), self.store.load(name)?));
+        }
+        let file = union(&named)?;
+        drop(named);
+        let schema = &file.schema;
+        let settings = req.settings(schema)?;
+        let ring = if schema.ring_bits == 128 {
+            RingSize::Z128
+        } else {
+            RingSize::Z64
+        };
+        let domain = DomainSpec {
+            domain: Domain::Shared,
+            ring,
+            frac_bits: Some(schema.frac_bits),
+            ..DomainSpec::default()
+        };
+        let session = SessionDescription {
+            job: JobDescription::Train(settings.clone()),
+            domain,
+        }
+        .to_text()
+        .with("serve_job", hex(&req.job))
+        .with("datasets", req.datasets.join(","))
+        .with("dataset_id", hex(&schema.dataset_id))
+        .with("out", &req.out);
+        let opts = ConnectOptions::from_config(&self.parties).session(session.to_string());
+        let cfg = SharedConfig::default()
+            .timeout(self.opts.io_timeout)
+            .frac_bits(schema.frac_bits);
+        let parties = Arc::clone(&self.parties);
+        let me = self.me;
+        let connect = move || -> Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+            Ok(tcp::connect(&parties, me, &opts)?.into_boxed())
+        };
+        let exec = Exec::Party {
+            id: me,
+            ring,
+            cfg,
+            connect: &connect,
+        };
+        let last_batch = Mutex::new(std::time::Instant::now());
+        let report = |p: &Progress| match p {
+            Progress::Start {
+                batches,
+                epochs,
+                architecture,
+                task,
+            } => progress(&format!(
+                "training {architecture} ({task}) on {} rows of {} for {epochs} epochs of {batches} batches",
+                schema.rows,
+                req.datasets.join(", ")
+            )),
+            Progress::Batch { epoch, batch } => {
+                let mut last = last_batch.lock().unwrap_or_else(PoisonError::into_inner);
+                if last.elapsed() >= PROGRESS_EVERY {
+                    *last = std::time::Instant::now();
+                    progress(&format!("epoch {} batch {}", epoch + 1, batch + 1));
+                }
+            }
+            Progress::Epoch(s) => progress(&s.line()),
+        };
+        let job = TrainJob {
+            settings: &settings,
+            data: None,
+            shared: std::slice::from_ref(&file),
+            out_prefix: None,
+            progress: &report,
+        };
+        let _one_at_a_time = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let t0 = std::time::Instant::now();
+        let (out, _cost) = execute(&exec, &job)?;
+        self.store.save_model(&req.out, &out.model)?;
+        let mut lines: Vec<String> = out.epochs.iter().map(EpochStats::line).collect();
+        if let Some(last) = out.epochs.last() {
+            lines.push(last.final_line());
+        }
+        lines.push(format!(
+            "trained in {:.1} s; party {me} stored its share of model '{}'",
+            t0.elapsed().as_secs_f64(),
+            req.out
+        ));
+        Ok(lines)
     }
 
     /// Runs one query with the other two parties over fresh links whose

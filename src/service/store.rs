@@ -44,15 +44,18 @@ impl Store {
             std::fs::create_dir_all(d).map_err(|e| Error::file(FileOp::CreateDir, d, e))?;
         }
         let mut removed = Vec::new();
-        let entries =
-            std::fs::read_dir(&datasets).map_err(|e| Error::file(FileOp::Read, &datasets, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::file(FileOp::Read, &datasets, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.contains(STAGED) || name.starts_with(".privml-") {
-                std::fs::remove_file(entry.path())
-                    .map_err(|e| Error::file(FileOp::Write, entry.path(), e))?;
-                removed.push(name);
+        for d in [&datasets, &models] {
+            let entries = std::fs::read_dir(d).map_err(|e| Error::file(FileOp::Read, d, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::file(FileOp::Read, d, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                // Staged uploads, and temporary files of an atomic write
+                // (a dataset or a model) that a crash interrupted.
+                if name.contains(STAGED) || name.starts_with(".privml-") {
+                    std::fs::remove_file(entry.path())
+                        .map_err(|e| Error::file(FileOp::Write, entry.path(), e))?;
+                    removed.push(name);
+                }
             }
         }
         Ok((
@@ -159,7 +162,7 @@ impl Store {
     /// Loads this party's share file of model `name`.
     pub fn load_model(&self, name: &str) -> Result<crate::model_file::SavedModel> {
         Self::checked(name)?;
-        let path = self.models.join(format!("{name}{COMMITTED}"));
+        let path = self.model_path(name);
         if !path.exists() {
             return Err(Error::invalid(
                 "model",
@@ -167,6 +170,30 @@ impl Store {
             ));
         }
         crate::model_file::SavedModel::load(path)
+    }
+
+    /// Whether model `name` is stored.
+    pub fn has_model(&self, name: &str) -> bool {
+        Self::checked(name).is_ok() && self.model_path(name).exists()
+    }
+
+    fn model_path(&self, name: &str) -> PathBuf {
+        self.models.join(format!("{name}{COMMITTED}"))
+    }
+
+    /// Stores this party's share file of a model trained here as `name`,
+    /// atomically ([`SavedModel::save`](crate::model_file::SavedModel::save):
+    /// temporary file, fsync, rename, directory sync); a name taken is
+    /// refused, never overwritten.
+    pub fn save_model(&self, name: &str, model: &crate::model_file::SavedModel) -> Result<()> {
+        Self::checked(name)?;
+        if self.has_model(name) {
+            return Err(Error::invalid(
+                "model name",
+                format!("a model '{name}' exists already"),
+            ));
+        }
+        model.save(self.model_path(name))
     }
 
     /// The committed datasets' names, sorted.

@@ -524,3 +524,374 @@ fn private_predictions_equal_in_process_predictions() {
         41
     );
 }
+
+/// Opens model `name` from the three parties' stores: each parameter's
+/// three share tensors combined.
+fn open_stored_model(dir: &Path, name: &str) -> Vec<ndarray::ArrayD<f64>> {
+    use privml::model_file::SavedModel;
+    let m: Vec<SavedModel> = (0..3)
+        .map(|p| SavedModel::load(dir.join(format!("store{p}/models/{name}.shares"))).unwrap())
+        .collect();
+    (0..m[0].tensors.len())
+        .map(|i| {
+            dataset_file::open_shares([&m[0].tensors[i], &m[1].tensors[i], &m[2].tensors[i]])
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Issue 16's training test: two providers upload the two halves of a
+/// table, a client trains on the union with `privml client train`; the
+/// model the three stores hold equals, within fixed-point rounding, the
+/// model trained in process on the whole table with the same seed, and
+/// `client predict` uses it at once. Datasets of different schemas are
+/// refused naming both, and a client may train only on what the access
+/// list lets it use.
+#[test]
+fn client_train_on_two_providers_equals_training_on_the_table() {
+    use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-train");
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let config = PartiesConfig::load(&config_path).unwrap();
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let (a_csv, b_csv, all_csv) = (dir.join("a.csv"), dir.join("b.csv"), dir.join("all.csv"));
+    write_csv(&a_csv, 40, 0);
+    write_csv(&b_csv, 40, 40);
+    write_csv(&all_csv, 80, 0);
+    let upload = |who: &str, csv: &Path, name: &str| {
+        let out = client(
+            &config_path,
+            &dir.join(format!("client-{who}")),
+            &[
+                "upload",
+                "--data",
+                csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--scaling",
+                "none",
+                "--name",
+                name,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    upload("alice", &a_csv, "a");
+    upload("bob", &b_csv, "b");
+    let train_args = [
+        "--model", "mlp:4", "--epochs", "2", "--batch", "8", "--lr", "0.2", "--seed", "3",
+    ];
+    // Bob may use dataset "b" only.
+    let mut args = vec!["train", "--datasets", "a,b", "--out", "m"];
+    args.extend(train_args);
+    let out = client(&config_path, &dir.join("client-bob"), &args);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("may not use dataset 'a'"), "{said}");
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    for needle in [
+        "epoch 1: train loss",
+        "epoch 2: train loss",
+        "final test accuracy",
+    ] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+    // The same training in process on the whole table.
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 2,
+            batch: 8,
+            lr: 0.2,
+        },
+        seed: 3,
+        data: privml::learn::DataSpec {
+            scaling: None,
+            ..privml::learn::DataSpec::default()
+        },
+        reveal_model: true,
+        ..TrainSettings::default()
+    };
+    let source = DataSource::from_arg(all_csv.to_str().unwrap(), Some("y"));
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let job = TrainJob::new(&settings, Some(&data));
+    let cfg = privml::SharedConfig::default().insecure_test_seed(9);
+    let (reference, _) = run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    let want = reference.revealed.unwrap();
+    let got = open_stored_model(&dir, "m");
+    assert_eq!(got.len(), want.len());
+    let mut d = 0.0f64;
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.shape(), w.shape());
+        for (u, v) in g.iter().zip(w) {
+            d = d.max((u - v).abs());
+        }
+    }
+    assert!(
+        d < 0.01,
+        "the served model differs from the in-process one by {d}"
+    );
+    // The model is there for predictions right away.
+    let out = client(
+        &config_path,
+        &dir.join("client-alice"),
+        &[
+            "predict",
+            "--model",
+            "m",
+            "--data",
+            all_csv.to_str().unwrap(),
+            "--target",
+            "y",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("predicted 80 rows"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A model name is never overwritten.
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("model 'm' already"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A dataset of another schema (one feature fewer) cannot join.
+    let c_csv = dir.join("c.csv");
+    std::fs::write(
+        &c_csv,
+        "f0,f1,y\n0.1,0.2,0\n0.9,0.8,1\n0.3,0.9,1\n0.2,0.1,0\n",
+    )
+    .unwrap();
+    upload("alice", &c_csv, "c");
+    let mut args = vec!["train", "--datasets", "a,c", "--out", "m2"];
+    args.extend(train_args);
+    let out = client(&config_path, &dir.join("client-alice"), &args);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("'a'") && said.contains("'c'") && said.contains("different schemas"),
+        "{said}"
+    );
+    assert!(said.contains("feature columns differ"), "{said}");
+    assert!(!dir.join("store0/models/m2.shares").exists());
+}
+
+/// `privml serve` with its log in `dir/logN.txt` (read while it runs).
+fn serve_logged(config: &Path, dir: &Path, id: usize) -> Child {
+    let log = std::fs::File::create(dir.join(format!("log{id}.txt"))).unwrap();
+    let store = dir.join(format!("store{id}"));
+    Command::new(BIN)
+        .args(["serve", "--id", &id.to_string(), "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(&store)
+        .args(["--timeout", "5"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until party `id`'s log holds `needle` (the party's own progress,
+/// not a duration: the wait is bounded only to fail instead of hanging).
+fn wait_for_log(dir: &Path, id: usize, needle: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(dir.join(format!("log{id}.txt"))).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            t0.elapsed() < WAIT,
+            "party {id} never logged '{needle}':\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+/// A real `privml client upload` process killed (SIGKILL) in the middle of
+/// its upload leaves no dataset at any party, and the parties go on
+/// serving. No timing is assumed: party 0 is stopped (SIGSTOP) once all
+/// three parties have logged the client's connection, so the client is
+/// then sending its first share file (to party 0, which the upload
+/// stages first) and can neither finish it nor commit anywhere (the
+/// commits follow all three stagings, party 0's first); the client is
+/// killed there, and party 0 continued.
+#[test]
+fn a_client_process_killed_mid_upload_leaves_no_dataset() {
+    let (dir, config_path) = deployment("clients-kill");
+    let servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve_logged(&config_path, &dir, id)))
+            .collect(),
+    };
+    let config = PartiesConfig::load(&config_path).unwrap();
+    for p in 0..3 {
+        drop(connect(&dir, &config, "bob", p));
+    }
+    // About 1 MB of shares per party.
+    let big = dir.join("big.csv");
+    write_csv(&big, 20_000, 0);
+    let mut upload = Command::new(BIN)
+        .arg("client")
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--identity")
+        .arg(dir.join("client-alice"))
+        .args(["upload", "--data"])
+        .arg(&big)
+        .args(["--target", "y", "--scaling", "none", "--name", "big"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let p0 = servers.children[0].as_ref().unwrap().id();
+    wait_for_log(&dir, 0, "client alice connected");
+    signal(p0, "-STOP");
+    for p in 1..3 {
+        wait_for_log(&dir, p, "client alice connected");
+    }
+    assert!(
+        upload.try_wait().unwrap().is_none(),
+        "the upload finished although party 0 is stopped"
+    );
+    upload.kill().unwrap(); // SIGKILL
+    let _ = upload.wait();
+    signal(p0, "-CONT");
+    for p in 0..3 {
+        let log = wait_for_log(&dir, p, "client alice disconnected");
+        assert!(
+            !log.contains("committed dataset 'big'"),
+            "party {p}:\n{log}"
+        );
+    }
+    for p in 0..3 {
+        let mut c = connect(&dir, &config, "alice", p);
+        assert!(datasets(&mut c).is_empty(), "party {p} lists a dataset");
+        let left: Vec<_> = std::fs::read_dir(dir.join(format!("store{p}/datasets")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "party {p} keeps {left:?}");
+    }
+    // The parties serve the next client.
+    let small = dir.join("small.csv");
+    write_csv(&small, 20, 0);
+    let out = client(
+        &config_path,
+        &dir.join("client-bob"),
+        &[
+            "upload",
+            "--data",
+            small.to_str().unwrap(),
+            "--target",
+            "y",
+            "--scaling",
+            "none",
+            "--name",
+            "b",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for p in 0..3 {
+        let mut c = connect(&dir, &config, "bob", p);
+        assert_eq!(datasets(&mut c), vec!["b".to_string()]);
+    }
+}
+
+/// A connection holds at most `--max-staged` uploads staged and not
+/// committed, and at most `--max-staged-bytes` of them; past either, a
+/// Stage is refused with an error saying so, and a commit frees room.
+#[test]
+fn staged_uploads_per_connection_are_capped() {
+    let (dir, config_path) = deployment("clients-staged");
+    let one = small_files()[0].encode().unwrap().len();
+    let cap = one * 11 / 2;
+    let store = dir.join("store0");
+    let _servers = Servers {
+        children: vec![Some(net_common::spawn(
+            BIN,
+            &[
+                "serve",
+                "--id",
+                "0",
+                "--config",
+                config_path.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+                "--max-staged",
+                "4",
+                "--max-staged-bytes",
+                &cap.to_string(),
+            ],
+        ))],
+    };
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let mut a = connect(&dir, &config, "alice", 0);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let f = small_files();
+        ids.push(f[0].schema.dataset_id);
+        a.call(&Request::Stage {
+            name: format!("s{i}"),
+            file: f[0].encode().unwrap(),
+        })
+        .unwrap();
+    }
+    let stage = |c: &mut Connection, name: &str, file: Vec<u8>| {
+        c.call(&Request::Stage {
+            name: name.into(),
+            file,
+        })
+    };
+    let e = stage(&mut a, "s4", small_files()[0].encode().unwrap()).unwrap_err();
+    assert!(
+        e.to_string().contains("4 uploads staged and not committed"),
+        "{e}"
+    );
+    // A commit makes room.
+    a.call(&Request::Commit {
+        name: "s0".into(),
+        dataset_id: ids[0],
+    })
+    .unwrap();
+    stage(&mut a, "s4", small_files()[0].encode().unwrap()).unwrap();
+    // Another connection: one file above the byte limit.
+    let x = ndarray::Array2::from_elem((40, 1), 0.5);
+    let y = ndarray::Array2::from_shape_fn((40, 2), |(i, k)| f64::from(u8::from(i % 2 == k)));
+    let table = TableMeta {
+        target: "y".into(),
+        features: vec!["f".into()],
+        n_classes: 2,
+        normalizer: None,
+        task: Task::Classification,
+        target_normalizer: None,
+    };
+    let big = dataset_file::share_table(&x, &y, &table, &DomainSpec::default()).unwrap();
+    let mut b = connect(&dir, &config, "alice", 0);
+    let e = stage(&mut b, "big", big[0].encode().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("above the party's limit"), "{e}");
+    // The refused connection still works.
+    assert_eq!(datasets(&mut b), vec!["s0".to_string()]);
+}

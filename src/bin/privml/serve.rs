@@ -36,6 +36,12 @@ pub struct ServeArgs {
     /// Largest request accepted from a client, in bytes.
     #[arg(long, default_value_t = service::DEFAULT_MAX_REQUEST)]
     max_request: u64,
+    /// Uploads one client connection may hold staged and not committed.
+    #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_STAGED)]
+    max_staged: usize,
+    /// Bytes one client connection may hold staged and not committed.
+    #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_STAGED_BYTES)]
+    max_staged_bytes: u64,
 }
 
 /// Runs `privml serve` until SIGTERM or Ctrl-C.
@@ -59,6 +65,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let opts = ServeOptions {
         io_timeout,
         max_request: args.max_request,
+        max_staged: args.max_staged,
+        max_staged_bytes: args.max_staged_bytes,
         ..ServeOptions::default()
     };
     let server = Server::bind(me, parties, &args.store, opts, log)?;
@@ -94,6 +102,92 @@ pub enum ClientAction {
     /// Private predictions: the rows are shared here, the parties evaluate
     /// the model on the shares, and only this client combines the outputs.
     Predict(PredictArgs),
+    /// Train a model on the union of uploaded datasets: the parties train
+    /// on their shares and each store their share of the model; the
+    /// progress and metrics come back here.
+    Train(ClientTrainArgs),
+}
+
+/// Arguments of `privml client train` (the settings of `privml train`
+/// that apply to data already shared: the scaling is the one the
+/// providers shared with).
+#[derive(Args, Debug)]
+pub struct ClientTrainArgs {
+    /// The datasets to train on, comma-separated: their rows are joined
+    /// (they must have the same schema).
+    #[arg(long, value_delimiter = ',', required = true)]
+    datasets: Vec<String>,
+    /// The model, as `privml train --model` takes it: `mlp:W1,W2,...`,
+    /// `linear`, a preset `network-a` ... `network-d`, or layers such as
+    /// `conv:8k5,maxpool:2,relu,dense:10@1x28x28`.
+    #[arg(long, default_value = "mlp:64")]
+    model: String,
+    /// The name the parties store the model under (for `client predict
+    /// --model`).
+    #[arg(long)]
+    out: String,
+    /// Loss: `mse` or `cross-entropy`.
+    #[arg(long, default_value = "mse")]
+    loss: privml::nn::Loss,
+    /// Optimiser: `sgd`, `momentum` or `adam`.
+    #[arg(long, default_value = "sgd")]
+    optimizer: privml::learn::OptimizerKind,
+    /// `classification` or `regression` (default: the datasets').
+    #[arg(long)]
+    task: Option<privml::learn::Task>,
+    /// Epochs.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Learning rate; default 0.2 for sgd, 0.05 for momentum, 0.002 for
+    /// adam.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Fraction of rows held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Use only the first N rows after shuffling.
+    #[arg(long)]
+    max_rows: Option<usize>,
+    /// Seed of the shuffle, split and initial weights (public).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl ClientTrainArgs {
+    /// The request, with a fresh random job id.
+    fn request(&self) -> Result<service::TrainRequest> {
+        use privml::learn::OptimizerKind;
+        for name in self.datasets.iter().chain(std::iter::once(&self.out)) {
+            if !privml::net::config::valid_name(name) {
+                bail!("'{name}': dataset and model names use 1 to 64 of a-z, 0-9, '-', '_'");
+            }
+        }
+        let mut job = [0u8; 16];
+        privml::ring::prg::fill_from_os(&mut job)?;
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Sgd => 0.2,
+            OptimizerKind::Momentum => 0.05,
+            OptimizerKind::Adam => 0.002,
+        });
+        Ok(service::TrainRequest {
+            job,
+            datasets: self.datasets.clone(),
+            out: self.out.clone(),
+            model: self.model.clone(),
+            loss: self.loss,
+            optimizer: self.optimizer.to_string(),
+            task: self.task,
+            epochs: self.epochs,
+            batch: self.batch,
+            lr,
+            test_fraction: self.test_fraction,
+            max_rows: self.max_rows,
+            seed: self.seed,
+        })
+    }
 }
 
 /// Arguments of `privml client predict`.
@@ -102,8 +196,9 @@ pub struct PredictArgs {
     /// The model's name at the parties.
     #[arg(long)]
     model: String,
-    /// CSV of rows with the model's feature columns (a target column, if
-    /// present, is used to report accuracy here).
+    /// CSV of rows with the model's feature columns and the target column
+    /// (the loader needs one: its values are used here only, to report
+    /// accuracy, never sent; put any class in it when unknown).
     #[arg(long)]
     data: String,
     /// Target column to score against (default: the model's).
@@ -161,6 +256,26 @@ pub fn client(args: ClientArgs) -> Result<()> {
             );
         }
         ClientAction::Predict(p) => predict(&parties, &creds, timeout, &p)?,
+        ClientAction::Train(t) => {
+            let req = t.request()?;
+            let mut conns = service::connect_all(&parties, &creds, timeout)?;
+            // Progress lines as they come; of the final lines, those not
+            // already printed (the epochs' lines come both ways).
+            let mut seen = std::collections::HashSet::new();
+            let lines = service::train(&mut conns, &req, &mut |line| {
+                outln!("{line}");
+                seen.insert(line.to_string());
+            })?;
+            for line in lines.iter().filter(|l| !seen.contains(*l)) {
+                outln!("{line}");
+            }
+            outln!(
+                "model '{}' stored at the three parties (each holds only its shares); \
+                 query it with `privml client predict --model {}`",
+                req.out,
+                req.out
+            );
+        }
         ClientAction::List => {
             let mut conn = service::Connection::open(&parties, &creds, 0, timeout)?;
             match conn.call(&Request::List)? {

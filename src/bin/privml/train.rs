@@ -295,14 +295,7 @@ impl Reporter<'_> {
                 }
             }
             Progress::Epoch(s) => {
-                let test = match &s.test_regression {
-                    Some(t) => format!("test RMSE {:.4}, R² {:.4}", t.rmse, t.r2),
-                    None => format!("test accuracy {:.2}%", 100.0 * s.test_accuracy),
-                };
-                let line = format!(
-                    "epoch {}: train loss {:.4}, {test} ({:.1} s)",
-                    s.epoch, s.train_loss, s.seconds
-                );
+                let line = s.line();
                 match slot.as_ref() {
                     Some(pb) if !pb.is_hidden() => pb.println(line),
                     _ => outln!("{line}"),
@@ -354,10 +347,7 @@ pub fn run_on(
     }
     outln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
     if let Some(last) = out.epochs.last() {
-        match &last.test_regression {
-            Some(t) => outln!("final test RMSE: {:.4}, R²: {:.4}", t.rmse, t.r2),
-            None => outln!("final test accuracy: {:.2}%", 100.0 * last.test_accuracy),
-        }
+        outln!("{}", last.final_line());
     }
     if let Some(prefix) = &args.out {
         match &exec {
