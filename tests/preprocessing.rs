@@ -222,14 +222,11 @@ fn a_job_that_announces_needs_its_public_description() {
             bytes: vec![2],
         },
     ]);
-    let e = Additive::<u64>::deal_to_files_for(
-        &dir,
-        &program_digest("announce"),
-        &two,
-        &cfg(),
-        |r| privml::Session::announce(r, 1, None),
-    )
-    .unwrap_err();
+    let e =
+        Additive::<u64>::deal_to_files_for(&dir, &program_digest("announce"), &two, &cfg(), |r| {
+            privml::Session::announce(r, 1, None)
+        })
+        .unwrap_err();
     assert!(e.to_string().contains("describes another job"), "{e}");
     assert!(!dir.join(file_name(0)).exists());
 }
@@ -319,7 +316,11 @@ fn training_from_files_dealt_for_its_description_equals_live_training() {
     let settings = train_settings(2, 120);
     let data = train_data(&settings);
     let description = deal_training(&dir, &settings, &data, None);
-    assert_eq!(description.announcements.len(), 2, "the table, the model id");
+    assert_eq!(
+        description.announcements.len(),
+        2,
+        "the table, the model id"
+    );
     let [(f0, c0), (f1, c1)] = train_from_files(&dir, &settings, &data, None).unwrap();
     let live = Additive::<u64>::simulate_with(&cfg(), DealerSchedule::Concurrent, |r| {
         let mine = r.owns(1).then_some(&data);
@@ -387,10 +388,8 @@ fn prediction_from_files_dealt_for_its_description_equals_live_prediction() {
     let description = job(true).public_description().unwrap();
     let digest = program_digest("predict with the model");
     let prep = dir.join("predict");
-    Additive::<u64>::deal_to_files_for(&prep, &digest, &description, &cfg(), |r| {
-        job(false).run(r)
-    })
-    .unwrap();
+    Additive::<u64>::deal_to_files_for(&prep, &digest, &description, &cfg(), |r| job(false).run(r))
+        .unwrap();
     let [p0, p1] =
         Additive::<u64>::simulate_from_files(&prep, &digest, &cfg(), |r| job(r.owns(1)).run(r))
             .unwrap();
@@ -398,7 +397,10 @@ fn prediction_from_files_dealt_for_its_description_equals_live_prediction() {
         job(r.owns(1)).run(r)
     })
     .unwrap();
-    assert!(p0.is_none() && l0.is_none(), "only the data owner learns them");
+    assert!(
+        p0.is_none() && l0.is_none(),
+        "only the data owner learns them"
+    );
     let (p1, l1) = (p1.unwrap(), l1.unwrap());
     assert_eq!(p1, l1);
     assert_eq!(p1.classes.len(), rows.nrows());
@@ -435,7 +437,8 @@ fn files_dealt_for_other_shapes_are_refused_with_the_reason() {
     }
     let msg = e.to_string();
     assert!(
-        msg.contains("shapes") && msg.contains("differ from the ones this preprocessing was dealt for"),
+        msg.contains("shapes")
+            && msg.contains("differ from the ones this preprocessing was dealt for"),
         "{msg}"
     );
     // The refusal came before any material was used; still, the files are

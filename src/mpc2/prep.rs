@@ -312,7 +312,10 @@ impl AnnouncedQueue {
             Some(a) if usize::from(a.from) != from => Err(PrepProblem::OtherAnnouncement {
                 index,
                 from,
-                detail: format!("the material was dealt for an announcement by party {}", a.from),
+                detail: format!(
+                    "the material was dealt for an announcement by party {}",
+                    a.from
+                ),
             }),
             Some(a) => Ok(a.bytes),
         }

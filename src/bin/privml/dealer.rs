@@ -20,9 +20,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use privml::learn::TrainJob;
 use privml::mpc2::DEALER;
 use privml::mpc2::prep::{PublicDescription, file_name, program_digest};
-use privml::learn::TrainJob;
 use privml::net::config::PartiesConfig;
 use privml::runner::{Exec, Protocol, TwoPartyLinks};
 
