@@ -897,12 +897,15 @@ mod tests {
             Header::decode(&bad),
             Err(DecodeError::BadMagic { .. })
         ));
-        let mut bad = h.encode();
-        bad[8] = 2;
-        assert!(matches!(
-            Header::decode(&bad),
-            Err(DecodeError::UnsupportedVersion { found: 2, .. })
-        ));
+        // version 1 (without the announcements) and a future version
+        for v in [1, 3] {
+            let mut bad = h.encode();
+            bad[8] = v;
+            assert!(matches!(
+                Header::decode(&bad),
+                Err(DecodeError::UnsupportedVersion { found, .. }) if found == u32::from(v)
+            ));
+        }
         let mut bad = h.encode();
         bad[9] = 0; // party 0 with frames
         assert!(matches!(
