@@ -35,6 +35,14 @@
 //! the row count hidden, but the jobs' outputs depend on exact shapes) and
 //! letting the dealer guess (impossible: shapes are the data owner's).
 //!
+//! Cost: a run from files has the live run's rounds and, for party 1, its
+//! offline material (read from the file instead of the link, and counted
+//! as offline the same way); online, each announcement goes to the other
+//! party only, so the announcer sends one message and the announcement's
+//! bytes fewer per announcement than live (the dealer's copy travelled
+//! before the run, in the description). The cost model (`privml cost`)
+//! predicts the live run.
+//!
 //! [`Participant::announce`]: super::Participant::announce
 //!
 //! # Format (version 2)
