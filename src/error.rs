@@ -402,6 +402,21 @@ pub enum PrepProblem {
     /// The two parties' files come from different dealer runs.
     #[error("it and the other party's file come from different dealer runs")]
     OtherRun,
+    /// A job's public announcement (the data's shapes and class count, a
+    /// model id) is not the one the material was dealt for (see
+    /// [`crate::mpc2::prep`]): material dealt for other shapes must not be
+    /// used.
+    #[error(
+        "the data's shapes (or the model id) that party {from} announces differ from the ones this preprocessing was dealt for: announcement {index}, {detail}; write the public description for this data again (`privml announce`) and deal new files"
+    )]
+    OtherAnnouncement {
+        /// 1-based index of the announcement in the run.
+        index: usize,
+        /// The announcing party.
+        from: PartyId,
+        /// What differs.
+        detail: String,
+    },
     /// The file is another party's.
     #[error("it is party {found}'s file, and this is party {expected}")]
     WrongParty {

@@ -21,7 +21,7 @@ use crate::domain::{Additive, DealerSchedule, Fixed, Plain, Ring, Session, Share
 use crate::error::{Error, Result};
 use crate::fixed::{DEFAULT_FRAC_BITS_64, DEFAULT_FRAC_BITS_128, FixedPoint};
 use crate::mpc2::DEALER;
-use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest};
+use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest, PublicDescription};
 use crate::net::Channel;
 use crate::ring::RingElement;
 
@@ -448,6 +448,9 @@ pub enum TwoPartyLinks<'a> {
         dir: PathBuf,
         /// The digest of the program the files are for.
         program: ProgramDigest,
+        /// The public values the job announces, fixed ahead of time (empty
+        /// for jobs that announce nothing).
+        announced: PublicDescription,
     },
 }
 
@@ -499,14 +502,18 @@ fn two_party<T: RingElement, J: Job>(
             let o = job.run(&mut r)?;
             Ok((o, r.cost()))
         }
-        TwoPartyLinks::ToFiles { dir, program } => {
+        TwoPartyLinks::ToFiles {
+            dir,
+            program,
+            announced,
+        } => {
             if id != DEALER {
                 return Err(Error::invalid(
                     "id",
                     "only the dealer writes preprocessing files",
                 ));
             }
-            let writer = PrepWriter::create(dir, program, cfg.insecure_test_seed)?;
+            let writer = PrepWriter::create(dir, program, announced, cfg.insecure_test_seed)?;
             let mut r = Additive::<T>::dealer_to_files(writer, cfg)?;
             let o = job.run(&mut r)?;
             let cost = r.cost();

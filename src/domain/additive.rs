@@ -13,7 +13,7 @@ use crate::cost::{Cost, Op, Protocol};
 use crate::error::{Error, Result};
 use crate::fixed::FixedPoint;
 use crate::mpc2::beaver::{ElemShape, MatShape};
-use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest, file_name};
+use crate::mpc2::prep::{PrepReader, PrepWriter, ProgramDigest, PublicDescription, file_name};
 use crate::mpc2::{DEALER, Participant, Role};
 use crate::net::{Channel, ChannelError, Frame, Net, memory};
 use crate::ring::RingElement;
@@ -92,7 +92,9 @@ pub enum DealerSchedule {
     Concurrent,
     /// To completion before the parties start, so that their run is the
     /// online phase alone (the material waits in memory). Only for programs
-    /// without announcements: the dealer would wait for them.
+    /// without announcements: the dealer would wait for them (ahead-of-time
+    /// material for programs that announce is written to files for a
+    /// public description: [`Additive::deal_to_files_for`]).
     Ahead,
 }
 
@@ -351,7 +353,26 @@ impl<T: RingElement> Additive<T> {
     where
         F: Fn(&mut Additive<T>) -> Result<O>,
     {
-        let writer = PrepWriter::create(dir, digest, cfg.insecure_test_seed)?;
+        Self::deal_to_files_for(dir, digest, &PublicDescription::default(), cfg, program)
+    }
+
+    /// [`Additive::deal_to_files`] for a program that announces public
+    /// values at run time (`train`, `predict`): `announced` holds them,
+    /// written before the run by the party that announces (for example
+    /// [`TrainJob::public_description`](crate::learn::TrainJob::public_description)).
+    /// The files carry them, and the parties reading the files check their
+    /// announcements against them.
+    pub fn deal_to_files_for<O, F>(
+        dir: &Path,
+        digest: &ProgramDigest,
+        announced: &PublicDescription,
+        cfg: &SharedConfig,
+        program: F,
+    ) -> Result<Cost>
+    where
+        F: Fn(&mut Additive<T>) -> Result<O>,
+    {
+        let writer = PrepWriter::create(dir, digest, announced, cfg.insecure_test_seed)?;
         let mut r = Additive::dealer_to_files(writer, cfg)?;
         program(&mut r)?;
         let cost = r.cost();
@@ -867,5 +888,9 @@ impl<T: RingElement> Session for Additive<T> {
         let out = self.part.announce(from, data)?;
         self.count(Op::Announce { from }, out.len());
         Ok(out)
+    }
+
+    fn announced_ahead(&self, from: PartyId) -> Option<Vec<u8>> {
+        self.part.announced_ahead(from)
     }
 }

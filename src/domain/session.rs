@@ -32,6 +32,16 @@ pub trait Session: Ring {
     /// through here.
     fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>>;
 
+    /// The bytes party `from`'s next announcement was fixed to before the
+    /// run, if any: in the two-party domain reading preprocessing files
+    /// dealt for a public description ([`crate::mpc2::prep`]), a value a
+    /// job would draw at run time (a model id) is the one the material was
+    /// dealt for. `None` everywhere else (the default).
+    fn announced_ahead(&self, from: PartyId) -> Option<Vec<u8>> {
+        let _ = from;
+        None
+    }
+
     /// This evaluator's local data of `x` (this party's shares in `Shared`).
     fn export(&self, x: &Self::Tensor) -> TensorData;
 

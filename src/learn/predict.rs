@@ -154,6 +154,35 @@ impl Predictions {
     }
 }
 
+impl PredictJob<'_> {
+    /// What this job announces, computed by the data owner from its rows
+    /// without running the protocol: the rows' count and width (see
+    /// [`TrainJob::public_description`](super::TrainJob::public_description)
+    /// for why and what it discloses). The rows' width is checked against
+    /// the model at run time, as live.
+    pub fn public_description(&self) -> Result<crate::mpc2::prep::PublicDescription> {
+        use crate::mpc2::prep::{Announcement, PublicDescription};
+        let owner = self.data_owner;
+        let d = self.data.ok_or(Error::MissingValue {
+            party: owner,
+            what: "rows to predict",
+        })?;
+        let from = u8::try_from(owner)
+            .ok()
+            .filter(|&p| p < 2)
+            .ok_or(Error::InvalidParty(owner))?;
+        Ok(PublicDescription::new(vec![Announcement {
+            from,
+            bytes: row_count(d)?,
+        }]))
+    }
+}
+
+/// The data owner's announcement of its rows: count and width.
+fn row_count(d: &Array2<f64>) -> Result<Vec<u8>> {
+    encode("row count", &(d.nrows(), d.ncols()))
+}
+
 impl Job for PredictJob<'_> {
     type Output = Option<Predictions>;
 
@@ -231,7 +260,7 @@ fn predict_loaded<R: Ring + Session>(
                 right: vec![d.nrows(), inputs],
             });
         }
-        Some(encode("row count", &(d.nrows(), d.ncols()))?)
+        Some(row_count(d)?)
     } else {
         None
     };

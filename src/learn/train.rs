@@ -230,13 +230,18 @@ impl<'a> TrainJob<'a> {
 }
 
 /// A model id known to all parties: party 0 draws it, everyone learns it.
+/// With preprocessing dealt ahead of time for a public description, the id
+/// was drawn when the description was written ([`Session::announced_ahead`]).
 pub(crate) fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
     let mine = if r.owns(0) {
-        Some(crate::ring::prg::Seed::random()?.expose_bytes())
+        Some(match r.announced_ahead(0) {
+            Some(fixed) => fixed,
+            None => fresh_model_id()?.to_vec(),
+        })
     } else {
         None
     };
-    let bytes = r.announce(0, mine.as_ref().map(|b| b.as_slice()))?;
+    let bytes = r.announce(0, mine.as_deref())?;
     let found = bytes.len() as u64;
     bytes.as_slice().try_into().map_err(|_| {
         Error::decode(
@@ -251,6 +256,64 @@ pub(crate) fn joint_model_id<R: Ring + Session>(r: &mut R) -> Result<[u8; 16]> {
             },
         )
     })
+}
+
+/// A fresh model id from the operating system's generator.
+fn fresh_model_id() -> Result<[u8; 16]> {
+    Ok(crate::ring::prg::Seed::random()?.expose_bytes())
+}
+
+impl TrainJob<'_> {
+    /// What this job announces, in order, computed by the data owner from
+    /// its prepared rows without running the protocol: the table's public
+    /// description (rows, features, outputs, the table's metadata), then
+    /// party 0's model id, drawn here. It is what a dealer needs to deal
+    /// the run's material ahead of time ([`crate::mpc2::prep`]); every
+    /// value in it is announced to the other party and a live dealer
+    /// anyway. Only for a data owner's rows (not dataset share files).
+    pub fn public_description(&self) -> Result<crate::mpc2::prep::PublicDescription> {
+        use crate::mpc2::prep::{Announcement, PublicDescription};
+        if !self.shared.is_empty() {
+            return Err(Error::invalid(
+                "input",
+                "a public description is written from the data owner's rows; \
+                 training on dataset share files is dealt live",
+            ));
+        }
+        let owner = self.settings.data_owner;
+        let d = self.data.ok_or(Error::MissingValue {
+            party: owner,
+            what: "training data",
+        })?;
+        let from = u8::try_from(owner)
+            .ok()
+            .filter(|&p| p < 2)
+            .ok_or(Error::InvalidParty(owner))?;
+        Ok(PublicDescription::new(vec![
+            Announcement {
+                from,
+                bytes: self.owner_announcement(d)?,
+            },
+            Announcement {
+                from: 0,
+                bytes: fresh_model_id()?.to_vec(),
+            },
+        ]))
+    }
+
+    /// The data owner's announcement of its rows.
+    fn owner_announcement(&self, d: &TrainData) -> Result<Vec<u8>> {
+        encode(
+            "announcement",
+            &Announcement {
+                train_rows: d.x_train.nrows(),
+                test_rows: d.x_test.nrows(),
+                features: d.x_train.ncols(),
+                outputs: d.y_train.ncols(),
+                table: d.table.clone(),
+            },
+        )
+    }
 }
 
 impl Job for TrainJob<'_> {
@@ -276,16 +339,7 @@ impl TrainJob<'_> {
                 party: owner,
                 what: "training data",
             })?;
-            Some(encode(
-                "announcement",
-                &Announcement {
-                    train_rows: d.x_train.nrows(),
-                    test_rows: d.x_test.nrows(),
-                    features: d.x_train.ncols(),
-                    outputs: d.y_train.ncols(),
-                    table: d.table.clone(),
-                },
-            )?)
+            Some(self.owner_announcement(d)?)
         } else {
             None
         };

@@ -20,8 +20,9 @@
 //!   independent of the secrets; what a program reveals is revealed.
 //! - **The dealer** sees its two seeds and the jobs' public announcements
 //!   (the shapes a data owner announces, so that it can deal the right
-//!   amount); it receives nothing else at all, so its view does not depend
-//!   on any secret.
+//!   amount; ahead of time, the same values in the data owner's public
+//!   description, [`prep::PublicDescription`]); it receives nothing else at
+//!   all, so its view does not depend on any secret.
 //!
 //! The protocol is secure if the dealer colludes with neither party: the
 //! dealer together with P0 knows P1's randomness and could unmask what P1

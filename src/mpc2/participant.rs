@@ -8,7 +8,7 @@ use crate::party_id::PartyId;
 use crate::ring::prg::{PrfKey, Seed};
 use crate::ring::{Payload, RingElement};
 
-use super::prep::{PrepReader, PrepWriter};
+use super::prep::{MAX_ANNOUNCE, PrepReader, PrepWriter};
 
 /// The dealer's network id (the computing parties are 0 and 1).
 pub const DEALER: PartyId = 2;
@@ -460,29 +460,53 @@ impl Participant {
     /// Public bytes from computing party `from` to the other party and the
     /// dealer (one round): the shapes a job announces decide how much
     /// material the dealer deals, so it needs them; nothing secret may go
-    /// through here. With a preprocessing file there is no dealer to tell,
-    /// and the material was dealt without the announcement: an error.
+    /// through here.
+    ///
+    /// Ahead of time ([`crate::mpc2::prep`]) the dealer was given the
+    /// announcements before the run: a dealer writing files takes the next
+    /// one from the public description; a party reading a file sends its
+    /// announcement to the other party only, and both check it against the
+    /// one the material was dealt for (the announcer before it sends, the
+    /// other party on receipt), so material dealt for other shapes is
+    /// refused before it is used.
     pub fn announce(&mut self, from: PartyId, data: Option<&[u8]>) -> Result<Vec<u8>> {
         check_owner(from)?;
-        if !self.dealer_is_live() {
-            return Err(Error::invalid(
-                "job",
-                "this job announces public values at run time (shapes, the model id); \
-                 preprocessing files were dealt without them: run the dealer live",
-            ));
-        }
         self.next_op();
         self.net.begin_round("announce");
-        if self.net.me() == from {
+        let me = self.net.me();
+        if let Material::Writing(w) = &mut self.material {
+            return w.next_announcement(from);
+        }
+        if me == from {
             let data = data.ok_or(Error::MissingValue {
                 party: from,
                 what: "announcement",
             })?;
+            if let Material::Reading(r) = &mut self.material {
+                r.check_announcement(from, data)?;
+            }
             self.net.send(1 - from, Payload::Bytes(data.to_vec()))?;
-            self.net.send(DEALER, Payload::Bytes(data.to_vec()))?;
+            if self.dealer_is_live() {
+                self.net.send(DEALER, Payload::Bytes(data.to_vec()))?;
+            }
             Ok(data.to_vec())
         } else {
-            self.net.recv_any_bytes(from, MAX_ANNOUNCE)
+            let got = self.net.recv_any_bytes(from, MAX_ANNOUNCE)?;
+            if let Material::Reading(r) = &mut self.material {
+                r.check_announcement(from, &got)?;
+            }
+            Ok(got)
+        }
+    }
+
+    /// The bytes computing party `from`'s next announcement was fixed to
+    /// ahead of time (a party reading a preprocessing file dealt for a
+    /// public description), if any: a value the job would otherwise draw at
+    /// run time, such as a model id, is then the one dealt for.
+    pub fn announced_ahead(&self, from: PartyId) -> Option<Vec<u8>> {
+        match &self.material {
+            Material::Reading(r) => r.peek_announcement(from).map(<[u8]>::to_vec),
+            _ => None,
         }
     }
 
@@ -505,9 +529,6 @@ impl Participant {
         Ok(())
     }
 }
-
-/// Largest public announcement accepted (16 MiB).
-const MAX_ANNOUNCE: usize = 16 << 20;
 
 /// Fails unless `p` is a computing party.
 pub(crate) fn check_owner(p: PartyId) -> Result<()> {

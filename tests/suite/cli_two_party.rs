@@ -339,3 +339,196 @@ fn train_and_predict_as_two_parties_and_a_live_dealer() {
         );
     }
 }
+
+/// Party 0's epoch lines (the figures of the run, without timings).
+fn epoch_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("epoch "))
+        .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+        .collect()
+}
+
+/// One command line from its parts.
+fn line(parts: &[&[&str]]) -> Vec<String> {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn start(args: &[String]) -> std::process::Child {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    spawn(BIN, &a)
+}
+
+/// Runs processes concurrently and waits for all.
+fn run_all(lines: &[Vec<String>]) -> Vec<std::process::Output> {
+    let children: Vec<_> = lines.iter().map(|l| start(l)).collect();
+    children
+        .into_iter()
+        .map(|c| finish_within(c, LIMIT))
+        .collect()
+}
+
+fn succeeded(outs: &[std::process::Output]) {
+    for (i, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "process {i}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn train_and_predict_from_files_dealt_ahead_for_the_owners_description() {
+    let (dir, config) = deployment("2pc-train-ahead");
+    let config = config.to_str().expect("utf-8 path");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
+    let (live, ahead) = (path("live"), path("ahead"));
+    let (public, prep, prep2, prep3) = (
+        path("public.bin"),
+        path("prep"),
+        path("prep2"),
+        path("prep3"),
+    );
+    let data = breast_cancer_csv();
+    let party = |id: &str| -> Vec<String> { line(&[&["party", "--id", id, "--config", config]]) };
+    let with_prep = |id: &str, dir: &str| -> Vec<String> {
+        let f = format!("{dir}/party{id}.prep");
+        line(&[&["party", "--id", id, "--config", config, "--prep", &f]])
+    };
+    let cat = |a: Vec<String>, b: &[&str]| -> Vec<String> {
+        let mut a = a;
+        a.extend(b.iter().map(|s| s.to_string()));
+        a
+    };
+    let owner_live = line(&[
+        &["train", "--data", "breast_cancer", "--out", &live],
+        &TRAIN,
+    ]);
+    let other_live = line(&[&["train", "--out", &live], &TRAIN]);
+    let owner_ahead = line(&[
+        &["train", "--data", "breast_cancer", "--out", &ahead],
+        &TRAIN,
+    ]);
+    let other_ahead = line(&[&["train", "--out", &ahead], &TRAIN]);
+    let join = |a: Vec<String>, b: &[String]| -> Vec<String> {
+        let mut a = a;
+        a.extend(b.iter().cloned());
+        a
+    };
+
+    // The same training with a live dealer, for reference.
+    let outs = run_all(&[
+        join(party("0"), &other_live),
+        join(party("1"), &owner_live),
+        join(line(&[&["dealer", "--config", config]]), &other_live),
+    ]);
+    succeeded(&outs);
+    let want = epoch_lines(&text(&outs[0].stdout));
+    assert_eq!(want.len(), 2, "{}", text(&outs[0].stdout));
+
+    // Ahead of time: a dealer without the description is refused ...
+    let o = &run_all(&[join(line(&[&["dealer", "--out", &prep]]), &other_ahead)])[0];
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("--announced"),
+        "{}",
+        text(&o.stderr)
+    );
+    // ... the data owner (party 1) writes it, the dealer deals for it ...
+    let announce = line(&[&["announce", "--id", "1", "--out", &public]]);
+    let o = run_all(&[join(announce.clone(), &owner_ahead)]);
+    succeeded(&o);
+    assert!(
+        text(&o[0].stdout).contains("2 public values"),
+        "{}",
+        text(&o[0].stdout)
+    );
+    let deal = |dir: &str, job: &[String]| {
+        let o = run_all(&[join(
+            line(&[&["dealer", "--out", dir, "--announced", &public]]),
+            job,
+        )]);
+        succeeded(&o);
+    };
+    deal(&prep, &other_ahead);
+    // ... and the two parties train from the files alone, as live.
+    let zero = join(with_prep("0", &prep), &other_ahead);
+    let outs = run_all(&[zero.clone(), join(with_prep("1", &prep), &owner_ahead)]);
+    succeeded(&outs);
+    assert_eq!(
+        epoch_lines(&text(&outs[0].stdout)),
+        want,
+        "the same keys and the same material"
+    );
+    // A second run on the same files is refused.
+    let again = &run_all(&[zero])[0];
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already used"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // Data of other shapes than dealt for: the owner refuses before it
+    // announces, with the reason, and party 0 stops too.
+    // (other output prefixes: the dealer's file of shapes must not replace
+    // the one the model trained ahead was dealt with)
+    let ahead2 = path("ahead2");
+    let owner_ahead2 = line(&[
+        &["train", "--data", "breast_cancer", "--out", &ahead2],
+        &TRAIN,
+    ]);
+    let other_ahead2 = line(&[&["train", "--out", &ahead2], &TRAIN]);
+    succeeded(&run_all(&[join(announce.clone(), &owner_ahead2)]));
+    deal(&prep2, &other_ahead2);
+    // (the diabetes table: 10 features, not 30; the file name is private,
+    // so the job descriptions still agree)
+    let short_owner = line(&[&["train", "--data", "diabetes", "--out", &ahead2], &TRAIN]);
+    let outs = run_all(&[
+        join(with_prep("0", &prep2), &other_ahead2),
+        join(with_prep("1", &prep2), &short_owner),
+    ]);
+    assert!(!outs[0].status.success() && !outs[1].status.success());
+    assert!(
+        text(&outs[1].stderr).contains("differ from the ones this preprocessing was dealt for"),
+        "{}",
+        text(&outs[1].stderr)
+    );
+
+    // Predict ahead of time with the model trained from files: the owner
+    // gets what a live prediction with the live model gives.
+    let two = ["--protocol", "2pc"];
+    let predict = |prefix: &str, id: usize| -> Vec<String> {
+        let m = format!("{prefix}.party{id}.shares");
+        let a = cat(line(&[&["predict", "--model", &m], &two]), &[]);
+        if id == 1 {
+            cat(a, &["--data", &data])
+        } else {
+            a
+        }
+    };
+    let outs = run_all(&[
+        join(party("0"), &predict(&live, 0)),
+        join(party("1"), &predict(&live, 1)),
+        join(line(&[&["dealer", "--config", config]]), &predict(&live, 2)),
+    ]);
+    succeeded(&outs);
+    let want = text(&outs[1].stdout);
+    succeeded(&run_all(&[join(announce, &predict(&ahead, 1))]));
+    deal(&prep3, &predict(&ahead, 2));
+    let outs = run_all(&[
+        join(with_prep("0", &prep3), &predict(&ahead, 0)),
+        join(with_prep("1", &prep3), &predict(&ahead, 1)),
+    ]);
+    succeeded(&outs);
+    let got = text(&outs[1].stdout);
+    let accuracy = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("accuracy"))
+            .map(String::from)
+    };
+    assert!(got.contains("569 predictions"), "{got}");
+    assert!(accuracy(&got).is_some(), "{got}");
+    assert_eq!(accuracy(&got), accuracy(&want));
+}

@@ -100,6 +100,11 @@ enum Command {
     /// preprocessing files for a job ahead of time.
     #[cfg(feature = "tls")]
     Dealer(dealer::DealerArgs),
+    /// Write the public values a two-party train or predict job will
+    /// announce (the data's shapes, the model id), for a dealer that deals
+    /// ahead of time (`privml dealer --out DIR --announced FILE`).
+    #[cfg(feature = "tls")]
+    Announce(dealer::AnnounceArgs),
     /// One party as a long-running service for outside clients (data
     /// providers), until SIGTERM or Ctrl-C.
     #[cfg(feature = "tls")]
@@ -131,6 +136,8 @@ fn main() -> std::process::ExitCode {
         Command::Party(a) => party::run(a),
         #[cfg(feature = "tls")]
         Command::Dealer(a) => dealer::run(a),
+        #[cfg(feature = "tls")]
+        Command::Announce(a) => dealer::announce(a),
         #[cfg(feature = "tls")]
         Command::Keygen(a) => keygen::run(a),
         #[cfg(feature = "tls")]

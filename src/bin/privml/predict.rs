@@ -8,7 +8,8 @@ use clap::Args;
 use privml::data::read_rows;
 use privml::learn::Predictions;
 use privml::learn::{self, DataSource, ModelLocation, PredictJob, PredictRows};
-use privml::model_file::{Architecture, SavedModel};
+use privml::model_file::{Architecture, ModelMeta, SavedModel};
+use privml::mpc2::prep::PublicDescription;
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
@@ -96,29 +97,10 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
     meta.check_domain(&args.domain.spec()).context(
         "pass the --domain, --protocol, --ring and --frac-bits the model was trained with",
     )?;
-    let rows = match (has_data, &meta.architecture) {
-        (false, _) => None,
-        // A network (imported or trained) takes rows of numbers in its
-        // input's C order, from .npy or CSV, as they are.
-        (true, Architecture::Network(spec)) => {
-            let path = args
-                .data
-                .as_deref()
-                .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
-            Some(PredictRows {
-                x: read_rows(std::path::Path::new(path), &spec.input, args.no_header)?,
-                labels: None,
-            })
-        }
-        (true, _) => {
-            let spec = args
-                .data
-                .as_deref()
-                .context("--data is required on the data owner")?;
-            let target = args.target.as_deref().unwrap_or(&meta.table.target);
-            let source = DataSource::from_arg(spec, Some(target));
-            Some(PredictRows::prepare(&source, &meta)?)
-        }
+    let rows = if has_data {
+        Some(owner_rows(args, &meta)?)
+    } else {
+        None
     };
     let job = PredictJob {
         model: location,
@@ -148,6 +130,53 @@ pub fn predict_on(args: &PredictArgs, exec: &Exec<'_>, has_data: bool) -> Result
         out!("{}", cost.report());
     }
     Ok(())
+}
+
+/// The data owner's rows, prepared for the model described by `meta`.
+pub fn owner_rows(args: &PredictArgs, meta: &ModelMeta) -> Result<PredictRows> {
+    Ok(match &meta.architecture {
+        // A network (imported or trained) takes rows of numbers in its
+        // input's C order, from .npy or CSV, as they are.
+        Architecture::Network(spec) => {
+            let path = args
+                .data
+                .as_deref()
+                .context("--data ROWS.npy or ROWS.csv is required on the data owner")?;
+            PredictRows {
+                x: read_rows(std::path::Path::new(path), &spec.input, args.no_header)?,
+                labels: None,
+            }
+        }
+        _ => {
+            let spec = args
+                .data
+                .as_deref()
+                .context("--data is required on the data owner")?;
+            let target = args.target.as_deref().unwrap_or(&meta.table.target);
+            let source = DataSource::from_arg(spec, Some(target));
+            PredictRows::prepare(&source, meta)?
+        }
+    })
+}
+
+/// The public description of this prediction (`privml announce`): what
+/// the data owner announces, from its rows and its own model file.
+#[cfg_attr(
+    not(feature = "tls"),
+    allow(dead_code, reason = "used by privml announce")
+)]
+pub fn public_description(args: &PredictArgs) -> Result<PublicDescription> {
+    let meta = SavedModel::load(&args.model)?.meta;
+    meta.check_domain(&args.domain.spec()).context(
+        "pass the --domain, --protocol, --ring and --frac-bits the model was trained with",
+    )?;
+    let rows = owner_rows(args, &meta)?;
+    let job = PredictJob {
+        model: ModelLocation::File(args.model.clone()),
+        data: Some(&rows.x),
+        data_owner: args.data_owner,
+    };
+    Ok(job.public_description()?)
 }
 
 /// Prints the first rows' classes (or outputs with `--raw`), or writes

@@ -196,6 +196,15 @@ impl TrainArgs {
         self.data_owner
     }
 
+    /// Whether the parties train on dataset share files (`--input`).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "used by privml announce")
+    )]
+    pub fn has_input(&self) -> bool {
+        self.input.is_some()
+    }
+
     /// This party's dataset share file (`--input`), if any.
     #[cfg_attr(
         not(feature = "tls"),
