@@ -43,6 +43,7 @@
 //! - a client may stage several uploads in one connection before it
 //!   commits; each is bounded by the request limit, but their number is not.
 
+pub mod federated;
 pub mod server;
 pub mod store;
 
@@ -105,6 +106,30 @@ pub enum Request {
         /// This party's shares of the rows (rows × the model's inputs).
         rows: TensorData,
     },
+    /// Join (create or resume) a federated job as a site
+    /// ([`federated`]); the reply is the job's status.
+    FedJoin {
+        /// The job's public settings.
+        settings: crate::fl::FedSettings,
+    },
+    /// A site's update for a round: this party's pair of replicated shares
+    /// (one federated wire message).
+    FedSubmit {
+        /// The job.
+        job: String,
+        /// The round.
+        round: u32,
+        /// The message for this party.
+        message: Vec<u8>,
+    },
+    /// Wait for a round's result; the reply is the job's status with the
+    /// round's summary and the new global model.
+    FedWait {
+        /// The job.
+        job: String,
+        /// The round.
+        round: u32,
+    },
 }
 
 /// A party's answer.
@@ -120,6 +145,8 @@ pub enum Reply {
     Output(TensorData),
     /// The request was refused or failed; why.
     Failed(String),
+    /// A federated job's status.
+    Federated(Box<federated::FedStatus>),
 }
 
 /// Writes one message (a postcard value in a bytes frame).
@@ -366,6 +393,7 @@ fn unexpected(party: usize, reply: &Reply) -> Error {
         Reply::Model(_) => "a model description",
         Reply::Output(_) => "output shares",
         Reply::Failed(_) => "a refusal",
+        Reply::Federated(_) => "a federated status",
     };
     Error::invalid("reply", format!("party {party} answered with {what}"))
 }

@@ -94,6 +94,10 @@ pub enum ClientAction {
     /// Private predictions: the rows are shared here, the parties evaluate
     /// the model on the shares, and only this client combines the outputs.
     Predict(PredictArgs),
+    /// One federated site: joins a job of the three serving parties (the
+    /// aggregation servers), trains on its own rows every round, and sends
+    /// each party only its pair of replicated shares of the update.
+    Federated(crate::site::SiteArgs),
 }
 
 /// Arguments of `privml client predict`.
@@ -161,6 +165,7 @@ pub fn client(args: ClientArgs) -> Result<()> {
             );
         }
         ClientAction::Predict(p) => predict(&parties, &creds, timeout, &p)?,
+        ClientAction::Federated(f) => crate::site::run(&parties, &creds, identity, timeout, &f)?,
         ClientAction::List => {
             let mut conn = service::Connection::open(&parties, &creds, 0, timeout)?;
             match conn.call(&Request::List)? {
