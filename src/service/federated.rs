@@ -600,7 +600,11 @@ fn lost(party: usize, e: Error) -> Error {
     match e {
         Error::Io(io) => Error::invalid(
             "connection",
-            format!("lost party {party} ({io}): the round cannot complete without it"),
+            format!(
+                "lost party {party} ({io}): it stopped, or it refused this site (a certificate \
+                 not from the deployment CA, or a name not on the access list); \
+                 no round completes without all three parties"
+            ),
         ),
         other => other,
     }
