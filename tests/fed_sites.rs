@@ -43,9 +43,8 @@ fn base_port() -> u16 {
     loop {
         let b = net_common::free_base_port();
         if b < 60_000
-            && (0..3).all(|i| {
-                TcpListener::bind(("127.0.0.1", b + tls::CLIENT_PORT_OFFSET + i)).is_ok()
-            })
+            && (0..3)
+                .all(|i| TcpListener::bind(("127.0.0.1", b + tls::CLIENT_PORT_OFFSET + i)).is_ok())
         {
             return b;
         }
@@ -150,11 +149,7 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
         .collect();
     for (k, o) in outs.iter().enumerate().take(3) {
         let s = text(&o.stdout);
-        assert!(
-            o.status.success(),
-            "site {k}: {s}\n{}",
-            text(&o.stderr)
-        );
+        assert!(o.status.success(), "site {k}: {s}\n{}", text(&o.stderr));
         assert!(s.contains(&format!("site s{k} round 1: update accepted | 3 sites in, 1 dropped, 1 refused | global model updated")), "{s}");
     }
     // The wrong-shape site is told why, by name; it still gets the model.
@@ -198,7 +193,10 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
         dev = dev.max((g - (i + s / total)).abs());
     }
     assert!(dev <= bound, "deviation {dev} > bound {bound}");
-    assert!(sum.iter().any(|s| s.abs() > 1e-3), "the updates are not trivial");
+    assert!(
+        sum.iter().any(|s| s.abs() > 1e-3),
+        "the updates are not trivial"
+    );
 
     // A site whose certificate comes from another CA is refused.
     let other = net_common::TempDir::new("fed-sites-other-ca");

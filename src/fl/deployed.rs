@@ -311,7 +311,10 @@ impl RoundIntake {
 
     /// The sites whose messages this server accepted, with their weights.
     pub fn kept(&self) -> Vec<(ClientId, u32)> {
-        self.kept.iter().map(|(c, (w, _))| (ClientId(*c), *w)).collect()
+        self.kept
+            .iter()
+            .map(|(c, (w, _))| (ClientId(*c), *w))
+            .collect()
     }
 
     /// The refused sites and why.
@@ -521,7 +524,11 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("client-3"), "{e}");
         // Late: refused as a duplicate after the refusal.
-        assert!(intakes[1].submit(ClientId(3), &bad[1], Instant::now()).is_err());
+        assert!(
+            intakes[1]
+                .submit(ClientId(3), &bad[1], Instant::now())
+                .is_err()
+        );
         assert_eq!(intakes[1].heard(), 3);
         let refs: Vec<&RoundIntake> = intakes.iter().collect();
         let job = CloseRound {
@@ -536,7 +543,10 @@ mod tests {
         assert_eq!(closed.agreed, vec![(ClientId(0), 1), (ClientId(1), 1)]);
         let mean = closed.mean().unwrap().unwrap();
         for (m, want) in mean.iter().zip([2.0, 1.0, 1.0]) {
-            assert!((m - want).abs() <= 2.0 * p.sum_tolerance(2), "{m} vs {want}");
+            assert!(
+                (m - want).abs() <= 2.0 * p.sum_tolerance(2),
+                "{m} vs {want}"
+            );
         }
         // Fewer than min_clients: nothing opened.
         let job = CloseRound {

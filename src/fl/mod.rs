@@ -210,7 +210,7 @@ mod wire;
 
 pub use aggregate::{AggregationRound, AggregationScheme, OpenedSum};
 pub use deployed::{
-    ClosedRound, CloseRound, FedSettings, MAX_DEADLINE_MS, MAX_FED_PARAMS, RoundIntake, agree,
+    CloseRound, ClosedRound, FedSettings, MAX_DEADLINE_MS, MAX_FED_PARAMS, RoundIntake, agree,
     apply_mean, quorum, reveal_sum,
 };
 #[cfg(feature = "he")]

@@ -305,10 +305,7 @@ impl FedJobs {
         if round != st.round {
             return Err(Error::invalid(
                 "round",
-                format!(
-                    "site {site}: round {} is open, not round {round}",
-                    st.round
-                ),
+                format!("site {site}: round {} is open, not round {round}", st.round),
             ));
         }
         let intake = st.intake.as_mut().ok_or_else(|| {
@@ -419,10 +416,7 @@ impl FedJobs {
     ) -> Result<(FedRoundSummary, Option<Vec<f64>>)> {
         let s = &job.settings;
         let round = intake.round();
-        let session = format!(
-            "privml serve: federated round={round}\n{}",
-            s.describe()
-        );
+        let session = format!("privml serve: federated round={round}\n{}", s.describe());
         let mut opts = ConnectOptions::from_config(ctx.parties).session(session);
         // The others close at their own deadline (or when all sites are in).
         opts.deadline += s.deadline();
@@ -473,8 +467,7 @@ impl FedJobs {
         // nor refused here.
         let dropped: Vec<String> = names(&mut ctx.parties.clients.iter().enumerate().filter_map(
             |(i, c)| {
-                (c.may_use_model(&s.job) && !known.contains(&&c.name))
-                    .then(|| ClientId(i as u32))
+                (c.may_use_model(&s.job) && !known.contains(&&c.name)).then(|| ClientId(i as u32))
             },
         ));
         let summary = FedRoundSummary {
@@ -489,7 +482,12 @@ impl FedJobs {
             s.job,
             s.rounds,
             summary.accepted.len(),
-            summary.accepted.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+            summary
+                .accepted
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             summary.dropped.len(),
             summary.dropped.join(", "),
             summary.refused.len(),
@@ -501,7 +499,10 @@ impl FedJobs {
             if summary.aggregated {
                 "aggregate opened, global model updated".to_string()
             } else {
-                format!("fewer than {} sites: nothing opened, model unchanged", s.min_clients)
+                format!(
+                    "fewer than {} sites: nothing opened, model unchanged",
+                    s.min_clients
+                )
             },
             t0.elapsed().as_secs_f64()
         ));
@@ -720,9 +721,10 @@ pub fn run_site(
             round,
         };
         status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
-        let summary = status.last.clone().ok_or_else(|| {
-            Error::internal("run_site", "a closed round without a summary")
-        })?;
+        let summary = status
+            .last
+            .clone()
+            .ok_or_else(|| Error::internal("run_site", "a closed round without a summary"))?;
         let r = SiteRound {
             round,
             accepted: refusals.is_empty() && summary.accepted.iter().any(|(n, _)| n == site),

@@ -117,7 +117,18 @@ pub fn run(
         lr: args.lr,
         weight_decay: args.weight_decay,
     };
-    let mut conns = service::connect_all(parties, creds, timeout)?;
+    // Sites are often started with (or before) the servers: retry
+    // unreachable servers until the timeout.
+    let t0 = std::time::Instant::now();
+    let mut conns = loop {
+        match service::connect_all(parties, creds, timeout) {
+            Ok(c) => break c,
+            Err(privml::Error::Unreachable { .. }) if t0.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e).with_context(|| format!("site {site}")),
+        }
+    };
     outln!(
         "site {site}: job '{}', {}, {} rows; {} rounds, {} sites, min {} per round",
         settings.job,
