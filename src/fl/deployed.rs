@@ -78,7 +78,14 @@ impl FedSettings {
     /// Refuses settings that cannot run: names, counts, the deadline and
     /// the fixed-point parameters.
     pub fn check(&self) -> Result<()> {
-        if !crate::net::config::valid_name(&self.job) {
+        // The access list's rule for names (`net::config::valid_name`,
+        // which builds without the `tls` feature do not have).
+        let name_ok = (1..=64).contains(&self.job.len())
+            && self
+                .job
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
             return Err(Error::invalid(
                 "job",
                 format!("'{}': use 1 to 64 of a-z, 0-9, '-', '_'", self.job),
@@ -408,7 +415,7 @@ fn encode_list(list: &[(ClientId, u32)]) -> Vec<u8> {
 }
 
 fn decode_list(from: usize, bytes: &[u8]) -> Result<Vec<(ClientId, u32)>> {
-    if bytes.len() % 8 != 0 || bytes.len() / 8 > MAX_LIST {
+    if !bytes.len().is_multiple_of(8) || bytes.len() / 8 > MAX_LIST {
         return Err(Error::invalid(
             "accept list",
             format!("server {from} announced {} bytes", bytes.len()),

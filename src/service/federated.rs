@@ -445,9 +445,6 @@ impl FedJobs {
             execute(&exec, &close)?.0
         };
         let mean = closed.mean()?;
-        let names = |ids: &mut dyn Iterator<Item = ClientId>| -> Vec<String> {
-            ids.map(|c| site_name(ctx.parties, c)).collect()
-        };
         let refused: Vec<(String, String)> = intake
             .refused()
             .into_iter()
@@ -465,11 +462,13 @@ impl FedJobs {
             .collect();
         // The listed sites that may join the job and were neither accepted
         // nor refused here.
-        let dropped: Vec<String> = names(&mut ctx.parties.clients.iter().enumerate().filter_map(
-            |(i, c)| {
-                (c.may_use_model(&s.job) && !known.contains(&&c.name)).then(|| ClientId(i as u32))
-            },
-        ));
+        let dropped: Vec<String> = ctx
+            .parties
+            .clients
+            .iter()
+            .filter(|c| c.may_use_model(&s.job) && !known.contains(&&c.name))
+            .map(|c| c.name.clone())
+            .collect();
         let summary = FedRoundSummary {
             round,
             accepted,
@@ -643,7 +642,10 @@ fn statuses(replies: [Reply; 3]) -> Result<FedStatus> {
 /// A refusal of this site's update is reported in its round (the round
 /// goes on without it); a server that cannot be reached, or a round that
 /// fails, ends the run with an error naming the server.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a site's run: its connections, identity, job, rows, training, fault and log"
+)]
 pub fn run_site(
     conns: &mut [Connection; 3],
     parties: &PartiesConfig,
