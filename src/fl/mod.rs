@@ -197,6 +197,7 @@
 //! the upload; seeded shares bring the upload to BFV's 16 bytes per value.
 
 mod aggregate;
+mod deployed;
 #[cfg(feature = "he")]
 mod homomorphic;
 mod model;
@@ -208,6 +209,10 @@ mod train;
 mod wire;
 
 pub use aggregate::{AggregationRound, AggregationScheme, OpenedSum};
+pub use deployed::{
+    CloseRound, ClosedRound, FedSettings, MAX_DEADLINE_MS, MAX_FED_PARAMS, RoundIntake, agree,
+    apply_mean, quorum, reveal_sum,
+};
 #[cfg(feature = "he")]
 pub use homomorphic::{HeRound, HeRoundSum, encrypt_update};
 pub use model::{LocalTraining, ModelSpec};

@@ -328,7 +328,7 @@ where
         let total_weight = aggregate.total_weight();
         let bytes_from_clients = aggregate.bytes_from_clients().to_vec();
         let t = Instant::now();
-        let opened = if accepted.len() < min_clients.max(1) {
+        let opened = if !super::deployed::quorum(accepted.len(), min_clients) {
             None
         } else {
             let sum = aggregate.open(&self.opener)?;

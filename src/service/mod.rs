@@ -67,6 +67,7 @@
 //!   their connection deadline, and the client waits for their answer;
 //! - SIGTERM lets the job in progress finish; aborting it is not there yet.
 
+pub mod federated;
 pub mod server;
 pub mod store;
 
@@ -132,6 +133,30 @@ pub enum Request {
     /// Train a model on the union of stored datasets; the reply is the
     /// run's metrics, and this party's share of the model is stored.
     Train(Box<TrainRequest>),
+    /// Join (create or resume) a federated job as a site
+    /// ([`federated`]); the reply is the job's status.
+    FedJoin {
+        /// The job's public settings.
+        settings: crate::fl::FedSettings,
+    },
+    /// A site's update for a round: this party's pair of replicated shares
+    /// (one federated wire message).
+    FedSubmit {
+        /// The job.
+        job: String,
+        /// The round.
+        round: u32,
+        /// The message for this party.
+        message: Vec<u8>,
+    },
+    /// Wait for a round's result; the reply is the job's status with the
+    /// round's summary and the new global model.
+    FedWait {
+        /// The job.
+        job: String,
+        /// The round.
+        round: u32,
+    },
 }
 
 /// The most datasets one training run may join.
@@ -273,6 +298,8 @@ pub enum Reply {
     /// A training run is done: its metrics lines (what training opens to
     /// every party anyway) and where the model was stored.
     Trained(Vec<String>),
+    /// A federated job's status.
+    Federated(Box<federated::FedStatus>),
 }
 
 /// Writes one message (a postcard value in a bytes frame).
@@ -521,6 +548,7 @@ fn unexpected(party: usize, reply: &Reply) -> Error {
         Reply::Failed(_) => "a refusal",
         Reply::Progress(_) => "a progress line",
         Reply::Trained(_) => "training metrics",
+        Reply::Federated(_) => "a federated status",
     };
     Error::invalid("reply", format!("party {party} answered with {what}"))
 }

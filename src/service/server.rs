@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use super::federated::{CloseContext, FedJobs};
 use super::store::Store;
 use super::{DEFAULT_MAX_REQUEST, MAX_TRAIN_DATASETS, Reply, Request, TrainRequest, receive, send};
 use crate::dataset_file::{DatasetShares, hex, union};
@@ -82,6 +83,7 @@ pub struct Server {
     opts: ServeOptions,
     log: Arc<dyn Fn(&str) + Send + Sync>,
     jobs: Arc<Mutex<()>>,
+    fed: Arc<FedJobs>,
 }
 
 impl std::fmt::Debug for Server {
@@ -136,6 +138,7 @@ impl Server {
             opts,
             log,
             jobs: Arc::default(),
+            fed: Arc::new(FedJobs::new(store_dir)?),
         })
     }
 
@@ -163,6 +166,7 @@ impl Server {
                         log: Arc::clone(&self.log),
                         peer: peer.to_string(),
                         jobs: Arc::clone(&self.jobs),
+                        fed: Arc::clone(&self.fed),
                     };
                     let tls = Arc::clone(&self.tls);
                     let active = Arc::clone(&active);
@@ -215,6 +219,8 @@ struct Session {
     /// One secure computation at a time (each listens on the party's
     /// address for the others).
     jobs: Arc<Mutex<()>>,
+    /// Federated jobs (issue 17).
+    fed: Arc<FedJobs>,
 }
 
 impl Session {
@@ -414,6 +420,37 @@ impl Session {
                     t0.elapsed().as_secs_f64()
                 ));
                 Ok(Reply::Trained(lines))
+            }
+            Request::FedJoin { settings } => {
+                self.model_allowed(client, entry, &settings.job)?;
+                let st = self.fed.join(self.me, &settings, &*self.log)?;
+                (self.log)(&format!(
+                    "client {client}: joined federated '{}' at round {}",
+                    settings.job, st.round
+                ));
+                Ok(Reply::Federated(Box::new(st)))
+            }
+            Request::FedSubmit {
+                job,
+                round,
+                message,
+            } => {
+                self.model_allowed(client, entry, &job)?;
+                self.fed
+                    .submit(&self.parties, client, &job, round, &message, &*self.log)?;
+                Ok(Reply::Done(format!("party {} took the update", self.me)))
+            }
+            Request::FedWait { job, round } => {
+                self.model_allowed(client, entry, &job)?;
+                let ctx = CloseContext {
+                    me: self.me,
+                    parties: &self.parties,
+                    io_timeout: self.opts.io_timeout,
+                    jobs: &self.jobs,
+                    log: &*self.log,
+                };
+                let st = self.fed.wait(&ctx, &job, round)?;
+                Ok(Reply::Federated(Box::new(st)))
             }
             Request::List => {
                 let mut out = Vec::new();

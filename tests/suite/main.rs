@@ -48,6 +48,7 @@ mod disclosure;
 mod emulate;
 mod experiments;
 mod failures;
+mod fed_sites;
 mod federated;
 mod files_and_keys;
 mod fixed_point;

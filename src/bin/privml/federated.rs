@@ -67,6 +67,11 @@ pub struct FederatedArgs {
     /// Seed of the data split, dropouts and initial weights.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Write each client's shard (scaled features and the target) as
+    /// DIR/site-K.csv, and the test set as DIR/test.csv, for the deployed
+    /// form (`privml client federated --data`), then stop.
+    #[arg(long, value_name = "DIR")]
+    write_shards: Option<std::path::PathBuf>,
 }
 
 impl FederatedArgs {
@@ -147,9 +152,41 @@ fn line(r: &RoundReport, clients: usize) {
     }
 }
 
+/// Writes the simulator's shards as CSV files (see `--write-shards`).
+fn write_shards(cfg: &FederatedConfig, dir: &std::path::Path) -> Result<()> {
+    use privml::data::Dataset;
+    use privml::fl::{prepare_data, split_clients};
+    let (train, test) = prepare_data(cfg.test_fraction, cfg.seed)?;
+    let shards = split_clients(&train, cfg.clients, cfg.split, cfg.seed ^ 0x5EED)?;
+    std::fs::create_dir_all(dir)?;
+    let csv = |d: &Dataset| {
+        let mut s = d.feature_names().join(",");
+        s.push_str(",target\n");
+        for (row, y) in d.features().rows().into_iter().zip(d.targets()) {
+            for v in row {
+                s.push_str(&format!("{v},"));
+            }
+            s.push_str(&format!("{y}\n"));
+        }
+        s
+    };
+    for (k, shard) in shards.iter().enumerate() {
+        let path = dir.join(format!("site-{k}.csv"));
+        privml::model_file::write_atomic(&path, csv(shard).as_bytes())?;
+        outln!("{}: {} rows", path.display(), shard.n_samples());
+    }
+    let path = dir.join("test.csv");
+    privml::model_file::write_atomic(&path, csv(&test).as_bytes())?;
+    outln!("{}: {} rows", path.display(), test.n_samples());
+    Ok(())
+}
+
 /// Runs `privml federated`.
 pub fn run(args: FederatedArgs) -> Result<()> {
     let cfg = args.config();
+    if let Some(dir) = &args.write_shards {
+        return write_shards(&cfg, dir);
+    }
     outln!(
         "federated averaging: breast cancer (569 samples, 30 features, binary), {} clients, {} split, {} aggregation{}",
         cfg.clients,

@@ -41,6 +41,7 @@ mod predict;
 #[cfg(feature = "tls")]
 mod serve;
 mod share;
+mod site;
 mod train;
 
 use clap::{Parser, Subcommand};

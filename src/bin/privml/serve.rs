@@ -106,6 +106,10 @@ pub enum ClientAction {
     /// on their shares and each store their share of the model; the
     /// progress and metrics come back here.
     Train(ClientTrainArgs),
+    /// One federated site: joins a job of the three serving parties (the
+    /// aggregation servers), trains on its own rows every round, and sends
+    /// each party only its pair of replicated shares of the update.
+    Federated(crate::site::SiteArgs),
 }
 
 /// Arguments of `privml client train` (the settings of `privml train`
@@ -276,6 +280,7 @@ pub fn client(args: ClientArgs) -> Result<()> {
                 req.out
             );
         }
+        ClientAction::Federated(f) => crate::site::run(&parties, &creds, identity, timeout, &f)?,
         ClientAction::List => {
             let mut conn = service::Connection::open(&parties, &creds, 0, timeout)?;
             match conn.call(&Request::List)? {

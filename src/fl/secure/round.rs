@@ -161,8 +161,7 @@ impl AggregationRound for MpcRound {
             let me = r
                 .party()
                 .ok_or_else(|| Error::internal("MpcRound::open", "a simulated party has no id"))?;
-            r.set_label("federated aggregate");
-            r.reveal(&shares[me])
+            crate::fl::reveal_sum(r, &shares[me], self.params.frac_bits())
         })?;
         let [v0, v1, v2] = out;
         if v0 != v1 || v0 != v2 {
@@ -172,7 +171,7 @@ impl AggregationRound for MpcRound {
             ));
         }
         Ok(OpenedSum {
-            sum: v0.iter().copied().collect(),
+            sum: v0,
             accepted,
             total_weight,
             bytes_from_clients: self.bytes_in.to_vec(),

@@ -1,0 +1,175 @@
+//! `privml client federated`: one federated site as its own process
+//! (issue 17). The protocol is in `privml::service::federated`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use privml::fl::{FedSettings, LocalTraining};
+use privml::net::config::PartiesConfig;
+use privml::net::tls::Credentials;
+use privml::service::federated::{SiteFault, run_site};
+use privml::service::{self};
+
+/// Arguments of `privml client federated`.
+#[derive(Args, Debug)]
+pub struct SiteArgs {
+    /// The job's name: a model name the site's access-list entry allows.
+    #[arg(long, default_value = "fed")]
+    job: String,
+    /// This site's rows: a CSV of features (scaled to the ranges the sites
+    /// agreed on) and a target column of 0/1 labels.
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column.
+    #[arg(long, default_value = "target")]
+    target: String,
+    /// This site's name in the access list [default: the identity's file
+    /// name without its `client-` prefix].
+    #[arg(long)]
+    site: Option<String>,
+    /// Sites expected per round (a round closes early once all are in).
+    #[arg(long, default_value_t = 3)]
+    sites: u32,
+    /// Rounds of federated averaging.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Fewest accepted updates for a round to open its aggregate.
+    #[arg(long, default_value_t = 2)]
+    min_clients: u32,
+    /// Seconds a round stays open for submissions.
+    #[arg(long, default_value_t = 30.0)]
+    deadline: f64,
+    /// Hidden units (a one-hidden-layer MLP instead of logistic regression).
+    #[arg(long)]
+    hidden: Option<u32>,
+    /// Local gradient steps per round.
+    #[arg(long, default_value_t = 5)]
+    local_steps: usize,
+    /// Local learning rate.
+    #[arg(long, default_value_t = 4.0)]
+    lr: f64,
+    /// Weight decay of local training.
+    #[arg(long, default_value_t = 0.002)]
+    weight_decay: f64,
+    /// Fraction bits of the updates' fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+    /// Seed of the initial model (public; every site must give the same).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the final global model (one parameter per line) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Misbehave, to see the servers' checks: wrong-shape or disconnect.
+    #[arg(long, hide = true)]
+    fault: Option<SiteFault>,
+}
+
+fn site_name(identity: &Path, given: Option<&String>) -> Result<String> {
+    if let Some(n) = given {
+        return Ok(n.clone());
+    }
+    let stem = identity
+        .file_name()
+        .and_then(|s| s.to_str())
+        .context("--identity has no file name")?;
+    Ok(stem.strip_prefix("client-").unwrap_or(stem).to_string())
+}
+
+/// Runs one site.
+pub fn run(
+    parties: &PartiesConfig,
+    creds: &Credentials,
+    identity: &Path,
+    timeout: Duration,
+    args: &SiteArgs,
+) -> Result<()> {
+    let site = site_name(identity, args.site.as_ref())?;
+    if !(args.deadline.is_finite() && args.deadline > 0.0) {
+        bail!("--deadline must be a positive number of seconds");
+    }
+    let data = privml::data::load_csv(&args.data, &args.target)
+        .with_context(|| format!("site {site}: --data"))?;
+    let settings = FedSettings {
+        job: args.job.clone(),
+        features: u32::try_from(data.n_features()).context("too many features")?,
+        hidden: args.hidden,
+        sites: args.sites,
+        min_clients: args.min_clients,
+        rounds: args.rounds,
+        deadline_ms: (args.deadline * 1000.0).round() as u64,
+        frac_bits: args.frac_bits,
+        max_clients: privml::fl::ShareParams::DEFAULT_MAX_CLIENTS,
+        seed: args.seed,
+    };
+    settings.check()?;
+    if timeout <= settings.deadline() {
+        bail!(
+            "--timeout ({:.0} s) must exceed the round deadline ({:.0} s): the site waits for each round",
+            timeout.as_secs_f64(),
+            settings.deadline().as_secs_f64()
+        );
+    }
+    let local = LocalTraining {
+        steps: args.local_steps,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+    };
+    // Sites are often started with (or before) the servers: retry
+    // unreachable servers until the timeout.
+    let t0 = std::time::Instant::now();
+    let mut conns = loop {
+        match service::connect_all(parties, creds, timeout) {
+            Ok(c) => break c,
+            Err(privml::Error::Unreachable { .. }) if t0.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e).with_context(|| format!("site {site}")),
+        }
+    };
+    outln!(
+        "site {site}: job '{}', {}, {} rows; {} rounds, {} sites, min {} per round",
+        settings.job,
+        settings.model().describe(),
+        data.n_samples(),
+        settings.rounds,
+        settings.sites,
+        settings.min_clients
+    );
+    let report = run_site(
+        &mut conns,
+        parties,
+        &site,
+        &settings,
+        data.features(),
+        data.targets(),
+        local,
+        args.fault,
+        |r| {
+            let s = &r.summary;
+            outln!(
+                "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party",
+                r.round,
+                if r.accepted { "update accepted" } else { "update NOT accepted" },
+                s.accepted.len(),
+                s.dropped.len(),
+                s.refused.len(),
+                if s.aggregated { "global model updated" } else { "too few sites: model unchanged" },
+                r.local_accuracy,
+                r.bytes[0]
+            );
+            for why in &r.refusals {
+                outln!("site {site} round {}: {why}", r.round);
+            }
+        },
+    )
+    .with_context(|| format!("site {site}"))?;
+    if let Some(out) = &args.out {
+        let text: String = report.global.iter().map(|v| format!("{v:e}\n")).collect();
+        privml::model_file::write_atomic(out, text.as_bytes())?;
+        outln!("site {site}: global model written to {}", out.display());
+    }
+    Ok(())
+}
