@@ -895,3 +895,163 @@ fn staged_uploads_per_connection_are_capped() {
     // The refused connection still works.
     assert_eq!(datasets(&mut b), vec!["s0".to_string()]);
 }
+
+fn keygen(args: &[&str]) -> Output {
+    Command::new(BIN).arg("keygen").args(args).output().unwrap()
+}
+
+/// The per-host flow for a client: its key made on its own host (a
+/// directory of its own here), only the request signed at the CA. The
+/// certified client can upload and list once the access list names it; a
+/// request signed by another CA is refused by the parties; a request
+/// naming a party, or an invalid name, is refused at signing.
+#[test]
+fn a_client_certified_from_its_own_request_uploads_and_lists() {
+    let (dir, config_path) = deployment("clients-csr");
+    let host = net_common::TempDir::new("clients-csr-host");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // On the client's host: its key and request.
+    let out = keygen(&["--client", "dave", "--out", &s(&host)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("key fingerprint"));
+    let csr = host.join("client-dave.csr");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(host.join("client-dave.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // At the CA (the deployment directory holds ca.key): the certificate,
+    // written where the CA keeps it, then carried to the client's host.
+    let issued = net_common::TempDir::new("clients-csr-issued");
+    let out = keygen(&[
+        "--sign-client",
+        &s(&csr),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&issued),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("client dave") && said.contains("[[client]]"),
+        "{said}"
+    );
+    assert!(!issued.join("client-dave.key").exists());
+    std::fs::copy(issued.join("client-dave.pem"), host.join("client-dave.pem")).unwrap();
+    // The CA holder adds dave to the access list.
+    let mut t = std::fs::read_to_string(&config_path).unwrap();
+    t.push_str("\n[[client]]\nname = \"dave\"\ndatasets = [\"d\"]\nmodels = []\n");
+    std::fs::write(&config_path, t).unwrap();
+    // The same request signed by another deployment's CA.
+    let other = net_common::TempDir::new("clients-csr-other");
+    assert!(keygen(&["--ca", "--out", &s(&other)]).status.success());
+    let foreign = net_common::TempDir::new("clients-csr-foreign");
+    let out = keygen(&[
+        "--sign-client",
+        &s(&csr),
+        "--ca-dir",
+        &s(&other),
+        "--out",
+        &s(&foreign),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::copy(
+        host.join("client-dave.key"),
+        foreign.join("client-dave.key"),
+    )
+    .unwrap();
+    // Refused at signing: a party's request, and a request whose name is
+    // not a client name (made with the party flow's file, renamed: the
+    // name inside counts, not the file's).
+    let p = net_common::TempDir::new("clients-csr-party");
+    assert!(keygen(&["--party", "1", "--out", &s(&p)]).status.success());
+    let out = keygen(&[
+        "--sign-client",
+        &s(&p.join("party1.csr")),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&p),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("party1.privml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!p.join("party1.pem").exists());
+    let bad = rcgen::KeyPair::generate().unwrap();
+    let bad_csr = rcgen::CertificateParams::new(vec!["Not A Name.client.privml".to_string()])
+        .unwrap()
+        .serialize_request(&bad)
+        .unwrap()
+        .pem()
+        .unwrap();
+    std::fs::write(p.join("bad.csr"), bad_csr).unwrap();
+    let out = keygen(&[
+        "--sign-client",
+        &s(&p.join("bad.csr")),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&p),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("must name exactly one client"),
+        "{}",
+        text(&out.stderr)
+    );
+    // And a client's request is no party's: --sign refuses it.
+    let out = keygen(&["--sign", &s(&csr), "--ca-dir", &s(&dir), "--out", &s(&p)]);
+    assert!(!out.status.success());
+
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let d_csv = dir.join("d.csv");
+    write_csv(&d_csv, 30, 0);
+    let upload = |identity: &Path| {
+        client(
+            &config_path,
+            identity,
+            &[
+                "upload",
+                "--data",
+                d_csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--scaling",
+                "none",
+                "--name",
+                "d",
+            ],
+        )
+    };
+    // The foreign-CA certificate: every party refuses it, nothing stored.
+    let out = upload(&foreign.join("client-dave"));
+    assert!(!out.status.success());
+    // The rightful one.
+    let out = upload(&host.join("client-dave"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("uploaded 'd'"));
+    let out = client(&config_path, &host.join("client-dave"), &["list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("d: "), "{}", text(&out.stdout));
+    for p in 0..3 {
+        let mut c = connect(&dir, &config, "alice", p);
+        assert_eq!(datasets(&mut c), vec!["d".to_string()]);
+    }
+    drop(servers);
+}

@@ -210,10 +210,7 @@ fn client_request(args: &KeygenArgs, name: &str) -> Result<()> {
 fn sign_client(args: &KeygenArgs, csr: &std::path::Path, ca_dir: &std::path::Path) -> Result<()> {
     let s = privml::net::client_tls::sign_client_request(csr, ca_dir, &args.out, args.force)?;
     let name = &s.name;
-    outln!(
-        "privml keygen: signed {} for client {name}",
-        csr.display()
-    );
+    outln!("privml keygen: signed {} for client {name}", csr.display());
     outln!(
         "  {}   client {name}'s certificate: send it to the client",
         s.cert.display()
