@@ -1048,10 +1048,112 @@ fn a_client_certified_from_its_own_request_uploads_and_lists() {
     assert!(text(&out.stdout).contains("uploaded 'd'"));
     let out = client(&config_path, &host.join("client-dave"), &["list"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("d: "), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("d: "),
+        "{}",
+        text(&out.stdout)
+    );
     for p in 0..3 {
         let mut c = connect(&dir, &config, "alice", p);
         assert_eq!(datasets(&mut c), vec!["d".to_string()]);
     }
     drop(servers);
+}
+
+/// Issue 16's view test on the serving parties' sockets: what each
+/// `privml serve` process receives from a prediction client (the plaintext
+/// request frames, recorded by the client's connection before TLS: model
+/// name, query id, the party's pair of shares of the rows) passes the
+/// view-independence statistics of `privacy.rs` for two different inputs.
+/// The parties' messages among themselves are `query_privacy.rs`'s.
+#[test]
+fn what_a_serving_party_receives_from_a_query_is_independent_of_the_rows() {
+    use crate::view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
+    use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
+    use privml::model_file::SavedModel;
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-query-view");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 1,
+            batch: 64,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
+    };
+    let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let prefix = dir.join("m");
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    let cfg = privml::SharedConfig::default().insecure_test_seed(9);
+    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    for p in 0..3 {
+        let models = dir.join(format!("store{p}/models"));
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::copy(SavedModel::party_path(&prefix, p), models.join("bc.shares")).unwrap();
+    }
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let mut conns = [
+        connect(&dir, &config, "alice", 0),
+        connect(&dir, &config, "alice", 1),
+        connect(&dir, &config, "alice", 2),
+    ];
+    let meta = service::model_info(&mut conns[0], "bc").unwrap();
+    let domain = service::model_domain(&meta).unwrap();
+    let n = 400;
+    let zeros = ndarray::Array2::zeros((n, 30));
+    let varied =
+        ndarray::Array2::from_shape_fn((n, 30), |(i, j)| ((i * 13 + j * 7) % 101) as f64 / 100.0);
+    let mut view = |x: &ndarray::Array2<f64>| -> Vec<Vec<u8>> {
+        for c in conns.iter_mut() {
+            c.record_sent();
+        }
+        let y = service::predict(&mut conns, "bc", &domain, x).unwrap();
+        assert_eq!(y.nrows(), n);
+        conns.iter_mut().map(Connection::take_sent).collect()
+    };
+    let a = view(&zeros);
+    let b = view(&varied);
+    for p in 0..3 {
+        let (va, vb) = (&a[p], &b[p]);
+        assert_eq!(
+            va.len(),
+            vb.len(),
+            "party {p}: the request's size is public"
+        );
+        // 400 rows x 30 features x two 8-byte shares.
+        assert!(va.len() >= 192_000, "party {p}: {} bytes", va.len());
+        let chi = chi2_two_sample(va, vb);
+        assert!(
+            chi < CHI2_255,
+            "party {p}: byte distributions differ ({chi:.1})"
+        );
+        let z = max_bit_z(va, vb);
+        assert!(z < MAX_BIT_Z, "party {p}: a bit position differs ({z:.2})");
+        let u = chi2_uniform(vb);
+        assert!(u < CHI2_255, "party {p}: not uniform ({u:.1})");
+    }
+    // Negative control: a client that sent its rows in the clear (here,
+    // the fixed-point rows added to what party 1 got) is told apart.
+    let fp = privml::FixedPoint::<u64>::default();
+    let plain = |x: &ndarray::Array2<f64>| -> Vec<u8> {
+        fp.encode_array(&x.clone().into_dyn())
+            .unwrap()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    };
+    let (mut la, mut lb) = (a[1].clone(), b[1].clone());
+    la.extend(plain(&zeros));
+    lb.extend(plain(&varied));
+    assert!(chi2_two_sample(&la, &lb) > CHI2_255 || max_bit_z(&la, &lb) > MAX_BIT_Z);
 }
