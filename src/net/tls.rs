@@ -369,25 +369,23 @@ pub(crate) fn cert_params(
     Ok(p)
 }
 
+/// Writes a deployment file atomically ([`crate::model_file::write_atomic`]:
+/// a crash or a full disk never leaves a half-written key or certificate
+/// that a later run would try to load). Secret files (keys) keep the
+/// temporary file's mode 0600; the others (certificates, requests, the
+/// parties file) are then opened to reading by others, 0644, since other
+/// users of a host may need to read them.
 pub(crate) fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    crate::model_file::write_atomic(path, contents)?;
     #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let io = |e: std::io::Error| Error::file(FileOp::Write, path, e);
-    let mut f = o.open(path).map_err(io)?;
-    #[cfg(unix)]
-    if secret {
-        // `mode` applies only to new files: also narrow an existing one.
+    if !secret {
         use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::file(FileOp::Write, path, e))?;
     }
-    f.write_all(contents).map_err(io)
+    #[cfg(not(unix))]
+    let _ = secret;
+    Ok(())
 }
 
 fn toml_string(s: &str) -> String {
@@ -698,11 +696,52 @@ pub struct SignedParty {
     pub fingerprint: String,
 }
 
-fn bad_request(path: &Path, reason: impl Into<String>) -> Error {
+pub(crate) fn bad_request(path: &Path, reason: impl Into<String>) -> Error {
     Error::Tls(TlsError::BadCertificate {
         what: format!("certificate signing request {}", path.display()),
         reason: reason.into(),
     })
+}
+
+/// Reads a certificate signing request and the names (subject alternative
+/// names) it asks for. Parsing verifies the request's signature, so its
+/// maker holds the key it carries.
+pub(crate) fn read_request(
+    csr: &Path,
+) -> Result<(rcgen::CertificateSigningRequestParams, Vec<String>)> {
+    let pem = read_file(csr)?;
+    let pem = std::str::from_utf8(&pem).map_err(|_| bad_request(csr, "not a PEM file"))?;
+    let request = rcgen::CertificateSigningRequestParams::from_pem(pem)
+        .map_err(|e| bad_request(csr, e.to_string()))?;
+    let names = request
+        .params
+        .subject_alt_names
+        .iter()
+        .map(|n| match n {
+            rcgen::SanType::DnsName(d) => d.as_str().to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    Ok((request, names))
+}
+
+/// The deployment CA in `ca_dir` (`ca.pem`, and `ca.key`, which must be
+/// private: mode 0600), ready to sign.
+pub(crate) fn load_issuer(ca_dir: &Path) -> Result<rcgen::Issuer<'static, rcgen::KeyPair>> {
+    let ca_cert_path = ca_dir.join(CA_CERT);
+    let ca_cert = read_file(&ca_cert_path)?;
+    let ca_cert =
+        std::str::from_utf8(&ca_cert).map_err(|_| bad_file(&ca_cert_path, "not a PEM file"))?;
+    let ca_key_path = ca_dir.join(CA_KEY);
+    let ca_key = private_file::read_private(&ca_key_path, "CA key")?;
+    let ca_key = std::str::from_utf8(&ca_key)
+        .map_err(|_| bad_file(&ca_key_path, "not a PEM file"))
+        .and_then(|k| {
+            rcgen::KeyPair::from_pem(k)
+                .map_err(|e| bad_file(&ca_key_path, format!("no usable CA key: {e}")))
+        })?;
+    rcgen::Issuer::from_ca_cert_pem(ca_cert, ca_key)
+        .map_err(|e| bad_file(&ca_cert_path, format!("no usable CA certificate: {e}")))
 }
 
 /// On the CA's host: signs the request `csr` (from [`keygen_party`]) with
@@ -720,19 +759,7 @@ pub fn sign_request(
     out_dir: &Path,
     overwrite: bool,
 ) -> Result<SignedParty> {
-    let pem = read_file(csr)?;
-    let pem = std::str::from_utf8(&pem).map_err(|_| bad_request(csr, "not a PEM file"))?;
-    let request = rcgen::CertificateSigningRequestParams::from_pem(pem)
-        .map_err(|e| bad_request(csr, e.to_string()))?;
-    let names: Vec<String> = request
-        .params
-        .subject_alt_names
-        .iter()
-        .map(|n| match n {
-            rcgen::SanType::DnsName(d) => d.as_str().to_string(),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let (request, names) = read_request(csr)?;
     let party = match names.as_slice() {
         [one] => (0..3).find(|&id| *one == party_name(id)),
         _ => None,
@@ -746,23 +773,7 @@ pub fn sign_request(
             ),
         )
     })?;
-    let ca_cert = read_file(&ca_dir.join(CA_CERT))?;
-    let ca_cert = std::str::from_utf8(&ca_cert)
-        .map_err(|_| bad_file(&ca_dir.join(CA_CERT), "not a PEM file"))?;
-    let ca_key_path = ca_dir.join(CA_KEY);
-    let ca_key = private_file::read_private(&ca_key_path, "CA key")?;
-    let ca_key = std::str::from_utf8(&ca_key)
-        .map_err(|_| bad_file(&ca_key_path, "not a PEM file"))
-        .and_then(|k| {
-            rcgen::KeyPair::from_pem(k)
-                .map_err(|e| bad_file(&ca_key_path, format!("no usable CA key: {e}")))
-        })?;
-    let issuer = rcgen::Issuer::from_ca_cert_pem(ca_cert, ca_key).map_err(|e| {
-        bad_file(
-            &ca_dir.join(CA_CERT),
-            format!("no usable CA certificate: {e}"),
-        )
-    })?;
+    let issuer = load_issuer(ca_dir)?;
     let cert = party_params(party)?
         .signed_by(&request.public_key, &issuer)
         .map_err(keygen_error)?;

@@ -357,6 +357,9 @@ pub struct Connection {
     stream: StreamOwned<ClientConnection, TcpStream>,
     round: u64,
     max_reply: u64,
+    /// A copy of the plaintext bytes sent, while recording
+    /// ([`Connection::record_sent`]).
+    sent: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -415,13 +418,13 @@ impl Connection {
             stream,
             round: 0,
             max_reply: DEFAULT_MAX_REQUEST,
+            sent: None,
         })
     }
 
     /// Sends `req` and waits for the reply; a [`Reply::Failed`] is an error
     /// naming the party.
     pub fn call(&mut self, req: &Request) -> Result<Reply> {
-        self.round += 1;
         let party = self.party;
         let closed = |e: Error| match e {
             Error::Io(io) => Error::invalid(
@@ -430,7 +433,7 @@ impl Connection {
             ),
             other => other,
         };
-        send(&mut self.stream, self.round, req).map_err(closed)?;
+        self.send_request(req).map_err(closed)?;
         let who = Origin::Peer {
             party,
             op: "reply".into(),
@@ -450,6 +453,35 @@ impl Connection {
                     self.party
                 ),
             )),
+        }
+    }
+
+    /// From now on, keeps a copy of every request this connection sends,
+    /// as the plaintext frames the party decodes (what TLS encrypts): for
+    /// tests that look at what a party receives from a client. The copy
+    /// grows with what the caller sends; [`Connection::take_sent`] empties it.
+    pub fn record_sent(&mut self) {
+        self.sent.get_or_insert_with(Vec::new);
+    }
+
+    /// The bytes sent since [`Connection::record_sent`] (or the last
+    /// call), taken; empty when not recording.
+    pub fn take_sent(&mut self) -> Vec<u8> {
+        self.sent.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Sends one request in the next round (copied when recording).
+    fn send_request(&mut self, req: &Request) -> Result<()> {
+        self.round += 1;
+        match &mut self.sent {
+            Some(copy) => {
+                let start = copy.len();
+                send(copy, self.round, req)?;
+                self.stream.write_all(&copy[start..])?;
+                self.stream.flush()?;
+                Ok(())
+            }
+            None => send(&mut self.stream, self.round, req),
         }
     }
 
@@ -569,13 +601,12 @@ pub fn predict(
     // Every party must get its request before any can finish: they compute
     // together. Send all three, then collect the replies.
     for (conn, rows) in conns.iter_mut().zip(shares) {
-        conn.round += 1;
         let req = Request::Predict {
             model: model.to_string(),
             query,
             rows,
         };
-        send(&mut conn.stream, conn.round, &req)?;
+        conn.send_request(&req)?;
     }
     let mut outs = Vec::with_capacity(3);
     for conn in conns.iter_mut() {
@@ -639,8 +670,7 @@ pub fn train(
 ) -> Result<Vec<String>> {
     let request = Request::Train(Box::new(req.clone()));
     for conn in conns.iter_mut() {
-        conn.round += 1;
-        send(&mut conn.stream, conn.round, &request)?;
+        conn.send_request(&request)?;
     }
     let mut lines = None;
     let mut failures = Vec::new();

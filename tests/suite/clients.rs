@@ -895,3 +895,265 @@ fn staged_uploads_per_connection_are_capped() {
     // The refused connection still works.
     assert_eq!(datasets(&mut b), vec!["s0".to_string()]);
 }
+
+fn keygen(args: &[&str]) -> Output {
+    Command::new(BIN).arg("keygen").args(args).output().unwrap()
+}
+
+/// The per-host flow for a client: its key made on its own host (a
+/// directory of its own here), only the request signed at the CA. The
+/// certified client can upload and list once the access list names it; a
+/// request signed by another CA is refused by the parties; a request
+/// naming a party, or an invalid name, is refused at signing.
+#[test]
+fn a_client_certified_from_its_own_request_uploads_and_lists() {
+    let (dir, config_path) = deployment("clients-csr");
+    let host = net_common::TempDir::new("clients-csr-host");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // On the client's host: its key and request.
+    let out = keygen(&["--client", "dave", "--out", &s(&host)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("key fingerprint"));
+    let csr = host.join("client-dave.csr");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(host.join("client-dave.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // At the CA (the deployment directory holds ca.key): the certificate,
+    // written where the CA keeps it, then carried to the client's host.
+    let issued = net_common::TempDir::new("clients-csr-issued");
+    let out = keygen(&[
+        "--sign-client",
+        &s(&csr),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&issued),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("client dave") && said.contains("[[client]]"),
+        "{said}"
+    );
+    assert!(!issued.join("client-dave.key").exists());
+    std::fs::copy(issued.join("client-dave.pem"), host.join("client-dave.pem")).unwrap();
+    // The CA holder adds dave to the access list.
+    let mut t = std::fs::read_to_string(&config_path).unwrap();
+    t.push_str("\n[[client]]\nname = \"dave\"\ndatasets = [\"d\"]\nmodels = []\n");
+    std::fs::write(&config_path, t).unwrap();
+    // The same request signed by another deployment's CA.
+    let other = net_common::TempDir::new("clients-csr-other");
+    assert!(keygen(&["--ca", "--out", &s(&other)]).status.success());
+    let foreign = net_common::TempDir::new("clients-csr-foreign");
+    let out = keygen(&[
+        "--sign-client",
+        &s(&csr),
+        "--ca-dir",
+        &s(&other),
+        "--out",
+        &s(&foreign),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::copy(
+        host.join("client-dave.key"),
+        foreign.join("client-dave.key"),
+    )
+    .unwrap();
+    // Refused at signing: a party's request, and a request whose name is
+    // not a client name (made with the party flow's file, renamed: the
+    // name inside counts, not the file's).
+    let p = net_common::TempDir::new("clients-csr-party");
+    assert!(keygen(&["--party", "1", "--out", &s(&p)]).status.success());
+    let out = keygen(&[
+        "--sign-client",
+        &s(&p.join("party1.csr")),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&p),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("party1.privml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!p.join("party1.pem").exists());
+    let bad = rcgen::KeyPair::generate().unwrap();
+    let bad_csr = rcgen::CertificateParams::new(vec!["Not A Name.client.privml".to_string()])
+        .unwrap()
+        .serialize_request(&bad)
+        .unwrap()
+        .pem()
+        .unwrap();
+    std::fs::write(p.join("bad.csr"), bad_csr).unwrap();
+    let out = keygen(&[
+        "--sign-client",
+        &s(&p.join("bad.csr")),
+        "--ca-dir",
+        &s(&dir),
+        "--out",
+        &s(&p),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("must name exactly one client"),
+        "{}",
+        text(&out.stderr)
+    );
+    // And a client's request is no party's: --sign refuses it.
+    let out = keygen(&["--sign", &s(&csr), "--ca-dir", &s(&dir), "--out", &s(&p)]);
+    assert!(!out.status.success());
+
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    for p in 0..3 {
+        drop(connect(&dir, &config, "alice", p));
+    }
+    let d_csv = dir.join("d.csv");
+    write_csv(&d_csv, 30, 0);
+    let upload = |identity: &Path| {
+        client(
+            &config_path,
+            identity,
+            &[
+                "upload",
+                "--data",
+                d_csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--scaling",
+                "none",
+                "--name",
+                "d",
+            ],
+        )
+    };
+    // The foreign-CA certificate: every party refuses it, nothing stored.
+    let out = upload(&foreign.join("client-dave"));
+    assert!(!out.status.success());
+    // The rightful one.
+    let out = upload(&host.join("client-dave"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("uploaded 'd'"));
+    let out = client(&config_path, &host.join("client-dave"), &["list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("d: "),
+        "{}",
+        text(&out.stdout)
+    );
+    for p in 0..3 {
+        let mut c = connect(&dir, &config, "alice", p);
+        assert_eq!(datasets(&mut c), vec!["d".to_string()]);
+    }
+    drop(servers);
+}
+
+/// Issue 16's view test on the serving parties' sockets: what each
+/// `privml serve` process receives from a prediction client (the plaintext
+/// request frames, recorded by the client's connection before TLS: model
+/// name, query id, the party's pair of shares of the rows) passes the
+/// view-independence statistics of `privacy.rs` for two different inputs.
+/// The parties' messages among themselves are `query_privacy.rs`'s.
+#[test]
+fn what_a_serving_party_receives_from_a_query_is_independent_of_the_rows() {
+    use crate::view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
+    use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
+    use privml::model_file::SavedModel;
+    use privml::runner::run_local;
+    let (dir, config_path) = deployment("clients-query-view");
+    let config = PartiesConfig::load(&config_path).unwrap();
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 1,
+            batch: 64,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
+    };
+    let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
+    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
+    let prefix = dir.join("m");
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    let cfg = privml::SharedConfig::default().insecure_test_seed(9);
+    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
+    for p in 0..3 {
+        let models = dir.join(format!("store{p}/models"));
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::copy(SavedModel::party_path(&prefix, p), models.join("bc.shares")).unwrap();
+    }
+    let _servers = Servers {
+        children: (0..3)
+            .map(|id| Some(serve(&config_path, &dir, id)))
+            .collect(),
+    };
+    let mut conns = [
+        connect(&dir, &config, "alice", 0),
+        connect(&dir, &config, "alice", 1),
+        connect(&dir, &config, "alice", 2),
+    ];
+    let meta = service::model_info(&mut conns[0], "bc").unwrap();
+    let domain = service::model_domain(&meta).unwrap();
+    let n = 400;
+    let zeros = ndarray::Array2::zeros((n, 30));
+    let varied =
+        ndarray::Array2::from_shape_fn((n, 30), |(i, j)| ((i * 13 + j * 7) % 101) as f64 / 100.0);
+    let mut view = |x: &ndarray::Array2<f64>| -> Vec<Vec<u8>> {
+        for c in conns.iter_mut() {
+            c.record_sent();
+        }
+        let y = service::predict(&mut conns, "bc", &domain, x).unwrap();
+        assert_eq!(y.nrows(), n);
+        conns.iter_mut().map(Connection::take_sent).collect()
+    };
+    let a = view(&zeros);
+    let b = view(&varied);
+    for p in 0..3 {
+        let (va, vb) = (&a[p], &b[p]);
+        assert_eq!(
+            va.len(),
+            vb.len(),
+            "party {p}: the request's size is public"
+        );
+        // 400 rows x 30 features x two 8-byte shares.
+        assert!(va.len() >= 192_000, "party {p}: {} bytes", va.len());
+        let chi = chi2_two_sample(va, vb);
+        assert!(
+            chi < CHI2_255,
+            "party {p}: byte distributions differ ({chi:.1})"
+        );
+        let z = max_bit_z(va, vb);
+        assert!(z < MAX_BIT_Z, "party {p}: a bit position differs ({z:.2})");
+        let u = chi2_uniform(vb);
+        assert!(u < CHI2_255, "party {p}: not uniform ({u:.1})");
+    }
+    // Negative control: a client that sent its rows in the clear (here,
+    // the fixed-point rows added to what party 1 got) is told apart.
+    let fp = privml::FixedPoint::<u64>::default();
+    let plain = |x: &ndarray::Array2<f64>| -> Vec<u8> {
+        fp.encode_array(&x.clone().into_dyn())
+            .unwrap()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    };
+    let (mut la, mut lb) = (a[1].clone(), b[1].clone());
+    la.extend(plain(&zeros));
+    lb.extend(plain(&varied));
+    assert!(chi2_two_sample(&la, &lb) > CHI2_255 || max_bit_z(&la, &lb) > MAX_BIT_Z);
+}

@@ -3,9 +3,10 @@
 //! Two ways to make them. The recommended one for a deployment keeps every
 //! party's key on its own host: `--ca` on the CA's host (CA and parties
 //! file), `--party N` on party N's host (its key and a signing request),
-//! `--sign` back on the CA's host (the party's certificate). Without any of
-//! these flags, one command makes everything in one directory: for tests
-//! and trials on one machine.
+//! `--sign` back on the CA's host (the party's certificate). Clients of
+//! `privml serve` have the same flow: `--client NAME` on the client's host,
+//! `--sign-client` on the CA's host. Without any of these flags, one command
+//! makes everything in one directory: for tests and trials on one machine.
 
 use std::path::PathBuf;
 
@@ -24,26 +25,37 @@ pub struct KeygenArgs {
         long,
         value_delimiter = ',',
         default_value = "127.0.0.1,127.0.0.1,127.0.0.1",
-        conflicts_with_all = ["party", "sign"]
+        conflicts_with_all = ["party", "sign", "client", "sign_client"]
     )]
     hosts: Vec<String>,
     /// Port of party 0; party N listens on this + N.
-    #[arg(long, default_value_t = 7700, conflicts_with_all = ["party", "sign"])]
+    #[arg(long, default_value_t = 7700, conflicts_with_all = ["party", "sign", "client", "sign_client"])]
     base_port: u16,
     /// Make only the deployment CA (ca.pem, ca.key) and the parties file,
     /// on the CA's host; each party then makes its own key (--party) and
     /// the CA signs its request (--sign).
-    #[arg(long, conflicts_with_all = ["party", "sign"])]
+    #[arg(long, conflicts_with_all = ["party", "sign", "client", "sign_client"])]
     ca: bool,
     /// On party N's host: make its private key (partyN.key, stays here) and
     /// a certificate signing request (partyN.csr, for the CA).
-    #[arg(long, value_name = "N", conflicts_with = "sign")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["sign", "client", "sign_client"])]
     party: Option<usize>,
     /// On the CA's host: sign a party's request (partyN.csr) with the CA
     /// in --ca-dir, writing the party's certificate partyN.pem into --out.
-    #[arg(long, value_name = "CSR", requires = "ca_dir")]
+    #[arg(long, value_name = "CSR", requires = "ca_dir", conflicts_with_all = ["client", "sign_client"])]
     sign: Option<PathBuf>,
-    /// The CA's directory (ca.pem, ca.key), for --sign or --clients.
+    /// On a client's host: make client NAME's private key (client-NAME.key,
+    /// stays here) and a certificate signing request (client-NAME.csr, for
+    /// the CA).
+    #[arg(long, value_name = "NAME", conflicts_with = "sign_client")]
+    client: Option<String>,
+    /// On the CA's host: sign a client's request (client-NAME.csr) with the
+    /// CA in --ca-dir, writing the client's certificate client-NAME.pem into
+    /// --out. Only a request naming a client is signed, never a party's.
+    #[arg(long, value_name = "CSR", requires = "ca_dir")]
+    sign_client: Option<PathBuf>,
+    /// The CA's directory (ca.pem, ca.key), for --sign, --sign-client or
+    /// --clients.
     #[arg(long, value_name = "DIR")]
     ca_dir: Option<PathBuf>,
     /// Client certificates for these names (comma-separated), signed by
@@ -51,7 +63,7 @@ pub struct KeygenArgs {
     /// parties' files (and listed in the parties file's access list, with
     /// every dataset and model allowed: narrow it there); with --ca-dir,
     /// from that CA into --out.
-    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with_all = ["party", "sign", "ca"])]
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with_all = ["party", "sign", "ca", "client", "sign_client"])]
     clients: Vec<String>,
     /// Overwrite files already in the directory.
     #[arg(long)]
@@ -66,9 +78,15 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     if let (Some(csr), Some(ca_dir)) = (&args.sign, &args.ca_dir) {
         return sign(&args, csr, ca_dir);
     }
+    if let Some(name) = &args.client {
+        return client_request(&args, name);
+    }
+    if let (Some(csr), Some(ca_dir)) = (&args.sign_client, &args.ca_dir) {
+        return sign_client(&args, csr, ca_dir);
+    }
     if let Some(ca_dir) = &args.ca_dir {
         if args.clients.is_empty() {
-            bail!("--ca-dir goes with --sign or --clients");
+            bail!("--ca-dir goes with --sign, --sign-client or --clients");
         }
         return clients(&args.clients, ca_dir, &args.out, args.force, None);
     }
@@ -168,6 +186,45 @@ fn sign(args: &KeygenArgs, csr: &std::path::Path, ca_dir: &std::path::Path) -> R
         "  key fingerprint {}: it must be the one party {} reported",
         s.fingerprint,
         s.party
+    );
+    Ok(())
+}
+
+fn client_request(args: &KeygenArgs, name: &str) -> Result<()> {
+    let r = privml::net::client_tls::keygen_client_request(&args.out, name, args.force)?;
+    outln!("privml keygen: client {name}'s key and certificate signing request");
+    outln!(
+        "  {}   the private key (secret): stays on this host",
+        r.key.display()
+    );
+    outln!("  {}   the request: send it to the CA", r.request.display());
+    outln!("  key fingerprint {}", r.fingerprint);
+    outln!(
+        "\ntell the CA the fingerprint by another channel; it gets client-{name}.pem back, which \
+         goes next to the key (--identity {}), with ca.pem and parties.toml from the CA",
+        args.out.join(format!("client-{name}")).display()
+    );
+    Ok(())
+}
+
+fn sign_client(args: &KeygenArgs, csr: &std::path::Path, ca_dir: &std::path::Path) -> Result<()> {
+    let s = privml::net::client_tls::sign_client_request(csr, ca_dir, &args.out, args.force)?;
+    let name = &s.name;
+    outln!("privml keygen: signed {} for client {name}", csr.display());
+    outln!(
+        "  {}   client {name}'s certificate: send it to the client",
+        s.cert.display()
+    );
+    outln!(
+        "  key fingerprint {}: it must be the one client {name} reported",
+        s.fingerprint
+    );
+    outln!(
+        "\nthe certificate says who the client is, not what it may do: the parties refuse \
+         {name} until the parties file lists it; add to parties.toml, and give the new file \
+         to the three parties (restart them):\n\n[[client]]\nname = \"{name}\"\n\
+         datasets = []   # the datasets {name} may use, or \"*\"\nmodels = []     # \
+         the models {name} may read or query, or \"*\""
     );
     Ok(())
 }
