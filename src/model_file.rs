@@ -19,7 +19,6 @@
 //! existing model is never left half-overwritten and a crash leaves either
 //! the old file or the new one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +27,7 @@ use crate::cost::Protocol;
 use crate::data::Normalizer;
 use crate::domain::TensorData;
 use crate::envelope::Envelope;
-use crate::error::{DecodeError, Error, FileOp, Origin, Result};
+use crate::error::{DecodeError, Error, Origin, Result};
 use crate::learn::Task;
 use crate::nn::{MlpSpec, NetworkSpec, OptimizerState};
 use crate::runner::{Domain, DomainKind, DomainSpec, RingSize};
@@ -298,53 +297,13 @@ impl SavedModel {
     }
 }
 
-/// Writes `bytes` to `path` atomically: into a new temporary file in the
-/// same directory (readable and writable by its owner only: mode 0600 on
-/// Unix, whatever the umask, so share files, models and predictions are
-/// never readable by other users), synced to disk, then renamed over `path`; on Unix the directory is synced too, so the rename survives
-/// a crash. `path` holds either its old content or all of `bytes`, never a
-/// part. Errors name `path`.
-///
-/// # Examples
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("out.bin");
-/// privml::model_file::write_atomic(&path, b"one").unwrap();
-/// privml::model_file::write_atomic(&path, b"two").unwrap();
-/// assert_eq!(std::fs::read(&path).unwrap(), b"two");
-/// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let write_err = |e| Error::file(FileOp::Write, path, e);
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".privml-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(
-            crate::private_file::PRIVATE_MODE,
-        ));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
-    tmp.write_all(bytes).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path)
-        .map_err(|e| Error::file(FileOp::Rename, path, e.error))?;
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::file(FileOp::Write, dir, e))?;
-    Ok(())
-}
+pub use crate::private_file::write_atomic;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a failing test is meant to panic")]
 mod tests {
     use super::*;
+    use crate::error::FileOp;
 
     fn sample() -> SavedModel {
         SavedModel {

@@ -7,7 +7,7 @@
 //! run. The check uses the permissions of the file as opened (no window
 //! between checking and reading). On other systems there is no check.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::error::{Error, FileOp, Result};
@@ -88,4 +88,45 @@ pub fn read_private(path: &Path, what: &'static str) -> Result<Vec<u8>> {
     let opened = read(path)?;
     opened.require_private(path, what)?;
     Ok(opened.bytes)
+}
+
+/// Writes `bytes` to `path` atomically: into a new temporary file in the
+/// same directory (readable and writable by its owner only: mode 0600 on
+/// Unix, whatever the umask, so share files, models and predictions are
+/// never readable by other users), synced to disk, then renamed over `path`; on Unix the directory is synced too, so the rename survives
+/// a crash. `path` holds either its old content or all of `bytes`, never a
+/// part. Errors name `path`.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.bin");
+/// privml::private_file::write_atomic(&path, b"one").unwrap();
+/// privml::private_file::write_atomic(&path, b"two").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"two");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let write_err = |e| Error::file(FileOp::Write, path, e);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".privml-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(PRIVATE_MODE));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
+    tmp.write_all(bytes).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path)
+        .map_err(|e| Error::file(FileOp::Rename, path, e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::file(FileOp::Write, dir, e))?;
+    Ok(())
 }

@@ -369,14 +369,14 @@ pub(crate) fn cert_params(
     Ok(p)
 }
 
-/// Writes a deployment file atomically ([`crate::model_file::write_atomic`]:
+/// Writes a deployment file atomically ([`crate::private_file::write_atomic`]:
 /// a crash or a full disk never leaves a half-written key or certificate
 /// that a later run would try to load). Secret files (keys) keep the
 /// temporary file's mode 0600; the others (certificates, requests, the
 /// parties file) are then opened to reading by others, 0644, since other
 /// users of a host may need to read them.
 pub(crate) fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
-    crate::model_file::write_atomic(path, contents)?;
+    crate::private_file::write_atomic(path, contents)?;
     #[cfg(unix)]
     if !secret {
         use std::os::unix::fs::PermissionsExt;

@@ -32,7 +32,7 @@ use crate::net::client_tls::{identify_client, serve_config};
 use crate::net::config::{ClientEntry, PartiesConfig};
 use crate::net::tcp::{self, ConnectOptions};
 use crate::net::tls::Credentials;
-use crate::runner::{Domain, DomainSpec, Exec, RingSize, execute};
+use crate::runner::{Domain, DomainSpec, Exec, Job, RingSize, execute};
 use crate::session::{JobDescription, SessionDescription};
 
 /// How often party 0 tells a training client which batch it is at.
@@ -529,21 +529,10 @@ impl Session {
         .with("datasets", req.datasets.join(","))
         .with("dataset_id", hex(&schema.dataset_id))
         .with("out", &req.out);
-        let opts = ConnectOptions::from_config(&self.parties).session(session.to_string());
         let cfg = SharedConfig::default()
             .timeout(self.opts.io_timeout)
             .frac_bits(schema.frac_bits);
-        let parties = Arc::clone(&self.parties);
         let me = self.me;
-        let connect = move || -> Result<(Box<dyn Channel>, Box<dyn Channel>)> {
-            Ok(tcp::connect(&parties, me, &opts)?.into_boxed())
-        };
-        let exec = Exec::Party {
-            id: me,
-            ring,
-            cfg,
-            connect: &connect,
-        };
         let last_batch = Mutex::new(std::time::Instant::now());
         let report = |p: &Progress| match p {
             Progress::Start {
@@ -572,9 +561,8 @@ impl Session {
             out_prefix: None,
             progress: &report,
         };
-        let _one_at_a_time = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let t0 = std::time::Instant::now();
-        let (out, _cost) = execute(&exec, &job)?;
+        let out = self.with_parties(session.to_string(), ring, cfg, &job)?;
         self.store.save_model(&req.out, &out.model)?;
         let mut lines: Vec<String> = out.epochs.iter().map(EpochStats::line).collect();
         if let Some(last) = out.epochs.last() {
@@ -602,11 +590,28 @@ impl Session {
             hex(query),
             rows.shape()
         );
-        let opts = ConnectOptions::from_config(&self.parties).session(session);
         let mut cfg = SharedConfig::default().timeout(self.opts.io_timeout);
         if let Some(f) = saved.meta.frac_bits {
             cfg = cfg.frac_bits(f);
         }
+        let job = SharedPredictJob {
+            models: std::slice::from_ref(&saved),
+            rows: std::slice::from_ref(&rows),
+        };
+        self.with_parties(session, ring, cfg, &job)
+    }
+
+    /// Runs `job` with the other two parties over fresh links whose job
+    /// description is `session` (the parties compare it when they
+    /// connect), one secure computation at a time.
+    fn with_parties<J: Job>(
+        &self,
+        session: String,
+        ring: RingSize,
+        cfg: SharedConfig,
+        job: &J,
+    ) -> Result<J::Output> {
+        let opts = ConnectOptions::from_config(&self.parties).session(session);
         let parties = Arc::clone(&self.parties);
         let me = self.me;
         let connect = move || -> Result<(Box<dyn Channel>, Box<dyn Channel>)> {
@@ -618,12 +623,8 @@ impl Session {
             cfg,
             connect: &connect,
         };
-        let job = SharedPredictJob {
-            models: std::slice::from_ref(&saved),
-            rows: std::slice::from_ref(&rows),
-        };
         let _one_at_a_time = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let (out, _cost) = execute(&exec, &job)?;
+        let (out, _cost) = execute(&exec, job)?;
         Ok(out)
     }
 }

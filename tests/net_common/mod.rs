@@ -72,6 +72,32 @@ pub fn spawn(bin: &str, args: &[&str]) -> std::process::Child {
         .expect("start the binary")
 }
 
+/// Starts `privml serve` (the binary `bin`) as party `id` of `config`, its
+/// store in `dir/store{id}`, with a client timeout of `timeout_secs`.
+pub fn serve(
+    bin: &str,
+    config: &Path,
+    dir: &Path,
+    id: usize,
+    timeout_secs: u32,
+) -> std::process::Child {
+    let store = dir.join(format!("store{id}"));
+    spawn(
+        bin,
+        &[
+            "serve",
+            "--id",
+            &id.to_string(),
+            "--config",
+            config.to_str().expect("a UTF-8 path"),
+            "--store",
+            store.to_str().expect("a UTF-8 path"),
+            "--timeout",
+            &timeout_secs.to_string(),
+        ],
+    )
+}
+
 /// Waits at most `limit` for `child` (killing it after that) and returns
 /// its output.
 pub fn finish_within(

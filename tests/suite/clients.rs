@@ -85,22 +85,43 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// One epoch of `mlp:4` on `source`, trained in process with `cfg`, each
+/// party's model share file put in its store as model "bc"; returns the
+/// model files' prefix (for in-process reference predictions).
+fn store_trained_model(
+    dir: &Path,
+    source: &privml::learn::DataSource,
+    batch: usize,
+    cfg: &privml::SharedConfig,
+) -> PathBuf {
+    use privml::learn::{TrainData, TrainJob, TrainSettings};
+    use privml::model_file::SavedModel;
+    let settings = TrainSettings {
+        model: "mlp:4".parse().unwrap(),
+        sgd: privml::nn::MiniBatch {
+            epochs: 1,
+            batch,
+            lr: 0.2,
+        },
+        ..TrainSettings::default()
+    };
+    let data = TrainData::prepare(source, &settings, &DomainSpec::default()).unwrap();
+    let prefix = dir.join("m");
+    let job = TrainJob {
+        out_prefix: Some(prefix.clone()),
+        ..TrainJob::new(&settings, Some(&data))
+    };
+    privml::runner::run_local(DomainSpec::default().kind(), cfg, &job).unwrap();
+    for p in 0..3 {
+        let models = dir.join(format!("store{p}/models"));
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::copy(SavedModel::party_path(&prefix, p), models.join("bc.shares")).unwrap();
+    }
+    prefix
+}
+
 fn serve(config: &Path, dir: &Path, id: usize) -> Child {
-    let store = dir.join(format!("store{id}"));
-    net_common::spawn(
-        BIN,
-        &[
-            "serve",
-            "--id",
-            &id.to_string(),
-            "--config",
-            config.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--timeout",
-            "5",
-        ],
-    )
+    net_common::serve(BIN, config, dir, id, 5)
 }
 
 fn creds(dir: &Path, config: &PartiesConfig, name: &str) -> Credentials {
@@ -406,37 +427,14 @@ fn clients_without_a_deployment_certificate_are_refused() {
 /// and the CLI) equal the in-process predictions of the same files.
 #[test]
 fn private_predictions_equal_in_process_predictions() {
-    use privml::learn::{
-        DataSource, ModelLocation, PredictJob, PredictRows, TrainData, TrainJob, TrainSettings,
-    };
+    use privml::learn::{DataSource, ModelLocation, PredictJob, PredictRows};
     use privml::model_file::SavedModel;
     use privml::runner::run_local;
     let (dir, config_path) = deployment("clients-predict");
     let config = PartiesConfig::load(&config_path).unwrap();
-    let settings = TrainSettings {
-        model: "mlp:4".parse().unwrap(),
-        sgd: privml::nn::MiniBatch {
-            epochs: 1,
-            batch: 32,
-            lr: 0.2,
-        },
-        ..TrainSettings::default()
-    };
     let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
-    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
-    let prefix = dir.join("m");
-    let job = TrainJob {
-        out_prefix: Some(prefix.clone()),
-        ..TrainJob::new(&settings, Some(&data))
-    };
     let cfg = privml::SharedConfig::default().insecure_test_seed(5);
-    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
-    for p in 0..3 {
-        let models = dir.join(format!("store{p}/models"));
-        std::fs::create_dir_all(&models).unwrap();
-        let to = models.join("bc.shares");
-        std::fs::copy(SavedModel::party_path(&prefix, p), &to).unwrap();
-    }
+    let prefix = store_trained_model(&dir, &source, 32, &cfg);
     let _servers = Servers {
         children: (0..3)
             .map(|id| Some(serve(&config_path, &dir, id)))
@@ -1069,34 +1067,12 @@ fn a_client_certified_from_its_own_request_uploads_and_lists() {
 #[test]
 fn what_a_serving_party_receives_from_a_query_is_independent_of_the_rows() {
     use crate::view_stats::{CHI2_255, MAX_BIT_Z, chi2_two_sample, chi2_uniform, max_bit_z};
-    use privml::learn::{DataSource, TrainData, TrainJob, TrainSettings};
-    use privml::model_file::SavedModel;
-    use privml::runner::run_local;
+    use privml::learn::DataSource;
     let (dir, config_path) = deployment("clients-query-view");
     let config = PartiesConfig::load(&config_path).unwrap();
-    let settings = TrainSettings {
-        model: "mlp:4".parse().unwrap(),
-        sgd: privml::nn::MiniBatch {
-            epochs: 1,
-            batch: 64,
-            lr: 0.2,
-        },
-        ..TrainSettings::default()
-    };
     let source = DataSource::Bundled(privml::data::Bundled::BreastCancer);
-    let data = TrainData::prepare(&source, &settings, &DomainSpec::default()).unwrap();
-    let prefix = dir.join("m");
-    let job = TrainJob {
-        out_prefix: Some(prefix.clone()),
-        ..TrainJob::new(&settings, Some(&data))
-    };
     let cfg = privml::SharedConfig::default().insecure_test_seed(9);
-    run_local(DomainSpec::default().kind(), &cfg, &job).unwrap();
-    for p in 0..3 {
-        let models = dir.join(format!("store{p}/models"));
-        std::fs::create_dir_all(&models).unwrap();
-        std::fs::copy(SavedModel::party_path(&prefix, p), models.join("bc.shares")).unwrap();
-    }
+    store_trained_model(&dir, &source, 64, &cfg);
     let _servers = Servers {
         children: (0..3)
             .map(|id| Some(serve(&config_path, &dir, id)))

@@ -64,21 +64,7 @@ fn keygen(dir: &Path, clients: &str) -> PathBuf {
 }
 
 fn serve(config: &Path, dir: &Path, id: usize) -> Child {
-    let store = dir.join(format!("store{id}"));
-    net_common::spawn(
-        BIN,
-        &[
-            "serve",
-            "--id",
-            &id.to_string(),
-            "--config",
-            config.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--timeout",
-            "10",
-        ],
-    )
+    net_common::serve(BIN, config, dir, id, 10)
 }
 
 const SITES: usize = 5;
