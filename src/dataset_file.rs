@@ -556,7 +556,8 @@ pub fn open_table(files: &[DatasetShares; 3]) -> Result<(Array2<f64>, Array2<f64
 /// ```
 /// use privml::dataset_file::{union, DatasetShares};
 ///
-/// let e = union(&[]).unwrap_err();
+/// let none: &[(String, DatasetShares)] = &[];
+/// let e = union(none).unwrap_err();
 /// assert!(e.to_string().contains("no dataset"), "{e}");
 /// ```
 pub fn union(named: &[(String, DatasetShares)]) -> Result<DatasetShares> {
