@@ -2,6 +2,7 @@
 
 use clap::Args;
 use privml::SharedConfig;
+use privml::learn::{OptimizerKind, Task};
 use privml::net::emulate::LinkProfile;
 use privml::runner::{Domain, DomainKind, DomainSpec, Exec, Protocol, RingSize};
 
@@ -148,4 +149,54 @@ fn warn_in_process() {
              hosts to keep them apart (see docs/three-machines.md)."
         );
     });
+}
+
+/// The training options `privml train` and `privml client train` share:
+/// loss, optimiser, task, epochs, batch, learning rate, the test split,
+/// the row cap and the seed. Both commands flatten it, so the two agree on
+/// names, defaults and help.
+#[derive(Args, Debug, Clone)]
+pub struct TrainingOptions {
+    /// Loss: `mse` (squared error) or `cross-entropy` (softmax
+    /// cross-entropy, classification).
+    #[arg(long, default_value = "mse")]
+    pub loss: privml::nn::Loss,
+    /// Optimiser: `sgd`, `momentum` (0.9) or `adam`.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: OptimizerKind,
+    /// `classification` or `regression`; detected from the target column if
+    /// not given (class labels 0..k-1 with k ≤ 100 are classes), with a
+    /// message saying which was chosen.
+    #[arg(long)]
+    pub task: Option<Task>,
+    /// Epochs.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Learning rate (per mean gradient of a batch); default 0.2 for sgd,
+    /// 0.05 for momentum, 0.002 for adam.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Fraction of rows held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Use only the first N rows after shuffling (quick runs).
+    #[arg(long)]
+    pub max_rows: Option<usize>,
+    /// Seed of the shuffle, split and initial weights (public).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl TrainingOptions {
+    /// The learning rate: `--lr`, else the optimiser's default.
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Sgd => 0.2,
+            OptimizerKind::Momentum => 0.05,
+            OptimizerKind::Adam => 0.002,
+        })
+    }
 }

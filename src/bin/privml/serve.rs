@@ -13,6 +13,7 @@ use privml::net::tls::Credentials;
 use privml::service::server::{ServeOptions, Server};
 use privml::service::{self, Reply, Request};
 
+use crate::args::TrainingOptions;
 use crate::share::TableArgs;
 
 /// Arguments of `privml serve`.
@@ -130,40 +131,13 @@ pub struct ClientTrainArgs {
     /// --model`).
     #[arg(long)]
     out: String,
-    /// Loss: `mse` or `cross-entropy`.
-    #[arg(long, default_value = "mse")]
-    loss: privml::nn::Loss,
-    /// Optimiser: `sgd`, `momentum` or `adam`.
-    #[arg(long, default_value = "sgd")]
-    optimizer: privml::learn::OptimizerKind,
-    /// `classification` or `regression` (default: the datasets').
-    #[arg(long)]
-    task: Option<privml::learn::Task>,
-    /// Epochs.
-    #[arg(long, default_value_t = 5)]
-    epochs: usize,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    /// Learning rate; default 0.2 for sgd, 0.05 for momentum, 0.002 for
-    /// adam.
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Fraction of rows held out for testing.
-    #[arg(long, default_value_t = 0.2)]
-    test_fraction: f64,
-    /// Use only the first N rows after shuffling.
-    #[arg(long)]
-    max_rows: Option<usize>,
-    /// Seed of the shuffle, split and initial weights (public).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    training: TrainingOptions,
 }
 
 impl ClientTrainArgs {
     /// The request, with a fresh random job id.
     fn request(&self) -> Result<service::TrainRequest> {
-        use privml::learn::OptimizerKind;
         for name in self.datasets.iter().chain(std::iter::once(&self.out)) {
             if !privml::net::config::valid_name(name) {
                 bail!("'{name}': dataset and model names use 1 to 64 of a-z, 0-9, '-', '_'");
@@ -171,25 +145,21 @@ impl ClientTrainArgs {
         }
         let mut job = [0u8; 16];
         privml::ring::prg::fill_from_os(&mut job)?;
-        let lr = self.lr.unwrap_or(match self.optimizer {
-            OptimizerKind::Sgd => 0.2,
-            OptimizerKind::Momentum => 0.05,
-            OptimizerKind::Adam => 0.002,
-        });
+        let t = &self.training;
         Ok(service::TrainRequest {
             job,
             datasets: self.datasets.clone(),
             out: self.out.clone(),
             model: self.model.clone(),
-            loss: self.loss,
-            optimizer: self.optimizer.to_string(),
-            task: self.task,
-            epochs: self.epochs,
-            batch: self.batch,
-            lr,
-            test_fraction: self.test_fraction,
-            max_rows: self.max_rows,
-            seed: self.seed,
+            loss: t.loss,
+            optimizer: t.optimizer.to_string(),
+            task: t.task,
+            epochs: t.epochs,
+            batch: t.batch,
+            lr: t.lr(),
+            test_fraction: t.test_fraction,
+            max_rows: t.max_rows,
+            seed: t.seed,
         })
     }
 }

@@ -10,15 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use privml::data::{FeatureRanges, Scaling};
 use privml::dataset_file::DatasetShares;
 use privml::learn::{
-    self, DataSource, DataSpec, ModelChoice, OptimizerKind, Progress, Task, TrainData, TrainJob,
-    TrainSettings,
+    self, DataSource, DataSpec, ModelChoice, Progress, TrainData, TrainJob, TrainSettings,
 };
 use privml::model_file::SavedModel;
-use privml::nn::{Loss, MiniBatch};
+use privml::nn::MiniBatch;
 use privml::runner::{Exec, execute};
 use privml::session::{JobDescription, SessionDescription};
 
-use crate::args::DomainArgs;
+use crate::args::{DomainArgs, TrainingOptions};
 
 /// The largest model description file read (a network description is a
 /// few kilobytes; this only stops a wrong path from being read whole).
@@ -77,36 +76,10 @@ pub struct TrainArgs {
     /// `layers = [...]`, see the README).
     #[arg(long, default_value = "mlp:64", value_parser = parse_model)]
     model: ModelChoice,
-    /// Loss: `mse` (squared error) or `cross-entropy` (softmax
-    /// cross-entropy, classification).
-    #[arg(long, default_value = "mse")]
-    loss: Loss,
-    /// Optimiser: `sgd`, `momentum` (0.9) or `adam`.
-    #[arg(long, default_value = "sgd")]
-    optimizer: OptimizerKind,
-    /// `classification` or `regression`; detected from the target column if
-    /// not given (class labels 0..k-1 with k ≤ 100 are classes), with a
-    /// message saying which was chosen.
-    #[arg(long)]
-    task: Option<Task>,
+    #[command(flatten)]
+    training: TrainingOptions,
     #[command(flatten)]
     domain: DomainArgs,
-    /// Epochs.
-    #[arg(long, default_value_t = 5)]
-    epochs: usize,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    /// Learning rate (per mean gradient of a batch); default 0.2 for sgd,
-    /// 0.05 for momentum, 0.002 for adam.
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Fraction of rows held out for testing.
-    #[arg(long, default_value_t = 0.2)]
-    test_fraction: f64,
-    /// Use only the first N rows after shuffling (quick runs).
-    #[arg(long)]
-    max_rows: Option<usize>,
     /// Feature scaling: `ranges` (min-max over each feature's declared public
     /// range: a bundled set's own, or --feature-ranges FILE), `none`, or,
     /// with --disclose-feature-stats only, `minmax` / `zscore` fitted on the
@@ -126,9 +99,6 @@ pub struct TrainArgs {
     /// a maximum is one person's value.
     #[arg(long)]
     disclose_feature_stats: bool,
-    /// Seed of the shuffle, split and initial weights (public).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
     /// The party that holds the data.
     #[arg(long, default_value_t = learn::DEFAULT_DATA_OWNER)]
     data_owner: usize,
@@ -149,35 +119,32 @@ impl TrainArgs {
     /// The settings all three parties must share (file names excluded: the
     /// data file and the output prefix are each party's own).
     pub fn settings(&self) -> Result<TrainSettings> {
+        let t = &self.training;
         let scaling = match self.scaling.as_str() {
             "none" => None,
             s => Some(s.parse::<Scaling>()?),
         };
         let data = DataSpec {
-            test_fraction: self.test_fraction,
-            max_rows: self.max_rows,
+            test_fraction: t.test_fraction,
+            max_rows: t.max_rows,
             scaling,
             disclose_feature_stats: self.disclose_feature_stats,
         };
         data.check()?;
-        let lr = self.lr.unwrap_or(match self.optimizer {
-            OptimizerKind::Sgd => 0.2,
-            OptimizerKind::Momentum => 0.05,
-            OptimizerKind::Adam => 0.002,
-        });
-        self.optimizer.config(lr)?;
+        let lr = t.lr();
+        t.optimizer.config(lr)?;
         Ok(TrainSettings {
             model: self.model.clone(),
             sgd: MiniBatch {
-                epochs: self.epochs,
-                batch: self.batch,
+                epochs: t.epochs,
+                batch: t.batch,
                 lr,
             },
-            loss: self.loss,
-            optimizer: self.optimizer,
-            task: self.task,
+            loss: t.loss,
+            optimizer: t.optimizer,
+            task: t.task,
             data,
-            seed: self.seed,
+            seed: t.seed,
             data_owner: self.data_owner,
             reveal_model: self.reveal_model,
         })
