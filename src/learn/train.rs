@@ -270,14 +270,15 @@ impl TrainJob<'_> {
     /// party 0's model id, drawn here. It is what a dealer needs to deal
     /// the run's material ahead of time ([`crate::mpc2::prep`]); every
     /// value in it is announced to the other party and a live dealer
-    /// anyway. Only for a data owner's rows (not dataset share files).
+    /// anyway. Only for a data owner's rows: dataset share files are the
+    /// three-party protocol's, which has no dealer.
     pub fn public_description(&self) -> Result<crate::mpc2::prep::PublicDescription> {
         use crate::mpc2::prep::{Announcement, PublicDescription};
         if !self.shared.is_empty() {
             return Err(Error::invalid(
                 "input",
                 "a public description is written from the data owner's rows; \
-                 training on dataset share files is dealt live",
+                 dataset share files are the three-party protocol's",
             ));
         }
         let owner = self.settings.data_owner;

@@ -163,8 +163,8 @@ pub fn announce(mut args: AnnounceArgs) -> Result<()> {
             check_owner(me, a.data_owner())?;
             if a.has_input() {
                 bail!(
-                    "training on dataset share files (--input) is dealt live: \
-                     its announcement is party 0's share file's schema"
+                    "dataset share files (--input) hold replicated shares of the \
+                     three-party protocol; a two-party run takes the data owner's --data"
                 );
             }
             let data = a.prepare()?;
