@@ -270,12 +270,23 @@ impl RoundIntake {
     /// [`Error::UpdateRejected`] naming the client (and remembered as a
     /// refusal). A second message of a client, after a refusal or an
     /// acceptance, is refused as a duplicate; so is anything after the
-    /// round closed ([`is_closed`](Self::is_closed)).
+    /// round closed ([`is_closed`](Self::is_closed)). The exception: the
+    /// very message this intake kept, sent again, is taken without change
+    /// (a site retrying a failed round resends the same shares, so that
+    /// a server that kept them and one restarted without them hold one
+    /// sharing of its update, never two).
     pub fn submit(&mut self, client: ClientId, bytes: &[u8], now: Instant) -> Result<()> {
         let reject = |reason: Rejection| Error::UpdateRejected {
             client: client.to_string(),
             reason,
         };
+        if self
+            .kept
+            .get(&client.0)
+            .is_some_and(|(_, kept)| kept == bytes)
+        {
+            return Ok(());
+        }
         if self.kept.contains_key(&client.0) || self.refused.contains_key(&client.0) {
             return Err(reject(Rejection::Duplicate));
         }
@@ -573,6 +584,58 @@ mod tests {
         let m = share_update(&p, UpdateMeta::new(ClientId(0), 1, 1), &[1.0]).unwrap();
         let e = i.submit(ClientId(0), &m[0], t0).unwrap_err();
         assert!(e.to_string().contains("deadline"), "{e}");
+    }
+
+    #[test]
+    fn malformed_wrong_round_and_duplicate_messages_are_refused_naming_the_site() {
+        let p = settings().share_params().unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut i = RoundIntake::new(0, 2, 2, p, 4, far).unwrap();
+        let now = Instant::now();
+        let named = |e: Error, site: &str, what: &str| {
+            let t = e.to_string();
+            assert!(t.contains(site), "{t}");
+            assert!(t.to_lowercase().contains(what), "{t}");
+        };
+        // Malformed: not a message at all.
+        named(
+            i.submit(ClientId(0), b"not a message", now).unwrap_err(),
+            "client-0",
+            "",
+        );
+        // Wrong round: a message for round 1 in round 2.
+        let old = share_update(&p, UpdateMeta::new(ClientId(1), 1, 5), &[1.0, 2.0]).unwrap();
+        named(
+            i.submit(ClientId(1), &old[0], now).unwrap_err(),
+            "client-1",
+            "round",
+        );
+        // Accepted, then resent unchanged (a retry): taken, nothing added.
+        let m = share_update(&p, UpdateMeta::new(ClientId(2), 2, 5), &[1.0, 2.0]).unwrap();
+        i.submit(ClientId(2), &m[0], now).unwrap();
+        i.submit(ClientId(2), &m[0], now).unwrap();
+        assert_eq!(i.kept(), vec![(ClientId(2), 5)]);
+        // A second, different message of the same site: a duplicate.
+        let again = share_update(&p, UpdateMeta::new(ClientId(2), 2, 5), &[1.0, 2.0]).unwrap();
+        assert_ne!(again[0], m[0], "fresh shares");
+        let e = i.submit(ClientId(2), &again[0], now).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::UpdateRejected {
+                    reason: Rejection::Duplicate,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        named(e, "client-2", "");
+        assert_eq!(i.kept(), vec![(ClientId(2), 5)]);
+        let refused: Vec<u32> = i.refused().into_iter().map(|(c, _)| c.0).collect();
+        assert_eq!(refused, vec![0, 1]);
+        assert_eq!(i.heard(), 3);
+        // The quorum rule of both forms.
+        assert!(quorum(2, 2) && !quorum(1, 2) && !quorum(0, 0) && quorum(1, 0));
     }
 
     #[test]

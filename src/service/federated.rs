@@ -37,13 +37,31 @@
 //! A server restarted between rounds resumes from its store
 //! (`federated/JOB.state`: the settings, the open round and the global
 //! model, written atomically after every round). A round whose close
-//! fails (a server down) is an error to every waiting site and is opened
-//! again, under the same number, with a fresh deadline.
+//! fails (a server down) is an error to every site waiting on it, naming
+//! the round and the server, and is opened again, under the same number,
+//! with a fresh deadline (what the servers had kept of it is dropped).
+//! A site does not stop there: it retries the round
+//! ([`SiteOptions::retries`], 3 by default), reconnecting until the lost
+//! server is back (up to its `--timeout`), joining again and resending the
+//! same messages, so that the federation continues when the server
+//! returns without anyone restarting the sites. A server that kept a
+//! message takes the same message again without change; no server ever
+//! holds two sharings of one site's update.
+//!
+//! Progress on the coordinating side: each server logs every round's
+//! close (round, sites in, dropped and refused, by name). Servers hold no
+//! data, so they know no accuracy unless sites report it: a site run with
+//! `--report-accuracy` sends each server, after every round, the accuracy
+//! of the new global model on its own rows and its row count
+//! ([`Request::FedReport`](super::Request::FedReport)), and the servers log
+//! the mean weighted by rows over the sites that reported.
 //!
 //! Disclosures: to every server, the headers (site ids, round, weights,
 //! length) and the accept lists of the other two; to the servers and the
 //! sites, the aggregate (the new global model) and the round's public
-//! summary (which sites were accepted, refused and why, dropped).
+//! summary (which sites were accepted, refused and why, dropped); with
+//! `--report-accuracy`, to the servers, each reporting site's accuracy of
+//! each round's global model on its rows (one number per round).
 //! Nothing else: each server receives its pair of replicated shares of a
 //! site's update, uniformly random words.
 
@@ -127,6 +145,13 @@ struct JobState {
     last: Option<FedRoundSummary>,
     /// `None` while the round is being closed.
     intake: Option<RoundIntake>,
+    /// Failed closes of the open round, and the last one's error: a
+    /// site waiting on an attempt that failed is told, and retries.
+    failures: u32,
+    failure: String,
+    /// Accuracy of the last closed round's model that sites reported
+    /// (`--report-accuracy`): site, accuracy, rows.
+    reports: Vec<(String, f64, u32)>,
 }
 
 /// What the server's request handler needs to close a round.
@@ -254,6 +279,9 @@ impl FedJobs {
                     global,
                     last,
                     intake: Some(intake),
+                    failures: 0,
+                    failure: String::new(),
+                    reports: Vec::new(),
                 };
                 self.save(settings, &st)?;
                 let j = Arc::new(FedJob {
@@ -302,15 +330,26 @@ impl FedJobs {
             .ok_or_else(|| Error::invalid("site", format!("{site} is not listed")))?;
         let job = self.get(job)?;
         let mut st = lock(&job.state);
+        // A site that retries a failed round may reach this server while
+        // its close is still failing (it waits on the other servers' links
+        // up to their deadlines): wait for the round to reopen or close.
+        while st.intake.is_none() && round == st.round {
+            st = job
+                .changed
+                .wait_timeout(st, Duration::from_millis(200))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
         if round != st.round {
             return Err(Error::invalid(
                 "round",
                 format!("site {site}: round {} is open, not round {round}", st.round),
             ));
         }
-        let intake = st.intake.as_mut().ok_or_else(|| {
-            Error::invalid("round", format!("site {site}: round {round} is closing"))
-        })?;
+        let intake = st
+            .intake
+            .as_mut()
+            .ok_or_else(|| Error::internal("submit", format!("round {round} has no intake")))?;
         let res = intake.submit(id, message, Instant::now());
         let heard = intake.heard();
         drop(st);
@@ -343,9 +382,15 @@ impl FedJobs {
     pub(crate) fn wait(&self, ctx: &CloseContext<'_>, job: &str, round: u32) -> Result<FedStatus> {
         let job = self.get(job)?;
         let mut st = lock(&job.state);
+        // Every site waiting on this attempt of the round hears of its
+        // failure, not only the one whose handler closed it.
+        let failures = st.failures;
         loop {
             if round < st.round {
                 return Ok(job.status(&st));
+            }
+            if round == st.round && st.failures != failures {
+                return Err(Error::invalid("round", st.failure.clone()));
             }
             if round > st.round {
                 return Err(Error::invalid(
@@ -385,6 +430,7 @@ impl FedJobs {
                     }
                     st2.round += 1;
                     st2.last = Some(summary);
+                    st2.reports.clear();
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
                     self.save(&job.settings, &st2)?;
                     Ok(job.status(&st2))
@@ -395,16 +441,65 @@ impl FedJobs {
                         job.settings.job
                     ));
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
-                    Err(Error::invalid(
-                        "round",
-                        format!("round {round} failed at party {}: {e}", ctx.me),
-                    ))
+                    st2.failures += 1;
+                    st2.failure = format!(
+                        "round {round} failed at party {}: {e}; the round opens again (attempt {})",
+                        ctx.me,
+                        st2.failures + 1
+                    );
+                    Err(Error::invalid("round", st2.failure.clone()))
                 }
             };
             drop(st2);
             job.changed.notify_all();
             return res;
         }
+    }
+
+    /// A site's accuracy of the global model of closed round `round` on
+    /// its own rows (`privml client federated --report-accuracy`): a
+    /// public scalar the site chose to disclose. The server keeps the last
+    /// closed round's reports (a site's later report replaces its earlier
+    /// one) and logs their mean weighted by the sites' rows: servers hold
+    /// no data, so this is the only accuracy the coordinating side has.
+    pub(crate) fn report(
+        &self,
+        site: &str,
+        job: &str,
+        round: u32,
+        accuracy: f64,
+        rows: u32,
+        log: &dyn Fn(&str),
+    ) -> Result<()> {
+        if !(0.0..=1.0).contains(&accuracy) {
+            return Err(Error::invalid(
+                "accuracy",
+                format!("site {site}: {accuracy} is not in [0, 1]"),
+            ));
+        }
+        if rows == 0 {
+            return Err(Error::invalid("rows", format!("site {site}: no rows")));
+        }
+        let job = self.get(job)?;
+        let mut st = lock(&job.state);
+        if round.checked_add(1) != Some(st.round) {
+            return Err(Error::invalid(
+                "round",
+                format!(
+                    "site {site}: an accuracy report for round {round}, the last closed round is {}",
+                    st.round.saturating_sub(1)
+                ),
+            ));
+        }
+        st.reports.retain(|(s, _, _)| s != site);
+        st.reports.push((site.to_string(), accuracy, rows));
+        let (mean, n) = weighted_mean(&st.reports);
+        log(&format!(
+            "federated '{}' round {round}: site {site} reports accuracy {accuracy:.3} on {rows} rows; weighted mean {mean:.3} over {} sites ({n} rows)",
+            job.settings.job,
+            st.reports.len()
+        ));
+        Ok(())
     }
 
     /// Closes `intake`'s round with the other two servers.
@@ -507,6 +602,13 @@ impl FedJobs {
         ));
         Ok((summary, mean))
     }
+}
+
+/// The mean of the reported accuracies weighted by rows, and the rows.
+fn weighted_mean(reports: &[(String, f64, u32)]) -> (f64, u64) {
+    let rows: u64 = reports.iter().map(|r| u64::from(r.2)).sum();
+    let sum: f64 = reports.iter().map(|r| r.1 * f64::from(r.2)).sum();
+    (if rows == 0 { 0.0 } else { sum / rows as f64 }, rows)
 }
 
 impl FedJob {
@@ -634,28 +736,81 @@ fn statuses(replies: [Reply; 3]) -> Result<FedStatus> {
         .ok_or_else(|| Error::internal("statuses", "no reply"))
 }
 
+/// What a site does besides its rounds: how often it retries a round that
+/// failed, and whether it reports its accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteOptions {
+    /// Attempts of a round after the first when the round fails (a server
+    /// lost, a close that failed): the site reconnects (waiting for a
+    /// restarted server), joins again and sends a fresh update for the
+    /// round the servers have open. 0: the first failure ends the run.
+    pub retries: u32,
+    /// Whether to send each server the accuracy of every round's global
+    /// model on this site's rows (a public scalar, and the row count).
+    pub report_accuracy: bool,
+    /// A misbehaving site (tests).
+    pub fault: Option<SiteFault>,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
+            retries: DEFAULT_SITE_RETRIES,
+            report_accuracy: false,
+            fault: None,
+        }
+    }
+}
+
+/// Retries of a failed round by default.
+pub const DEFAULT_SITE_RETRIES: u32 = 3;
+
+/// What a site's run reports as it goes.
+#[derive(Debug)]
+pub enum SiteEvent<'a> {
+    /// A round completed.
+    Round(&'a SiteRound),
+    /// A round failed and will be attempted again.
+    Retry {
+        /// The round.
+        round: u32,
+        /// The attempt that comes next (2 for the first retry).
+        attempt: u32,
+        /// Attempts in all.
+        of: u32,
+        /// Why the round failed (it names the lost server).
+        error: &'a Error,
+    },
+}
+
 /// Runs one site: joins the job at the three servers, and every round
 /// trains the global model on `x`, `y`, shares its update (weighted by its
 /// row count) and sends each server only its pair of shares, then waits
 /// for the round's result. `log` gets a line per round.
 ///
 /// A refusal of this site's update is reported in its round (the round
-/// goes on without it); a server that cannot be reached, or a round that
-/// fails, ends the run with an error naming the server.
+/// goes on without it). A round that fails (a server lost, or a close that
+/// failed) is retried `opts.retries` times: `reconnect` opens three fresh
+/// connections (it should wait for a restarted server), the site joins
+/// again and sends a fresh update for the round the servers have open
+/// (the servers reopen a failed round under the same number with a fresh
+/// deadline and drop what they had kept of it). After that, the error
+/// ends the run, naming the round and the server.
 #[allow(
     clippy::too_many_arguments,
-    reason = "a site's run: its connections, identity, job, rows, training, fault and log"
+    reason = "a site's run: its connections, identity, job, rows, training, options and log"
 )]
 pub fn run_site(
     conns: &mut [Connection; 3],
+    mut reconnect: impl FnMut() -> Result<[Connection; 3]>,
     parties: &PartiesConfig,
     site: &str,
     settings: &FedSettings,
     x: &ndarray::Array2<f64>,
     y: &ndarray::Array1<f64>,
     local: LocalTraining,
-    fault: Option<SiteFault>,
-    mut log: impl FnMut(&SiteRound),
+    opts: SiteOptions,
+    mut log: impl FnMut(SiteEvent<'_>),
 ) -> Result<SiteReport> {
     settings.check()?;
     let id = site_id(parties, site).ok_or_else(|| {
@@ -678,68 +833,162 @@ pub fn run_site(
         .map_err(|_| Error::invalid("data", "too many rows for a weight"))?;
     let model = settings.model();
     let params = settings.share_params()?;
-    let join = || Request::FedJoin {
-        settings: settings.clone(),
+    let join = |conns: &mut [Connection; 3]| -> Result<FedStatus> {
+        let req = || Request::FedJoin {
+            settings: settings.clone(),
+        };
+        statuses(call_all(conns, [req(), req(), req()])?)
     };
-    let mut status = statuses(call_all(conns, [join(), join(), join()])?)?;
+    let mut status = join(conns)?;
     let mut rounds = Vec::new();
+    // Failed attempts of the round now open.
+    let mut failed = (status.round, 0u32);
+    // The messages of the round now open: a retry resends them unchanged,
+    // so that no server ever holds two sharings of one update.
+    let mut shared: Option<(u32, [Vec<u8>; 3])> = None;
     while !status.done {
         let round = status.round;
-        let new = model.train_local(&status.global, x, y, local)?;
-        let mut delta: Vec<f64> = new.iter().zip(&status.global).map(|(n, g)| n - g).collect();
-        if fault == Some(SiteFault::WrongShape) {
-            delta.pop();
+        if failed.0 != round {
+            failed = (round, 0);
         }
-        let msgs = share_update(&params, UpdateMeta::new(id, round, weight), &delta)?;
-        let bytes = msgs.clone().map(|m| m.len() as u64);
-        let submit = |m: Vec<u8>| Request::FedSubmit {
-            job: settings.job.clone(),
-            round,
-            message: m,
+        let msgs = match &shared {
+            Some((r, m)) if *r == round => m.clone(),
+            _ => {
+                let new = model.train_local(&status.global, x, y, local)?;
+                let mut delta: Vec<f64> =
+                    new.iter().zip(&status.global).map(|(n, g)| n - g).collect();
+                if opts.fault == Some(SiteFault::WrongShape) {
+                    delta.pop();
+                }
+                let m = share_update(&params, UpdateMeta::new(id, round, weight), &delta)?;
+                shared = Some((round, m.clone()));
+                m
+            }
         };
-        let [m0, m1, m2] = msgs;
-        if fault == Some(SiteFault::Disconnect) {
+        let bytes = msgs.clone().map(|m| m.len() as u64);
+        if opts.fault == Some(SiteFault::Disconnect) {
+            let [m0, _, _] = msgs;
             conns[0].round += 1;
-            send(&mut conns[0].stream, conns[0].round, &submit(m0))?;
+            let req = Request::FedSubmit {
+                job: settings.job.clone(),
+                round,
+                message: m0,
+            };
+            send(&mut conns[0].stream, conns[0].round, &req)?;
             return Err(Error::invalid(
                 "site",
                 "disconnected after its first message (the disconnect fault)",
             ));
         }
-        let mut refusals = Vec::new();
-        for (conn, m) in conns.iter_mut().zip([m0, m1, m2]) {
-            if let Err(e) = conn.call(&submit(m)) {
-                match e {
-                    Error::InvalidParameter {
-                        name: "request",
-                        reason,
-                    } => refusals.push(reason),
-                    other => return Err(other),
-                }
+        let (next, refusals) = match exchange(conns, &settings.job, round, msgs) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut e = Error::invalid("round", format!("round {round}: {e}"));
+                // Reconnecting and joining again are part of the attempt.
+                status = loop {
+                    failed.1 += 1;
+                    if failed.1 > opts.retries {
+                        return Err(e);
+                    }
+                    log(SiteEvent::Retry {
+                        round,
+                        attempt: failed.1 + 1,
+                        of: opts.retries + 1,
+                        error: &e,
+                    });
+                    match reconnect().and_then(|mut c| {
+                        let s = join(&mut c)?;
+                        *conns = c;
+                        Ok(s)
+                    }) {
+                        Ok(s) => break s,
+                        Err(again) => {
+                            e = Error::invalid("round", format!("round {round}: {again}"))
+                        }
+                    }
+                };
+                continue;
             }
-        }
-        let wait = || Request::FedWait {
-            job: settings.job.clone(),
-            round,
         };
-        status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
+        status = next;
         let summary = status
             .last
             .clone()
             .ok_or_else(|| Error::internal("run_site", "a closed round without a summary"))?;
+        let accuracy = model.accuracy(&status.global, x, y)?;
         let r = SiteRound {
             round,
             accepted: refusals.is_empty() && summary.accepted.iter().any(|(n, _)| n == site),
             refusals,
-            local_accuracy: model.accuracy(&status.global, x, y)?,
+            local_accuracy: accuracy,
             summary,
             bytes,
         };
-        log(&r);
+        if opts.report_accuracy {
+            let req = || Request::FedReport {
+                job: settings.job.clone(),
+                round,
+                accuracy,
+                rows: weight,
+            };
+            // A report that does not arrive costs only the servers' log
+            // line; a lost server shows in the next round.
+            for conn in conns.iter_mut() {
+                let _ = conn.call(&req());
+            }
+        }
+        log(SiteEvent::Round(&r));
         rounds.push(r);
     }
     Ok(SiteReport {
         global: status.global,
         rounds,
     })
+}
+
+/// Sends this round's messages and waits for its result: the new status
+/// and the servers' refusals of this site's update.
+fn exchange(
+    conns: &mut [Connection; 3],
+    job: &str,
+    round: u32,
+    msgs: [Vec<u8>; 3],
+) -> Result<(FedStatus, Vec<String>)> {
+    let mut refusals = Vec::new();
+    for (conn, m) in conns.iter_mut().zip(msgs) {
+        let req = Request::FedSubmit {
+            job: job.to_string(),
+            round,
+            message: m,
+        };
+        if let Err(e) = conn.call(&req) {
+            match e {
+                Error::InvalidParameter {
+                    name: "request",
+                    reason,
+                } => refusals.push(reason),
+                other => return Err(other),
+            }
+        }
+    }
+    let wait = || Request::FedWait {
+        job: job.to_string(),
+        round,
+    };
+    let status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
+    Ok((status, refusals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weighted_mean;
+
+    #[test]
+    fn reported_accuracies_are_weighted_by_rows() {
+        let r = vec![("a".to_string(), 1.0, 30), ("b".to_string(), 0.5, 10)];
+        let (mean, rows) = weighted_mean(&r);
+        assert_eq!(rows, 40);
+        assert!((mean - 0.875).abs() < 1e-12, "{mean}");
+        assert_eq!(weighted_mean(&[]), (0.0, 0));
+    }
 }

@@ -157,6 +157,19 @@ pub enum Request {
         /// The round.
         round: u32,
     },
+    /// A site's accuracy of a closed round's global model on its own rows
+    /// (`--report-accuracy`: a public scalar the site discloses), for the
+    /// servers' progress log.
+    FedReport {
+        /// The job.
+        job: String,
+        /// The closed round whose model was evaluated.
+        round: u32,
+        /// The fraction of the site's rows classified right.
+        accuracy: f64,
+        /// The site's rows (its public weight).
+        rows: u32,
+    },
 }
 
 /// The most datasets one training run may join.

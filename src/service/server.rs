@@ -452,6 +452,17 @@ impl Session {
                 let st = self.fed.wait(&ctx, &job, round)?;
                 Ok(Reply::Federated(Box::new(st)))
             }
+            Request::FedReport {
+                job,
+                round,
+                accuracy,
+                rows,
+            } => {
+                self.model_allowed(client, entry, &job)?;
+                self.fed
+                    .report(client, &job, round, accuracy, rows, &*self.log)?;
+                Ok(Reply::Done(format!("party {} took the report", self.me)))
+            }
             Request::List => {
                 let mut out = Vec::new();
                 for name in self.store.list()? {

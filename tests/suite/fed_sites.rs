@@ -8,100 +8,38 @@
 //! serving.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
+use crate::fed_common::{
+    Children, identity, keygen, max_dev, model_path, plain_fedavg, read_model, serve, shard, site,
+    text, write_shards,
+};
 use crate::net_common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::path::Path;
+use std::process::{Child, Output};
 use std::time::Duration;
 
-use privml::data::load_csv;
-use privml::fl::{LocalTraining, ModelSpec};
-use privml::net::tls;
-
-const BIN: &str = env!("CARGO_BIN_EXE_privml");
 const WAIT: Duration = Duration::from_secs(40);
-
-/// Child processes killed when the test ends, however it ends.
-struct Children(Vec<Option<Child>>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in self.0.iter_mut().flatten() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A base port with the parties' and the client ports free.
-fn base_port() -> u16 {
-    loop {
-        let b = net_common::free_base_port();
-        if b < 60_000
-            && (0..3)
-                .all(|i| TcpListener::bind(("127.0.0.1", b + tls::CLIENT_PORT_OFFSET + i)).is_ok())
-        {
-            return b;
-        }
-    }
-}
-
-fn keygen(dir: &Path, clients: &str) -> PathBuf {
-    let out = Command::new(BIN)
-        .args(["keygen", "--clients", clients, "--base-port"])
-        .arg(base_port().to_string())
-        .arg("--out")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    dir.join("parties.toml")
-}
-
-fn serve(config: &Path, dir: &Path, id: usize) -> Child {
-    net_common::serve(BIN, config, dir, id, 10)
-}
 
 const SITES: usize = 5;
 const DEADLINE: &str = "3";
 
-fn site(config: &Path, identity: &Path, data: &Path, out: &Path, extra: &[&str]) -> Child {
+fn fed_site(config: &Path, identity: &Path, data: &Path, out: &Path, extra: &[&str]) -> Child {
+    let sites = SITES.to_string();
+    let (data, out) = (data.display().to_string(), out.display().to_string());
     let mut args = vec![
-        "client".to_string(),
-        "--config".into(),
-        config.display().to_string(),
-        "--identity".into(),
-        identity.display().to_string(),
-        "--timeout".into(),
-        "20".into(),
-        "federated".into(),
-        "--data".into(),
-        data.display().to_string(),
-        "--sites".into(),
-        SITES.to_string(),
-        "--rounds".into(),
-        "1".into(),
-        "--deadline".into(),
-        DEADLINE.into(),
-        "--out".into(),
-        out.display().to_string(),
+        "--data",
+        &data,
+        "--sites",
+        &sites,
+        "--rounds",
+        "1",
+        "--deadline",
+        DEADLINE,
+        "--out",
+        &out,
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    net_common::spawn(BIN, &args)
-}
-
-fn read_model(path: &Path) -> Vec<f64> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect()
+    args.extend_from_slice(extra);
+    site(config, identity, 20, &args)
 }
 
 #[test]
@@ -109,17 +47,12 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
     let dir = net_common::TempDir::new("fed-sites");
     let config = keygen(&dir, "s0,s1,s2,s3,s4");
     // The simulator's shards of the breast-cancer data, one per site.
-    let out = Command::new(BIN)
-        .args(["federated", "--clients", "5", "--write-shards"])
-        .arg(&*dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    write_shards(&dir, SITES);
     let mut servers = Children((0..3).map(|id| Some(serve(&config, &dir, id))).collect());
 
-    let shard = |k: usize| dir.join(format!("site-{k}.csv"));
-    let model = |k: usize| dir.join(format!("model-{k}.txt"));
-    let identity = |k: usize| dir.join(format!("client-s{k}"));
+    let shard = |k: usize| shard(&dir, k);
+    let model = |k: usize| model_path(&dir, k);
+    let identity = |k: usize| identity(&dir, k);
     let mut sites = Vec::new();
     for k in 0..SITES {
         let fault: &[&str] = match k {
@@ -127,7 +60,7 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
             4 => &["--fault", "disconnect"],
             _ => &[],
         };
-        sites.push(site(&config, &identity(k), &shard(k), &model(k), fault));
+        sites.push(fed_site(&config, &identity(k), &shard(k), &model(k), fault));
     }
     let outs: Vec<Output> = sites
         .into_iter()
@@ -153,34 +86,12 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
     for k in [1, 2, 3] {
         assert_eq!(read_model(&model(k)), got, "site {k}");
     }
-    let spec = ModelSpec::logistic(30);
-    let init = spec.init(1);
-    let local = LocalTraining {
-        steps: 5,
-        lr: 4.0,
-        weight_decay: 0.002,
-    };
-    let mut sum = vec![0.0; init.len()];
-    let mut total = 0.0;
-    for k in 0..3 {
-        let d = load_csv(shard(k), "target").unwrap();
-        let new = spec
-            .train_local(&init, d.features(), d.targets(), local)
-            .unwrap();
-        let n = d.n_samples() as f64;
-        for ((s, a), b) in sum.iter_mut().zip(&new).zip(&init) {
-            *s += n * (a - b);
-        }
-        total += n;
-    }
+    let (models, total) = plain_fedavg(&[shard(0), shard(1), shard(2)], 1);
     let bound = 3.0 * 2f64.powi(-17) / total + 1e-12;
-    let mut dev = 0.0f64;
-    for ((g, s), i) in got.iter().zip(&sum).zip(&init) {
-        dev = dev.max((g - (i + s / total)).abs());
-    }
+    let dev = max_dev(&got, &models[1]);
     assert!(dev <= bound, "deviation {dev} > bound {bound}");
     assert!(
-        sum.iter().any(|s| s.abs() > 1e-3),
+        max_dev(&models[1], &models[0]) > 1e-3,
         "the updates are not trivial"
     );
 
@@ -188,7 +99,7 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
     let other = net_common::TempDir::new("fed-sites-other-ca");
     keygen(&other, "s0");
     let o = net_common::finish_within(
-        site(
+        fed_site(
             &config,
             &other.join("client-s0"),
             &shard(0),

@@ -18,6 +18,8 @@
 // Helpers shared with the separate binaries, where they live.
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../fed_common/mod.rs"]
+mod fed_common;
 #[path = "../full_batch/mod.rs"]
 mod full_batch;
 #[cfg(feature = "tls")]
@@ -48,7 +50,9 @@ mod disclosure;
 mod emulate;
 mod experiments;
 mod failures;
+mod fed_restart;
 mod fed_sites;
+mod fed_view;
 mod federated;
 mod files_and_keys;
 mod fixed_point;

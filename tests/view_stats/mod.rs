@@ -114,18 +114,27 @@ pub fn push_share_bytes<'a>(
 }
 
 /// Two samples of one view (under two secrets): the same byte distribution
-/// (chi-square), no bit position that differs (z), and uniform bytes.
-pub fn assert_same_and_uniform(who: &str, what: &str, a: &[u8], b: &[u8]) {
+/// (chi-square), no bit position that differs (z), and uniform bytes; the
+/// first check that fails, described.
+pub fn same_and_uniform(a: &[u8], b: &[u8]) -> Result<(), String> {
     let chi = chi2_two_sample(a, b);
-    assert!(
-        chi < CHI2_255,
-        "{who}, {what}: byte distributions differ (chi2 = {chi:.1})"
-    );
+    if chi >= CHI2_255 {
+        return Err(format!("byte distributions differ (chi2 = {chi:.1})"));
+    }
     let z = max_bit_z(a, b);
-    assert!(
-        z < MAX_BIT_Z,
-        "{who}, {what}: a bit position differs (|z| = {z:.2})"
-    );
+    if z >= MAX_BIT_Z {
+        return Err(format!("a bit position differs (|z| = {z:.2})"));
+    }
     let u = chi2_uniform(a);
-    assert!(u < CHI2_255, "{who}, {what}: not uniform (chi2 = {u:.1})");
+    if u >= CHI2_255 {
+        return Err(format!("not uniform (chi2 = {u:.1})"));
+    }
+    Ok(())
+}
+
+/// [`same_and_uniform`], asserted.
+pub fn assert_same_and_uniform(who: &str, what: &str, a: &[u8], b: &[u8]) {
+    if let Err(e) = same_and_uniform(a, b) {
+        panic!("{who}, {what}: {e}");
+    }
 }

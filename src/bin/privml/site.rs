@@ -9,7 +9,9 @@ use clap::Args;
 use privml::fl::{FedSettings, LocalTraining};
 use privml::net::config::PartiesConfig;
 use privml::net::tls::Credentials;
-use privml::service::federated::{SiteFault, run_site};
+use privml::service::federated::{
+    DEFAULT_SITE_RETRIES, SiteEvent, SiteFault, SiteOptions, run_site,
+};
 use privml::service::{self};
 
 /// Arguments of `privml client federated`.
@@ -62,6 +64,17 @@ pub struct SiteArgs {
     /// Write the final global model (one parameter per line) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Attempts of a failed round after the first (a server lost or
+    /// restarted): the site reconnects, waiting up to --timeout for the
+    /// server to return, and resends its update; 0: exit at the first
+    /// failure.
+    #[arg(long, default_value_t = DEFAULT_SITE_RETRIES)]
+    retries: u32,
+    /// Send the servers, after every round, the accuracy of the new global
+    /// model on this site's rows and the row count (public numbers, for
+    /// the servers' progress log).
+    #[arg(long)]
+    report_accuracy: bool,
     /// Misbehave, to see the servers' checks: wrong-shape or disconnect.
     #[arg(long, hide = true)]
     fault: Option<SiteFault>,
@@ -117,18 +130,22 @@ pub fn run(
         lr: args.lr,
         weight_decay: args.weight_decay,
     };
-    // Sites are often started with (or before) the servers: retry
+    // Sites are often started with (or before) the servers, and a round
+    // that failed is retried once the lost server is back: retry
     // unreachable servers until the timeout.
-    let t0 = std::time::Instant::now();
-    let mut conns = loop {
-        match service::connect_all(parties, creds, timeout) {
-            Ok(c) => break c,
-            Err(privml::Error::Unreachable { .. }) if t0.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(250));
+    let connect = || -> privml::Result<[service::Connection; 3]> {
+        let t0 = std::time::Instant::now();
+        loop {
+            match service::connect_all(parties, creds, timeout) {
+                Ok(c) => return Ok(c),
+                Err(privml::Error::Unreachable { .. }) if t0.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e).with_context(|| format!("site {site}")),
         }
     };
+    let mut conns = connect().with_context(|| format!("site {site}"))?;
     outln!(
         "site {site}: job '{}', {}, {} rows; {} rounds, {} sites, min {} per round",
         settings.job,
@@ -138,16 +155,36 @@ pub fn run(
         settings.sites,
         settings.min_clients
     );
+    let opts = SiteOptions {
+        retries: args.retries,
+        report_accuracy: args.report_accuracy,
+        fault: args.fault,
+    };
     let report = run_site(
         &mut conns,
+        connect,
         parties,
         &site,
         &settings,
         data.features(),
         data.targets(),
         local,
-        args.fault,
-        |r| {
+        opts,
+        |event| {
+            let r = match event {
+                SiteEvent::Round(r) => r,
+                SiteEvent::Retry {
+                    round,
+                    attempt,
+                    of,
+                    error,
+                } => {
+                    outln!(
+                        "site {site} round {round} failed: {error}; retrying (attempt {attempt} of {of}) once the three servers answer"
+                    );
+                    return;
+                }
+            };
             let s = &r.summary;
             outln!(
                 "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party",
