@@ -85,6 +85,14 @@ trait Triple {
     /// its half of b.
     fn acc_party<T: RingElement>(&self, xs: &[&[T]], e: &[T], f: &[T], b: &[T], z: &mut [T]);
 
+    /// Whether every pair is an elementwise product of operands of equal
+    /// shapes: a computing party then runs the chunked
+    /// [`Participant::mul_trunc_streamed`] instead (the same messages and
+    /// values; see [`super::streamed`]).
+    fn equal_pairs(&self) -> bool {
+        false
+    }
+
     /// Completes e and f from the other party's x − a and y − b (`ef`,
     /// e then f) by adding this party's, recomputed from `xs`, `ys`, `a`
     /// and `b` so that its own could be sent without a copy, then
@@ -126,40 +134,8 @@ impl Elementwise<'_> {
 }
 
 impl Triple for Elementwise<'_> {
-    /// Pairs of equal shapes (no broadcast) complete e and f and add
-    /// x_i f + e b_i in one pass over memory instead of three (e, f, then
-    /// the products): in W1 these vectors are 8 MB each, far out of cache.
-    /// The arithmetic and its order per element are those of the default.
-    fn open_and_acc<T: RingElement>(
-        &self,
-        xs: &[&[T]],
-        ys: &[&[T]],
-        a: &[T],
-        b: &[T],
-        ef: &mut [T],
-        z: &mut [T],
-    ) {
-        if self.0.iter().any(|s| s.y_at.is_some()) {
-            complete_masked(xs, ys, a, b, ef);
-            let (e, f) = ef.split_at(a.len());
-            self.acc_party(xs, e, f, b, z);
-            return;
-        }
-        let (e, f) = ef.split_at_mut(a.len());
-        for (k, (s, (xo, yo, _))) in self.0.iter().zip(self.offsets()).enumerate() {
-            let (x, y) = (xs[k], ys[k]);
-            let (ak, ek, zk) = (&a[xo..xo + s.n], &mut e[xo..xo + s.n], &mut z[xo..xo + s.n]);
-            let (bk, fk) = (&b[yo..yo + s.m], &mut f[yo..yo + s.m]);
-            let lanes = zk
-                .iter_mut()
-                .zip(x.iter().zip(ak).zip(ek.iter_mut()))
-                .zip(y.iter().zip(bk).zip(fk.iter_mut()));
-            for ((zi, ((xi, ai), ei)), ((yi, bi), fi)) in lanes {
-                *ei = ei.wrapping_add(&xi.wrapping_sub(ai));
-                *fi = fi.wrapping_add(&yi.wrapping_sub(bi));
-                *zi = zi.wrapping_add(&xi.wrapping_mul(fi).wrapping_add(&ei.wrapping_mul(bi)));
-            }
-        }
+    fn equal_pairs(&self) -> bool {
+        self.0.iter().all(|s| s.y_at.is_none() && s.n == s.m)
     }
 
     fn sizes(&self) -> (usize, usize, usize) {
@@ -303,6 +279,12 @@ impl Participant {
             self.send_material(dealt)?;
             self.net.begin_round(op_name);
             return Ok(Vec::new());
+        }
+        if triple.equal_pairs()
+            && xs.len() == ys.len()
+            && xs.iter().zip(ys).all(|(x, y)| x.len() == y.len())
+        {
+            return self.mul_trunc_streamed(op, xs, ys, m, op_name);
         }
         let key = self.dealer_key()?.clone();
         let a: Vec<T> = key.elems(op, sub::A, na);

@@ -75,6 +75,7 @@ pub mod beaver;
 pub mod compare;
 mod participant;
 pub mod prep;
+mod streamed;
 pub mod trunc;
 
 pub use participant::{DEALER, Participant, Role, StreamKeys};

@@ -43,6 +43,7 @@ use crate::mpc::trunc::{dealer_values, p0_half, p1_half};
 use crate::ring::RingElement;
 
 use super::participant::{Participant, Role};
+use super::streamed::{CHUNK, Chunks};
 use super::sub;
 
 /// Fails unless truncating by `m` bits is meaningful in `T`.
@@ -116,25 +117,37 @@ impl Participant {
         msb: &[T],
     ) -> Result<Vec<T>> {
         let me = self.net.me();
-        let r: Vec<T> = self.dealer_key()?.elems(op, sub::TRUNC_MASK, z.len());
+        // r is read in chunks that stay in cache, twice (the same values
+        // recomputed from a clone of its stream, not a second use of it:
+        // see [`super::streamed`]), instead of stored.
+        let mut r = Chunks::<T>::new(self.dealer_key()?.stream(op, sub::TRUNC_MASK));
+        let mut r2 = r.clone();
         let off = if me == 0 {
             T::one().shl(T::BITS - 2)
         } else {
             T::zero()
         };
         let masked = |zi: &T, ri: &T| zi.wrapping_add(ri).wrapping_add(&off);
-        let mine: Vec<T> = z.iter().zip(&r).map(|(zi, ri)| masked(zi, ri)).collect();
+        let mut mine: Vec<T> = Vec::with_capacity(z.len());
+        for zc in z.chunks(CHUNK) {
+            let rk = r.next(zc.len());
+            mine.extend(zc.iter().zip(rk).map(|(zi, ri)| masked(zi, ri)));
+        }
         // c = theirs + ours, ours recomputed so that it is sent without a copy.
         let mut c = self.exchange(mine)?;
         // Two loops, so that each inlines its half (no call per element).
-        let halves = c.iter_mut().zip(z.iter().zip(&r)).zip(hi.iter().zip(msb));
-        if me == 0 {
-            for ((ci, (zi, ri)), (h, b)) in halves {
-                *ci = p0_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
-            }
-        } else {
-            for ((ci, (zi, ri)), (h, b)) in halves {
-                *ci = p1_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
+        let chunks = c.chunks_mut(CHUNK).zip(z.chunks(CHUNK));
+        for ((cc, zc), (hc, bc)) in chunks.zip(hi.chunks(CHUNK).zip(msb.chunks(CHUNK))) {
+            let rk = r2.next(cc.len());
+            let halves = cc.iter_mut().zip(zc.iter().zip(rk)).zip(hc.iter().zip(bc));
+            if me == 0 {
+                for ((ci, (zi, ri)), (h, b)) in halves {
+                    *ci = p0_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
+                }
+            } else {
+                for ((ci, (zi, ri)), (h, b)) in halves {
+                    *ci = p1_half(ci.wrapping_add(&masked(zi, ri)), *h, *b, m);
+                }
             }
         }
         Ok(c)

@@ -94,6 +94,11 @@ impl std::fmt::Debug for Seed {
 }
 
 /// AES-128-CTR keystream generator.
+///
+/// A clone continues the same stream from the same point: it recomputes
+/// the values the original yields (to read a stream twice without storing
+/// it), it is not a fresh stream.
+#[derive(Clone)]
 pub struct AesPrg {
     cipher: Aes128,
     counter: u128,
