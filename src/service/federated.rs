@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::server::ClientBytes;
 use super::{Connection, Reply, Request, receive, send, unexpected};
 use crate::domain::SharedConfig;
 use crate::error::{Error, FileOp, Origin, Result};
@@ -127,6 +128,15 @@ struct JobState {
     last: Option<FedRoundSummary>,
     /// `None` while the round is being closed.
     intake: Option<RoundIntake>,
+    /// When the open round opened here, and the party's client byte
+    /// counters then (received, sent): the round's progress line reports
+    /// the time and the bytes since.
+    opened: (Instant, u64, u64),
+}
+
+/// The moment a round opens: now and the byte counters.
+fn mark(bytes: &ClientBytes) -> (Instant, u64, u64) {
+    (Instant::now(), bytes.received(), bytes.sent())
 }
 
 /// What the server's request handler needs to close a round.
@@ -141,6 +151,8 @@ pub(crate) struct CloseContext<'a> {
     pub jobs: &'a Mutex<()>,
     /// The log.
     pub log: &'a (dyn Fn(&str) + Send + Sync),
+    /// The party's byte counters of client traffic.
+    pub bytes: &'a ClientBytes,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -207,6 +219,7 @@ impl FedJobs {
         &self,
         me: usize,
         settings: &FedSettings,
+        bytes: &ClientBytes,
         log: &dyn Fn(&str),
     ) -> Result<FedStatus> {
         settings.check()?;
@@ -254,6 +267,7 @@ impl FedJobs {
                     global,
                     last,
                     intake: Some(intake),
+                    opened: mark(bytes),
                 };
                 self.save(settings, &st)?;
                 let j = Arc::new(FedJob {
@@ -375,8 +389,9 @@ impl FedJobs {
             let Some(intake) = st.intake.take() else {
                 continue;
             };
+            let opened = st.opened;
             drop(st);
-            let closed = self.close(ctx, &job, &intake);
+            let closed = self.close(ctx, &job, &intake, opened);
             let mut st2 = lock(&job.state);
             let res = match closed {
                 Ok((summary, mean)) => {
@@ -386,6 +401,7 @@ impl FedJobs {
                     st2.round += 1;
                     st2.last = Some(summary);
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
+                    st2.opened = mark(ctx.bytes);
                     self.save(&job.settings, &st2)?;
                     Ok(job.status(&st2))
                 }
@@ -395,6 +411,7 @@ impl FedJobs {
                         job.settings.job
                     ));
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
+                    st2.opened = mark(ctx.bytes);
                     Err(Error::invalid(
                         "round",
                         format!("round {round} failed at party {}: {e}", ctx.me),
@@ -407,13 +424,19 @@ impl FedJobs {
         }
     }
 
-    /// Closes `intake`'s round with the other two servers.
+    /// Closes `intake`'s round with the other two servers; `opened` is
+    /// when the round opened here and the client byte counters then.
     fn close(
         &self,
         ctx: &CloseContext<'_>,
         job: &FedJob,
         intake: &RoundIntake,
+        opened: (Instant, u64, u64),
     ) -> Result<(FedRoundSummary, Option<Vec<f64>>)> {
+        let (opened_at, received_at_open, sent_at_open) = opened;
+        let open_for = opened_at.elapsed();
+        let from_sites = ctx.bytes.received().saturating_sub(received_at_open);
+        let to_sites = ctx.bytes.sent().saturating_sub(sent_at_open);
         let s = &job.settings;
         let round = intake.round();
         let session = format!("privml serve: federated round={round}\n{}", s.describe());
@@ -440,10 +463,11 @@ impl FedJobs {
             min_clients: s.min_clients as usize,
         };
         let t0 = Instant::now();
-        let closed = {
+        let (closed, cost) = {
             let _one_at_a_time = lock(ctx.jobs);
-            execute(&exec, &close)?.0
+            execute(&exec, &close)?
         };
+        let to_servers = cost.bytes_sent.get(me).copied().unwrap_or(0);
         let mean = closed.mean()?;
         let refused: Vec<(String, String)> = intake
             .refused()
@@ -477,7 +501,9 @@ impl FedJobs {
             aggregated: mean.is_some(),
         };
         (ctx.log)(&format!(
-            "federated '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {} ({:.3} s to close)",
+            "federated '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {} \
+             (open {:.3} s, {:.3} s to close; bytes since the round opened: {from_sites} from sites, \
+             {to_sites} to sites, {to_servers} to the other servers)",
             s.job,
             s.rounds,
             summary.accepted.len(),
@@ -503,6 +529,7 @@ impl FedJobs {
                     s.min_clients
                 )
             },
+            open_for.as_secs_f64(),
             t0.elapsed().as_secs_f64()
         ));
         Ok((summary, mean))
@@ -548,6 +575,13 @@ pub struct SiteRound {
     pub local_accuracy: f64,
     /// Bytes this site sent each server this round (its messages).
     pub bytes: [u64; 3],
+    /// Local training and sharing of the update (this process alone).
+    pub time_train: Duration,
+    /// Sending the three messages (until each server took its own).
+    pub time_upload: Duration,
+    /// Waiting for the round to close at all three servers (the other
+    /// sites, the deadline and the servers' aggregation).
+    pub time_wait: Duration,
     /// The servers' refusals of this site's update, if any.
     pub refusals: Vec<String>,
 }
@@ -685,6 +719,7 @@ pub fn run_site(
     let mut rounds = Vec::new();
     while !status.done {
         let round = status.round;
+        let t_train = Instant::now();
         let new = model.train_local(&status.global, x, y, local)?;
         let mut delta: Vec<f64> = new.iter().zip(&status.global).map(|(n, g)| n - g).collect();
         if fault == Some(SiteFault::WrongShape) {
@@ -692,6 +727,8 @@ pub fn run_site(
         }
         let msgs = share_update(&params, UpdateMeta::new(id, round, weight), &delta)?;
         let bytes = msgs.clone().map(|m| m.len() as u64);
+        let time_train = t_train.elapsed();
+        let t_upload = Instant::now();
         let submit = |m: Vec<u8>| Request::FedSubmit {
             job: settings.job.clone(),
             round,
@@ -718,11 +755,14 @@ pub fn run_site(
                 }
             }
         }
+        let time_upload = t_upload.elapsed();
         let wait = || Request::FedWait {
             job: settings.job.clone(),
             round,
         };
+        let t_wait = Instant::now();
         status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
+        let time_wait = t_wait.elapsed();
         let summary = status
             .last
             .clone()
@@ -734,6 +774,9 @@ pub fn run_site(
             local_accuracy: model.accuracy(&status.global, x, y)?,
             summary,
             bytes,
+            time_train,
+            time_upload,
+            time_wait,
         };
         log(&r);
         rounds.push(r);

@@ -150,7 +150,7 @@ pub fn run(
         |r| {
             let s = &r.summary;
             outln!(
-                "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party",
+                "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party | train {:.3} s, upload {:.3} s, wait {:.3} s",
                 r.round,
                 if r.accepted { "update accepted" } else { "update NOT accepted" },
                 s.accepted.len(),
@@ -158,7 +158,10 @@ pub fn run(
                 s.refused.len(),
                 if s.aggregated { "global model updated" } else { "too few sites: model unchanged" },
                 r.local_accuracy,
-                r.bytes[0]
+                r.bytes[0],
+                r.time_train.as_secs_f64(),
+                r.time_upload.as_secs_f64(),
+                r.time_wait.as_secs_f64()
             );
             for why in &r.refusals {
                 outln!("site {site} round {}: {why}", r.round);
