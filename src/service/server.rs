@@ -12,9 +12,9 @@
 //! requests in progress finish, and returns.
 
 use std::io::ErrorKind;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -166,10 +166,7 @@ impl Server {
         if !(1..=MAX_SERVE_CLIENTS).contains(&opts.max_clients) {
             return Err(Error::invalid(
                 "max_clients",
-                format!(
-                    "{} is not in 1..={MAX_SERVE_CLIENTS}",
-                    opts.max_clients
-                ),
+                format!("{} is not in 1..={MAX_SERVE_CLIENTS}", opts.max_clients),
             ));
         }
         let creds = Credentials::load(&parties.ca, &entry.cert, &entry.key)?;

@@ -169,6 +169,16 @@ pub fn run(
         },
     )
     .with_context(|| format!("site {site}"))?;
+    if report.rounds.is_empty() {
+        // Without this line a site that came too late (a server full,
+        // `privml serve --max-clients`, or simply started after the last
+        // round) ended successfully and silently.
+        outln!(
+            "site {site}: job '{}' had run all its {} rounds when this site joined: it took part in none",
+            settings.job,
+            settings.rounds
+        );
+    }
     if let Some(out) = &args.out {
         let text: String = report.global.iter().map(|v| format!("{v:e}\n")).collect();
         privml::model_file::write_atomic(out, text.as_bytes())?;
