@@ -74,7 +74,17 @@ pub const MAX_SERVE_CLIENTS: usize = 1000;
 
 /// Bytes on the wire between this party and its clients (TLS records
 /// included), counted at the sockets: what `privml serve` reports per
-/// federated round.
+/// federated round. A [`Server`] shares its counters
+/// ([`Server::client_bytes`]) with every connection it serves.
+///
+/// # Examples
+///
+/// ```
+/// use privml::service::server::ClientBytes;
+///
+/// let bytes = ClientBytes::default();
+/// assert_eq!((bytes.received(), bytes.sent()), (0, 0));
+/// ```
 #[derive(Debug, Default)]
 pub struct ClientBytes {
     received: AtomicU64,
