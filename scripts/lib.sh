@@ -3,7 +3,7 @@
 # on exit however the script ends.
 #
 #   . "$(dirname "$0")/lib.sh"
-#   deployment BIN PORT     # sets $dir and writes $dir/deploy (keygen)
+#   deployment BIN PORT [KEYGEN ARGS...]   # writes $dir/deploy (keygen)
 #   ... pids+=($!) for every background process ...
 
 dir=$(mktemp -d)
@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 deployment() {
-    "$1" keygen --out "$dir/deploy" --base-port "$2" >/dev/null
+    "$1" keygen --out "$dir/deploy" --base-port "$2" "${@:3}" >/dev/null
 }
 
 now() { date +%s.%N; }

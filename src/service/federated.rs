@@ -72,6 +72,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::server::ClientBytes;
 use super::{Connection, Reply, Request, receive, send, unexpected};
 use crate::domain::SharedConfig;
 use crate::error::{Error, FileOp, Origin, Result};
@@ -152,6 +153,15 @@ struct JobState {
     /// Accuracy of the last closed round's model that sites reported
     /// (`--report-accuracy`): site, accuracy, rows.
     reports: Vec<(String, f64, u32)>,
+    /// When the open round opened here, and the party's client byte
+    /// counters then (received, sent): the round's progress line reports
+    /// the time and the bytes since.
+    opened: (Instant, u64, u64),
+}
+
+/// The moment a round opens: now and the byte counters.
+fn mark(bytes: &ClientBytes) -> (Instant, u64, u64) {
+    (Instant::now(), bytes.received(), bytes.sent())
 }
 
 /// What the server's request handler needs to close a round.
@@ -166,6 +176,8 @@ pub(crate) struct CloseContext<'a> {
     pub jobs: &'a Mutex<()>,
     /// The log.
     pub log: &'a (dyn Fn(&str) + Send + Sync),
+    /// The party's byte counters of client traffic.
+    pub bytes: &'a ClientBytes,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -232,6 +244,7 @@ impl FedJobs {
         &self,
         me: usize,
         settings: &FedSettings,
+        bytes: &ClientBytes,
         log: &dyn Fn(&str),
     ) -> Result<FedStatus> {
         settings.check()?;
@@ -282,6 +295,7 @@ impl FedJobs {
                     failures: 0,
                     failure: String::new(),
                     reports: Vec::new(),
+                    opened: mark(bytes),
                 };
                 self.save(settings, &st)?;
                 let j = Arc::new(FedJob {
@@ -420,8 +434,9 @@ impl FedJobs {
             let Some(intake) = st.intake.take() else {
                 continue;
             };
+            let opened = st.opened;
             drop(st);
-            let closed = self.close(ctx, &job, &intake);
+            let closed = self.close(ctx, &job, &intake, opened);
             let mut st2 = lock(&job.state);
             let res = match closed {
                 Ok((summary, mean)) => {
@@ -432,6 +447,7 @@ impl FedJobs {
                     st2.last = Some(summary);
                     st2.reports.clear();
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
+                    st2.opened = mark(ctx.bytes);
                     self.save(&job.settings, &st2)?;
                     Ok(job.status(&st2))
                 }
@@ -441,6 +457,7 @@ impl FedJobs {
                         job.settings.job
                     ));
                     st2.intake = Some(Self::intake(ctx.me, &job.settings, st2.round)?);
+                    st2.opened = mark(ctx.bytes);
                     st2.failures += 1;
                     st2.failure = format!(
                         "round {round} failed at party {}: {e}; the round opens again (attempt {})",
@@ -502,13 +519,19 @@ impl FedJobs {
         Ok(())
     }
 
-    /// Closes `intake`'s round with the other two servers.
+    /// Closes `intake`'s round with the other two servers; `opened` is
+    /// when the round opened here and the client byte counters then.
     fn close(
         &self,
         ctx: &CloseContext<'_>,
         job: &FedJob,
         intake: &RoundIntake,
+        opened: (Instant, u64, u64),
     ) -> Result<(FedRoundSummary, Option<Vec<f64>>)> {
+        let (opened_at, received_at_open, sent_at_open) = opened;
+        let open_for = opened_at.elapsed();
+        let from_sites = ctx.bytes.received().saturating_sub(received_at_open);
+        let to_sites = ctx.bytes.sent().saturating_sub(sent_at_open);
         let s = &job.settings;
         let round = intake.round();
         let session = format!("privml serve: federated round={round}\n{}", s.describe());
@@ -535,10 +558,11 @@ impl FedJobs {
             min_clients: s.min_clients as usize,
         };
         let t0 = Instant::now();
-        let closed = {
+        let (closed, cost) = {
             let _one_at_a_time = lock(ctx.jobs);
-            execute(&exec, &close)?.0
+            execute(&exec, &close)?
         };
+        let to_servers = cost.bytes_sent.get(me).copied().unwrap_or(0);
         let mean = closed.mean()?;
         let refused: Vec<(String, String)> = intake
             .refused()
@@ -572,7 +596,9 @@ impl FedJobs {
             aggregated: mean.is_some(),
         };
         (ctx.log)(&format!(
-            "federated '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {} ({:.3} s to close)",
+            "federated '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {} \
+             (open {:.3} s, {:.3} s to close; bytes since the round opened: {from_sites} from sites, \
+             {to_sites} to sites, {to_servers} to the other servers)",
             s.job,
             s.rounds,
             summary.accepted.len(),
@@ -598,6 +624,7 @@ impl FedJobs {
                     s.min_clients
                 )
             },
+            open_for.as_secs_f64(),
             t0.elapsed().as_secs_f64()
         ));
         Ok((summary, mean))
@@ -650,6 +677,13 @@ pub struct SiteRound {
     pub local_accuracy: f64,
     /// Bytes this site sent each server this round (its messages).
     pub bytes: [u64; 3],
+    /// Local training and sharing of the update (this process alone).
+    pub time_train: Duration,
+    /// Sending the three messages (until each server took its own).
+    pub time_upload: Duration,
+    /// Waiting for the round to close at all three servers (the other
+    /// sites, the deadline and the servers' aggregation).
+    pub time_wait: Duration,
     /// The servers' refusals of this site's update, if any.
     pub refusals: Vec<String>,
 }
@@ -851,6 +885,7 @@ pub fn run_site(
         if failed.0 != round {
             failed = (round, 0);
         }
+        let t_train = Instant::now();
         let msgs = match &shared {
             Some((r, m)) if *r == round => m.clone(),
             _ => {
@@ -865,6 +900,7 @@ pub fn run_site(
                 m
             }
         };
+        let time_train = t_train.elapsed();
         let bytes = msgs.clone().map(|m| m.len() as u64);
         if opts.fault == Some(SiteFault::Disconnect) {
             let [m0, _, _] = msgs;
@@ -880,36 +916,37 @@ pub fn run_site(
                 "disconnected after its first message (the disconnect fault)",
             ));
         }
-        let (next, refusals) = match exchange(conns, &settings.job, round, msgs) {
-            Ok(r) => r,
-            Err(e) => {
-                let mut e = Error::invalid("round", format!("round {round}: {e}"));
-                // Reconnecting and joining again are part of the attempt.
-                status = loop {
-                    failed.1 += 1;
-                    if failed.1 > opts.retries {
-                        return Err(e);
-                    }
-                    log(SiteEvent::Retry {
-                        round,
-                        attempt: failed.1 + 1,
-                        of: opts.retries + 1,
-                        error: &e,
-                    });
-                    match reconnect().and_then(|mut c| {
-                        let s = join(&mut c)?;
-                        *conns = c;
-                        Ok(s)
-                    }) {
-                        Ok(s) => break s,
-                        Err(again) => {
-                            e = Error::invalid("round", format!("round {round}: {again}"))
+        let (next, refusals, time_upload, time_wait) =
+            match exchange(conns, &settings.job, round, msgs) {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut e = Error::invalid("round", format!("round {round}: {e}"));
+                    // Reconnecting and joining again are part of the attempt.
+                    status = loop {
+                        failed.1 += 1;
+                        if failed.1 > opts.retries {
+                            return Err(e);
                         }
-                    }
-                };
-                continue;
-            }
-        };
+                        log(SiteEvent::Retry {
+                            round,
+                            attempt: failed.1 + 1,
+                            of: opts.retries + 1,
+                            error: &e,
+                        });
+                        match reconnect().and_then(|mut c| {
+                            let s = join(&mut c)?;
+                            *conns = c;
+                            Ok(s)
+                        }) {
+                            Ok(s) => break s,
+                            Err(again) => {
+                                e = Error::invalid("round", format!("round {round}: {again}"))
+                            }
+                        }
+                    };
+                    continue;
+                }
+            };
         status = next;
         let summary = status
             .last
@@ -923,6 +960,9 @@ pub fn run_site(
             local_accuracy: accuracy,
             summary,
             bytes,
+            time_train,
+            time_upload,
+            time_wait,
         };
         if opts.report_accuracy {
             let req = || Request::FedReport {
@@ -946,14 +986,16 @@ pub fn run_site(
     })
 }
 
-/// Sends this round's messages and waits for its result: the new status
-/// and the servers' refusals of this site's update.
+/// Sends this round's messages and waits for its result: the new status,
+/// the servers' refusals of this site's update, and how long the upload
+/// and the wait took.
 fn exchange(
     conns: &mut [Connection; 3],
     job: &str,
     round: u32,
     msgs: [Vec<u8>; 3],
-) -> Result<(FedStatus, Vec<String>)> {
+) -> Result<(FedStatus, Vec<String>, Duration, Duration)> {
+    let t_upload = Instant::now();
     let mut refusals = Vec::new();
     for (conn, m) in conns.iter_mut().zip(msgs) {
         let req = Request::FedSubmit {
@@ -975,8 +1017,10 @@ fn exchange(
         job: job.to_string(),
         round,
     };
+    let time_upload = t_upload.elapsed();
+    let t_wait = Instant::now();
     let status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
-    Ok((status, refusals))
+    Ok((status, refusals, time_upload, t_wait.elapsed()))
 }
 
 #[cfg(test)]

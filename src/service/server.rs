@@ -1,8 +1,9 @@
 //! One serving party: accepts clients until told to stop.
 //!
 //! Every client connection gets its own thread (at most
-//! [`ServeOptions::max_clients`] at once; one more is refused with a log
-//! line), its own read and write timeouts, and a request size limit checked
+//! [`ServeOptions::max_clients`] at once, itself at most
+//! [`MAX_SERVE_CLIENTS`]; one more is refused with a log line), its own
+//! read and write timeouts, and a request size limit checked
 //! on the frame header before anything is allocated. A failing client ends
 //! its own connection only: the error goes back to it as a
 //! [`Reply::Failed`] where the connection still works, and into the log
@@ -11,9 +12,10 @@
 //! requests in progress finish, and returns.
 
 use std::io::ErrorKind;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -45,7 +47,8 @@ pub struct ServeOptions {
     pub io_timeout: Duration,
     /// Largest request accepted.
     pub max_request: u64,
-    /// Clients served at once.
+    /// Clients served at once (each holds a thread and a socket while
+    /// connected); at most [`MAX_SERVE_CLIENTS`].
     pub max_clients: usize,
     /// Uploads one connection may hold staged and not yet committed.
     pub max_staged: usize,
@@ -60,13 +63,79 @@ pub struct ServeOptions {
 pub const DEFAULT_MAX_STAGED: usize = 4;
 /// Bytes staged and not committed that one connection may hold by default.
 pub const DEFAULT_MAX_STAGED_BYTES: u64 = 1 << 30;
+/// Clients served at once by default.
+pub const DEFAULT_MAX_CLIENTS: usize = 16;
+/// The most clients a party serves at once, whatever it is asked: each
+/// connected client holds a thread (with its stack) and a file descriptor,
+/// and a federated site's update stays in memory until its round closes,
+/// so the bound keeps a party within ordinary process limits (`ulimit -n`
+/// is commonly 1024) while leaving room for a few hundred federated sites.
+pub const MAX_SERVE_CLIENTS: usize = 1000;
+
+/// Bytes on the wire between this party and its clients (TLS records
+/// included), counted at the sockets: what `privml serve` reports per
+/// federated round. A [`Server`] shares its counters
+/// ([`Server::client_bytes`]) with every connection it serves.
+///
+/// # Examples
+///
+/// ```
+/// use privml::service::server::ClientBytes;
+///
+/// let bytes = ClientBytes::default();
+/// assert_eq!((bytes.received(), bytes.sent()), (0, 0));
+/// ```
+#[derive(Debug, Default)]
+pub struct ClientBytes {
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl ClientBytes {
+    /// Bytes received from clients so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Bytes sent to clients so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+/// A client's socket that adds what passes through it to the party's
+/// [`ClientBytes`].
+struct Counted {
+    sock: TcpStream,
+    bytes: Arc<ClientBytes>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        self.bytes.received.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.sock.write(buf)?;
+        self.bytes.sent.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
 
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             io_timeout: Duration::from_secs(60),
             max_request: DEFAULT_MAX_REQUEST,
-            max_clients: 16,
+            max_clients: DEFAULT_MAX_CLIENTS,
             max_staged: DEFAULT_MAX_STAGED,
             max_staged_bytes: DEFAULT_MAX_STAGED_BYTES,
         }
@@ -84,6 +153,7 @@ pub struct Server {
     log: Arc<dyn Fn(&str) + Send + Sync>,
     jobs: Arc<Mutex<()>>,
     fed: Arc<FedJobs>,
+    bytes: Arc<ClientBytes>,
 }
 
 impl std::fmt::Debug for Server {
@@ -103,6 +173,12 @@ impl Server {
         log: Arc<dyn Fn(&str) + Send + Sync>,
     ) -> Result<Server> {
         let entry = parties.parties.get(me).ok_or(Error::InvalidParty(me))?;
+        if !(1..=MAX_SERVE_CLIENTS).contains(&opts.max_clients) {
+            return Err(Error::invalid(
+                "max_clients",
+                format!("{} is not in 1..={MAX_SERVE_CLIENTS}", opts.max_clients),
+            ));
+        }
         let creds = Credentials::load(&parties.ca, &entry.cert, &entry.key)?;
         creds.check_identity(me)?;
         let tls = serve_config(&creds, &parties)?;
@@ -139,7 +215,13 @@ impl Server {
             log,
             jobs: Arc::default(),
             fed: Arc::new(FedJobs::new(store_dir)?),
+            bytes: Arc::default(),
         })
+    }
+
+    /// The bytes exchanged with clients so far.
+    pub fn client_bytes(&self) -> Arc<ClientBytes> {
+        Arc::clone(&self.bytes)
     }
 
     /// Accepts clients until `stop` is set, then waits for the connections
@@ -167,6 +249,7 @@ impl Server {
                         peer: peer.to_string(),
                         jobs: Arc::clone(&self.jobs),
                         fed: Arc::clone(&self.fed),
+                        bytes: Arc::clone(&self.bytes),
                     };
                     let tls = Arc::clone(&self.tls);
                     let active = Arc::clone(&active);
@@ -221,17 +304,23 @@ struct Session {
     jobs: Arc<Mutex<()>>,
     /// Federated jobs (issue 17).
     fed: Arc<FedJobs>,
+    /// The party's byte counters of client traffic.
+    bytes: Arc<ClientBytes>,
 }
 
 impl Session {
     fn serve(&self, sock: TcpStream, tls: Arc<ServerConfig>) {
-        let setup = move || -> Result<StreamOwned<ServerConnection, TcpStream>> {
+        let setup = move || -> Result<StreamOwned<ServerConnection, Counted>> {
             sock.set_nonblocking(false)?;
             sock.set_read_timeout(Some(self.opts.io_timeout))?;
             sock.set_write_timeout(Some(self.opts.io_timeout))?;
             sock.set_nodelay(true)?;
             let conn =
                 ServerConnection::new(tls).map_err(|e| Error::invalid("TLS", e.to_string()))?;
+            let sock = Counted {
+                sock,
+                bytes: Arc::clone(&self.bytes),
+            };
             let mut stream = StreamOwned::new(conn, sock);
             while stream.conn.is_handshaking() {
                 stream.conn.complete_io(&mut stream.sock)?;
@@ -423,7 +512,7 @@ impl Session {
             }
             Request::FedJoin { settings } => {
                 self.model_allowed(client, entry, &settings.job)?;
-                let st = self.fed.join(self.me, &settings, &*self.log)?;
+                let st = self.fed.join(self.me, &settings, &self.bytes, &*self.log)?;
                 (self.log)(&format!(
                     "client {client}: joined federated '{}' at round {}",
                     settings.job, st.round
@@ -448,6 +537,7 @@ impl Session {
                     io_timeout: self.opts.io_timeout,
                     jobs: &self.jobs,
                     log: &*self.log,
+                    bytes: &self.bytes,
                 };
                 let st = self.fed.wait(&ctx, &job, round)?;
                 Ok(Reply::Federated(Box::new(st)))

@@ -9,13 +9,13 @@
 #![cfg(all(feature = "tls", feature = "cli"))]
 
 use crate::fed_common::{
-    Children, identity, keygen, max_dev, model_path, plain_fedavg, read_model, serve, shard, site,
-    text, write_shards,
+    BIN, Children, identity, keygen, max_dev, model_path, plain_fedavg, read_model, serve, shard,
+    site, text, write_shards,
 };
 use crate::net_common;
 
 use std::path::Path;
-use std::process::{Child, Output};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -127,4 +127,117 @@ fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
         );
         assert!(log.contains("refused a client"), "party {p}: {log}");
     }
+}
+
+/// More sites than a server's default of 16 clients at once: with
+/// `privml serve --max-clients`, twenty sites hold their connections at
+/// the same time and the round averages all twenty (before the flag, the
+/// seventeenth connection was refused, and that site retried until the
+/// job was over, then ended without a word: now it says so). Out-of-range
+/// values are refused.
+#[test]
+fn twenty_sites_fit_under_max_clients() {
+    const N: usize = 20;
+    let dir = net_common::TempDir::new("fed-sites-many");
+    let names: Vec<String> = (0..N).map(|k| format!("s{k}")).collect();
+    let config = keygen(&dir, &names.join(","));
+    for bad in ["0", "1001"] {
+        let out = Command::new(BIN)
+            .args(["serve", "--id", "0", "--max-clients", bad, "--store"])
+            .arg(dir.join("unused"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--max-clients {bad} accepted");
+        let e = text(&out.stderr);
+        assert!(e.contains("from 1 to 1000"), "{e}");
+    }
+    write_shards(&dir, N);
+    let _servers = Children(
+        (0..3)
+            .map(|id| {
+                let store = dir.join(format!("store{id}"));
+                Some(net_common::spawn(
+                    BIN,
+                    &[
+                        "serve",
+                        "--id",
+                        &id.to_string(),
+                        "--config",
+                        config.to_str().unwrap(),
+                        "--store",
+                        store.to_str().unwrap(),
+                        "--timeout",
+                        "30",
+                        "--max-clients",
+                        "24",
+                    ],
+                ))
+            })
+            .collect(),
+    );
+    let sites: Vec<Child> = (0..N)
+        .map(|k| {
+            let mut args = vec![
+                "--data".into(),
+                shard(&dir, k).display().to_string(),
+                "--sites".into(),
+                N.to_string(),
+                "--rounds".into(),
+                "1".into(),
+                // Long enough for twenty processes to start on a loaded
+                // machine; the round closes as soon as all are in.
+                "--deadline".into(),
+                "30".into(),
+            ];
+            if k == 0 {
+                args.extend(["--out".into(), dir.join("model.txt").display().to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            site(&config, &identity(&dir, k), 40, &args)
+        })
+        .collect();
+    for (k, c) in sites.into_iter().enumerate() {
+        let o = net_common::finish_within(c, Duration::from_secs(60));
+        let s = text(&o.stdout);
+        assert!(o.status.success(), "site {k}: {s}\n{}", text(&o.stderr));
+        assert!(
+            s.contains(&format!(
+                "site s{k} round 1: update accepted | {N} sites in, 0 dropped, 0 refused | global model updated"
+            )),
+            "{s}"
+        );
+    }
+    assert_eq!(read_model(&dir.join("model.txt")).len(), 31);
+    // A site joining after the last round is told it took part in none
+    // (it ended silently before).
+    let late = net_common::spawn(
+        BIN,
+        &[
+            "client",
+            "--config",
+            config.to_str().unwrap(),
+            "--identity",
+            dir.join("client-s0").to_str().unwrap(),
+            "--timeout",
+            "40",
+            "federated",
+            "--data",
+            dir.join("site-0.csv").to_str().unwrap(),
+            "--sites",
+            &N.to_string(),
+            "--rounds",
+            "1",
+            "--deadline",
+            "30",
+        ],
+    );
+    let o = net_common::finish_within(late, Duration::from_secs(60));
+    let s = text(&o.stdout);
+    assert!(o.status.success(), "{s}\n{}", text(&o.stderr));
+    assert!(
+        s.contains("had run all its 1 rounds when this site joined: it took part in none"),
+        "{s}"
+    );
 }

@@ -43,6 +43,22 @@ pub struct ServeArgs {
     /// Bytes one client connection may hold staged and not committed.
     #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_STAGED_BYTES)]
     max_staged_bytes: u64,
+    /// Clients served at once (1 to 1000): each connected client holds a
+    /// thread and a file descriptor, so keep it under `ulimit -n`. A
+    /// federated job needs one per site (`privml client federated` keeps
+    /// its connection for the whole job); one more is refused.
+    #[arg(long, default_value_t = privml::service::server::DEFAULT_MAX_CLIENTS,
+          value_parser = max_clients)]
+    max_clients: usize,
+}
+
+/// `--max-clients`: a count in 1..=MAX_SERVE_CLIENTS.
+fn max_clients(s: &str) -> Result<usize, String> {
+    use privml::service::server::MAX_SERVE_CLIENTS;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_SERVE_CLIENTS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a count from 1 to {MAX_SERVE_CLIENTS}")),
+    }
 }
 
 /// Runs `privml serve` until SIGTERM or Ctrl-C.
@@ -68,7 +84,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         max_request: args.max_request,
         max_staged: args.max_staged,
         max_staged_bytes: args.max_staged_bytes,
-        ..ServeOptions::default()
+        max_clients: args.max_clients,
     };
     let server = Server::bind(me, parties, &args.store, opts, log)?;
     server.run(&stop)?;

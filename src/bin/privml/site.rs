@@ -187,7 +187,7 @@ pub fn run(
             };
             let s = &r.summary;
             outln!(
-                "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party",
+                "site {site} round {}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to each party | train {:.3} s, upload {:.3} s, wait {:.3} s",
                 r.round,
                 if r.accepted { "update accepted" } else { "update NOT accepted" },
                 s.accepted.len(),
@@ -195,7 +195,10 @@ pub fn run(
                 s.refused.len(),
                 if s.aggregated { "global model updated" } else { "too few sites: model unchanged" },
                 r.local_accuracy,
-                r.bytes[0]
+                r.bytes[0],
+                r.time_train.as_secs_f64(),
+                r.time_upload.as_secs_f64(),
+                r.time_wait.as_secs_f64()
             );
             for why in &r.refusals {
                 outln!("site {site} round {}: {why}", r.round);
@@ -203,6 +206,16 @@ pub fn run(
         },
     )
     .with_context(|| format!("site {site}"))?;
+    if report.rounds.is_empty() {
+        // Without this line a site that came too late (a server full,
+        // `privml serve --max-clients`, or simply started after the last
+        // round) ended successfully and silently.
+        outln!(
+            "site {site}: job '{}' had run all its {} rounds when this site joined: it took part in none",
+            settings.job,
+            settings.rounds
+        );
+    }
     if let Some(out) = &args.out {
         let text: String = report.global.iter().map(|v| format!("{v:e}\n")).collect();
         privml::model_file::write_atomic(out, text.as_bytes())?;
