@@ -84,6 +84,8 @@ pub struct Server {
     log: Arc<dyn Fn(&str) + Send + Sync>,
     jobs: Arc<Mutex<()>>,
     fed: Arc<FedJobs>,
+    #[cfg(feature = "he")]
+    fed_he: Arc<super::federated_he::HeJobs>,
 }
 
 impl std::fmt::Debug for Server {
@@ -139,6 +141,8 @@ impl Server {
             log,
             jobs: Arc::default(),
             fed: Arc::new(FedJobs::new(store_dir)?),
+            #[cfg(feature = "he")]
+            fed_he: Arc::new(super::federated_he::HeJobs::new(store_dir)?),
         })
     }
 
@@ -167,6 +171,8 @@ impl Server {
                         peer: peer.to_string(),
                         jobs: Arc::clone(&self.jobs),
                         fed: Arc::clone(&self.fed),
+                        #[cfg(feature = "he")]
+                        fed_he: Arc::clone(&self.fed_he),
                     };
                     let tls = Arc::clone(&self.tls);
                     let active = Arc::clone(&active);
@@ -221,6 +227,9 @@ struct Session {
     jobs: Arc<Mutex<()>>,
     /// Federated jobs (issue 17).
     fed: Arc<FedJobs>,
+    /// Federated jobs aggregated under HE by this party alone.
+    #[cfg(feature = "he")]
+    fed_he: Arc<super::federated_he::HeJobs>,
 }
 
 impl Session {
@@ -451,6 +460,12 @@ impl Session {
                 };
                 let st = self.fed.wait(&ctx, &job, round)?;
                 Ok(Reply::Federated(Box::new(st)))
+            }
+            #[cfg(feature = "he")]
+            Request::FedHe(req) => {
+                self.model_allowed(client, entry, req.job())?;
+                let reply = self.fed_he.handle(&self.parties, client, req, &*self.log)?;
+                Ok(Reply::FedHe(Box::new(reply)))
             }
             Request::List => {
                 let mut out = Vec::new();

@@ -8,64 +8,17 @@
 //! serving.
 #![cfg(all(feature = "tls", feature = "cli"))]
 
+use crate::fed_common::{BIN, Children, keygen, read_model, serve, text, write_shards};
 use crate::net_common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::path::Path;
+use std::process::{Child, Output};
 use std::time::Duration;
 
 use privml::data::load_csv;
 use privml::fl::{LocalTraining, ModelSpec};
-use privml::net::tls;
 
-const BIN: &str = env!("CARGO_BIN_EXE_privml");
 const WAIT: Duration = Duration::from_secs(40);
-
-/// Child processes killed when the test ends, however it ends.
-struct Children(Vec<Option<Child>>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in self.0.iter_mut().flatten() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A base port with the parties' and the client ports free.
-fn base_port() -> u16 {
-    loop {
-        let b = net_common::free_base_port();
-        if b < 60_000
-            && (0..3)
-                .all(|i| TcpListener::bind(("127.0.0.1", b + tls::CLIENT_PORT_OFFSET + i)).is_ok())
-        {
-            return b;
-        }
-    }
-}
-
-fn keygen(dir: &Path, clients: &str) -> PathBuf {
-    let out = Command::new(BIN)
-        .args(["keygen", "--clients", clients, "--base-port"])
-        .arg(base_port().to_string())
-        .arg("--out")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    dir.join("parties.toml")
-}
-
-fn serve(config: &Path, dir: &Path, id: usize) -> Child {
-    net_common::serve(BIN, config, dir, id, 10)
-}
 
 const SITES: usize = 5;
 const DEADLINE: &str = "3";
@@ -96,25 +49,12 @@ fn site(config: &Path, identity: &Path, data: &Path, out: &Path, extra: &[&str])
     net_common::spawn(BIN, &args)
 }
 
-fn read_model(path: &Path) -> Vec<f64> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect()
-}
-
 #[test]
 fn five_sites_one_dies_one_misbehaves_the_round_averages_the_other_three() {
     let dir = net_common::TempDir::new("fed-sites");
     let config = keygen(&dir, "s0,s1,s2,s3,s4");
     // The simulator's shards of the breast-cancer data, one per site.
-    let out = Command::new(BIN)
-        .args(["federated", "--clients", "5", "--write-shards"])
-        .arg(&*dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    write_shards(&dir, SITES);
     let mut servers = Children((0..3).map(|id| Some(serve(&config, &dir, id))).collect());
 
     let shard = |k: usize| dir.join(format!("site-{k}.csv"));

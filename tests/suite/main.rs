@@ -18,6 +18,9 @@
 // Helpers shared with the separate binaries, where they live.
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(all(feature = "tls", feature = "cli"))]
+#[path = "../fed_common/mod.rs"]
+mod fed_common;
 #[path = "../full_batch/mod.rs"]
 mod full_batch;
 #[cfg(feature = "tls")]
@@ -49,6 +52,7 @@ mod emulate;
 mod experiments;
 mod failures;
 mod fed_sites;
+mod fed_sites_he;
 mod federated;
 mod files_and_keys;
 mod fixed_point;
