@@ -201,7 +201,11 @@ impl HeIntake {
 /// sent: the bytes of the [`EncryptedSum`] of `len` values and the
 /// accepted sites with their weights. The sum must hold exactly one
 /// update per accepted site.
-pub fn received_sum(bytes: &[u8], len: usize, accepted: Vec<(ClientId, u32)>) -> Result<HeRoundSum> {
+pub fn received_sum(
+    bytes: &[u8],
+    len: usize,
+    accepted: Vec<(ClientId, u32)>,
+) -> Result<HeRoundSum> {
     let sum = EncryptedSum::from_bytes(bytes, len)?;
     if sum.count() != accepted.len() {
         return Err(Error::invalid(
@@ -253,15 +257,27 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(3600);
         let mut i = HeIntake::new(pk.clone(), 1, 3, 3, far);
         let m = |k: u32, u: &[f64]| encrypt_update(&pk, UpdateMeta::new(ClientId(k), 1, 2), u);
-        i.submit(ClientId(0), &m(0, &[1.0, 2.0, 3.0]).unwrap(), Instant::now())
-            .unwrap();
+        i.submit(
+            ClientId(0),
+            &m(0, &[1.0, 2.0, 3.0]).unwrap(),
+            Instant::now(),
+        )
+        .unwrap();
         let e = i
-            .submit(ClientId(0), &m(0, &[1.0, 2.0, 3.0]).unwrap(), Instant::now())
+            .submit(
+                ClientId(0),
+                &m(0, &[1.0, 2.0, 3.0]).unwrap(),
+                Instant::now(),
+            )
             .unwrap_err();
         assert!(e.to_string().contains("client-0"), "{e}");
         assert!(!i.is_closed(Instant::now()));
-        i.submit(ClientId(1), &m(1, &[3.0, 0.0, -1.0]).unwrap(), Instant::now())
-            .unwrap();
+        i.submit(
+            ClientId(1),
+            &m(1, &[3.0, 0.0, -1.0]).unwrap(),
+            Instant::now(),
+        )
+        .unwrap();
         assert_eq!(i.heard(), 2);
         // Another round's message is refused.
         let other = encrypt_update(&pk, UpdateMeta::new(ClientId(2), 2, 1), &[0.0; 3]).unwrap();
@@ -274,7 +290,10 @@ mod tests {
         let back = received_sum(&sum.sum.to_bytes(), 3, sum.accepted.clone()).unwrap();
         let mean = owner_mean(&sk, &back, 2).unwrap();
         for (g, w) in mean.iter().zip([2.0, 1.0, 1.0]) {
-            assert!((g - w).abs() <= HeParams::default().sum_tolerance(2), "{g} vs {w}");
+            assert!(
+                (g - w).abs() <= HeParams::default().sum_tolerance(2),
+                "{g} vs {w}"
+            );
         }
         // Another key does not open it.
         let (_, other_sk) = KeyPair::generate(&HeParams::default()).unwrap();

@@ -126,22 +126,26 @@ pub struct HeCollected {
     pub status: FedStatus,
 }
 
+/// What a site gets when it joins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeJoined {
+    /// The settings.
+    pub settings: FedSettings,
+    /// The owner's public key ([`PublicKey::to_bytes`]).
+    pub public_key: Vec<u8>,
+    /// The status.
+    pub status: FedStatus,
+}
+
 /// A reply of the deployed HE form (inside [`Reply::FedHe`]).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum HeReply {
     /// The job's settings and public key, and its status.
-    Joined {
-        /// The settings.
-        settings: FedSettings,
-        /// The owner's public key.
-        public_key: Vec<u8>,
-        /// The status.
-        status: FedStatus,
-    },
+    Joined(Box<HeJoined>),
     /// A job's status.
     Status(FedStatus),
     /// A closed round, for the owner.
-    Collected(HeCollected),
+    Collected(Box<HeCollected>),
     /// Done; a line for the client.
     Done(String),
 }
@@ -177,11 +181,11 @@ struct HeJob {
 #[derive(Debug)]
 enum Phase {
     /// Taking submissions.
-    Open(HeIntake),
+    Open(Box<HeIntake>),
     /// Being closed by the owner's collect.
     Closing,
     /// Closed with a sum; waiting for the owner's new model.
-    Collected(HeCollected),
+    Collected(Box<HeCollected>),
 }
 
 #[derive(Debug)]
@@ -291,7 +295,10 @@ impl HeJobs {
             changed: Condvar::new(),
         };
         let intake = Self::intake(&job, s.round);
-        job.state.get_mut().unwrap_or_else(PoisonError::into_inner).phase = Phase::Open(intake);
+        job.state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .phase = Phase::Open(Box::new(intake));
         let job = Arc::new(job);
         self.save(&job, &lock(&job.state))?;
         jobs.insert(job.settings.job.clone(), Arc::clone(&job));
@@ -328,11 +335,11 @@ impl HeJobs {
                     "client {client}: joined federated-he '{}' at round {}",
                     job.settings.job, st.round
                 ));
-                Ok(HeReply::Joined {
+                Ok(HeReply::Joined(Box::new(HeJoined {
                     settings: job.settings.clone(),
                     public_key: job.pk_bytes.clone(),
                     status: job.status(&st),
-                })
+                })))
             }
             HeRequest::Submit {
                 job,
@@ -347,7 +354,7 @@ impl HeJobs {
                 let job = self.get(&job, log)?;
                 job.owner_only(client, "collect a sum")?;
                 self.collect(parties, &job, round, log)
-                    .map(HeReply::Collected)
+                    .map(|c| HeReply::Collected(Box::new(c)))
             }
             HeRequest::Post { job, round, global } => {
                 let job = self.get(&job, log)?;
@@ -507,7 +514,7 @@ impl HeJobs {
                 ));
             }
             match &st.phase {
-                Phase::Collected(c) => return Ok(c.clone()),
+                Phase::Collected(c) => return Ok((**c).clone()),
                 Phase::Closing => {
                     st = wait_on(job, st, Duration::from_millis(200));
                     continue;
@@ -525,7 +532,7 @@ impl HeJobs {
                 continue;
             };
             let s = &job.settings;
-            let closed = intake.close(s.min_clients as usize);
+            let closed = (*intake).close(s.min_clients as usize);
             let accepted: Vec<(String, u32)> = closed
                 .accepted
                 .iter()
@@ -591,12 +598,12 @@ impl HeJobs {
                 status: job.status(&st),
             };
             if collected.sum.is_some() {
-                st.phase = Phase::Collected(collected.clone());
+                st.phase = Phase::Collected(Box::new(collected.clone()));
             } else {
                 // No sum: the round ends here, the model as it was.
                 st.round += 1;
                 st.last = Some(summary);
-                st.phase = Phase::Open(Self::intake(job, st.round));
+                st.phase = Phase::Open(Box::new(Self::intake(job, st.round)));
                 self.save(job, &st)?;
             }
             drop(st);
@@ -639,7 +646,7 @@ impl HeJobs {
         st.global = global;
         st.last = Some(summary);
         st.round += 1;
-        st.phase = Phase::Open(Self::intake(job, st.round));
+        st.phase = Phase::Open(Box::new(Self::intake(job, st.round)));
         self.save(job, &st)?;
         log(&format!(
             "federated-he '{}' round {round}: the owner posted the new global model, stored",
@@ -697,7 +704,7 @@ impl HeJob {
 fn call(conn: &mut Connection, req: HeRequest) -> Result<HeReply> {
     match conn.call(&Request::FedHe(req))? {
         Reply::FedHe(r) => Ok(*r),
-        other => Err(unexpected(0, &other)),
+        other => Err(unexpected(conn.party, &other)),
     }
 }
 
@@ -748,7 +755,7 @@ pub fn run_owner(
                 round,
             },
         )? {
-            HeReply::Collected(c) => c,
+            HeReply::Collected(c) => *c,
             _ => return Err(Error::invalid("reply", "a collected round was expected")),
         };
         let Some(bytes) = &c.sum else {
@@ -816,11 +823,14 @@ pub fn run_he_site(
             job: job.to_string(),
         },
     )? {
-        HeReply::Joined {
-            settings,
-            public_key,
-            status,
-        } => (settings, PublicKey::from_bytes(&public_key)?, status),
+        HeReply::Joined(j) => {
+            let HeJoined {
+                settings,
+                public_key,
+                status,
+            } = *j;
+            (settings, PublicKey::from_bytes(&public_key)?, status)
+        }
         _ => return Err(Error::invalid("reply", "the job's settings were expected")),
     };
     settings.check()?;

@@ -63,7 +63,12 @@ pub fn serve(config: &Path, dir: &Path, id: usize) -> Child {
 /// The simulator's shards of the breast-cancer data, `dir/site-K.csv`.
 pub fn write_shards(dir: &Path, sites: usize) {
     let out = Command::new(BIN)
-        .args(["federated", "--clients", &sites.to_string(), "--write-shards"])
+        .args([
+            "federated",
+            "--clients",
+            &sites.to_string(),
+            "--write-shards",
+        ])
         .arg(dir)
         .output()
         .unwrap();

@@ -108,11 +108,7 @@ fn he_sites_owner_and_one_keyless_aggregator_complete_a_round() {
         if k == 3 {
             action.extend(["--fault", "wrong-shape"]);
         }
-        sites.push(client(
-            &config,
-            &dir.join(format!("client-s{k}")),
-            &action,
-        ));
+        sites.push(client(&config, &dir.join(format!("client-s{k}")), &action));
     }
     let outs: Vec<_> = sites
         .into_iter()
@@ -225,7 +221,10 @@ fn he_sites_owner_and_one_keyless_aggregator_complete_a_round() {
         log_text.contains("round 1/1: 3 sites in (s0, s1, s2), 0 dropped (), 1 refused (s3:"),
         "{log_text}"
     );
-    assert!(log_text.contains("this party holds no secret key"), "{log_text}");
+    assert!(
+        log_text.contains("this party holds no secret key"),
+        "{log_text}"
+    );
     let store = dir.join("store0");
     let files = files_under(&store);
     let state = store.join("federated-he").join("fed.state");
@@ -234,12 +233,19 @@ fn he_sites_owner_and_one_keyless_aggregator_complete_a_round() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         for probe in &secret_probes {
-            assert!(!contains(&bytes, probe), "{} holds secret key bytes", f.display());
+            assert!(
+                !contains(&bytes, probe),
+                "{} holds secret key bytes",
+                f.display()
+            );
         }
         public_seen |= contains(&bytes, public_probe);
     }
     assert!(public_seen, "the public key is in the aggregator's store");
     for probe in &secret_probes {
-        assert!(!contains(&log, probe), "the aggregator's log holds secret key bytes");
+        assert!(
+            !contains(&log, probe),
+            "the aggregator's log holds secret key bytes"
+        );
     }
 }

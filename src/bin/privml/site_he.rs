@@ -201,8 +201,8 @@ pub fn run(
         lr: args.lr,
         weight_decay: args.weight_decay,
     };
-    let mut conn = connect(parties, creds, args.party, timeout)
-        .with_context(|| format!("site {site}"))?;
+    let mut conn =
+        connect(parties, creds, args.party, timeout).with_context(|| format!("site {site}"))?;
     // The job may not exist yet (the owner creates it): retry the join.
     let t0 = std::time::Instant::now();
     let report = loop {
@@ -221,11 +221,19 @@ pub fn run(
                     "site {site} round {}/{}: {} | {} sites in, {} dropped, {} refused | {} | accuracy on this site's rows {:.3} | sent {} B to party {}",
                     r.round,
                     settings.rounds,
-                    if r.accepted { "update accepted" } else { "update NOT accepted" },
+                    if r.accepted {
+                        "update accepted"
+                    } else {
+                        "update NOT accepted"
+                    },
                     s.accepted.len(),
                     s.dropped.len(),
                     s.refused.len(),
-                    if s.aggregated { "global model updated" } else { "too few sites: model unchanged" },
+                    if s.aggregated {
+                        "global model updated"
+                    } else {
+                        "too few sites: model unchanged"
+                    },
                     r.local_accuracy,
                     r.bytes[0],
                     args.party
