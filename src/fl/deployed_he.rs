@@ -181,13 +181,19 @@ impl HeIntake {
     /// are at least `min_clients` of them ([`quorum`], the simulator's
     /// rule).
     pub fn close(self, min_clients: usize) -> HeClosed {
-        let accepted = self.round.accepted().to_vec();
+        // In site order (arrival order says when each site submitted).
+        let mut accepted = self.round.accepted().to_vec();
+        accepted.sort_unstable();
         let refused = self
             .refused
             .into_iter()
             .map(|(c, r)| (ClientId(c), r))
             .collect();
-        let sum = quorum(accepted.len(), min_clients).then(|| self.round.finish());
+        let sum = quorum(accepted.len(), min_clients).then(|| {
+            let mut sum = self.round.finish();
+            sum.accepted.sort_unstable();
+            sum
+        });
         HeClosed {
             round: self.number,
             accepted,

@@ -471,10 +471,9 @@ impl HeJobs {
         };
         let res = intake.submit(id, message, Instant::now());
         let heard = intake.heard();
-        drop(st);
-        job.changed.notify_all();
         let name = &job.settings.job;
-        match res {
+        // Logged before the round can close, so that the log reads in order.
+        let res = match res {
             Ok(()) => {
                 log(&format!(
                     "federated-he '{name}' round {round}: ciphertext from site {site} ({} bytes), {heard} of {} sites heard from",
@@ -492,7 +491,10 @@ impl HeJobs {
                     format!("site {site}'s update refused: {e}"),
                 ))
             }
-        }
+        };
+        drop(st);
+        job.changed.notify_all();
+        res
     }
 
     /// The owner's collect: waits until the round's intake closed, closes
