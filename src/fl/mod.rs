@@ -199,6 +199,8 @@
 mod aggregate;
 mod deployed;
 #[cfg(feature = "he")]
+mod deployed_he;
+#[cfg(feature = "he")]
 mod homomorphic;
 mod model;
 mod plain;
@@ -213,6 +215,8 @@ pub use deployed::{
     CloseRound, ClosedRound, FedSettings, MAX_DEADLINE_MS, MAX_FED_PARAMS, RoundIntake, agree,
     apply_mean, quorum, reveal_sum,
 };
+#[cfg(feature = "he")]
+pub use deployed_he::{HeClosed, HeIntake, owner_mean, received_sum};
 #[cfg(feature = "he")]
 pub use homomorphic::{HeRound, HeRoundSum, encrypt_update};
 pub use model::{LocalTraining, ModelSpec};

@@ -394,3 +394,103 @@ impl SecretKey {
         Ok(v)
     }
 }
+
+const OWNER_MAGIC: [u8; 4] = *b"PMHO";
+const OWNER_VERSION: u8 = 1;
+const OWNER_HEADER: usize = 12;
+
+impl KeyPair {
+    /// The model owner's key file: the public key (as
+    /// [`PublicKey::to_bytes`]) and the secret key, for
+    /// [`from_owner_bytes`](Self::from_owner_bytes). The bytes hold the
+    /// secret key: write them only to a file that only the owner can read
+    /// (`privml client fed-owner` writes it 0600, atomically).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privml::he::{HeParams, KeyPair};
+    ///
+    /// let (pk, sk) = KeyPair::generate(&HeParams::default())?;
+    /// let bytes = KeyPair::to_owner_bytes(&pk, &sk);
+    /// let (pk2, sk2) = KeyPair::from_owner_bytes(&bytes)?;
+    /// assert_eq!((pk2.key_id(), sk2.key_id()), (pk.key_id(), sk.key_id()));
+    /// # Ok::<(), privml::Error>(())
+    /// ```
+    pub fn to_owner_bytes(pk: &PublicKey, sk: &SecretKey) -> Vec<u8> {
+        let public = pk.to_bytes();
+        let secret = sk.inner.to_bytes();
+        let mut out = Vec::with_capacity(OWNER_HEADER + public.len() + secret.len());
+        out.extend_from_slice(&OWNER_MAGIC);
+        out.push(OWNER_VERSION);
+        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(&(public.len() as u32).to_le_bytes());
+        out.extend_from_slice(&public);
+        out.extend_from_slice(&secret);
+        out
+    }
+
+    /// Parses [`to_owner_bytes`](Self::to_owner_bytes). Malformed bytes are
+    /// [`Error::Decode`]; a secret key that does not decrypt what its
+    /// public key encrypts (a file pieced together from two pairs) is
+    /// [`Error::KeyMismatch`]: the pair is checked by encrypting and
+    /// decrypting a test value.
+    pub fn from_owner_bytes(bytes: &[u8]) -> Result<(PublicKey, SecretKey)> {
+        let bad = |error: DecodeError| Error::decode("owner key file", Origin::Bytes, error);
+        let field =
+            |field: &'static str, reason: String| bad(DecodeError::BadField { field, reason });
+        if bytes.len() < OWNER_HEADER {
+            return Err(bad(DecodeError::Truncated {
+                needed: OWNER_HEADER as u64,
+                available: bytes.len() as u64,
+            }));
+        }
+        if bytes[..4] != OWNER_MAGIC {
+            return Err(bad(DecodeError::BadMagic {
+                expected: "privml HE owner key file",
+            }));
+        }
+        if bytes[4] != OWNER_VERSION {
+            return Err(bad(DecodeError::UnsupportedVersion {
+                found: bytes[4].into(),
+                supported: OWNER_VERSION.into(),
+            }));
+        }
+        if bytes[5..8] != [0, 0, 0] {
+            return Err(field("reserved", "bytes 5 to 7 are not zero".into()));
+        }
+        let public_len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        let rest = &bytes[OWNER_HEADER..];
+        if rest.len() < public_len {
+            return Err(bad(DecodeError::Truncated {
+                needed: (OWNER_HEADER + public_len) as u64,
+                available: bytes.len() as u64,
+            }));
+        }
+        let (public, secret) = rest.split_at(public_len);
+        let pk = PublicKey::from_bytes(public)?;
+        let inner = bfv::SecretKey::from_bytes(secret, bfv()?)
+            .map_err(|e| field("secret key", e.to_string()))?;
+        let sk = SecretKey {
+            params: pk.params,
+            inner,
+            key_id: pk.key_id,
+        };
+        // The pair must match: encrypt a value under pk, decrypt with sk.
+        let probe = [1.5, -2.25];
+        let mut agg = super::Aggregator::new(pk.clone(), probe.len());
+        agg.add("key check", &pk.encrypt_update(&probe)?)?;
+        let got = sk.decrypt_sum(&agg.finish())?;
+        let tol = pk.params.sum_tolerance(1);
+        if got.iter().zip(&probe).any(|(g, p)| (g - p).abs() > tol) {
+            return Err(Error::KeyMismatch {
+                what: "owner key file's secret key",
+                expected: pk.key_id,
+                got: pk.key_id,
+                expected_params: pk.params.to_string(),
+                got_params: "a secret key of another pair".into(),
+            });
+        }
+        Ok((pk, sk))
+    }
+}

@@ -68,6 +68,8 @@
 //! - SIGTERM lets the job in progress finish; aborting it is not there yet.
 
 pub mod federated;
+#[cfg(feature = "he")]
+pub mod federated_he;
 pub mod server;
 pub mod store;
 
@@ -170,6 +172,10 @@ pub enum Request {
         /// The site's rows (its public weight).
         rows: u32,
     },
+    /// A request of the deployed HE form ([`federated_he`]): the owner's
+    /// and the sites' side of a job aggregated by this one party.
+    #[cfg(feature = "he")]
+    FedHe(federated_he::HeRequest),
 }
 
 /// The most datasets one training run may join.
@@ -313,6 +319,9 @@ pub enum Reply {
     Trained(Vec<String>),
     /// A federated job's status.
     Federated(Box<federated::FedStatus>),
+    /// A reply of the deployed HE form.
+    #[cfg(feature = "he")]
+    FedHe(Box<federated_he::HeReply>),
 }
 
 /// Writes one message (a postcard value in a bytes frame).
@@ -594,6 +603,8 @@ fn unexpected(party: usize, reply: &Reply) -> Error {
         Reply::Progress(_) => "a progress line",
         Reply::Trained(_) => "training metrics",
         Reply::Federated(_) => "a federated status",
+        #[cfg(feature = "he")]
+        Reply::FedHe(_) => "an HE federated reply",
     };
     Error::invalid("reply", format!("party {party} answered with {what}"))
 }

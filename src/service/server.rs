@@ -154,6 +154,8 @@ pub struct Server {
     jobs: Arc<Mutex<()>>,
     fed: Arc<FedJobs>,
     bytes: Arc<ClientBytes>,
+    #[cfg(feature = "he")]
+    fed_he: Arc<super::federated_he::HeJobs>,
 }
 
 impl std::fmt::Debug for Server {
@@ -216,6 +218,8 @@ impl Server {
             jobs: Arc::default(),
             fed: Arc::new(FedJobs::new(store_dir)?),
             bytes: Arc::default(),
+            #[cfg(feature = "he")]
+            fed_he: Arc::new(super::federated_he::HeJobs::new(store_dir)?),
         })
     }
 
@@ -250,6 +254,8 @@ impl Server {
                         jobs: Arc::clone(&self.jobs),
                         fed: Arc::clone(&self.fed),
                         bytes: Arc::clone(&self.bytes),
+                        #[cfg(feature = "he")]
+                        fed_he: Arc::clone(&self.fed_he),
                     };
                     let tls = Arc::clone(&self.tls);
                     let active = Arc::clone(&active);
@@ -306,6 +312,9 @@ struct Session {
     fed: Arc<FedJobs>,
     /// The party's byte counters of client traffic.
     bytes: Arc<ClientBytes>,
+    /// Federated jobs aggregated under HE by this party alone.
+    #[cfg(feature = "he")]
+    fed_he: Arc<super::federated_he::HeJobs>,
 }
 
 impl Session {
@@ -552,6 +561,12 @@ impl Session {
                 self.fed
                     .report(client, &job, round, accuracy, rows, &*self.log)?;
                 Ok(Reply::Done(format!("party {} took the report", self.me)))
+            }
+            #[cfg(feature = "he")]
+            Request::FedHe(req) => {
+                self.model_allowed(client, entry, req.job())?;
+                let reply = self.fed_he.handle(&self.parties, client, req, &*self.log)?;
+                Ok(Reply::FedHe(Box::new(reply)))
             }
             Request::List => {
                 let mut out = Vec::new();

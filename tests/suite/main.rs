@@ -18,6 +18,7 @@
 // Helpers shared with the separate binaries, where they live.
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(all(feature = "tls", feature = "cli"))]
 #[path = "../fed_common/mod.rs"]
 mod fed_common;
 #[path = "../full_batch/mod.rs"]
@@ -52,6 +53,7 @@ mod experiments;
 mod failures;
 mod fed_restart;
 mod fed_sites;
+mod fed_sites_he;
 mod fed_view;
 mod federated;
 mod files_and_keys;

@@ -42,6 +42,7 @@ mod predict;
 mod serve;
 mod share;
 mod site;
+mod site_he;
 mod train;
 
 use clap::{Parser, Subcommand};

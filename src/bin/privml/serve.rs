@@ -127,6 +127,11 @@ pub enum ClientAction {
     /// aggregation servers), trains on its own rows every round, and sends
     /// each party only its pair of replicated shares of the update.
     Federated(crate::site::SiteArgs),
+    /// The model owner of a federated job aggregated under homomorphic
+    /// encryption: holds the BFV secret key, creates the job at one
+    /// serving party with the public key, and every round decrypts the
+    /// encrypted sum of the sites' updates and posts the new model.
+    FedOwner(crate::site_he::OwnerArgs),
 }
 
 /// Arguments of `privml client train` (the settings of `privml train`
@@ -267,6 +272,7 @@ pub fn client(args: ClientArgs) -> Result<()> {
             );
         }
         ClientAction::Federated(f) => crate::site::run(&parties, &creds, identity, timeout, &f)?,
+        ClientAction::FedOwner(o) => crate::site_he::owner(&parties, &creds, timeout, &o)?,
         ClientAction::List => {
             let mut conn = service::Connection::open(&parties, &creds, 0, timeout)?;
             match conn.call(&Request::List)? {

@@ -19,18 +19,18 @@ use privml::service::{self};
 pub struct SiteArgs {
     /// The job's name: a model name the site's access-list entry allows.
     #[arg(long, default_value = "fed")]
-    job: String,
+    pub(crate) job: String,
     /// This site's rows: a CSV of features (scaled to the ranges the sites
     /// agreed on) and a target column of 0/1 labels.
     #[arg(long)]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     /// The target column.
     #[arg(long, default_value = "target")]
-    target: String,
+    pub(crate) target: String,
     /// This site's name in the access list [default: the identity's file
     /// name without its `client-` prefix].
     #[arg(long)]
-    site: Option<String>,
+    pub(crate) site: Option<String>,
     /// Sites expected per round (a round closes early once all are in).
     #[arg(long, default_value_t = 3)]
     sites: u32,
@@ -48,13 +48,13 @@ pub struct SiteArgs {
     hidden: Option<u32>,
     /// Local gradient steps per round.
     #[arg(long, default_value_t = 5)]
-    local_steps: usize,
+    pub(crate) local_steps: usize,
     /// Local learning rate.
     #[arg(long, default_value_t = 4.0)]
-    lr: f64,
+    pub(crate) lr: f64,
     /// Weight decay of local training.
     #[arg(long, default_value_t = 0.002)]
-    weight_decay: f64,
+    pub(crate) weight_decay: f64,
     /// Fraction bits of the updates' fixed-point encoding.
     #[arg(long, default_value_t = 16)]
     frac_bits: u32,
@@ -63,7 +63,7 @@ pub struct SiteArgs {
     seed: u64,
     /// Write the final global model (one parameter per line) to this file.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Attempts of a failed round after the first (a server lost or
     /// restarted): the site reconnects, waiting up to --timeout for the
     /// server to return, and resends its update; 0: exit at the first
@@ -77,10 +77,20 @@ pub struct SiteArgs {
     report_accuracy: bool,
     /// Misbehave, to see the servers' checks: wrong-shape or disconnect.
     #[arg(long, hide = true)]
-    fault: Option<SiteFault>,
+    pub(crate) fault: Option<SiteFault>,
+    /// Aggregation: mpc (the three parties add shares) or he (one party
+    /// adds ciphertexts under the model owner's key; the job's settings
+    /// come from the owner, `privml client fed-owner`, and --sites,
+    /// --rounds, --min-clients, --deadline, --hidden, --frac-bits and
+    /// --seed are not used).
+    #[arg(long, value_enum, default_value = "mpc")]
+    pub(crate) scheme: crate::site_he::Scheme,
+    /// With --scheme he: the party that aggregates (the owner's choice).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) party: usize,
 }
 
-fn site_name(identity: &Path, given: Option<&String>) -> Result<String> {
+pub(crate) fn site_name(identity: &Path, given: Option<&String>) -> Result<String> {
     if let Some(n) = given {
         return Ok(n.clone());
     }
@@ -100,6 +110,9 @@ pub fn run(
     args: &SiteArgs,
 ) -> Result<()> {
     let site = site_name(identity, args.site.as_ref())?;
+    if args.scheme == crate::site_he::Scheme::He {
+        return crate::site_he::run(parties, creds, &site, timeout, args);
+    }
     if !(args.deadline.is_finite() && args.deadline > 0.0) {
         bail!("--deadline must be a positive number of seconds");
     }
