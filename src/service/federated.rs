@@ -53,7 +53,7 @@
 //! data, so they know no accuracy unless sites report it: a site run with
 //! `--report-accuracy` sends each server, after every round, the accuracy
 //! of the new global model on its own rows and its row count
-//! ([`Request::FedReport`](super::Request::FedReport)), and the servers log
+//! ([`super::Request::FedReport`]), and the servers log
 //! the mean weighted by rows over the sites that reported.
 //!
 //! Disclosures: to every server, the headers (site ids, round, weights,
