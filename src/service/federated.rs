@@ -103,6 +103,27 @@ pub struct FedRoundSummary {
     pub aggregated: bool,
 }
 
+impl FedRoundSummary {
+    /// The round's sites as the progress logs print them: `k sites in
+    /// (names), d dropped (names), f refused (name: why)`.
+    pub fn sites(&self) -> String {
+        let accepted: Vec<&str> = self.accepted.iter().map(|(n, _)| n.as_str()).collect();
+        let refused: String = self
+            .refused
+            .iter()
+            .map(|(n, r)| format!(" ({n}: {r})"))
+            .collect();
+        format!(
+            "{} sites in ({}), {} dropped ({}), {} refused{refused}",
+            self.accepted.len(),
+            accepted.join(", "),
+            self.dropped.len(),
+            self.dropped.join(", "),
+            self.refused.len(),
+        )
+    }
+}
+
 /// A job's state at one server, as sites see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FedStatus {
@@ -596,26 +617,12 @@ impl FedJobs {
             aggregated: mean.is_some(),
         };
         (ctx.log)(&format!(
-            "federated '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {} \
+            "federated '{}' round {round}/{}: {}; {} \
              (open {:.3} s, {:.3} s to close; bytes since the round opened: {from_sites} from sites, \
              {to_sites} to sites, {to_servers} to the other servers)",
             s.job,
             s.rounds,
-            summary.accepted.len(),
-            summary
-                .accepted
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            summary.dropped.len(),
-            summary.dropped.join(", "),
-            summary.refused.len(),
-            summary
-                .refused
-                .iter()
-                .map(|(n, r)| format!(" ({n}: {r})"))
-                .collect::<String>(),
+            summary.sites(),
             if summary.aggregated {
                 "aggregate opened, global model updated".to_string()
             } else {
@@ -1004,13 +1011,7 @@ fn exchange(
             message: m,
         };
         if let Err(e) = conn.call(&req) {
-            match e {
-                Error::InvalidParameter {
-                    name: "request",
-                    reason,
-                } => refusals.push(reason),
-                other => return Err(other),
-            }
+            refusals.push(refusal(e)?);
         }
     }
     let wait = || Request::FedWait {
@@ -1021,6 +1022,19 @@ fn exchange(
     let t_wait = Instant::now();
     let status = statuses(call_all(conns, [wait(), wait(), wait()])?)?;
     Ok((status, refusals, time_upload, t_wait.elapsed()))
+}
+
+/// A server's answer to a site's submission that failed: its refusal of
+/// the update (the reason, for the site's round line), or any other
+/// error, which fails the round.
+pub(crate) fn refusal(e: Error) -> Result<String> {
+    match e {
+        Error::InvalidParameter {
+            name: "request",
+            reason,
+        } => Ok(reason),
+        other => Err(other),
+    }
 }
 
 #[cfg(test)]

@@ -566,24 +566,10 @@ impl HeJobs {
                 aggregated: closed.sum.is_some(),
             };
             log(&format!(
-                "federated-he '{}' round {round}/{}: {} sites in ({}), {} dropped ({}), {} refused{}; {}",
+                "federated-he '{}' round {round}/{}: {}; {}",
                 s.job,
                 s.rounds,
-                summary.accepted.len(),
-                summary
-                    .accepted
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                summary.dropped.len(),
-                summary.dropped.join(", "),
-                summary.refused.len(),
-                summary
-                    .refused
-                    .iter()
-                    .map(|(n, r)| format!(" ({n}: {r})"))
-                    .collect::<String>(),
+                summary.sites(),
                 if summary.aggregated {
                     "encrypted sum handed to the owner".to_string()
                 } else {
@@ -875,13 +861,7 @@ pub fn run_he_site(
             message,
         };
         if let Err(e) = call(conn, submit) {
-            match e {
-                Error::InvalidParameter {
-                    name: "request",
-                    reason,
-                } => refusals.push(reason),
-                other => return Err(other),
-            }
+            refusals.push(super::federated::refusal(e)?);
         }
         let time_upload = t_upload.elapsed();
         let t_wait = Instant::now();
