@@ -66,16 +66,17 @@
 //! site's update, uniformly random words.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::server::ClientBytes;
+use super::store::JobFiles;
 use super::{Connection, Reply, Request, receive, send, unexpected};
 use crate::domain::SharedConfig;
-use crate::error::{Error, FileOp, Origin, Result};
+use crate::error::{Error, Origin, Result};
 use crate::fl::{
     ClientId, CloseRound, FedSettings, LocalTraining, RoundIntake, UpdateMeta, apply_mean,
     share_update,
@@ -149,7 +150,7 @@ struct Saved {
 /// A server's federated jobs, kept in `STORE/federated/`.
 #[derive(Debug)]
 pub struct FedJobs {
-    dir: PathBuf,
+    files: JobFiles,
     jobs: Mutex<HashMap<String, Arc<FedJob>>>,
 }
 
@@ -225,16 +226,10 @@ fn site_name(parties: &PartiesConfig, id: ClientId) -> String {
 impl FedJobs {
     /// The jobs of the store in `store_dir` (loaded when a site joins).
     pub fn new(store_dir: &Path) -> Result<FedJobs> {
-        let dir = store_dir.join("federated");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::file(FileOp::CreateDir, &dir, e))?;
         Ok(FedJobs {
-            dir,
+            files: JobFiles::open(store_dir, "federated")?,
             jobs: Mutex::default(),
         })
-    }
-
-    fn path(&self, job: &str) -> PathBuf {
-        self.dir.join(format!("{job}.state"))
     }
 
     fn save(&self, settings: &FedSettings, st: &JobState) -> Result<()> {
@@ -244,9 +239,7 @@ impl FedJobs {
             global: st.global.clone(),
             last: st.last.clone(),
         };
-        let bytes =
-            postcard::to_allocvec(&saved).map_err(|e| Error::internal("save", e.to_string()))?;
-        crate::model_file::write_atomic(&self.path(&settings.job), &bytes)
+        self.files.save(&settings.job, &saved)
     }
 
     fn intake(me: usize, s: &FedSettings, round: u32) -> Result<RoundIntake> {
@@ -273,13 +266,9 @@ impl FedJobs {
         let job = match jobs.get(&settings.job) {
             Some(j) => Arc::clone(j),
             None => {
-                let path = self.path(&settings.job);
-                let (round, global, last) = if path.exists() {
-                    let bytes =
-                        std::fs::read(&path).map_err(|e| Error::file(FileOp::Read, &path, e))?;
-                    let saved: Saved = postcard::from_bytes(&bytes).map_err(|e| {
-                        Error::invalid("federated state", format!("{}: {e}", path.display()))
-                    })?;
+                let (round, global, last) = if let Some(saved) =
+                    self.files.load::<Saved>(&settings.job)?
+                {
                     if let Some((f, ours, theirs)) = saved.settings.first_difference(settings) {
                         return Err(Error::invalid(
                             "settings",

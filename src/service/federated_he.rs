@@ -34,15 +34,16 @@
 //! key, the settings, the global model and the round summary.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::federated::{FedRoundSummary, FedStatus, SiteFault, SiteReport, SiteRound, site_id};
+use super::store::JobFiles;
 use super::{Connection, Reply, Request, unexpected};
-use crate::error::{Error, FileOp, Result};
+use crate::error::{Error, Result};
 use crate::fl::{
     ClientId, FedSettings, HeIntake, LocalTraining, UpdateMeta, apply_mean, encrypt_update,
     owner_mean, received_sum,
@@ -164,7 +165,7 @@ struct Saved {
 /// A serving party's HE federated jobs, kept in `STORE/federated-he/`.
 #[derive(Debug)]
 pub struct HeJobs {
-    dir: PathBuf,
+    files: JobFiles,
     jobs: Mutex<HashMap<String, Arc<HeJob>>>,
 }
 
@@ -222,16 +223,10 @@ impl HeJobs {
     /// The jobs of the store in `store_dir` (loaded when the owner creates
     /// or a site joins).
     pub fn new(store_dir: &Path) -> Result<HeJobs> {
-        let dir = store_dir.join("federated-he");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::file(FileOp::CreateDir, &dir, e))?;
         Ok(HeJobs {
-            dir,
+            files: JobFiles::open(store_dir, "federated-he")?,
             jobs: Mutex::default(),
         })
-    }
-
-    fn path(&self, job: &str) -> PathBuf {
-        self.dir.join(format!("{job}.state"))
     }
 
     fn save(&self, job: &HeJob, st: &HeState) -> Result<()> {
@@ -243,9 +238,7 @@ impl HeJobs {
             global: st.global.clone(),
             last: st.last.clone(),
         };
-        let bytes =
-            postcard::to_allocvec(&saved).map_err(|e| Error::internal("save", e.to_string()))?;
-        crate::private_file::write_atomic(&self.path(&job.settings.job), &bytes)
+        self.files.save(&job.settings.job, &saved)
     }
 
     fn intake(job: &HeJob, round: u32) -> HeIntake {
@@ -264,13 +257,9 @@ impl HeJobs {
         if let Some(j) = jobs.get(name) {
             return Ok(Some(Arc::clone(j)));
         }
-        let path = self.path(name);
-        if !path.exists() {
+        let Some(saved) = self.files.load::<Saved>(name)? else {
             return Ok(None);
-        }
-        let bytes = std::fs::read(&path).map_err(|e| Error::file(FileOp::Read, &path, e))?;
-        let saved: Saved = postcard::from_bytes(&bytes)
-            .map_err(|e| Error::invalid("federated state", format!("{}: {e}", path.display())))?;
+        };
         let job = self.insert(&mut jobs, saved)?;
         log(&format!(
             "federated-he '{name}': resumed from the store at round {}",

@@ -214,3 +214,45 @@ impl Store {
         Ok(names)
     }
 }
+
+/// A store's directory of job state files, `DIR/JOB.state` (the federated
+/// jobs' settings, round and global model): postcard, written atomically
+/// after every round, so that a party restarted between rounds resumes
+/// from the last one it finished.
+#[derive(Debug)]
+pub(crate) struct JobFiles {
+    dir: PathBuf,
+}
+
+impl JobFiles {
+    /// `STORE/name/`, created if missing.
+    pub(crate) fn open(store_dir: &Path, name: &str) -> Result<JobFiles> {
+        let dir = store_dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::file(FileOp::CreateDir, &dir, e))?;
+        Ok(JobFiles { dir })
+    }
+
+    fn path(&self, job: &str) -> PathBuf {
+        self.dir.join(format!("{job}.state"))
+    }
+
+    /// Saves `state` as `job`'s file, atomically.
+    pub(crate) fn save<T: serde::Serialize>(&self, job: &str, state: &T) -> Result<()> {
+        let bytes =
+            postcard::to_allocvec(state).map_err(|e| Error::internal("save", e.to_string()))?;
+        crate::private_file::write_atomic(&self.path(job), &bytes)
+    }
+
+    /// `job`'s saved state, `None` if it has none; a file that does not
+    /// decode is an error naming it.
+    pub(crate) fn load<T: serde::de::DeserializeOwned>(&self, job: &str) -> Result<Option<T>> {
+        let path = self.path(job);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::file(FileOp::Read, &path, e))?;
+        postcard::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| Error::invalid("federated state", format!("{}: {e}", path.display())))
+    }
+}
