@@ -14,12 +14,83 @@ use privml::service::federated::{
 };
 use privml::service::{self};
 
+/// A federated job's public settings, as the sites (`client federated`)
+/// and the HE model owner (`client fed-owner`) give them: every site of an
+/// MPC job gives the same (the first join creates the job, another is
+/// refused naming the field); under HE the owner alone does.
+#[derive(Args, Debug)]
+pub struct FedJobArgs {
+    /// The job's name: a model name the client's access-list entry allows.
+    #[arg(long, default_value = "fed")]
+    pub(crate) job: String,
+    /// Sites expected per round (a round closes early once all are in).
+    #[arg(long, default_value_t = 3)]
+    sites: u32,
+    /// Rounds of federated averaging.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Fewest accepted updates for a round's aggregate to be opened (or,
+    /// under HE, handed to the owner and decrypted).
+    #[arg(long, default_value_t = 2)]
+    min_clients: u32,
+    /// Seconds a round stays open for submissions (from the moment it
+    /// opens at the server).
+    #[arg(long, default_value_t = 30.0)]
+    deadline: f64,
+    /// Hidden units (a one-hidden-layer MLP instead of logistic regression).
+    #[arg(long)]
+    hidden: Option<u32>,
+    /// Fraction bits of the updates' fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+    /// Seed of the initial model (public; every site must give the same).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl FedJobArgs {
+    /// The checked settings for a model of `features` inputs, aggregated
+    /// for at most `max_clients` sites; `who` waits up to `timeout` for
+    /// each round, which must exceed the deadline.
+    pub(crate) fn settings(
+        &self,
+        features: u32,
+        max_clients: u32,
+        who: &str,
+        timeout: Duration,
+    ) -> Result<FedSettings> {
+        if !(self.deadline.is_finite() && self.deadline > 0.0) {
+            bail!("--deadline must be a positive number of seconds");
+        }
+        let settings = FedSettings {
+            job: self.job.clone(),
+            features,
+            hidden: self.hidden,
+            sites: self.sites,
+            min_clients: self.min_clients,
+            rounds: self.rounds,
+            deadline_ms: (self.deadline * 1000.0).round() as u64,
+            frac_bits: self.frac_bits,
+            max_clients,
+            seed: self.seed,
+        };
+        settings.check()?;
+        if timeout <= settings.deadline() {
+            bail!(
+                "--timeout ({:.0} s) must exceed the round deadline ({:.0} s): {who} waits for each round",
+                timeout.as_secs_f64(),
+                settings.deadline().as_secs_f64()
+            );
+        }
+        Ok(settings)
+    }
+}
+
 /// Arguments of `privml client federated`.
 #[derive(Args, Debug)]
 pub struct SiteArgs {
-    /// The job's name: a model name the site's access-list entry allows.
-    #[arg(long, default_value = "fed")]
-    pub(crate) job: String,
+    #[command(flatten)]
+    pub(crate) fed: FedJobArgs,
     /// This site's rows: a CSV of features (scaled to the ranges the sites
     /// agreed on) and a target column of 0/1 labels.
     #[arg(long)]
@@ -31,21 +102,6 @@ pub struct SiteArgs {
     /// name without its `client-` prefix].
     #[arg(long)]
     pub(crate) site: Option<String>,
-    /// Sites expected per round (a round closes early once all are in).
-    #[arg(long, default_value_t = 3)]
-    sites: u32,
-    /// Rounds of federated averaging.
-    #[arg(long, default_value_t = 5)]
-    rounds: u32,
-    /// Fewest accepted updates for a round to open its aggregate.
-    #[arg(long, default_value_t = 2)]
-    min_clients: u32,
-    /// Seconds a round stays open for submissions.
-    #[arg(long, default_value_t = 30.0)]
-    deadline: f64,
-    /// Hidden units (a one-hidden-layer MLP instead of logistic regression).
-    #[arg(long)]
-    hidden: Option<u32>,
     /// Local gradient steps per round.
     #[arg(long, default_value_t = 5)]
     pub(crate) local_steps: usize,
@@ -55,12 +111,6 @@ pub struct SiteArgs {
     /// Weight decay of local training.
     #[arg(long, default_value_t = 0.002)]
     pub(crate) weight_decay: f64,
-    /// Fraction bits of the updates' fixed-point encoding.
-    #[arg(long, default_value_t = 16)]
-    frac_bits: u32,
-    /// Seed of the initial model (public; every site must give the same).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
     /// Write the final global model (one parameter per line) to this file.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -113,31 +163,14 @@ pub fn run(
     if args.scheme == crate::site_he::Scheme::He {
         return crate::site_he::run(parties, creds, &site, timeout, args);
     }
-    if !(args.deadline.is_finite() && args.deadline > 0.0) {
-        bail!("--deadline must be a positive number of seconds");
-    }
     let data = privml::data::load_csv(&args.data, &args.target)
         .with_context(|| format!("site {site}: --data"))?;
-    let settings = FedSettings {
-        job: args.job.clone(),
-        features: u32::try_from(data.n_features()).context("too many features")?,
-        hidden: args.hidden,
-        sites: args.sites,
-        min_clients: args.min_clients,
-        rounds: args.rounds,
-        deadline_ms: (args.deadline * 1000.0).round() as u64,
-        frac_bits: args.frac_bits,
-        max_clients: privml::fl::ShareParams::DEFAULT_MAX_CLIENTS,
-        seed: args.seed,
-    };
-    settings.check()?;
-    if timeout <= settings.deadline() {
-        bail!(
-            "--timeout ({:.0} s) must exceed the round deadline ({:.0} s): the site waits for each round",
-            timeout.as_secs_f64(),
-            settings.deadline().as_secs_f64()
-        );
-    }
+    let settings = args.fed.settings(
+        u32::try_from(data.n_features()).context("too many features")?,
+        privml::fl::ShareParams::DEFAULT_MAX_CLIENTS,
+        "the site",
+        timeout,
+    )?;
     let local = LocalTraining {
         steps: args.local_steps,
         lr: args.lr,

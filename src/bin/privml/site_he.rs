@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use privml::fl::{FedSettings, LocalTraining};
+use privml::fl::LocalTraining;
 use privml::he::{HeParams, KeyPair, PublicKey, SecretKey};
 use privml::net::config::PartiesConfig;
 use privml::net::tls::Credentials;
 use privml::service::Connection;
 use privml::service::federated_he::{run_he_site, run_owner};
 
-use crate::site::SiteArgs;
+use crate::site::{FedJobArgs, SiteArgs};
 
 /// How a site's updates are aggregated.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -29,10 +29,10 @@ pub enum Scheme {
 /// Arguments of `privml client fed-owner`.
 #[derive(Args, Debug)]
 pub struct OwnerArgs {
-    /// The job's name: a model name the owner's access-list entry allows
-    /// (the sites' entries must allow it too).
-    #[arg(long, default_value = "fed")]
-    job: String,
+    /// The job's settings (the sites' access-list entries must allow the
+    /// job's name too).
+    #[command(flatten)]
+    fed: FedJobArgs,
     /// The owner's key file (public and secret BFV keys): created, 0600,
     /// if it does not exist; loaded otherwise. Keep it on the owner's host
     /// only.
@@ -45,28 +45,6 @@ pub struct OwnerArgs {
     /// Input features of the model (the sites' CSV columns but the target).
     #[arg(long)]
     features: u32,
-    /// Hidden units (a one-hidden-layer MLP instead of logistic regression).
-    #[arg(long)]
-    hidden: Option<u32>,
-    /// Sites expected per round (a round closes early once all are in).
-    #[arg(long, default_value_t = 3)]
-    sites: u32,
-    /// Rounds of federated averaging.
-    #[arg(long, default_value_t = 5)]
-    rounds: u32,
-    /// Fewest accepted updates for a round's sum to be decrypted.
-    #[arg(long, default_value_t = 2)]
-    min_clients: u32,
-    /// Seconds a round stays open for submissions (from the moment it
-    /// opens at the aggregator).
-    #[arg(long, default_value_t = 30.0)]
-    deadline: f64,
-    /// Fraction bits of the updates' fixed-point encoding.
-    #[arg(long, default_value_t = 16)]
-    frac_bits: u32,
-    /// Seed of the initial model (public).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
     /// Write the final global model (one parameter per line) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -100,29 +78,12 @@ pub fn owner(
     timeout: Duration,
     args: &OwnerArgs,
 ) -> Result<()> {
-    if !(args.deadline.is_finite() && args.deadline > 0.0) {
-        bail!("--deadline must be a positive number of seconds");
-    }
-    let settings = FedSettings {
-        job: args.job.clone(),
-        features: args.features,
-        hidden: args.hidden,
-        sites: args.sites,
-        min_clients: args.min_clients,
-        rounds: args.rounds,
-        deadline_ms: (args.deadline * 1000.0).round() as u64,
-        frac_bits: args.frac_bits,
-        max_clients: HeParams::default().max_clients(),
-        seed: args.seed,
-    };
-    settings.check()?;
-    if timeout <= settings.deadline() {
-        bail!(
-            "--timeout ({:.0} s) must exceed the round deadline ({:.0} s): the owner waits for each round",
-            timeout.as_secs_f64(),
-            settings.deadline().as_secs_f64()
-        );
-    }
+    let settings = args.fed.settings(
+        args.features,
+        HeParams::default().max_clients(),
+        "the owner",
+        timeout,
+    )?;
     let params = HeParams::new(settings.frac_bits, settings.max_clients)?;
     let (pk, sk, fresh) = owner_keys(&args.key, &params)?;
     outln!(
@@ -210,7 +171,7 @@ pub fn run(
             &mut conn,
             parties,
             site,
-            &args.job,
+            &args.fed.job,
             data.features(),
             data.targets(),
             local,
